@@ -1,0 +1,373 @@
+/**
+ * The session-account protocol's bytes: SNIP-12 revision 1 typed data for `execute_from_outside_v2`, its message
+ * hash (computed with Poseidon straight from the formulas, no generic encoder), the 4-felt session signature, the
+ * direct-path hash and the calldata of the account's session entrypoints. Pure functions over felts.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { ec } from "starknet"
+import { ANY_CALLER } from "./Constants.js"
+import { typedDataScalar, toHex, encodeShortString } from "./internal/felt.js"
+import { callSelector, type Call, type Felt, type SessionConfig } from "./Schemas.js"
+
+const poseidon = (values: ReadonlyArray<bigint>): bigint => ec.starkCurve.poseidonHashMany(values as bigint[])
+
+/** @since 0.1.0 @category type hashes */
+export const DOMAIN_TYPE_HASH = 0x1ff2f602e42168014d405a94f75e8a93d640751d71d16311266e140d8b0a210n
+/** @since 0.1.0 @category type hashes */
+export const CALL_TYPE_HASH = 0x3635c7f2a7ba93844c0d064e18e487f35ab90f7c39d00f186a781fc3f0c2ca9n
+/** The standard form: `Execute After` and `Execute Before` typed `u128`. @since 0.1.0 @category type hashes */
+export const OUTSIDE_EXECUTION_TYPE_HASH = 0x312b56c05a7965066ddbda31c016d8d05afc305071c0ca3cdc2192c3c2f1f0fn
+/** The fallback form the account also accepts: timestamps typed `felt`. @since 0.1.0 @category type hashes */
+export const OUTSIDE_EXECUTION_FELT_TYPE_HASH = 0x5a4b49e17039355cd95d1f0981d75901191d1319b1f4b05a9a791d218d7e0cn
+
+const STARKNET_MESSAGE = encodeShortString("StarkNet Message")
+const DOMAIN_NAME = "Account.execute_from_outside"
+
+/**
+ * One call inside an outside execution.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutsideCall {
+  readonly to: Felt
+  readonly selector: Felt
+  readonly calldata: ReadonlyArray<Felt>
+}
+
+/**
+ * What an outside execution authorises.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutsideExecution {
+  readonly caller: Felt
+  readonly nonce: Felt
+  readonly executeAfter: bigint
+  readonly executeBefore: bigint
+  readonly calls: ReadonlyArray<OutsideCall>
+}
+
+/** Turns guide-shaped calls into outside calls (names become selectors). @since 0.1.0 @category constructors */
+export const toOutsideCalls = (calls: ReadonlyArray<Call>): ReadonlyArray<OutsideCall> =>
+  calls.map((call) => ({ to: call.contractAddress, selector: callSelector(call), calldata: call.calldata }))
+
+// ---------------------------------------------------------------------------------------------------------------
+// The wire shape paymasters return
+// ---------------------------------------------------------------------------------------------------------------
+
+const TypeMember = Schema.Struct({ name: Schema.String, type: Schema.String })
+
+/**
+ * SNIP-12 typed data as a paymaster returns it (strings everywhere).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const OutsideExecutionTypedData = Schema.Struct({
+  types: Schema.Record({ key: Schema.String, value: Schema.Array(TypeMember) }),
+  primaryType: Schema.Literal("OutsideExecution"),
+  domain: Schema.Struct({
+    name: Schema.String,
+    version: Schema.Union(Schema.String, Schema.Number),
+    chainId: Schema.Union(Schema.String, Schema.Number),
+    revision: Schema.Union(Schema.String, Schema.Number)
+  }),
+  message: Schema.Struct({
+    Caller: Schema.String,
+    Nonce: Schema.String,
+    "Execute After": Schema.Union(Schema.String, Schema.Number),
+    "Execute Before": Schema.Union(Schema.String, Schema.Number),
+    Calls: Schema.Array(
+      Schema.Struct({
+        To: Schema.String,
+        Selector: Schema.String,
+        Calldata: Schema.Array(Schema.String)
+      })
+    )
+  })
+}).annotations({ identifier: "OutsideExecutionTypedData" })
+/** @since 0.1.0 */
+export type OutsideExecutionTypedData = typeof OutsideExecutionTypedData.Type
+
+const TYPES = {
+  StarknetDomain: [
+    { name: "name", type: "shortstring" },
+    { name: "version", type: "shortstring" },
+    { name: "chainId", type: "shortstring" },
+    { name: "revision", type: "shortstring" }
+  ],
+  OutsideExecution: [
+    { name: "Caller", type: "ContractAddress" },
+    { name: "Nonce", type: "felt" },
+    { name: "Execute After", type: "u128" },
+    { name: "Execute Before", type: "u128" },
+    { name: "Calls", type: "Call*" }
+  ],
+  Call: [
+    { name: "To", type: "ContractAddress" },
+    { name: "Selector", type: "selector" },
+    { name: "Calldata", type: "felt*" }
+  ]
+}
+
+/**
+ * Builds the SNIP-12 rev 1 typed data for an outside execution, in the shape paymasters return.
+ * `chainId` is the chain's short string (`"SN_SEPOLIA"`) or its felt.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toTypedData = (chainId: string, oe: OutsideExecution): OutsideExecutionTypedData => ({
+  types: TYPES,
+  primaryType: "OutsideExecution",
+  domain: { name: DOMAIN_NAME, version: "2", chainId: chainIdName(chainId), revision: "1" },
+  message: {
+    Caller: oe.caller,
+    Nonce: oe.nonce,
+    "Execute After": toHex(oe.executeAfter),
+    "Execute Before": toHex(oe.executeBefore),
+    Calls: oe.calls.map((call) => ({ To: call.to, Selector: call.selector, Calldata: [...call.calldata] }))
+  }
+})
+
+/** A chain id felt as its short string when it is printable ASCII (`0x534e5f4d41494e` -> `SN_MAIN`). */
+const chainIdName = (chainId: string): string => {
+  const value = typedDataScalar(chainId)
+  let text = ""
+  for (let v = value; v > 0n; v >>= 8n) {
+    const code = Number(v & 0xffn)
+    if (code < 0x20 || code > 0x7e) return chainId
+    text = String.fromCharCode(code) + text
+  }
+  return text === "" || /^[0-9]/.test(text) ? chainId : text
+}
+
+/**
+ * Reads typed data back into an outside execution, interpreting every string as SNIP-12 does. Returns the chain id
+ * as a felt too.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const fromTypedData = (td: OutsideExecutionTypedData): { readonly chainId: Felt; readonly outsideExecution: OutsideExecution } => ({
+  chainId: toHex(typedDataScalar(td.domain.chainId)) as Felt,
+  outsideExecution: {
+    caller: toHex(typedDataScalar(td.message.Caller)) as Felt,
+    nonce: toHex(typedDataScalar(td.message.Nonce)) as Felt,
+    executeAfter: typedDataScalar(td.message["Execute After"]),
+    executeBefore: typedDataScalar(td.message["Execute Before"]),
+    calls: td.message.Calls.map((call) => ({
+      to: toHex(typedDataScalar(call.To)) as Felt,
+      selector: callSelector({ entrypoint: call.Selector }),
+      calldata: call.Calldata.map((felt) => toHex(typedDataScalar(felt)) as Felt)
+    }))
+  }
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// Hashes
+// ---------------------------------------------------------------------------------------------------------------
+
+const domainHashes = new Map<bigint, bigint>()
+
+/**
+ * The SNIP-12 domain hash of `execute_from_outside_v2` on a chain (memoised per chain id).
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const domainHash = (chainId: string | bigint): bigint => {
+  const id = typeof chainId === "bigint" ? chainId : typedDataScalar(chainId)
+  let cached = domainHashes.get(id)
+  if (cached === undefined) {
+    cached = poseidon([DOMAIN_TYPE_HASH, encodeShortString(DOMAIN_NAME), 2n, id, 1n])
+    domainHashes.set(id, cached)
+  }
+  return cached
+}
+
+/** @since 0.1.0 @category hashing */
+export const callHash = (call: OutsideCall): bigint =>
+  poseidon([CALL_TYPE_HASH, BigInt(call.to), BigInt(call.selector), poseidon(call.calldata.map(BigInt))])
+
+/**
+ * The struct hash of an outside execution, in the standard `u128` form or the `felt` fallback form.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const structHash = (oe: OutsideExecution, form: "u128" | "felt" = "u128"): bigint =>
+  poseidon([
+    form === "u128" ? OUTSIDE_EXECUTION_TYPE_HASH : OUTSIDE_EXECUTION_FELT_TYPE_HASH,
+    BigInt(oe.caller),
+    BigInt(oe.nonce),
+    oe.executeAfter,
+    oe.executeBefore,
+    poseidon(oe.calls.map(callHash))
+  ])
+
+/**
+ * The message hash the account verifies for `execute_from_outside_v2`:
+ * `poseidon("StarkNet Message", domain_hash, account, struct_hash)`.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const messageHash = (
+  chainId: string | bigint,
+  accountAddress: string,
+  oe: OutsideExecution,
+  form: "u128" | "felt" = "u128"
+): Felt => toHex(poseidon([STARKNET_MESSAGE, domainHash(chainId), BigInt(accountAddress), structHash(oe, form)])) as Felt
+
+/**
+ * The message hash of typed data as a paymaster returns it.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const typedDataHash = (td: OutsideExecutionTypedData, accountAddress: string): Felt => {
+  const { chainId, outsideExecution } = fromTypedData(td)
+  return messageHash(chainId, accountAddress, outsideExecution)
+}
+
+/**
+ * The direct-path (`__validate__`) session hash:
+ * `poseidon(account, chain_id, tx_nonce, valid_until, for each call: to, selector, calldata_len, calldata...)`.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const directSessionHash = (
+  accountAddress: string,
+  chainId: string | bigint,
+  txNonce: bigint,
+  validUntil: bigint,
+  calls: ReadonlyArray<OutsideCall>
+): Felt => {
+  const values: Array<bigint> = [
+    BigInt(accountAddress),
+    typeof chainId === "bigint" ? chainId : typedDataScalar(chainId),
+    txNonce,
+    validUntil
+  ]
+  for (const call of calls) {
+    values.push(BigInt(call.to), BigInt(call.selector), BigInt(call.calldata.length), ...call.calldata.map(BigInt))
+  }
+  return toHex(poseidon(values)) as Felt
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Signatures and calldata
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The 4-felt session signature `[session_pubkey, r, s, valid_until]`.
+ *
+ * @since 0.1.0
+ * @category signatures
+ */
+export const sessionSignature = (
+  sessionPublicKey: string,
+  signature: { readonly r: bigint | string; readonly s: bigint | string },
+  validUntil: bigint | number
+): ReadonlyArray<Felt> =>
+  [sessionPublicKey, signature.r, signature.s, validUntil].map((v) => toHex(BigInt(v)) as Felt)
+
+/**
+ * The 2-felt owner signature `[r, s]`.
+ *
+ * @since 0.1.0
+ * @category signatures
+ */
+export const ownerSignature = (signature: { readonly r: bigint | string; readonly s: bigint | string }): ReadonlyArray<Felt> =>
+  [signature.r, signature.s].map((v) => toHex(BigInt(v)) as Felt)
+
+/**
+ * Calldata of `add_or_update_session_key`: `[session_key, valid_until, max_calls, n, sel_1 … sel_n]`.
+ *
+ * @since 0.1.0
+ * @category calldata
+ */
+export const addOrUpdateSessionKeyCalldata = (config: SessionConfig): ReadonlyArray<Felt> => [
+  config.sessionPublicKey,
+  toHex(BigInt(config.validUntil)) as Felt,
+  toHex(BigInt(config.maxCalls)) as Felt,
+  toHex(BigInt(config.allowedEntrypoints.length)) as Felt,
+  ...config.allowedEntrypoints
+]
+
+/** Calldata of `revoke_session_key` and of `get_session_data`: `[session_key]`. @since 0.1.0 @category calldata */
+export const sessionKeyCalldata = (sessionPublicKey: Felt): ReadonlyArray<Felt> => [sessionPublicKey]
+
+/**
+ * The calldata of a sponsored `execute_from_outside_v2` submission:
+ * `[caller, nonce, execute_after, execute_before, n_calls, (to, selector, calldata_len, calldata...)*, sig_len, sig...]`.
+ *
+ * @since 0.1.0
+ * @category calldata
+ */
+export const executeFromOutsideCalldata = (oe: OutsideExecution, signature: ReadonlyArray<string>): ReadonlyArray<Felt> => {
+  const out: Array<Felt> = [
+    oe.caller,
+    oe.nonce,
+    toHex(oe.executeAfter) as Felt,
+    toHex(oe.executeBefore) as Felt,
+    toHex(BigInt(oe.calls.length)) as Felt
+  ]
+  for (const call of oe.calls) {
+    out.push(call.to, call.selector, toHex(BigInt(call.calldata.length)) as Felt, ...call.calldata)
+  }
+  out.push(toHex(BigInt(signature.length)) as Felt, ...signature.map((s) => toHex(BigInt(s)) as Felt))
+  return out
+}
+
+/**
+ * Parses `execute_from_outside_v2` calldata back into the outside execution and the signature (the inverse of
+ * `executeFromOutsideCalldata`); `undefined` when malformed.
+ *
+ * @since 0.1.0
+ * @category calldata
+ */
+export const parseExecuteFromOutsideCalldata = (
+  calldata: ReadonlyArray<string>
+): { readonly outsideExecution: OutsideExecution; readonly signature: ReadonlyArray<Felt> } | undefined => {
+  let i = 0
+  const next = (): bigint | undefined => {
+    const v = calldata[i++]
+    return v === undefined ? undefined : BigInt(v)
+  }
+  const [caller, nonce, after, before, n] = [next(), next(), next(), next(), next()]
+  if (caller === undefined || nonce === undefined || after === undefined || before === undefined || n === undefined) {
+    return undefined
+  }
+  const calls: Array<OutsideCall> = []
+  for (let c = 0n; c < n; c++) {
+    const [to, selector, len] = [next(), next(), next()]
+    if (to === undefined || selector === undefined || len === undefined || i + Number(len) > calldata.length) {
+      return undefined
+    }
+    const data = calldata.slice(i, i + Number(len)).map((v) => toHex(BigInt(v)) as Felt)
+    i += Number(len)
+    calls.push({ to: toHex(to) as Felt, selector: toHex(selector) as Felt, calldata: data })
+  }
+  const sigLen = next()
+  if (sigLen === undefined || i + Number(sigLen) !== calldata.length) return undefined
+  return {
+    outsideExecution: {
+      caller: toHex(caller) as Felt,
+      nonce: toHex(nonce) as Felt,
+      executeAfter: after,
+      executeBefore: before,
+      calls
+    },
+    signature: calldata.slice(i).map((v) => toHex(BigInt(v)) as Felt)
+  }
+}
+
+/** The default caller: any relayer may submit. @since 0.1.0 */
+export const anyCaller: Felt = ANY_CALLER

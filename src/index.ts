@@ -1,0 +1,28 @@
+/**
+ * starknet-sessions: session keys for Starknet wallets, as Effects.
+ *
+ * @since 0.1.0
+ */
+export * as Constants from "./Constants.js"
+export * as Crypto from "./Crypto.js"
+export * as Errors from "./Errors.js"
+export * as OutsideExecution from "./OutsideExecution.js"
+export * as Paymaster from "./Paymaster.js"
+export * as Schemas from "./Schemas.js"
+export * as StarknetRpc from "./StarknetRpc.js"
+export {
+  EntrypointNotAllowed,
+  Expired,
+  ForbiddenCall,
+  InvalidInput,
+  InvalidPin,
+  MaxCallsExceeded,
+  NotRegistered,
+  PaymasterError,
+  Reverted,
+  RpcError,
+  Timeout,
+  TransactionNotFound,
+  TypedDataMismatch
+} from "./Errors.js"
+export { STARKNET_CONTRACTS } from "./Constants.js"

@@ -1,0 +1,54 @@
+/** Field arithmetic facts shared by the schemas, the hashing and the devnet. */
+
+/** The Stark field prime: 2^251 + 17 * 2^192 + 1. */
+export const P = 2n ** 251n + 17n * 2n ** 192n + 1n
+/** Addresses are felts below 2^251. */
+export const ADDRESS_BOUND = 2n ** 251n
+export const U32_MAX = 2n ** 32n - 1n
+export const U64_MAX = 2n ** 64n - 1n
+export const U128_MAX = 2n ** 128n - 1n
+
+const HEX = /^0x[0-9a-fA-F]+$/
+const DEC = /^[0-9]+$/
+
+/** Parses 0x-hex or decimal text as an integer; `undefined` when it is neither. */
+export const parseNumeric = (text: string): bigint | undefined => {
+  const trimmed = text.trim()
+  if (HEX.test(trimmed) || DEC.test(trimmed)) return BigInt(trimmed)
+  return undefined
+}
+
+export const toHex = (value: bigint): string => "0x" + value.toString(16)
+
+/** A Cairo short string (at most 31 ASCII bytes) as a felt. */
+export const encodeShortString = (text: string): bigint => {
+  if (text.length > 31) throw new RangeError(`short string longer than 31 characters: ${text}`)
+  let acc = 0n
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 0x7f) throw new RangeError(`short string is not ASCII: ${text}`)
+    acc = (acc << 8n) | BigInt(code)
+  }
+  return acc
+}
+
+export const decodeShortString = (value: bigint): string => {
+  let out = ""
+  let v = value
+  while (v > 0n) {
+    out = String.fromCharCode(Number(v & 0xffn)) + out
+    v >>= 8n
+  }
+  return out
+}
+
+/**
+ * Reads a typed-data scalar the way SNIP-12 (and starknet.js) does: a string that parses as a number is that
+ * number; any other string is a Cairo short string.
+ */
+export const typedDataScalar = (value: string | number | bigint): bigint => {
+  if (typeof value === "bigint") return value
+  if (typeof value === "number") return BigInt(value)
+  const numeric = parseNumeric(value)
+  return numeric !== undefined ? numeric : encodeShortString(value)
+}

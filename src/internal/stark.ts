@@ -1,0 +1,80 @@
+/**
+ * Stark-curve ECDSA on top of starknet.js `ec.starkCurve` (@scure/starknet, @noble/curves).
+ *
+ * Signing is starknet.js's own. Verification computes the same equation as `ec.starkCurve.verify`
+ * (R = h/s·G + r/s·P, accept when R.x mod n = r) over a public point decoded once per key and precomputed
+ * (8-bit windows), which is what makes a devnet that verifies every signature fast. Starknet public keys are
+ * x-coordinates only: the two points with that x are P and -P, and u2·(-P) = -(u2·P), so both parities are
+ * checked from one multiplication.
+ */
+import { ec } from "starknet"
+
+const curve = ec.starkCurve
+const Point = curve.ProjectivePoint
+type Point = InstanceType<typeof Point>
+const N = curve.CURVE.n
+/** Stark ECDSA bounds r, w = s^-1 and message hashes to [0, 2^251). */
+const MAX_VALUE = 2n ** 251n
+
+const modN = (a: bigint) => ((a % N) + N) % N
+const invN = (a: bigint): bigint => {
+  let [t, newT, r, newR] = [0n, 1n, N, modN(a)]
+  while (newR !== 0n) {
+    const q = r / newR
+    ;[t, newT] = [newT, t - q * newT]
+    ;[r, newR] = [newR, r - q * newR]
+  }
+  return modN(t)
+}
+
+const CACHE_LIMIT = 4096
+const points = new Map<bigint, Point | null>()
+
+/** The precomputed curve point with this x-coordinate (either parity), or null when x is not on the curve. */
+const pointOf = (x: bigint): Point | null => {
+  const cached = points.get(x)
+  if (cached !== undefined) return cached
+  let point: Point | null = null
+  try {
+    point = Point.fromHex("02" + x.toString(16).padStart(64, "0"))
+    point.assertValidity()
+    point._setWindowSize(8)
+  } catch {
+    point = null
+  }
+  if (points.size >= CACHE_LIMIT) {
+    const oldest = points.keys().next().value
+    if (oldest !== undefined) points.delete(oldest)
+  }
+  points.set(x, point)
+  return point
+}
+
+/** Verifies a Stark ECDSA signature against a public key given as its x-coordinate. */
+export const verify = (msgHash: bigint, r: bigint, s: bigint, publicKeyX: bigint): boolean => {
+  if (msgHash < 0n || msgHash >= MAX_VALUE) return false
+  if (r < 1n || r >= MAX_VALUE || s < 1n || s >= N) return false
+  const w = invN(s)
+  if (w < 1n || w >= MAX_VALUE) return false
+  const P = pointOf(publicKeyX)
+  if (P === null) return false
+  const a = Point.BASE.multiplyUnsafe(modN(msgHash * w))
+  const b = P.multiplyUnsafe(modN(r * w))
+  for (const R of [a.add(b), a.subtract(b)]) {
+    if (R.equals(Point.ZERO)) continue
+    if (modN(R.toAffine().x) === r) return true
+  }
+  return false
+}
+
+/** Signs a message hash (below 2^251) with a private key held as bytes. */
+export const sign = (msgHash: bigint, privateKey: Uint8Array): { readonly r: bigint; readonly s: bigint } => {
+  const signature = curve.sign("0x" + msgHash.toString(16), privateKey)
+  return { r: signature.r, s: signature.s }
+}
+
+/** The Starknet public key (x-coordinate) of a private key held as bytes. */
+export const publicKeyOf = (privateKey: Uint8Array): bigint => BigInt(curve.getStarkKey(privateKey))
+
+/** The order of the curve's group: private keys lie in [1, N - 1]. */
+export const CURVE_ORDER = N

@@ -1,0 +1,21 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url))
+// CI asks for a machine-readable report beside the usual output (see .ci/run).
+const jsonReport = process.env["VITEST_JSON_REPORT"]
+
+export default defineConfig({
+  resolve: {
+    // Tests and examples import the package by its own name, as users do, straight from source.
+    alias: [
+      { find: /^starknet-sessions$/, replacement: src("index.ts") }
+    ]
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    ...(jsonReport ? { reporters: ["default", "json"], outputFile: { json: jsonReport } } : {})
+  }
+})
