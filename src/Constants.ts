@@ -82,11 +82,11 @@ export const INTERFACE_IDS = {
  */
 export const STARKNET_CONTRACTS = {
   USDC: {
-    contractAddress: "0x033068f6539f8e6e6b131e6b2b814e6c34a5224bc66947c47dab9dfee93b35fb" as Address,
+    contractAddress: "0x33068f6539f8e6e6b131e6b2b814e6c34a5224bc66947c47dab9dfee93b35fb" as Address,
     decimals: 6
   },
   STRK: {
-    contractAddress: "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d" as Address,
+    contractAddress: "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d" as Address,
     decimals: 18
   }
 } as const

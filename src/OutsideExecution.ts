@@ -172,23 +172,34 @@ export const fromTypedData = (td: OutsideExecutionTypedData): { readonly chainId
 // Hashes
 // ---------------------------------------------------------------------------------------------------------------
 
-const domainHashes = new Map<bigint, bigint>()
+const domainHashes = new Map<string, bigint>()
 
 /**
- * The SNIP-12 domain hash of `execute_from_outside_v2` on a chain (memoised per chain id).
+ * The SNIP-12 rev 1 hash of a typed-data domain, read as SNIP-12 reads strings (memoised).
  *
  * @since 0.1.0
  * @category hashing
  */
-export const domainHash = (chainId: string | bigint): bigint => {
-  const id = typeof chainId === "bigint" ? chainId : typedDataScalar(chainId)
-  let cached = domainHashes.get(id)
+export const domainHashOf = (domain: OutsideExecutionTypedData["domain"]): bigint => {
+  const fields = [domain.name, domain.version, domain.chainId, domain.revision].map(typedDataScalar)
+  const key = fields.join(",")
+  let cached = domainHashes.get(key)
   if (cached === undefined) {
-    cached = poseidon([DOMAIN_TYPE_HASH, encodeShortString(DOMAIN_NAME), 2n, id, 1n])
-    domainHashes.set(id, cached)
+    cached = poseidon([DOMAIN_TYPE_HASH, ...fields])
+    domainHashes.set(key, cached)
   }
   return cached
 }
+
+/**
+ * The domain hash the account uses for `execute_from_outside_v2` on a chain:
+ * `{ name: "Account.execute_from_outside", version: 2, chainId, revision: 1 }`.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const domainHash = (chainId: string | bigint): bigint =>
+  domainHashOf({ name: DOMAIN_NAME, version: 2, chainId: typeof chainId === "bigint" ? toHex(chainId) : chainId, revision: 1 })
 
 /** @since 0.1.0 @category hashing */
 export const callHash = (call: OutsideCall): bigint =>
@@ -222,18 +233,20 @@ export const messageHash = (
   accountAddress: string,
   oe: OutsideExecution,
   form: "u128" | "felt" = "u128"
-): Felt => toHex(poseidon([STARKNET_MESSAGE, domainHash(chainId), BigInt(accountAddress), structHash(oe, form)])) as Felt
+): Felt => hashWithDomain(domainHash(chainId), accountAddress, oe, form)
+
+const hashWithDomain = (domain: bigint, accountAddress: string, oe: OutsideExecution, form: "u128" | "felt"): Felt =>
+  toHex(poseidon([STARKNET_MESSAGE, domain, BigInt(accountAddress), structHash(oe, form)])) as Felt
 
 /**
- * The message hash of typed data as a paymaster returns it.
+ * The message hash of typed data as a paymaster returns it, domain included as written (a paymaster that
+ * changed the domain gets a hash the account refuses; `Sessions` checks the domain before signing).
  *
  * @since 0.1.0
  * @category hashing
  */
-export const typedDataHash = (td: OutsideExecutionTypedData, accountAddress: string): Felt => {
-  const { chainId, outsideExecution } = fromTypedData(td)
-  return messageHash(chainId, accountAddress, outsideExecution)
-}
+export const typedDataHash = (td: OutsideExecutionTypedData, accountAddress: string): Felt =>
+  hashWithDomain(domainHashOf(td.domain), accountAddress, fromTypedData(td).outsideExecution, "u128")
 
 /**
  * The direct-path (`__validate__`) session hash:
