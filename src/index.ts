@@ -9,7 +9,9 @@ export * as Errors from "./Errors.js"
 export * as OutsideExecution from "./OutsideExecution.js"
 export * as Paymaster from "./Paymaster.js"
 export * as Schemas from "./Schemas.js"
+export * as Sessions from "./Sessions.js"
 export * as StarknetRpc from "./StarknetRpc.js"
+export * as Transactions from "./Transactions.js"
 export {
   EntrypointNotAllowed,
   Expired,

@@ -1,0 +1,636 @@
+/**
+ * The session-key lifecycle as Effects: create a key locally, register it on the wallet (owner-signed,
+ * sponsored), execute calls signed by the session key, revoke it. Every operation checks locally what the chain
+ * would refuse before anything is signed or sent.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Duration, Effect, Either, Layer, Redacted, Ref, Schema, type Schedule } from "effect"
+import { SELECTORS } from "./Constants.js"
+import { Crypto } from "./Crypto.js"
+import {
+  EntrypointNotAllowed,
+  InvalidInput,
+  type InvalidPin,
+  PaymasterError,
+  type Reverted,
+  type RpcError,
+  type SessionRefusal,
+  type Timeout,
+  type TransactionNotFound,
+  type TypedDataMismatch
+} from "./Errors.js"
+import { checkTypedData } from "./internal/check.js"
+import { preflight as preflightCheck, type StoredSession } from "./internal/preflight.js"
+import {
+  addOrUpdateSessionKeyCalldata,
+  messageHash,
+  ownerSignature,
+  sessionKeyCalldata,
+  sessionSignature,
+  toOutsideCalls
+} from "./OutsideExecution.js"
+import { Paymaster } from "./Paymaster.js"
+import {
+  Address,
+  Call,
+  callSelector,
+  decode,
+  Felt,
+  SessionConfig,
+  type SessionData,
+  sessionDataFromFelts,
+  SessionKeyData,
+  type TxHash,
+  WalletData
+} from "./Schemas.js"
+import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
+import * as Transactions from "./Transactions.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// The ledger: what this process has reserved, so concurrent executes never exceed a session's calls
+// ---------------------------------------------------------------------------------------------------------------
+
+interface LedgerEntry {
+  /** Calls known used: the chain's count, raised by every execute this process submitted. */
+  readonly used: number
+  readonly allowedEntrypoints?: ReadonlyArray<Felt>
+}
+
+/**
+ * Process-local bookkeeping of sessions: calls reserved by in-flight executes and allow-lists registered from here.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
+  Ledger,
+  {
+    /** Reserves one call when `max(chain's count, reserved) < maxCalls`; answers the count it saw. */
+    readonly reserve: (key: string, stored: StoredSession) => Effect.Effect<{ readonly ok: boolean; readonly used: number }>
+    readonly release: (key: string) => Effect.Effect<void>
+    readonly reset: (key: string, allowedEntrypoints?: ReadonlyArray<Felt>) => Effect.Effect<void>
+    readonly allowedEntrypoints: (key: string) => Effect.Effect<ReadonlyArray<Felt> | undefined>
+  }
+>() {}
+
+const makeLedger = Effect.gen(function*() {
+  const state = yield* Ref.make(new Map<string, LedgerEntry>())
+  const update = (f: (m: Map<string, LedgerEntry>) => void) =>
+    Ref.update(state, (m) => {
+      const next = new Map(m)
+      f(next)
+      return next
+    })
+  return Ledger.of({
+    reserve: (key, stored) =>
+      Ref.modify(state, (m): readonly [{ readonly ok: boolean; readonly used: number }, Map<string, LedgerEntry>] => {
+        const entry = m.get(key)
+        const used = Math.max(stored.callsUsed, entry?.used ?? 0)
+        if (used >= stored.maxCalls) return [{ ok: false, used }, m]
+        const next = new Map(m)
+        next.set(key, { ...entry, used: used + 1 })
+        return [{ ok: true, used }, next]
+      }),
+    release: (key) =>
+      update((m) => {
+        const entry = m.get(key)
+        if (entry !== undefined) m.set(key, { ...entry, used: Math.max(0, entry.used - 1) })
+      }),
+    reset: (key, allowedEntrypoints) =>
+      update((m) => {
+        m.set(key, allowedEntrypoints !== undefined ? { used: 0, allowedEntrypoints } : { used: 0 })
+      }),
+    allowedEntrypoints: (key) => Ref.get(state).pipe(Effect.map((m) => m.get(key)?.allowedEntrypoints))
+  })
+})
+
+/**
+ * Provides the `Ledger`. One per process (or per set of sessions that share a wallet).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Ledger> = Layer.effect(Ledger, makeLedger)
+
+const ledgerKey = (wallet: string, sessionPublicKey: string) => `${BigInt(wallet)}:${BigInt(sessionPublicKey)}`
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A PIN: plain text is accepted for the guide's shapes, and wrapped in `Redacted` at once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Pin = string | Redacted.Redacted<string>
+
+const toPin = (pin: Pin, path: string): Effect.Effect<Redacted.Redacted<string>, InvalidInput> => {
+  const value = Redacted.isRedacted(pin) ? Redacted.value(pin) : pin
+  return typeof value === "string" && value.length > 0
+    ? Effect.succeed(Redacted.isRedacted(pin) ? pin : Redacted.make(pin))
+    : Effect.fail(new InvalidInput({ path, rule: "a non-empty PIN is required", issues: [{ path, rule: "a non-empty PIN is required" }] }))
+}
+
+/**
+ * Options shared by the lifecycle operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Retries of transient RPC and paymaster faults. */
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+  /** How long the signed outside execution stays valid (default 10 minutes). */
+  readonly validity?: Duration.DurationInput
+  /** Pin the relayer: typed data naming another specific caller is refused. */
+  readonly relayer?: string
+}
+
+/**
+ * Every failure of a sponsored submission.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | PaymasterError | RpcError
+
+/**
+ * Every failure of a session execute.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ExecuteError = SubmitError | SessionRefusal
+
+// ---------------------------------------------------------------------------------------------------------------
+// Create
+// ---------------------------------------------------------------------------------------------------------------
+
+const CreateParams = Schema.Struct({
+  durationSeconds: Schema.optionalWith(
+    Schema.Number.pipe(Schema.int(), Schema.positive({ message: () => "durationSeconds must be a positive integer" })),
+    { default: () => 6 * 60 * 60 }
+  )
+})
+
+/**
+ * Creates a session key locally: a fresh key pair, the private key encrypted under the PIN. Nothing on chain yet.
+ * `validUntil` is now (from `Clock`) plus `durationSeconds` (default 6 hours).
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const createSessionKey = (params: {
+  readonly encryptKey: Pin
+  readonly durationSeconds?: number
+}): Effect.Effect<SessionKeyData, InvalidInput, Crypto> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const pin = yield* toPin(params.encryptKey, "encryptKey")
+      const { durationSeconds } = yield* decode(CreateParams)(params)
+      const crypto = yield* Crypto
+      const now = yield* Clock.currentTimeMillis
+      const pair = yield* crypto.generateKeyPair
+      const encryptedPrivateKey = yield* crypto.encryptPrivateKey(pair.privateKey, pin)
+      return { publicKey: pair.publicKey, encryptedPrivateKey, validUntil: Math.floor(now / 1000) + durationSeconds }
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------------------------
+
+const readStored = (wallet: Address, sessionPublicKey: Felt, retry: Schedule.Schedule<unknown, unknown> | undefined) =>
+  Effect.gen(function*() {
+    const rpc = yield* StarknetRpc
+    const [felts, block] = yield* Effect.all([
+      Transactions.retryTransient(
+        rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: sessionKeyCalldata(sessionPublicKey) }),
+        retry
+      ),
+      Transactions.retryTransient(rpc.latestBlock, retry)
+    ], { concurrency: 2 })
+    return { data: sessionDataFromFelts(felts, block.timestamp), now: block.timestamp }
+  })
+
+/**
+ * Reads a session's data from the wallet, in the contract's order, with `isActive` (registered, not expired at
+ * block time, calls left) and `remainingCalls` derived.
+ *
+ * @since 0.1.0
+ * @category reads
+ */
+export const getSessionData = (
+  params: { readonly walletAddress: string; readonly sessionPublicKey: string },
+  options: Pick<Options, "retry"> = {}
+): Effect.Effect<SessionData, InvalidInput | RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    return (yield* readStored(walletAddress, sessionPublicKey, options.retry)).data
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sponsored submission: build, check, sign, send
+// ---------------------------------------------------------------------------------------------------------------
+
+const DEFAULT_VALIDITY = Duration.minutes(10)
+
+/**
+ * Builds the outside execution through the paymaster, checks the typed data it returns, signs its hash with
+ * `signWith` and submits it. Nothing is signed unless the typed data says exactly what was asked.
+ */
+const submit = <E, R>(
+  wallet: Address,
+  calls: ReadonlyArray<Call>,
+  now: number,
+  signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>,
+  options: Options
+): Effect.Effect<TxHash, E | TypedDataMismatch | PaymasterError | RpcError, R | Paymaster | StarknetRpc> =>
+  Effect.gen(function*() {
+    const paymaster = yield* Paymaster
+    const rpc = yield* StarknetRpc
+    const chainId = yield* Transactions.retryTransient(rpc.chainId, options.retry)
+    const validity = Math.ceil(Duration.toSeconds(Duration.decode(options.validity ?? DEFAULT_VALIDITY)))
+    const timeBounds = { executeAfter: now - 1, executeBefore: now + validity }
+    const built = yield* Transactions.retryTransient(
+      paymaster.buildTransaction({ userAddress: wallet, calls, timeBounds }),
+      options.retry
+    )
+    const outsideExecution = yield* checkTypedData(built.typedData, {
+      chainId,
+      calls: toOutsideCalls(calls),
+      ...timeBounds,
+      now,
+      relayer: options.relayer
+    })
+    const signature = yield* signWith(messageHash(chainId, wallet, outsideExecution))
+    // The outside-execution nonce makes a repeated submission of the same signed payload refused, never doubled.
+    const { transactionHash } = yield* Transactions.retryTransient(
+      paymaster.executeTransaction({ userAddress: wallet, typedData: built.typedData, signature }),
+      options.retry
+    )
+    return transactionHash
+  })
+
+/** Decrypts the owner key of a wallet into the scope, checked against the account's public key. */
+const ownerKey = (wallet: WalletData, pin: Redacted.Redacted<string>, retry: Options["retry"]) =>
+  Effect.gen(function*() {
+    const rpc = yield* StarknetRpc
+    const crypto = yield* Crypto
+    const [publicKey] = yield* Transactions.retryTransient(
+      rpc.call({ contractAddress: wallet.publicKey, entrypoint: "get_public_key", calldata: [] }),
+      retry
+    )
+    if (publicKey === undefined) {
+      return yield* new InvalidInput({
+        path: "wallet.publicKey",
+        rule: "the account did not answer get_public_key",
+        issues: [{ path: "wallet.publicKey", rule: "the account did not answer get_public_key" }]
+      })
+    }
+    return yield* crypto.decryptPrivateKey(wallet.encryptedPrivateKey, pin, publicKey)
+  })
+
+/** An owner-signed, sponsored call of the account on itself. */
+const ownerSubmit = (
+  params: { readonly encryptKey: Pin; readonly wallet: unknown },
+  call: (wallet: WalletData) => Effect.Effect<Call, InvalidInput, never>,
+  options: Options
+) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const pin = yield* toPin(params.encryptKey, "encryptKey")
+      const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+      const selfCall = yield* call(wallet)
+      const rpc = yield* StarknetRpc
+      const crypto = yield* Crypto
+      const block = yield* Transactions.retryTransient(rpc.latestBlock, options.retry)
+      const key = yield* ownerKey(wallet, pin, options.retry)
+      return yield* submit(wallet.publicKey, [selfCall], block.timestamp, (hash) =>
+        crypto.sign(hash, key).pipe(Effect.map(ownerSignature)), options)
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------------------------
+// Register and revoke
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Registers a session key on the wallet: an owner-signed, sponsored `add_or_update_session_key`. The config is
+ * checked first (valid_until in the future at block time and not beyond the session key's own `validUntil` when the
+ * key is given, maxCalls a u32 >= 1, selectors valid); nothing is signed otherwise.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const register = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly sessionConfig: {
+      readonly sessionPublicKey: string
+      readonly validUntil: number
+      readonly maxCalls: number
+      readonly allowedEntrypoints?: ReadonlyArray<string>
+    }
+    /** The session key being registered, when at hand: its `validUntil` bounds the config's. */
+    readonly session?: { readonly publicKey: string; readonly validUntil: number }
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const config = yield* decode(SessionConfig, "sessionConfig")(params.sessionConfig)
+    const rpc = yield* StarknetRpc
+    const block = yield* Transactions.retryTransient(rpc.latestBlock, options.retry)
+    const invalid = (rule: string) =>
+      new InvalidInput({ path: "sessionConfig.validUntil", rule, issues: [{ path: "sessionConfig.validUntil", rule }] })
+    if (config.validUntil <= block.timestamp) {
+      return yield* invalid(`validUntil ${config.validUntil} is not in the future (block time ${block.timestamp})`)
+    }
+    if (params.session !== undefined) {
+      if (BigInt(params.session.publicKey) !== BigInt(config.sessionPublicKey)) {
+        const rule = "sessionPublicKey is not the given session key's public key"
+        return yield* new InvalidInput({ path: "sessionConfig.sessionPublicKey", rule, issues: [{ path: "sessionConfig.sessionPublicKey", rule }] })
+      }
+      if (config.validUntil > params.session.validUntil) {
+        return yield* invalid(`validUntil ${config.validUntil} is beyond the session key's own ${params.session.validUntil}`)
+      }
+    }
+    const txHash = yield* ownerSubmit(params, (wallet) =>
+      Effect.succeed({
+        contractAddress: wallet.publicKey,
+        entrypoint: "add_or_update_session_key",
+        calldata: addOrUpdateSessionKeyCalldata(config)
+      }), options)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    const ledger = yield* Ledger
+    yield* ledger.reset(ledgerKey(wallet.publicKey, config.sessionPublicKey), config.allowedEntrypoints)
+    return txHash
+  })
+
+/**
+ * Revokes a session key: an owner-signed, sponsored `revoke_session_key`.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const revoke = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly sessionPublicKey: string
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    const txHash = yield* ownerSubmit(params, (wallet) =>
+      Effect.succeed({
+        contractAddress: wallet.publicKey,
+        entrypoint: "revoke_session_key",
+        calldata: sessionKeyCalldata(sessionPublicKey)
+      }), options)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    const ledger = yield* Ledger
+    yield* ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey))
+    return txHash
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Execute
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A session whose key is decrypted once, for a batch of executes (the KDF is paid once).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionHandle {
+  readonly wallet: WalletData
+  readonly session: SessionKeyData
+  /** One multicall signed by the session key, sponsored. Checked locally first. */
+  readonly execute: (
+    calls: ReadonlyArray<{ readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }>
+  ) => Effect.Effect<TxHash, ExecuteError, Paymaster | StarknetRpc | Ledger>
+}
+
+/**
+ * The verdict the chain would give these calls now: the same `session_allows` the account computes, with a
+ * precise typed error. Reads the session data and the block time; counts calls this process has reserved.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const preflight = (
+  params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly calls: ReadonlyArray<unknown> },
+  options: Pick<Options, "retry"> = {}
+): Effect.Effect<void, InvalidInput | RpcError | SessionRefusal, StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const wallet = yield* decode(Address, "walletAddress")(params.walletAddress)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    const calls = yield* decode(Schema.Array(Call), "calls")(params.calls)
+    const { data, now } = yield* readStored(wallet, sessionPublicKey, options.retry)
+    const ledger = yield* Ledger
+    const key = ledgerKey(wallet, sessionPublicKey)
+    const refusal = preflightCheck({
+      walletAddress: wallet,
+      sessionPublicKey,
+      stored: data,
+      now,
+      calls,
+      allowedEntrypoints: yield* ledger.allowedEntrypoints(key)
+    })
+    if (refusal !== undefined) return yield* refusal
+  })
+
+/** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
+const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
+  Effect.gen(function*() {
+    if (!/Session: |SRC9: invalid signature/.test(reason)) return original
+    const ledger = yield* Ledger
+    const fresh = yield* Effect.either(readStored(wallet, sessionPublicKey, undefined))
+    if (Either.isLeft(fresh)) return original
+    const { data, now } = fresh.right
+    const refusal = preflightCheck({
+      walletAddress: wallet,
+      sessionPublicKey,
+      stored: data,
+      now,
+      calls,
+      allowedEntrypoints: yield* ledger.allowedEntrypoints(ledgerKey(wallet, sessionPublicKey))
+    })
+    if (refusal !== undefined) return refusal
+    // Everything else holds: with an allow-list the chain knows and this process does not, that is the refusal.
+    if (reason.includes("unauthorized selector") && data.allowedEntrypointsLen > 0 && calls[0] !== undefined) {
+      return new EntrypointNotAllowed({ selector: callSelector(calls[0]) })
+    }
+    return original
+  })
+
+const executeWith = (
+  wallet: WalletData,
+  session: SessionKeyData,
+  privateKey: Redacted.Redacted<Uint8Array>,
+  rawCalls: ReadonlyArray<unknown>,
+  options: Options
+): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const calls = yield* decode(Schema.Array(Call).pipe(Schema.minItems(1, { message: () => "at least one call is required" })), "calls")(rawCalls)
+    const crypto = yield* Crypto
+    const ledger = yield* Ledger
+    const key = ledgerKey(wallet.publicKey, session.publicKey)
+    const { data, now } = yield* readStored(wallet.publicKey, session.publicKey, options.retry)
+    const allowedEntrypoints = yield* ledger.allowedEntrypoints(key)
+    const refusal = preflightCheck({
+      walletAddress: wallet.publicKey,
+      sessionPublicKey: session.publicKey,
+      stored: data,
+      now,
+      calls,
+      allowedEntrypoints
+    })
+    if (refusal !== undefined) return yield* refusal
+    const reservation = yield* ledger.reserve(key, data)
+    if (!reservation.ok) {
+      return yield* preflightCheck({
+        walletAddress: wallet.publicKey,
+        sessionPublicKey: session.publicKey,
+        stored: data,
+        now,
+        calls,
+        callsUsed: reservation.used
+      })!
+    }
+    // The session signature carries the registered valid_until, which the account compares with its own.
+    const signWith = (hash: Felt) =>
+      crypto.sign(hash, privateKey).pipe(Effect.map((sig) => sessionSignature(session.publicKey, sig, data.validUntil)))
+    return yield* submit(wallet.publicKey, calls, now, signWith, options).pipe(
+      Effect.tapError(() => ledger.release(key)),
+      Effect.catchIf(
+        (error): error is PaymasterError => error instanceof PaymasterError && error.revertReason !== undefined,
+        (error) =>
+          explain(wallet.publicKey, session.publicKey, calls, error.revertReason ?? "", error).pipe(
+            Effect.flatMap((mapped) => Effect.fail(mapped))
+          )
+      )
+    )
+  })
+
+/**
+ * Decrypts the session key once into a scope and hands out a `SessionHandle` whose executes share it. The key is
+ * wiped when `use` ends.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const withSession = <A, E, R>(
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly session: { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
+  },
+  use: (handle: SessionHandle) => Effect.Effect<A, E, R>,
+  options: Options = {}
+): Effect.Effect<A, E | InvalidInput | InvalidPin, R | Crypto> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const pin = yield* toPin(params.encryptKey, "encryptKey")
+      const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+      const session = yield* decode(SessionKeyData, "session")(params.session)
+      const crypto = yield* Crypto
+      const privateKey = yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey)
+      const handle: SessionHandle = {
+        wallet,
+        session,
+        execute: (calls) => executeWith(wallet, session, privateKey, calls, options).pipe(Effect.provideService(Crypto, crypto))
+      }
+      return yield* use(handle)
+    })
+  )
+
+/**
+ * Executes one multicall signed by the session key (4-felt signature), sponsored by the paymaster. Fails locally
+ * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall` or `EntrypointNotAllowed` when the chain
+ * would refuse; a refusal by the chain anyway maps to the same errors.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const execute = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly session: { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
+    readonly calls: ReadonlyArray<{ readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }>
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  withSession(params, (handle) => handle.execute(params.calls), options)
+
+// ---------------------------------------------------------------------------------------------------------------
+// ... and wait
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Every failure of waiting for a transaction.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type WaitError = Reverted | Timeout | TransactionNotFound | RpcError | InvalidInput
+
+/**
+ * `register`, then wait for the transaction to succeed.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const registerAndWait = (
+  params: Parameters<typeof register>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.flatMap(register(params, options), (hash) => Transactions.wait(hash, options.wait))
+
+/**
+ * `revoke`, then wait for the transaction to succeed.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const revokeAndWait = (
+  params: Parameters<typeof revoke>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.flatMap(revoke(params, options), (hash) => Transactions.wait(hash, options.wait))
+
+/**
+ * `execute`, then wait. A revert for a session reason (the chain moved between check and inclusion, e.g. two
+ * executes racing for a last call) fails with the same typed error the preflight gives, not a bare `Reverted`.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const executeAndWait = (
+  params: Parameters<typeof execute>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, ExecuteError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const txHash = yield* execute(params, options)
+    return yield* Transactions.wait(txHash, options.wait).pipe(
+      Effect.catchTag("Reverted", (reverted) =>
+        Effect.gen(function*() {
+          const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+          const sessionPublicKey = yield* decode(Felt, "session.publicKey")(params.session.publicKey)
+          const calls = yield* decode(Schema.Array(Call), "calls")(params.calls)
+          const ledger = yield* Ledger
+          yield* ledger.release(ledgerKey(wallet.publicKey, sessionPublicKey))
+          return yield* Effect.fail(yield* explain(wallet.publicKey, sessionPublicKey, calls, reverted.revertReason, reverted))
+        }))
+    )
+  })
+

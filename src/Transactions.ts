@@ -1,0 +1,135 @@
+/**
+ * Reading and waiting for transactions. Polling and retries are `Schedule`s the caller can replace; all time goes
+ * through `Clock`, so `TestClock` drives it in tests.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Ref, Schedule } from "effect"
+import { Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
+import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
+import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
+import type { InvalidInput } from "./Errors.js"
+
+/**
+ * Retries transient faults (network, 429, 5xx): exponential from 100 ms, jittered, five times.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(5))
+)
+
+/**
+ * Polling for Starknet's ~20-40 s blocks: first look at once, then every 0.5 s growing to 5 s.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const defaultPolling: Schedule.Schedule<unknown, unknown> = Schedule.exponential("500 millis", 1.5).pipe(
+  Schedule.union(Schedule.spaced("5 seconds"))
+)
+
+/**
+ * The default time budget of `wait`: a few blocks.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const defaultTimeout: Duration.DurationInput = "2 minutes"
+
+/** A fault worth retrying. @since 0.1.0 @category predicates */
+export const isTransient = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "transient" in error && (error as { transient: unknown }).transient === true
+
+/**
+ * Retries an effect's transient failures with a schedule.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retryTransient = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<unknown, unknown> = defaultRetry
+): Effect.Effect<A, E, R> => Effect.retry(effect, { schedule, while: isTransient })
+
+/**
+ * The status of a transaction, as the guide reads it. Transient RPC faults are retried.
+ *
+ * @since 0.1.0
+ * @category reads
+ */
+export const getStatus = (
+  txHash: string,
+  options: { readonly retry?: Schedule.Schedule<unknown, unknown> } = {}
+): Effect.Effect<TransactionStatus, InvalidInput | RpcError | TransactionNotFound, StarknetRpc> =>
+  Effect.gen(function*() {
+    const hash = yield* decode(TxHash, "txHash")(txHash)
+    const rpc = yield* StarknetRpc
+    return yield* retryTransient(rpc.getTransactionStatus(hash), options.retry)
+  })
+
+/**
+ * Options of `wait`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WaitOptions {
+  /** When to look again; the wait fails with `TransactionNotFound` if the schedule ends before the hash is seen. */
+  readonly schedule?: Schedule.Schedule<unknown, unknown>
+  /** The whole budget; past it, `Timeout`. */
+  readonly timeout?: Duration.DurationInput
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+}
+
+const isFinal = (status: TransactionStatus) =>
+  status.finalityStatus === "REJECTED" ||
+  (status.executionStatus !== undefined &&
+    (status.finalityStatus === "ACCEPTED_ON_L2" || status.finalityStatus === "ACCEPTED_ON_L1"))
+
+/**
+ * Waits until a transaction is final. Succeeds with the receipt on `SUCCEEDED`; fails with `Reverted` on
+ * `REVERTED` (or `REJECTED`), with `Timeout` when the budget runs out, and with `TransactionNotFound` only when the
+ * schedule gives up without ever seeing the hash (a fresh hash may not be visible yet).
+ *
+ * @since 0.1.0
+ * @category waiting
+ */
+export const wait = (
+  txHash: string,
+  options: WaitOptions = {}
+): Effect.Effect<Receipt, InvalidInput | Reverted | Timeout | TransactionNotFound | RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    const hash = yield* decode(TxHash, "txHash")(txHash)
+    const rpc = yield* StarknetRpc
+    const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+    // One look: the status, or "missing" while the node does not know the hash yet.
+    const look = retryTransient(rpc.getTransactionStatus(hash), options.retry).pipe(
+      Effect.map((status): TransactionStatus | "missing" => status),
+      Effect.catchTag("TransactionNotFound", () => Effect.succeed("missing" as const))
+    )
+    const lastSeen = yield* Ref.make<TransactionStatus | "missing">("missing")
+    yield* look.pipe(
+      Effect.tap((seen) => Ref.set(lastSeen, seen)),
+      Effect.repeat({
+        schedule: options.schedule ?? defaultPolling,
+        until: (seen) => seen !== "missing" && isFinal(seen)
+      }),
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ txHash: hash, waited: timeout }) })
+    )
+    const last = yield* Ref.get(lastSeen)
+    // The schedule ended first: never seen is "not found", seen but pending is a timeout.
+    if (last === "missing") return yield* new TransactionNotFound({ txHash: hash })
+    if (!isFinal(last)) return yield* new Timeout({ txHash: hash, waited: timeout })
+    const status = last
+    if (status.finalityStatus === "REJECTED") {
+      return yield* new Reverted({ txHash: hash, revertReason: status.revertReason ?? "rejected" })
+    }
+    const receipt = yield* retryTransient(rpc.getTransactionReceipt(hash), options.retry)
+    if (receipt.executionStatus === "REVERTED") {
+      return yield* new Reverted({ txHash: hash, revertReason: receipt.revertReason ?? status.revertReason ?? "" })
+    }
+    return receipt
+  })
