@@ -133,3 +133,11 @@ export const wait = (
     }
     return receipt
   })
+
+/**
+ * Polls at a fixed interval.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const spaced = (interval: Duration.DurationInput): Schedule.Schedule<unknown, unknown> => Schedule.spaced(interval)

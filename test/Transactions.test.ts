@@ -1,0 +1,111 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Ref, Schedule, TestClock } from "effect"
+import { Errors, Schemas, StarknetRpc, Transactions } from "starknet-sessions"
+
+const HASH = "0xabc"
+
+/** A node that answers a scripted sequence of statuses, one per look, and counts the looks. */
+const scripted = (script: ReadonlyArray<Schemas.TransactionStatus | "missing" | "flaky">, revertReason = "boom") =>
+  Effect.gen(function*() {
+    const looks = yield* Ref.make(0)
+    const layer = Layer.succeed(StarknetRpc.StarknetRpc, {
+      chainId: Effect.succeed("0x1" as Schemas.Felt),
+      latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
+      call: () => Effect.succeed([]),
+      getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+      getTransactionStatus: (txHash) =>
+        Ref.getAndUpdate(looks, (n) => n + 1).pipe(Effect.flatMap((n) => {
+          const step = script[Math.min(n, script.length - 1)]!
+          if (step === "missing") return Effect.fail(new Errors.TransactionNotFound({ txHash }))
+          if (step === "flaky") {
+            return Effect.fail(new Errors.RpcError({ method: "starknet_getTransactionStatus", code: 503, message: "unavailable", transient: true }))
+          }
+          return Effect.succeed(step)
+        })),
+      getTransactionReceipt: (txHash) =>
+        Effect.succeed({
+          transactionHash: txHash,
+          finalityStatus: "ACCEPTED_ON_L2" as const,
+          executionStatus: script.at(-1) !== "missing" && (script.at(-1) as Schemas.TransactionStatus).executionStatus === "REVERTED"
+            ? "REVERTED" as const
+            : "SUCCEEDED" as const,
+          revertReason,
+          events: [],
+          blockNumber: 7
+        })
+    })
+    return { looks, layer }
+  })
+
+const received: Schemas.TransactionStatus = { finalityStatus: "RECEIVED" }
+const succeeded: Schemas.TransactionStatus = { finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" }
+const reverted: Schemas.TransactionStatus = { finalityStatus: "ACCEPTED_ON_L2", executionStatus: "REVERTED", revertReason: "boom" }
+
+describe("Transactions.wait", () => {
+  it.effect("polls until final and returns the receipt; a fresh hash may be missing at first", () =>
+    Effect.gen(function*() {
+      const { layer, looks } = yield* scripted(["missing", "missing", received, received, succeeded])
+      const fiber = yield* Effect.fork(Transactions.wait(HASH, { schedule: Schedule.spaced("1 second") }).pipe(Effect.provide(layer)))
+      yield* TestClock.adjust("10 seconds")
+      const receipt = yield* Fiber.join(fiber)
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(receipt.blockNumber).toBe(7)
+      expect(yield* Ref.get(looks)).toBe(5)
+    }))
+
+  it.effect("fails with Reverted carrying the reason", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted([received, reverted])
+      const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toBeInstanceOf(Errors.Reverted)
+      expect(error).toMatchObject({ txHash: "0xabc", revertReason: "boom" })
+    }))
+
+  it.effect("fails with Timeout when the budget runs out while pending", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted([received])
+      const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH, { timeout: "30 seconds" }).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("31 seconds")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toBeInstanceOf(Errors.Timeout)
+      expect(Duration.toMillis((error as Errors.Timeout).waited)).toBe(30_000)
+      expect(error.message).toContain("30s")
+    }))
+
+  it.effect("fails with TransactionNotFound only once the schedule gives up without seeing the hash", () =>
+    Effect.gen(function*() {
+      const { layer, looks } = yield* scripted(["missing"])
+      const fiber = yield* Effect.fork(
+        Effect.flip(Transactions.wait(HASH, { schedule: Schedule.recurs(3).pipe(Schedule.addDelay(() => "1 second")) }).pipe(Effect.provide(layer)))
+      )
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toBeInstanceOf(Errors.TransactionNotFound)
+      expect(yield* Ref.get(looks)).toBe(4)
+    }))
+
+  it.effect("a hash that is seen but never final when the schedule ends is a Timeout, not not-found", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted([received])
+      const error = yield* Effect.flip(Transactions.wait(HASH, { schedule: Schedule.recurs(2) }).pipe(Effect.provide(layer)))
+      expect(error).toBeInstanceOf(Errors.Timeout)
+    }))
+
+  it.effect("transient RPC faults are retried, not surfaced", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted(["flaky", "flaky", succeeded])
+      const fiber = yield* Effect.fork(Transactions.wait(HASH).pipe(Effect.provide(layer)))
+      yield* TestClock.adjust("10 seconds")
+      expect((yield* Fiber.join(fiber)).executionStatus).toBe("SUCCEEDED")
+    }))
+
+  it.effect("a malformed hash is InvalidInput", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted([succeeded])
+      const error = yield* Effect.flip(Transactions.wait("0xnope").pipe(Effect.provide(layer)))
+      expect(error).toBeInstanceOf(Errors.InvalidInput)
+      expect((error as Errors.InvalidInput).path).toBe("txHash")
+    }))
+})
