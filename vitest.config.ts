@@ -9,6 +9,8 @@ export default defineConfig({
   resolve: {
     // Tests and examples import the package by its own name, as users do, straight from source.
     alias: [
+      { find: /^starknet-sessions\/devnet$/, replacement: src("Devnet.ts") },
+      { find: /^starknet-sessions\/promise$/, replacement: src("promise.ts") },
       { find: /^starknet-sessions$/, replacement: src("index.ts") }
     ]
   },

@@ -370,7 +370,7 @@ export const register = (
     const ledger = yield* Ledger
     yield* ledger.reset(ledgerKey(wallet.publicKey, config.sessionPublicKey), config.allowedEntrypoints)
     return txHash
-  })
+  }).pipe(Effect.withSpan("Sessions.register", { attributes: { sessionPublicKey: params.sessionConfig.sessionPublicKey } }))
 
 /**
  * Revokes a session key: an owner-signed, sponsored `revoke_session_key`.
@@ -398,7 +398,7 @@ export const revoke = (
     const ledger = yield* Ledger
     yield* ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey))
     return txHash
-  })
+  }).pipe(Effect.withSpan("Sessions.revoke", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
 
 // ---------------------------------------------------------------------------------------------------------------
 // Execute
@@ -570,7 +570,9 @@ export const execute = (
   },
   options: Options = {}
 ): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
-  withSession(params, (handle) => handle.execute(params.calls), options)
+  withSession(params, (handle) => handle.execute(params.calls), options).pipe(
+    Effect.withSpan("Sessions.execute", { attributes: { wallet: params.wallet.publicKey, sessionPublicKey: params.session.publicKey } })
+  )
 
 // ---------------------------------------------------------------------------------------------------------------
 // ... and wait

@@ -5,6 +5,7 @@
  */
 export * as Constants from "./Constants.js"
 export * as Crypto from "./Crypto.js"
+export * as Devnet from "./Devnet.js"
 export * as Errors from "./Errors.js"
 export * as OutsideExecution from "./OutsideExecution.js"
 export * as Paymaster from "./Paymaster.js"

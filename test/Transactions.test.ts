@@ -14,7 +14,7 @@ const scripted = (script: ReadonlyArray<Schemas.TransactionStatus | "missing" | 
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
       getTransactionStatus: (txHash) =>
-        Ref.getAndUpdate(looks, (n) => n + 1).pipe(Effect.flatMap((n) => {
+        Ref.getAndUpdate(looks, (n) => n + 1).pipe(Effect.flatMap((n): Effect.Effect<Schemas.TransactionStatus, Errors.RpcError | Errors.TransactionNotFound> => {
           const step = script[Math.min(n, script.length - 1)]!
           if (step === "missing") return Effect.fail(new Errors.TransactionNotFound({ txHash }))
           if (step === "flaky") {

@@ -1,0 +1,540 @@
+/**
+ * The devnet's chain: accounts, tokens, blocks and transactions, with the session-account contract's rules as
+ * the spec states them (check order, revert strings). Synchronous and single-threaded: every mutation goes
+ * through a journal so a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
+ */
+import { hash } from "starknet"
+import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../../Constants.js"
+import {
+  directSessionHash,
+  messageHash,
+  type OutsideCall,
+  parseExecuteFromOutsideCalldata
+} from "../../OutsideExecution.js"
+import { selectorOf } from "../../Schemas.js"
+import { encodeShortString, U128_MAX, U64_MAX } from "../felt.js"
+import * as stark from "../stark.js"
+
+export class Revert {
+  constructor(readonly reason: string) {}
+}
+
+const sel = (name: string) => BigInt(selectorOf(name))
+const S = {
+  add_or_update_session_key: sel("add_or_update_session_key"),
+  revoke_session_key: sel("revoke_session_key"),
+  get_session_data: sel("get_session_data"),
+  get_public_key: sel("get_public_key"),
+  is_valid_signature: sel("is_valid_signature"),
+  supports_interface: sel("supports_interface"),
+  is_valid_outside_execution_nonce: sel("is_valid_outside_execution_nonce"),
+  get_contract_info: sel("get_contract_info"),
+  set_spending_policy: sel("set_spending_policy"),
+  remove_spending_policy: sel("remove_spending_policy"),
+  get_spending_policy: sel("get_spending_policy"),
+  execute_from_outside_v2: sel("execute_from_outside_v2"),
+  balance_of: sel("balance_of"),
+  balanceOf: sel("balanceOf"),
+  transfer: sel("transfer"),
+  transfer_from: sel("transfer_from"),
+  transferFrom: sel("transferFrom"),
+  approve: sel("approve"),
+  allowance: sel("allowance"),
+  decimals: sel("decimals"),
+  symbol: sel("symbol"),
+  name: sel("name"),
+  total_supply: sel("total_supply"),
+  totalSupply: sel("totalSupply")
+}
+const BLOCKLIST = new Set(BLOCKLISTED_ENTRYPOINTS.map(sel))
+const SPENDING = new Set(SPENDING_ENTRYPOINTS.map(sel))
+const EVENT = {
+  Transfer: sel("Transfer"),
+  Approval: sel("Approval"),
+  SessionKeyAdded: sel("SessionKeyAdded"),
+  SessionKeyRevoked: sel("SessionKeyRevoked"),
+  SpendingPolicySet: sel("SpendingPolicySet"),
+  SpendingPolicyRemoved: sel("SpendingPolicyRemoved")
+}
+const ANY = BigInt(ANY_CALLER)
+const VALID_FELT = BigInt(VALID)
+
+/** The class hash the devnet deploys session accounts with (its own; addresses derive from it). */
+export const SESSION_ACCOUNT_CLASS_HASH = 0x5e55104acc0a7c1a55e5d3e7d1e70000000000000000000000000000000001n
+
+export interface SessionEntry {
+  validUntil: bigint
+  maxCalls: bigint
+  callsUsed: bigint
+  allowed: Array<bigint>
+}
+export interface Policy {
+  maxPerCall: bigint
+  maxPerWindow: bigint
+  windowSeconds: bigint
+  spent: bigint
+  windowStart: bigint
+}
+export interface Account {
+  readonly kind: "account"
+  publicKey: bigint
+  nonce: bigint
+  readonly sessions: Map<bigint, SessionEntry>
+  readonly usedNonces: Set<bigint>
+  readonly policies: Map<string, Policy>
+}
+export interface Token {
+  readonly kind: "token"
+  readonly symbol: string
+  readonly decimals: number
+  readonly balances: Map<bigint, bigint>
+  readonly allowances: Map<string, bigint>
+  supply: bigint
+}
+export interface ChainEvent {
+  readonly fromAddress: bigint
+  readonly keys: ReadonlyArray<bigint>
+  readonly data: ReadonlyArray<bigint>
+}
+
+export type TxPayload =
+  | { readonly kind: "outside"; readonly relayer: bigint; readonly account: bigint; readonly calldata: ReadonlyArray<string> }
+  | {
+    readonly kind: "invoke"
+    readonly account: bigint
+    readonly calls: ReadonlyArray<OutsideCall>
+    readonly signature: ReadonlyArray<bigint>
+    readonly nonce: bigint
+  }
+
+export interface Tx {
+  readonly hash: bigint
+  readonly payload: TxPayload
+  execution?: "SUCCEEDED" | "REVERTED"
+  revertReason?: string
+  events: Array<ChainEvent>
+  blockNumber?: number
+  holdUntil: number
+}
+
+const u256 = (low: bigint | undefined, high: bigint | undefined): bigint => {
+  if (low === undefined || high === undefined || low > U128_MAX || high > U128_MAX) throw new Revert("u256: invalid value")
+  return (high << 128n) | low
+}
+const split = (v: bigint) => [v & U128_MAX, v >> 128n]
+
+export class Chain {
+  readonly contracts = new Map<bigint, Account | Token>()
+  readonly txs = new Map<bigint, Tx>()
+  readonly pending: Array<Tx> = []
+  latest: { readonly number: number; readonly timestamp: number }
+  private journal: Array<() => void> = []
+  private events: Array<ChainEvent> = []
+  /** Timestamp (seconds) the code currently executing sees. */
+  private now = 0n
+
+  constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
+    this.latest = { number: 0, timestamp: genesisSeconds }
+  }
+
+  /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
+  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
+    if (tx.blockNumber === undefined || tx.blockNumber > asOf) return "RECEIVED"
+    return asOf >= tx.blockNumber + this.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2"
+  }
+
+  // -- journal ------------------------------------------------------------------------------------------------
+
+  private mark() {
+    return { journal: this.journal.length, events: this.events.length }
+  }
+  private rollback(to: { journal: number; events: number }) {
+    while (this.journal.length > to.journal) this.journal.pop()!()
+    this.events.length = to.events
+  }
+  private setMap<K, V>(map: Map<K, V>, key: K, value: V) {
+    const had = map.has(key)
+    const previous = map.get(key)
+    this.journal.push(() => (had ? map.set(key, previous as V) : map.delete(key)))
+    map.set(key, value)
+  }
+  private setField<T extends object, K extends keyof T>(target: T, key: K, value: T[K]) {
+    const previous = target[key]
+    this.journal.push(() => {
+      target[key] = previous
+    })
+    target[key] = value
+  }
+  private addNonce(set: Set<bigint>, nonce: bigint) {
+    this.journal.push(() => set.delete(nonce))
+    set.add(nonce)
+  }
+  private emit(event: ChainEvent) {
+    this.events.push(event)
+  }
+
+  /** Runs `f` at time `now` and keeps nothing (views and simulations). */
+  dryRun<A>(now: bigint, f: () => A): A {
+    const saved = this.now
+    const mark = this.mark()
+    this.now = now
+    try {
+      return f()
+    } finally {
+      this.rollback(mark)
+      this.now = saved
+    }
+  }
+
+  // -- deployment ---------------------------------------------------------------------------------------------
+
+  deployAccount(publicKey: bigint, salt: bigint): bigint {
+    const address = BigInt(
+      hash.calculateContractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey.toString()], 0)
+    )
+    this.contracts.set(address, {
+      kind: "account",
+      publicKey,
+      nonce: 0n,
+      sessions: new Map(),
+      usedNonces: new Set(),
+      policies: new Map()
+    })
+    return address
+  }
+
+  deployToken(address: bigint, symbol: string, decimals: number) {
+    this.contracts.set(address, { kind: "token", symbol, decimals, balances: new Map(), allowances: new Map(), supply: 0n })
+  }
+
+  account(address: bigint): Account | undefined {
+    const c = this.contracts.get(address)
+    return c?.kind === "account" ? c : undefined
+  }
+
+  mint(tokenAddress: bigint, to: bigint, amount: bigint) {
+    const token = this.contracts.get(tokenAddress)
+    if (token?.kind !== "token") throw new Error(`no token at 0x${tokenAddress.toString(16)}`)
+    token.balances.set(to, (token.balances.get(to) ?? 0n) + amount)
+    token.supply += amount
+  }
+
+  // -- calls --------------------------------------------------------------------------------------------------
+
+  /** Calls an entrypoint; throws `Revert` with the contract's reason. */
+  call(caller: bigint, to: bigint, selector: bigint, calldata: ReadonlyArray<bigint>): Array<bigint> {
+    const contract = this.contracts.get(to)
+    if (contract === undefined) throw new Revert("CONTRACT_NOT_DEPLOYED")
+    return contract.kind === "token"
+      ? this.callToken(contract, to, caller, selector, calldata)
+      : this.callAccount(contract, to, caller, selector, calldata)
+  }
+
+  private callToken(token: Token, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
+    const balance = (a: bigint) => token.balances.get(a) ?? 0n
+    const move = (from: bigint, to: bigint, amount: bigint) => {
+      if (balance(from) < amount) throw new Revert("ERC20: insufficient balance")
+      this.setMap(token.balances, from, balance(from) - amount)
+      this.setMap(token.balances, to, balance(to) + amount)
+      this.emit({ fromAddress: self, keys: [EVENT.Transfer, from, to], data: split(amount) })
+    }
+    switch (selector) {
+      case S.balance_of:
+      case S.balanceOf:
+        return split(balance(cd[0] ?? 0n))
+      case S.transfer: {
+        move(caller, cd[0] ?? 0n, u256(cd[1], cd[2]))
+        return [1n]
+      }
+      case S.transfer_from:
+      case S.transferFrom: {
+        const [from, to] = [cd[0] ?? 0n, cd[1] ?? 0n]
+        const amount = u256(cd[2], cd[3])
+        const key = `${from}:${caller}`
+        const allowed = token.allowances.get(key) ?? 0n
+        if (allowed < amount) throw new Revert("ERC20: insufficient allowance")
+        this.setMap(token.allowances, key, allowed - amount)
+        move(from, to, amount)
+        return [1n]
+      }
+      case S.approve: {
+        const spender = cd[0] ?? 0n
+        const amount = u256(cd[1], cd[2])
+        this.setMap(token.allowances, `${caller}:${spender}`, amount)
+        this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
+        return [1n]
+      }
+      case S.allowance:
+        return split(token.allowances.get(`${cd[0] ?? 0n}:${cd[1] ?? 0n}`) ?? 0n)
+      case S.decimals:
+        return [BigInt(token.decimals)]
+      case S.symbol:
+        return [encodeShortString(token.symbol)]
+      case S.name:
+        return [encodeShortString(token.symbol)]
+      case S.total_supply:
+      case S.totalSupply:
+        return split(token.supply)
+      default:
+        throw new Revert("ENTRYPOINT_NOT_FOUND")
+    }
+  }
+
+  private ownerOnly(self: bigint, caller: bigint) {
+    if (caller !== self) throw new Revert("Account: unauthorized")
+  }
+
+  private callAccount(acc: Account, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
+    switch (selector) {
+      case S.add_or_update_session_key: {
+        this.ownerOnly(self, caller)
+        const [key, validUntil, maxCalls, n] = [cd[0] ?? 0n, cd[1] ?? 0n, cd[2] ?? 0n, Number(cd[3] ?? 0n)]
+        if (validUntil > U64_MAX || maxCalls > 0xffffffffn || cd.length !== 4 + n) throw new Revert("Session: invalid config")
+        // A fresh entry: every old entrypoint is cleared, so no stale selector survives a shorter list.
+        this.setMap(acc.sessions, key, { validUntil, maxCalls, callsUsed: 0n, allowed: cd.slice(4, 4 + n) })
+        this.emit({ fromAddress: self, keys: [EVENT.SessionKeyAdded, key], data: [validUntil, maxCalls] })
+        return []
+      }
+      case S.revoke_session_key: {
+        this.ownerOnly(self, caller)
+        const key = cd[0] ?? 0n
+        this.setMap(acc.sessions, key, { validUntil: 0n, maxCalls: 0n, callsUsed: 0n, allowed: [] })
+        this.emit({ fromAddress: self, keys: [EVENT.SessionKeyRevoked, key], data: [] })
+        return []
+      }
+      case S.get_session_data: {
+        const s = acc.sessions.get(cd[0] ?? 0n)
+        return s === undefined ? [0n, 0n, 0n, 0n] : [s.validUntil, s.maxCalls, s.callsUsed, BigInt(s.allowed.length)]
+      }
+      case S.get_public_key:
+        return [acc.publicKey]
+      case S.is_valid_signature: {
+        const n = Number(cd[1] ?? 0n)
+        return [this.isValidSignature(acc, cd[0] ?? 0n, cd.slice(2, 2 + n)) ? VALID_FELT : 0n]
+      }
+      case S.supports_interface: {
+        const id = cd[0] ?? -1n
+        return [Object.values(INTERFACE_IDS).some((i) => BigInt(i) === id) ? 1n : 0n]
+      }
+      case S.is_valid_outside_execution_nonce:
+        return [acc.usedNonces.has(cd[0] ?? 0n) ? 0n : 1n]
+      case S.get_contract_info:
+        return [encodeShortString("v33")]
+      case S.set_spending_policy: {
+        this.ownerOnly(self, caller)
+        const [key, token] = [cd[0] ?? 0n, cd[1] ?? 0n]
+        const policy: Policy = {
+          maxPerCall: u256(cd[2], cd[3]),
+          maxPerWindow: u256(cd[4], cd[5]),
+          windowSeconds: cd[6] ?? 0n,
+          spent: 0n,
+          windowStart: this.now
+        }
+        this.setMap(acc.policies, `${key}:${token}`, policy)
+        this.emit({
+          fromAddress: self,
+          keys: [EVENT.SpendingPolicySet, key, token],
+          data: [...split(policy.maxPerCall), ...split(policy.maxPerWindow), policy.windowSeconds]
+        })
+        return []
+      }
+      case S.remove_spending_policy: {
+        this.ownerOnly(self, caller)
+        const [key, token] = [cd[0] ?? 0n, cd[1] ?? 0n]
+        this.setMap(acc.policies, `${key}:${token}`, { maxPerCall: 0n, maxPerWindow: 0n, windowSeconds: 0n, spent: 0n, windowStart: 0n })
+        this.emit({ fromAddress: self, keys: [EVENT.SpendingPolicyRemoved, key, token], data: [] })
+        return []
+      }
+      case S.get_spending_policy: {
+        const p = acc.policies.get(`${cd[0] ?? 0n}:${cd[1] ?? 0n}`)
+        return p === undefined
+          ? [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]
+          : [...split(p.maxPerCall), ...split(p.maxPerWindow), p.windowSeconds, ...split(p.spent), p.windowStart]
+      }
+      case S.execute_from_outside_v2:
+        this.executeFromOutside(acc, self, caller, cd)
+        return []
+      default:
+        if (BLOCKLIST.has(selector)) {
+          this.ownerOnly(self, caller)
+          throw new Revert("Account: not supported by the devnet")
+        }
+        throw new Revert("ENTRYPOINT_NOT_FOUND")
+    }
+  }
+
+  // -- the session rules --------------------------------------------------------------------------------------
+
+  /** `session_allows`, in the spec's order. */
+  sessionAllows(acc: Account, self: bigint, key: bigint, calls: ReadonlyArray<OutsideCall>): boolean {
+    const s = acc.sessions.get(key)
+    if (s === undefined || s.validUntil === 0n) return false
+    if (this.now > s.validUntil) return false
+    if (s.callsUsed >= s.maxCalls) return false
+    if (calls.some((c) => BLOCKLIST.has(BigInt(c.selector)))) return false
+    if (s.allowed.length === 0) return !calls.some((c) => BigInt(c.to) === self)
+    const allowed = new Set(s.allowed)
+    return calls.every((c) => allowed.has(BigInt(c.selector)))
+  }
+
+  private ecdsa(hashValue: bigint, r: bigint | undefined, s: bigint | undefined, key: bigint) {
+    return r !== undefined && s !== undefined && stark.verify(hashValue, r, s, key)
+  }
+
+  /** SNIP-6: read-only; never counts a call, never sees the calls. */
+  isValidSignature(acc: Account, hashValue: bigint, sig: ReadonlyArray<bigint>): boolean {
+    if (sig.length === 2) return this.ecdsa(hashValue, sig[0], sig[1], acc.publicKey)
+    if (sig.length !== 4) return false
+    const [key, r, s, validUntil] = sig as [bigint, bigint, bigint, bigint]
+    const stored = acc.sessions.get(key)
+    if (validUntil > U64_MAX || this.now > validUntil) return false
+    if (stored === undefined || stored.validUntil === 0n || this.now > stored.validUntil) return false
+    if (stored.callsUsed >= stored.maxCalls) return false
+    return this.ecdsa(hashValue, r, s, key)
+  }
+
+  private executeFromOutside(acc: Account, self: bigint, relayer: bigint, cd: ReadonlyArray<bigint>) {
+    const parsed = parseExecuteFromOutsideCalldata(cd.map((v) => "0x" + v.toString(16)))
+    if (parsed === undefined) throw new Revert("SRC9: invalid calldata")
+    const { outsideExecution: oe, signature } = parsed
+    const sig = signature.map(BigInt)
+    const caller = BigInt(oe.caller)
+    if (caller !== 0n && caller !== ANY && caller !== relayer) throw new Revert("SRC9: invalid caller")
+    if (!(oe.executeAfter < this.now)) throw new Revert("SRC9: now <= execute_after")
+    if (!(this.now < oe.executeBefore)) throw new Revert("SRC9: now >= execute_before")
+    const nonce = BigInt(oe.nonce)
+    if (acc.usedNonces.has(nonce)) throw new Revert("SRC9: duplicated nonce")
+    this.addNonce(acc.usedNonces, nonce)
+    const isSession = sig.length === 4
+    if (isSession) {
+      const [key, , , validUntil] = sig as [bigint, bigint, bigint, bigint]
+      if (validUntil > U64_MAX) throw new Revert("Session: invalid timestamp")
+      if (validUntil > (acc.sessions.get(key)?.validUntil ?? 0n)) throw new Revert("Session: valid_until exceeded")
+      if (!this.sessionAllows(acc, self, key, oe.calls)) throw new Revert("Session: unauthorized selector")
+    }
+    const valid = this.isValidSignature(acc, BigInt(messageHash(this.chainId, "0x" + self.toString(16), oe, "u128")), sig) ||
+      this.isValidSignature(acc, BigInt(messageHash(this.chainId, "0x" + self.toString(16), oe, "felt")), sig)
+    if (!valid) throw new Revert("SRC9: invalid signature")
+    if (isSession) {
+      const entry = acc.sessions.get(sig[0]!)!
+      this.setMap(acc.sessions, sig[0]!, { ...entry, callsUsed: entry.callsUsed + 1n })
+      this.applySpending(acc, sig[0]!, oe.calls)
+    }
+    this.runCalls(self, oe.calls)
+  }
+
+  private applySpending(acc: Account, key: bigint, calls: ReadonlyArray<OutsideCall>) {
+    if (acc.policies.size === 0) return
+    for (const call of calls) {
+      if (!SPENDING.has(BigInt(call.selector))) continue
+      const id = `${key}:${BigInt(call.to)}`
+      const policy = acc.policies.get(id)
+      if (policy === undefined || policy.maxPerWindow === 0n) continue
+      if (call.calldata.length < 3) throw new Revert("Spending: calldata too short")
+      const [low, high] = [BigInt(call.calldata[1]!), BigInt(call.calldata[2]!)]
+      if (low > U128_MAX || high > U128_MAX) throw new Revert("Spending: invalid amount")
+      const amount = (high << 128n) | low
+      if (amount > policy.maxPerCall) throw new Revert("Spending: exceeds per-call")
+      let { spent, windowStart } = policy
+      if (this.now >= windowStart + policy.windowSeconds) {
+        spent = 0n
+        windowStart = this.now
+      }
+      if (spent + amount > policy.maxPerWindow) throw new Revert("Spending: exceeds window limit")
+      this.setMap(acc.policies, id, { ...policy, spent: spent + amount, windowStart })
+    }
+  }
+
+  /** Non-atomic multicall: a failing call rolls back only itself. */
+  private runCalls(self: bigint, calls: ReadonlyArray<OutsideCall>) {
+    for (const call of calls) {
+      const mark = this.mark()
+      try {
+        this.call(self, BigInt(call.to), BigInt(call.selector), call.calldata.map(BigInt))
+      } catch (error) {
+        if (!(error instanceof Revert)) throw error
+        this.rollback(mark)
+      }
+    }
+  }
+
+  // -- transactions -------------------------------------------------------------------------------------------
+
+  /** Runs a transaction's effect at `now`; returns the events, or throws `Revert` after rolling back. */
+  apply(payload: TxPayload, now: bigint): Array<ChainEvent> {
+    const saved = this.now
+    const mark = this.mark()
+    this.now = now
+    try {
+      if (payload.kind === "outside") {
+        this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
+      } else {
+        this.applyInvoke(payload)
+      }
+      return this.events.slice(mark.events)
+    } catch (error) {
+      this.rollback(mark)
+      throw error
+    } finally {
+      this.now = saved
+    }
+  }
+
+  /** The account's own invoke: `__validate__` then `__execute__`. */
+  private applyInvoke(p: Extract<TxPayload, { kind: "invoke" }>) {
+    const acc = this.account(p.account)
+    if (acc === undefined) throw new Revert("CONTRACT_NOT_DEPLOYED")
+    if (p.nonce !== acc.nonce) throw new Revert("Invalid transaction nonce")
+    const sig = p.signature
+    const self = "0x" + p.account.toString(16)
+    if (sig.length === 4) {
+      const [key, r, s, validUntil] = sig as [bigint, bigint, bigint, bigint]
+      const h = BigInt(directSessionHash(self, this.chainId, p.nonce, validUntil, p.calls))
+      const ok = validUntil <= U64_MAX && this.now <= validUntil && this.sessionAllows(acc, p.account, key, p.calls) &&
+        this.ecdsa(h, r, s, key)
+      if (!ok) throw new Revert("Account: invalid session signature")
+      const entry = acc.sessions.get(key)!
+      this.setMap(acc.sessions, key, { ...entry, callsUsed: entry.callsUsed + 1n })
+      this.setField(acc, "nonce", acc.nonce + 1n)
+      this.applySpending(acc, key, p.calls)
+    } else if (sig.length === 2) {
+      const h = BigInt(directSessionHash(self, this.chainId, p.nonce, 0n, p.calls))
+      if (!this.ecdsa(h, sig[0], sig[1], acc.publicKey)) throw new Revert("Account: invalid signature")
+      this.setField(acc, "nonce", acc.nonce + 1n)
+    } else {
+      throw new Revert("Account: invalid signature")
+    }
+    this.runCalls(p.account, p.calls)
+  }
+
+  submit(tx: Tx) {
+    this.txs.set(tx.hash, tx)
+    this.pending.push(tx)
+  }
+
+  /** Closes block `number` at `timestamp`: runs the pending transactions in order. */
+  closeBlock(number: number, timestamp: number) {
+    const keep: Array<Tx> = []
+    for (const tx of this.pending) {
+      if (tx.holdUntil >= number) {
+        keep.push(tx)
+        continue
+      }
+      try {
+        tx.events = this.apply(tx.payload, BigInt(timestamp))
+        // Included for good: nothing to roll back any more.
+        this.journal.length = 0
+        this.events.length = 0
+        tx.execution = "SUCCEEDED"
+      } catch (error) {
+        if (!(error instanceof Revert)) throw error
+        tx.execution = "REVERTED"
+        tx.revertReason = error.reason
+      }
+      tx.blockNumber = number
+    }
+    this.pending.length = 0
+    this.pending.push(...keep)
+    this.latest = { number, timestamp }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The Promise client: the guide's calls and argument shapes, for plain Node code. A thin layer over a
+ * `ManagedRuntime`; failures reject with the typed error classes themselves, so `e instanceof Expired` works.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
+import { Crypto } from "./Crypto.js"
+import * as CryptoLayer from "./Crypto.js"
+import * as Devnet from "./Devnet.js"
+import type { Paymaster } from "./Paymaster.js"
+import type { SessionData, SessionKeyData, TransactionStatus, WalletData } from "./Schemas.js"
+import * as Sessions from "./Sessions.js"
+import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
+import * as Transactions from "./Transactions.js"
+
+export { STARKNET_CONTRACTS } from "./Constants.js"
+export * from "./Errors.js"
+
+/**
+ * The services a client runs on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
+
+/**
+ * Options of `createClient`. With none, the client runs on an embedded devnet (`client.devnet`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientOptions =
+  | { readonly devnet?: Devnet.DevnetOptions }
+  | {
+    /** Any layer providing `StarknetRpc` and `Paymaster` (and optionally `Crypto`). */
+    readonly layer: Layer.Layer<Paymaster | StarknetRpc, unknown>
+    readonly crypto?: Layer.Layer<Crypto>
+  }
+
+type Wallet = { readonly publicKey: string; readonly encryptedPrivateKey: string }
+type Session = { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
+type CallInput = { readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }
+
+/**
+ * The client, shaped as the guide's SDK.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Client {
+  readonly sessions: {
+    /** Synchronous, as in the guide: a key pair with the private key encrypted under the PIN. */
+    readonly createSessionKey: (params: { readonly encryptKey: string; readonly durationSeconds?: number }) => SessionKeyData
+    readonly addSessionKeyToContract: (
+      params: {
+        readonly encryptKey: string
+        readonly wallet: Wallet
+        readonly sessionConfig: {
+          readonly sessionPublicKey: string
+          readonly validUntil: number
+          readonly maxCalls: number
+          readonly allowedEntrypoints?: ReadonlyArray<string>
+        }
+      },
+      bearerToken?: string
+    ) => Promise<string>
+    readonly revokeSessionKey: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKey: string },
+      bearerToken?: string
+    ) => Promise<string>
+    readonly getSessionData: (params: { readonly walletAddress: string; readonly sessionPublicKey: string }) => Promise<SessionData>
+  }
+  readonly executeTransactionWithSession: (args: {
+    readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
+  }) => Promise<string>
+  /** Accepts the guide's `{ txHash }` or a plain hash. */
+  readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
+  /** Resolves with the receipt on success; rejects with `Reverted`, `Timeout` or `TransactionNotFound`. */
+  readonly waitForTransaction: (
+    args: { readonly txHash: string; readonly timeoutMs?: number; readonly intervalMs?: number } | string
+  ) => Promise<Receipt>
+  /** The embedded devnet, when the client runs on one. */
+  readonly devnet: DevnetClient | undefined
+  /** The runtime, to run Effects of your own on the client's services. */
+  readonly runtime: ManagedRuntime.ManagedRuntime<ClientServices, unknown>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * The embedded devnet's controls, as Promises.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DevnetClient {
+  readonly createWallet: (params: Devnet.CreateWalletParams) => Promise<WalletData>
+  readonly handle: () => Promise<Devnet.DevnetHandle>
+}
+
+/** Runs an effect and rejects with its typed error itself (not a wrapper), so `instanceof` works. */
+const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effect: Effect.Effect<A, E, any>): Promise<A> =>
+  runtime.runPromiseExit(effect).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  })
+
+/**
+ * Creates a client. With no options it runs on an embedded devnet (`client.devnet.createWallet` gives wallets);
+ * with `{ layer }`, on whatever that layer provides.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createClient = (options: ClientOptions = {}): Client => {
+  const cryptoLayer = "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer
+  const devnetLayer = "layer" in options ? undefined : Devnet.layer(options.devnet)
+  const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
+    devnetLayer ?? (options as { layer: Layer.Layer<Paymaster | StarknetRpc, unknown> }).layer
+  const runtime = ManagedRuntime.make(Layer.mergeAll(services, cryptoLayer, Sessions.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, any>) => toPromise(runtime, effect)
+  const pin = (text: string) => Redacted.make(text)
+
+  const devnet: DevnetClient | undefined = devnetLayer === undefined ? undefined : {
+    createWallet: (params) => run(Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet(params))),
+    handle: () => run(Devnet.Devnet)
+  }
+
+  return {
+    sessions: {
+      createSessionKey: (params) => {
+        const exit = Effect.runSyncExit(
+          Sessions.createSessionKey({
+            encryptKey: pin(params.encryptKey),
+            ...(params.durationSeconds !== undefined ? { durationSeconds: params.durationSeconds } : {})
+          }).pipe(Effect.provide(cryptoLayer))
+        )
+        if (Exit.isSuccess(exit)) return exit.value
+        throw Cause.squash(exit.cause)
+      },
+      addSessionKeyToContract: (params) =>
+        run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) })),
+      revokeSessionKey: (params) => run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) })),
+      getSessionData: (params) => run(Sessions.getSessionData(params))
+    },
+    executeTransactionWithSession: ({ params }) => run(Sessions.execute({ ...params, encryptKey: pin(params.encryptKey) })),
+    getTransactionStatus: (args) => run(Transactions.getStatus(typeof args === "string" ? args : args.txHash)),
+    waitForTransaction: (args) => {
+      const { txHash, timeoutMs, intervalMs } = typeof args === "string" ? { txHash: args, timeoutMs: undefined, intervalMs: undefined } : args
+      return run(
+        Transactions.wait(txHash, {
+          ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
+          ...(intervalMs !== undefined ? { schedule: Transactions.spaced(intervalMs) } : {})
+        })
+      )
+    },
+    devnet,
+    runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
+    close: () => runtime.dispose()
+  }
+}
+
+/**
+ * The client under the name the guide's code uses for its SDK, so that code ports by changing imports only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChipiServerSDK = Client

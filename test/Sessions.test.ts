@@ -1,0 +1,290 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer, Logger, Redacted, Ref, TestClock } from "effect"
+import { Crypto, Devnet, Errors, Sessions } from "starknet-sessions"
+import {
+  atRealisticTime,
+  PIN,
+  RECIPIENT,
+  registeredSession,
+  TestLayer,
+  transfer,
+  USDC,
+  withBlocks
+} from "./helpers/lifecycle.js"
+
+describe("the lifecycle on the devnet", () => {
+  it.effect("create, register, execute, read, revoke", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 2 })
+      const before = yield* devnet.balanceOf(USDC, wallet.publicKey)
+
+      const receipt = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1000n)] }))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(receipt.events.length).toBeGreaterThan(0)
+      expect(yield* devnet.balanceOf(USDC, wallet.publicKey)).toBe(before - 1000n)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1000n)
+
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data).toEqual({
+        isActive: true,
+        validUntil: session.validUntil,
+        maxCalls: 2,
+        callsUsed: 1,
+        remainingCalls: 1,
+        allowedEntrypointsLen: 0
+      })
+
+      yield* withBlocks(Sessions.revokeAndWait({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey }))
+      const after = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(after).toMatchObject({ isActive: false, validUntil: 0, maxCalls: 0, callsUsed: 0, allowedEntrypointsLen: 0 })
+      const error = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      expect(error).toBeInstanceOf(Errors.NotRegistered)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a multicall is one transaction and one call of the session", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      yield* withBlocks(Sessions.executeAndWait({
+        encryptKey: PIN,
+        wallet,
+        session,
+        calls: [transfer(10n), transfer(20n, "0x2222"), transfer(30n, "0x3333")]
+      }))
+      expect(yield* devnet.balanceOf(USDC, "0x2222")).toBe(20n)
+      expect(yield* devnet.balanceOf(USDC, "0x3333")).toBe(30n)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data.callsUsed).toBe(1)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("typed errors where the chain would refuse: raised locally, nothing sent", () => {
+  it.effect("MaxCallsExceeded on the (maxCalls+1)-th execute", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 3 })
+      for (let i = 0; i < 3; i++) {
+        yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      }
+      const error = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      expect(error).toBeInstanceOf(Errors.MaxCallsExceeded)
+      expect(error).toMatchObject({ maxCalls: 3, callsUsed: 3, sessionPublicKey: session.publicKey })
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("Expired once block time passes valid_until (TestClock)", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ durationSeconds: 300 })
+      yield* TestClock.adjust("200 seconds")
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      yield* TestClock.adjust("120 seconds")
+      const error = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      expect(error).toBeInstanceOf(Errors.Expired)
+      expect((error as Errors.Expired).validUntil).toBe(session.validUntil)
+      expect((error as Errors.Expired).now).toBeGreaterThan(session.validUntil)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("NotRegistered for a key never added", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN })
+      const error = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      expect(error).toBeInstanceOf(Errors.NotRegistered)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("ForbiddenCall: blocklisted entrypoints, and self-calls without an allow-list", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession()
+      const upgrade = yield* Effect.flip(Sessions.execute({
+        encryptKey: PIN,
+        wallet,
+        session,
+        calls: [{ contractAddress: USDC, entrypoint: "upgrade", calldata: ["0x1"] }]
+      }))
+      expect(upgrade).toBeInstanceOf(Errors.ForbiddenCall)
+      expect(upgrade).toMatchObject({ rule: "blocklist", entrypoint: "upgrade" })
+      const selfCall = yield* Effect.flip(Sessions.execute({
+        encryptKey: PIN,
+        wallet,
+        session,
+        calls: [{ contractAddress: wallet.publicKey, entrypoint: "get_session_data", calldata: [session.publicKey] }]
+      }))
+      expect(selfCall).toBeInstanceOf(Errors.ForbiddenCall)
+      expect(selfCall).toMatchObject({ rule: "self-call" })
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("EntrypointNotAllowed outside the allow-list", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ allowedEntrypoints: ["transfer"] })
+      const error = yield* Effect.flip(Sessions.execute({
+        encryptKey: PIN,
+        wallet,
+        session,
+        calls: [transfer(1n), { contractAddress: USDC, entrypoint: "approve", calldata: [RECIPIENT, "0x1", "0x0"] }]
+      }))
+      expect(error).toBeInstanceOf(Errors.EntrypointNotAllowed)
+      expect(error).toMatchObject({ entrypoint: "approve" })
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("InvalidPin for the session key and for the wallet's legacy-encrypted owner key", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession()
+      const wrongSession = yield* Effect.flip(Sessions.execute({ encryptKey: "000000", wallet, session, calls: [transfer(1n)] }))
+      expect(wrongSession).toBeInstanceOf(Errors.InvalidPin)
+      expect(wallet.encryptedPrivateKey.startsWith("U2FsdGVkX1")).toBe(true)
+      const wrongOwner = yield* Effect.flip(Sessions.revoke({ encryptKey: "000000", wallet, sessionPublicKey: session.publicKey }))
+      expect(wrongOwner).toBeInstanceOf(Errors.InvalidPin)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("register checks the config before anything is signed", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+      const base = { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1 }
+      const past = yield* Effect.flip(Sessions.register({ encryptKey: PIN, wallet, sessionConfig: { ...base, validUntil: 1000 } }))
+      expect(past).toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.validUntil" })
+      const beyond = yield* Effect.flip(
+        Sessions.register({ encryptKey: PIN, wallet, session, sessionConfig: { ...base, validUntil: session.validUntil + 1 } })
+      )
+      expect(beyond).toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.validUntil" })
+      const zero = yield* Effect.flip(Sessions.register({ encryptKey: PIN, wallet, sessionConfig: { ...base, maxCalls: 0 } }))
+      expect(zero).toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.maxCalls" })
+      const badSelector = yield* Effect.flip(
+        Sessions.register({ encryptKey: PIN, wallet, sessionConfig: { ...base, allowedEntrypoints: ["transfer", "not a selector"] } })
+      )
+      expect(badSelector).toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.allowedEntrypoints.1" })
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("the chain refuses anyway", () => {
+  it.effect("two processes race for the last call: the loser's revert maps to MaxCallsExceeded", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Two ledgers: two processes that cannot see each other's reservations.
+      const inProcess = (ledger: Layer.Layer<Sessions.Ledger>) =>
+        Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(ledger))
+      const results = yield* withBlocks(
+        Effect.all([Effect.either(inProcess(Sessions.layer)), Effect.either(inProcess(Sessions.layer))], { concurrency: 2 })
+      )
+      const failures = results.filter(Either.isLeft).map((e) => e.left)
+      expect(results.filter(Either.isRight)).toHaveLength(1)
+      expect(failures).toHaveLength(1)
+      expect(failures[0]).toBeInstanceOf(Errors.MaxCallsExceeded)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("concurrency within one process", () => {
+  it.effect("concurrent executes never exceed the session's remaining calls", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session, devnet } = yield* registeredSession({ maxCalls: 3 })
+      const results = yield* withBlocks(
+        Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => i),
+          (i) => Effect.either(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(BigInt(i + 1))] })),
+          { concurrency: "unbounded" }
+        )
+      )
+      expect(results.filter(Either.isRight)).toHaveLength(3)
+      const refused = results.filter(Either.isLeft).map((e) => e.left)
+      expect(refused).toHaveLength(5)
+      for (const error of refused) expect(error).toBeInstanceOf(Errors.MaxCallsExceeded)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data.callsUsed).toBe(3)
+      expect(yield* devnet.balanceOf(USDC, wallet.publicKey)).toBe(10_000_000n - results.reduce(
+        (sum, r, i) => (Either.isRight(r) ? sum + BigInt(i + 1) : sum),
+        0n
+      ))
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("withSession decrypts the session key once for a batch of executes", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const decryptions = yield* Ref.make(0)
+      const { wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const counting = Layer.effect(
+        Crypto.Crypto,
+        Effect.map(Crypto.Crypto, (crypto) => ({
+          ...crypto,
+          decryptPrivateKey: (...args: Parameters<typeof crypto.decryptPrivateKey>) =>
+            Ref.update(decryptions, (n) => n + 1).pipe(Effect.zipRight(crypto.decryptPrivateKey(...args)))
+        }))
+      ).pipe(Layer.provide(Crypto.layer))
+      const hashes = yield* withBlocks(
+        Sessions.withSession({ encryptKey: PIN, wallet, session }, (s) =>
+          Effect.forEach([1n, 2n, 3n, 4n], (amount) => s.execute([transfer(amount)]))).pipe(Effect.provide(counting))
+      )
+      expect(new Set(hashes).size).toBe(4)
+      expect(yield* Ref.get(decryptions)).toBe(1)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("faults", () => {
+  it.effect("typed data altered by the paymaster is refused before signing: TypedDataMismatch, nothing sent", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      yield* devnet.setFaults({ alterTypedData: "calldata" })
+      const error = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }))
+      expect(error).toBeInstanceOf(Errors.TypedDataMismatch)
+      expect((error as Errors.TypedDataMismatch).field).toContain("Calldata")
+      yield* devnet.clearFaults
+      yield* withBlocks(Effect.void.pipe(Effect.delay("5 seconds")))
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data.callsUsed).toBe(0)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(0n)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("transient RPC and paymaster faults are retried; the transfer happens exactly once", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      yield* devnet.setFaults({ failNext: 3 })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(7n)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data.callsUsed).toBe(1)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("secrets", () => {
+  it.effect("no PIN or private key appears in any log line or error message", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message, cause }) => {
+          lines.push(JSON.stringify(message) + String(cause))
+        })
+      )
+      const program = Effect.gen(function*() {
+        const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+        yield* Effect.logInfo("registered", { wallet, session })
+        yield* withBlocks(Sessions.executeAndWait({ encryptKey: Redacted.make(PIN), wallet, session, calls: [transfer(1n)] }))
+        const errors = [
+          yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })),
+          yield* Effect.flip(Sessions.execute({ encryptKey: "wrong-pin-123", wallet, session, calls: [transfer(1n)] })),
+          yield* Effect.flip(Sessions.revoke({ encryptKey: "wrong-pin-123", wallet, sessionPublicKey: session.publicKey }))
+        ]
+        for (const error of errors) yield* Effect.logError("failed", error)
+        return errors
+      })
+      const errors = yield* program.pipe(Effect.provide(capture), Effect.withLogSpan("test"))
+      const texts = [...lines, ...errors.map((e) => `${e.message} ${String(e)} ${JSON.stringify(e)}`)]
+      expect(lines.length).toBeGreaterThan(0)
+      for (const text of texts) {
+        expect(text).not.toContain(PIN)
+        expect(text).not.toContain("wrong-pin-123")
+      }
+    }).pipe(Effect.provide(TestLayer())))
+})
