@@ -1,0 +1,12 @@
+import { describe, expect, it } from "vitest"
+import { main as puttingItTogether } from "../docs/examples/putting-it-together.js"
+
+describe("docs/examples", () => {
+  it("the guide's 'Putting it together' runs unchanged against createClient() on the embedded devnet", async () => {
+    const result = await puttingItTogether()
+    expect(result.txHash).toMatch(/^0x[0-9a-f]+$/)
+    expect(result.receipt.executionStatus).toBe("SUCCEEDED")
+    expect(result.recipientBalance).toBe(1_000n)
+    expect(result.walletBalance).toBe(5_000_000n - 1_000n)
+  }, 60_000)
+})

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest"
+import { createClient, Expired, InvalidInput, InvalidPin, MaxCallsExceeded, STARKNET_CONTRACTS } from "starknet-sessions/promise"
+
+const PIN = "9090"
+const transfer = (amount: bigint) => ({
+  contractAddress: STARKNET_CONTRACTS.USDC.contractAddress,
+  entrypoint: "transfer",
+  calldata: ["0x1234", "0x" + amount.toString(16), "0x0"]
+})
+
+describe("the Promise client", () => {
+  it("follows the guide's shapes and rejects with the typed error classes themselves", async () => {
+    const sdk = createClient({ devnet: { blockTime: "20 millis" } })
+    try {
+      const wallet = await sdk.devnet!.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+      const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
+      expect(session.publicKey).toMatch(/^0x/)
+      expect(session.validUntil).toBeGreaterThan(Date.now() / 1000 + 3590)
+      const registerTx = await sdk.sessions.addSessionKeyToContract({
+        encryptKey: PIN,
+        wallet,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1, allowedEntrypoints: [] }
+      }, "bearer-token-ignored-by-the-devnet")
+      const registered = await sdk.waitForTransaction(registerTx)
+      expect(registered.executionStatus).toBe("SUCCEEDED")
+      expect(await sdk.getTransactionStatus({ txHash: registerTx })).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(await sdk.getTransactionStatus(registerTx)).toMatchObject({ executionStatus: "SUCCEEDED" })
+
+      await expect(sdk.executeTransactionWithSession({ params: { encryptKey: "wrong", wallet, session, calls: [transfer(1n)] } }))
+        .rejects.toBeInstanceOf(InvalidPin)
+      const tx = await sdk.executeTransactionWithSession({ params: { encryptKey: PIN, wallet, session, calls: [transfer(5n)] } })
+      await sdk.waitForTransaction({ txHash: tx })
+      const data = await sdk.sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data).toMatchObject({ isActive: false, maxCalls: 1, callsUsed: 1, remainingCalls: 0 })
+      const refused = await sdk.executeTransactionWithSession({ params: { encryptKey: PIN, wallet, session, calls: [transfer(5n)] } })
+        .catch((e: unknown) => e)
+      expect(refused).toBeInstanceOf(MaxCallsExceeded)
+      expect(refused).not.toBeInstanceOf(Expired)
+
+      expect(() => sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: -5 })).toThrow(InvalidInput)
+      await expect(sdk.getTransactionStatus({ txHash: "not-a-hash" })).rejects.toBeInstanceOf(InvalidInput)
+
+      const revokeTx = await sdk.sessions.revokeSessionKey({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey })
+      await sdk.waitForTransaction(revokeTx)
+      const after = await sdk.sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(after).toMatchObject({ isActive: false, validUntil: 0 })
+    } finally {
+      await sdk.close()
+    }
+  }, 30_000)
+})
