@@ -1,0 +1,336 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import { Constants, Devnet, Schemas } from "starknet-sessions"
+import {
+  call,
+  layer,
+  ownerCall,
+  register,
+  sessionKey,
+  signOutside,
+  start,
+  status,
+  submit,
+  transfer,
+  USDC,
+  viewCall,
+  wallet,
+  nextBlock
+} from "./helpers/chain.js"
+
+const BOB = "0xb0b"
+
+/** A wallet with a registered session valid for an hour. */
+const setup = (maxCalls = 5n, allowed: ReadonlyArray<string> = [], seed = 777n) =>
+  Effect.gen(function*() {
+    yield* start
+    const devnet = yield* Devnet.Devnet
+    const w = yield* wallet
+    const s = sessionKey(seed)
+    const validUntil = BigInt(yield* devnet.blockTimestamp) + 3600n
+    yield* register(w.address, w.owner, s.publicKey, validUntil, maxCalls, allowed)
+    return { devnet, w, s, validUntil, signer: { key: s.key, session: { validUntil } } }
+  })
+
+const UNAUTHORIZED = "Session: unauthorized selector"
+
+describe("session rules on execute_from_outside_v2", () => {
+  it.effect("a max_calls = 1 session is usable exactly once", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup(1n)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).ok).toBe(true)
+      yield* nextBlock
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).reason).toBe(UNAUTHORIZED)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("expiry is checked against block time: usable up to valid_until, refused after", () =>
+    Effect.gen(function*() {
+      const { w, signer, devnet, validUntil } = yield* setup()
+      yield* TestClock.adjust(`${Number(validUntil) - (yield* devnet.blockTimestamp) - 5} seconds`)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { before: validUntil + 100n })).ok).toBe(true)
+      yield* TestClock.adjust("10 seconds")
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { before: validUntil + 100n })).reason).toBe(UNAUTHORIZED)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("every blocklisted selector is refused, whatever the target", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup(100n, [...Constants.BLOCKLISTED_ENTRYPOINTS, "transfer"])
+      for (const name of Constants.BLOCKLISTED_ENTRYPOINTS) {
+        for (const target of [w.address, USDC]) {
+          expect((yield* submit(w.address, [transfer(BOB, 1n), call(target, name, [1n])], signer)).reason).toBe(UNAUTHORIZED)
+        }
+      }
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("a self-call is refused with an empty allow-list, allowed when the allow-list names it", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      const selfCall = call(w.address, "get_contract_info")
+      expect((yield* submit(w.address, [selfCall], signer)).reason).toBe(UNAUTHORIZED)
+      const s2 = sessionKey(999n)
+      const devnet = yield* Devnet.Devnet
+      const vu = BigInt(yield* devnet.blockTimestamp) + 100n
+      yield* register(w.address, w.owner, s2.publicKey, vu, 5n, ["get_contract_info"])
+      expect((yield* submit(w.address, [selfCall], { key: s2.key, session: { validUntil: vu } })).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("re-registering with a shorter allow-list leaves no stale selector, and resets calls_used", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, validUntil, devnet } = yield* setup(5n, ["transfer", "approve"])
+      const approve = call(USDC, "approve", [BOB, 5n, 0n])
+      expect((yield* submit(w.address, [approve], signer)).ok).toBe(true)
+      yield* nextBlock
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+      yield* register(w.address, w.owner, s.publicKey, validUntil, 5n, ["transfer"])
+      expect(yield* devnet.allowedEntrypoints(w.address, s.publicKey)).toEqual([Constants.SELECTORS.transfer])
+      expect(yield* devnet.sessionData(w.address, s.publicKey)).toEqual([validUntil, 5n, 0n, 1n])
+      expect((yield* submit(w.address, [approve], signer)).reason).toBe(UNAUTHORIZED)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("revoke zeroes all four fields and the allow-list; get_session_data answers in the spec's order", () =>
+    Effect.gen(function*() {
+      const { w, s, validUntil, signer } = yield* setup(7n, ["transfer"])
+      expect(yield* viewCall(w.address, "get_session_data", [s.publicKey])).toEqual(
+        [validUntil, 7n, 0n, 1n].map((v) => "0x" + v.toString(16))
+      )
+      yield* ownerCall(w.address, w.owner, "revoke_session_key", [s.publicKey])
+      expect(yield* viewCall(w.address, "get_session_data", [s.publicKey])).toEqual(["0x0", "0x0", "0x0", "0x0"])
+      // An unknown or revoked key fails at step 4.
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).reason).toBe("Session: valid_until exceeded")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("owner-only entrypoints refuse anyone but the account itself", () =>
+    Effect.gen(function*() {
+      const { w, s } = yield* setup()
+      const other = yield* wallet
+      // `other` asks `w` to revoke: the call comes from `other`, not from `w`; the inner call fails, non-atomically.
+      const result = yield* submit(other.address, [call(w.address, "revoke_session_key", [s.publicKey])], other.owner)
+      expect(result.ok).toBe(true)
+      yield* nextBlock
+      const devnet = yield* Devnet.Devnet
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[0]).not.toBe(0n)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("a reused outside-execution nonce is refused", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { nonce: 42n })).ok).toBe(true)
+      yield* nextBlock
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { nonce: 42n })).reason).toBe("SRC9: duplicated nonce")
+      expect(yield* viewCall(w.address, "is_valid_outside_execution_nonce", [42n])).toEqual(["0x0"])
+      expect(yield* viewCall(w.address, "is_valid_outside_execution_nonce", [43n])).toEqual(["0x1"])
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the felt-timestamp hash is accepted as the fallback", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { form: "felt" })).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("caller: any caller and the relayer pass, another address is refused", () =>
+    Effect.gen(function*() {
+      const { w, signer, devnet } = yield* setup()
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { caller: "0x0" })).ok).toBe(true)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { caller: devnet.relayer })).ok).toBe(true)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { caller: "0x1234" })).reason).toBe("SRC9: invalid caller")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("time bounds are strict on both sides", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      yield* nextBlock
+      const now = BigInt(Math.floor((yield* TestClock.currentTimeMillis) / 1000))
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { after: now })).reason).toBe("SRC9: now <= execute_after")
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { after: now - 1n, before: now })).reason).toBe(
+        "SRC9: now >= execute_before"
+      )
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { after: now - 1n, before: now + 1n })).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the signature's valid_until: beyond the stored one, or beyond u64, is refused", () =>
+    Effect.gen(function*() {
+      const { w, s, validUntil } = yield* setup()
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], { key: s.key, session: { validUntil: validUntil + 1n } })).reason).toBe(
+        "Session: valid_until exceeded"
+      )
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], { key: s.key, session: { validUntil: 2n ** 64n } })).reason).toBe(
+        "Session: invalid timestamp"
+      )
+      // A shorter valid_until than stored is fine while it has not passed.
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], { key: s.key, session: { validUntil: validUntil - 100n } })).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("a bad signature is refused and does not consume a call; other signature lengths are refused", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, devnet } = yield* setup(1n)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { corrupt: true })).reason).toBe("SRC9: invalid signature")
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { signatureOverride: [1n, 2n, 3n] })).reason).toBe("SRC9: invalid signature")
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(0n)
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("a multicall counts once and runs non-atomically: a failing call leaves the others", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, devnet } = yield* setup(2n)
+      const result = yield* submit(w.address, [transfer(BOB, 5n), transfer("0xc0c", 10n ** 30n), transfer("0xd0d", 7n)], signer)
+      yield* nextBlock
+      expect(yield* status(result.txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(5n)
+      expect(yield* devnet.balanceOf(USDC, "0xc0c")).toBe(0n)
+      expect(yield* devnet.balanceOf(USDC, "0xd0d")).toBe(7n)
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("two transactions racing for the last call both pass simulation; the second reverts at inclusion", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, devnet } = yield* setup(1n)
+      const a = yield* submit(w.address, [transfer(BOB, 1n)], signer)
+      const b = yield* submit(w.address, [transfer(BOB, 2n)], signer)
+      expect(a.ok && b.ok).toBe(true)
+      yield* nextBlock
+      expect(yield* status(a.txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* status(b.txHash!)).toEqual({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "REVERTED", revertReason: UNAUTHORIZED })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(1n)
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("spending policy", () => {
+  it.effect("per-call and per-window limits, window reset, short calldata", () =>
+    Effect.gen(function*() {
+      const { w, signer, s } = yield* setup(20n)
+      yield* ownerCall(w.address, w.owner, "set_spending_policy", [s.publicKey, USDC, 100n, 0n, 150n, 0n, 60n])
+      expect((yield* viewCall(w.address, "get_spending_policy", [s.publicKey, USDC])).slice(0, 5)).toEqual(["0x64", "0x0", "0x96", "0x0", "0x3c"])
+      expect((yield* submit(w.address, [transfer(BOB, 101n)], signer)).reason).toBe("Spending: exceeds per-call")
+      expect((yield* submit(w.address, [transfer(BOB, 100n)], signer)).ok).toBe(true)
+      yield* nextBlock
+      // Several spending calls in one multicall add up.
+      expect((yield* submit(w.address, [transfer(BOB, 30n), transfer(BOB, 30n)], signer)).reason).toBe("Spending: exceeds window limit")
+      expect((yield* submit(w.address, [call(USDC, "transfer", [BOB])], signer)).reason).toBe("Spending: calldata too short")
+      expect((yield* submit(w.address, [call(USDC, "approve", [BOB, 2n ** 128n, 0n])], signer)).reason).toBe("Spending: invalid amount")
+      yield* TestClock.adjust("61 seconds")
+      expect((yield* submit(w.address, [transfer(BOB, 100n), call(USDC, "increase_allowance", [BOB, 50n, 0n])], signer)).ok).toBe(true)
+      yield* ownerCall(w.address, w.owner, "remove_spending_policy", [s.publicKey, USDC])
+      yield* nextBlock
+      expect((yield* submit(w.address, [transfer(BOB, 1000n)], signer)).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
+  it.effect("is_valid_signature, supports_interface, get_contract_info", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, validUntil } = yield* setup(1n)
+      const { signature, oe } = yield* signOutside(w.address, [transfer(BOB, 1n)], signer)
+      const devnet = yield* Devnet.Devnet
+      const { OutsideExecution } = yield* Effect.promise(() => import("starknet-sessions"))
+      const h = OutsideExecution.messageHash(devnet.chainId, w.address, oe)
+      expect(yield* viewCall(w.address, "is_valid_signature", [h, 4n, ...signature])).toEqual([Constants.VALID])
+      expect(yield* viewCall(w.address, "is_valid_signature", [h, 3n, ...signature.slice(0, 3)])).toEqual(["0x0"])
+      const owner = yield* signOutside(w.address, [transfer(BOB, 1n)], w.owner, { nonce: 5n })
+      const ownerHash = OutsideExecution.messageHash(devnet.chainId, w.address, owner.oe)
+      expect(yield* viewCall(w.address, "is_valid_signature", [ownerHash, 2n, ...owner.signature])).toEqual([Constants.VALID])
+      expect(yield* viewCall(w.address, "is_valid_signature", [h, 2n, ...owner.signature])).toEqual(["0x0"])
+      for (const id of Object.values(Constants.INTERFACE_IDS)) expect(yield* viewCall(w.address, "supports_interface", [id])).toEqual(["0x1"])
+      expect(yield* viewCall(w.address, "supports_interface", [123n])).toEqual(["0x0"])
+      expect(yield* viewCall(w.address, "get_contract_info")).toEqual(["0x763333"])
+      // SNIP-6 never counts a call, and turns invalid once the session is exhausted.
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).ok).toBe(true)
+      yield* nextBlock
+      expect(yield* viewCall(w.address, "is_valid_signature", [h, 4n, ...signature])).toEqual(["0x0"])
+      expect(validUntil).toBeGreaterThan(0n)
+      expect(s.publicKey).toBe(signature[0])
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("direct invoke: a session signature over the direct-path hash is validated and counted", () =>
+    Effect.gen(function*() {
+      const { w, s, validUntil, devnet } = yield* setup(2n)
+      const { OutsideExecution } = yield* Effect.promise(() => import("starknet-sessions"))
+      const stark = yield* Effect.promise(() => import("../src/internal/stark.js"))
+      const calls = [transfer(BOB, 3n)]
+      const h = BigInt(OutsideExecution.directSessionHash(w.address, devnet.chainId, 0n, validUntil, calls))
+      const { r, s: sigS } = stark.sign(h, s.key)
+      const txHash = yield* devnet.invoke({
+        account: w.address,
+        calls,
+        nonce: 0n,
+        signature: [s.publicKey, r, sigS, validUntil].map((v) => "0x" + BigInt(v).toString(16))
+      })
+      yield* nextBlock
+      expect(yield* status(txHash)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(3n)
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+      const bad = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 1n, signature: [s.publicKey, "0x1", "0x2", "0x" + validUntil.toString(16)] }))
+      expect(bad.revertReason).toBe("Account: invalid session signature")
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("the chain and its faults", () => {
+  it.effect("transactions go RECEIVED -> ACCEPTED_ON_L2 -> ACCEPTED_ON_L1; unknown hashes are not found", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      const { txHash } = yield* submit(w.address, [transfer(BOB, 1n)], signer)
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      yield* nextBlock
+      expect(yield* status(txHash!)).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
+      yield* TestClock.adjust("20 seconds")
+      expect(yield* status(txHash!)).toMatchObject({ finalityStatus: "ACCEPTED_ON_L1" })
+      expect((yield* Effect.flip(status("0x123")))._tag).toBe("TransactionNotFound")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("held transactions stay RECEIVED for k blocks; lagging reads see old session data", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, devnet } = yield* setup()
+      yield* devnet.setFaults({ holdBlocks: 3 })
+      const { txHash } = yield* submit(w.address, [transfer(BOB, 1n)], signer)
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      yield* TestClock.adjust("1 second")
+      expect(yield* status(txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      yield* devnet.setFaults({ holdBlocks: 0, readLagBlocks: 2 })
+      yield* nextBlock
+      yield* nextBlock
+      yield* nextBlock
+      yield* ownerCall(w.address, w.owner, "revoke_session_key", [s.publicKey])
+      expect((yield* viewCall(w.address, "get_session_data", [s.publicKey]))[0]).not.toBe("0x0")
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[0]).toBe(0n)
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* viewCall(w.address, "get_session_data", [s.publicKey])).toEqual(["0x0", "0x0", "0x0", "0x0"])
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the next N requests fail with a transient error; latency delays answers", () =>
+    Effect.gen(function*() {
+      yield* start
+      const devnet = yield* Devnet.Devnet
+      yield* devnet.setFaults({ failNext: 2 })
+      const first = yield* Effect.flip(viewCall(USDC, "decimals"))
+      expect(first).toMatchObject({ _tag: "RpcError", transient: true, code: 503 })
+      expect(yield* Effect.flip(viewCall(USDC, "decimals"))).toMatchObject({ transient: true })
+      expect(yield* viewCall(USDC, "decimals")).toEqual(["0x6"])
+      yield* devnet.setFaults({ latency: "5 seconds" })
+      const fiber = yield* Effect.fork(viewCall(USDC, "decimals"))
+      yield* TestClock.adjust("4 seconds")
+      expect((yield* fiber.poll)._tag).toBe("None")
+      yield* TestClock.adjust("1 second")
+      expect((yield* fiber.await)._tag).toBe("Success")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("ERC-20: u256 amounts, events, unknown contracts", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      expect(yield* viewCall(USDC, "balance_of", [w.address])).toEqual(["0xf4240", "0x0"])
+      expect(yield* viewCall(USDC, "balanceOf", [w.address])).toEqual(["0xf4240", "0x0"])
+      const { txHash } = yield* submit(w.address, [transfer(BOB, 9n)], signer)
+      yield* nextBlock
+      const { StarknetRpc } = yield* Effect.promise(() => import("starknet-sessions"))
+      const receipt = yield* Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.getTransactionReceipt(txHash!))
+      expect(receipt.events).toEqual([{
+        fromAddress: USDC,
+        keys: [Schemas.selectorOf("Transfer"), w.address, BOB],
+        data: ["0x9", "0x0"]
+      }])
+      expect((yield* Effect.flip(viewCall("0x999", "decimals")))).toMatchObject({ code: 20 })
+      expect((yield* Effect.flip(viewCall(USDC, "nope")))).toMatchObject({ code: 40, message: "ENTRYPOINT_NOT_FOUND" })
+    }).pipe(Effect.provide(layer())))
+})
