@@ -11,7 +11,7 @@ import { ANY_CALLER, SN_SEPOLIA, STARKNET_CONTRACTS } from "./Constants.js"
 import { PaymasterError, RpcError, TransactionNotFound } from "./Errors.js"
 import { encryptLegacy, encryptV1Sync } from "./internal/keystore.js"
 import { typedDataScalar, toHex } from "./internal/felt.js"
-import { Chain, Revert, type SessionEntry, type Tx } from "./internal/devnet/chain.js"
+import { Chain, Revert, type SessionEntry, type Tx } from "./internal/chain.js"
 import * as stark from "./internal/stark.js"
 import {
   executeFromOutsideCalldata,

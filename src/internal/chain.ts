@@ -4,16 +4,16 @@
  * through a journal so a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
 import { hash } from "starknet"
-import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../../Constants.js"
+import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../Constants.js"
 import {
   directSessionHash,
   messageHash,
   type OutsideCall,
   parseExecuteFromOutsideCalldata
-} from "../../OutsideExecution.js"
-import { selectorOf } from "../../Schemas.js"
-import { encodeShortString, U128_MAX, U64_MAX } from "../felt.js"
-import * as stark from "../stark.js"
+} from "../OutsideExecution.js"
+import { selectorOf } from "../Schemas.js"
+import { encodeShortString, U128_MAX, U64_MAX } from "./felt.js"
+import * as stark from "./stark.js"
 
 export class Revert {
   constructor(readonly reason: string) {}

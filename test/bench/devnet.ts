@@ -1,0 +1,71 @@
+/**
+ * Session-signed executes per second on the devnet, against the crypto floor (message hash + one ECDSA verify of
+ * the same executes, measured in the same run), and how throughput scales with calls per multicall.
+ */
+import { Effect, Layer, TestClock, TestContext } from "effect"
+import { Devnet, OutsideExecution, Paymaster } from "starknet-sessions"
+import * as stark from "../../src/internal/stark.js"
+import { register, sessionKey, signOutside, transfer, wallet } from "../helpers/chain.js"
+import { fmt } from "./_measure.js"
+
+const measure = (count: number, callsPerTx: number, through: "relayer" | "paymaster") =>
+  Effect.gen(function*() {
+    const devnet = yield* Devnet.Devnet
+    const paymaster = yield* Paymaster.Paymaster
+    const w = yield* wallet
+    const s = sessionKey(BigInt(0xbe0c + callsPerTx))
+    const validUntil = BigInt(yield* devnet.blockTimestamp) + 86_400n
+    yield* register(w.address, w.owner, s.publicKey, validUntil, 1_000_000n)
+    yield* devnet.mineBlock
+    const signer = { key: s.key, session: { validUntil } }
+    const calls = Array.from({ length: callsPerTx }, (_, i) => transfer("0x" + (0xa00 + i).toString(16), 1n))
+    // Built and signed outside the timed loop.
+    const signed = yield* Effect.forEach(Array.from({ length: count }), () => signOutside(w.address, calls, signer, { before: validUntil }))
+    // The floor: what any verifier must do for the same executes.
+    const floorStart = performance.now()
+    for (const { oe, signature } of signed) {
+      const h = BigInt(OutsideExecution.messageHash(devnet.chainId, w.address, oe))
+      stark.verify(h, BigInt(signature[1]!), BigInt(signature[2]!), BigInt(signature[0]!))
+    }
+    const floorMs = performance.now() - floorStart
+    const start = performance.now()
+    for (const { oe, calldata, signature } of signed) {
+      if (through === "relayer") yield* devnet.submitOutside(w.address, calldata)
+      else {
+        yield* paymaster.executeTransaction({ userAddress: w.address, typedData: OutsideExecution.toTypedData(devnet.chainId, oe), signature })
+      }
+    }
+    yield* devnet.mineBlock
+    const ms = performance.now() - start
+    const txs = yield* devnet.transactions
+    const succeeded = txs.filter((t) => t.status.executionStatus === "SUCCEEDED").length
+    return { perSecond: (count * 1000) / ms, floorPerSecond: (count * 1000) / floorMs, succeeded }
+  }).pipe(
+    Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "1 hour" }))),
+    // The TestClock stands still while the work is timed with performance.now().
+    (effect) => Effect.zipRight(TestClock.setTime(Date.UTC(2026, 0, 1)), effect),
+    Effect.provide(TestContext.TestContext)
+  )
+
+export async function run(): Promise<void> {
+  await Effect.runPromise(measure(50, 1, "relayer")) // warm-up
+  const base = await Effect.runPromise(measure(400, 1, "relayer"))
+  console.log(
+    `session executes on the devnet (1 call, submitted by the relayer, executed in a block): ${base.perSecond.toFixed(0)}/s; ` +
+      `crypto floor (hash + verify of the same executes): ${base.floorPerSecond.toFixed(0)}/s; ` +
+      `${((100 * base.perSecond) / base.floorPerSecond).toFixed(0)}% of the floor (goal >= 80%); ${base.succeeded - 1} of 400 succeeded`
+  )
+  const viaPaymaster = await Effect.runPromise(measure(200, 1, "paymaster"))
+  console.log(
+    `through the paymaster (simulated at submission, then executed: the work is done twice, as on a real network): ` +
+      `${viaPaymaster.perSecond.toFixed(0)}/s (${((100 * viaPaymaster.perSecond) / viaPaymaster.floorPerSecond).toFixed(0)}% of one hash + verify)`
+  )
+  const one = base.perSecond
+  for (const calls of [2, 5, 10]) {
+    const r = await Effect.runPromise(measure(150, calls, "relayer"))
+    console.log(
+      `  ${calls} calls per multicall: ${r.perSecond.toFixed(0)} executes/s, ${fmt(1000 / r.perSecond)} ms each ` +
+        `(x${(one / r.perSecond).toFixed(2)} the time of one call; the hash grows with the calls, the verify does not)`
+    )
+  }
+}
