@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { main as devnetFaults } from "../docs/examples/devnet-faults.js"
 import { main as puttingItTogether } from "../docs/examples/putting-it-together.js"
 
 describe("docs/examples", () => {
@@ -9,4 +10,13 @@ describe("docs/examples", () => {
     expect(result.recipientBalance).toBe(1_000n)
     expect(result.walletBalance).toBe(5_000_000n - 1_000n)
   }, 60_000)
+
+  it("devnet-faults: tampered typed data is refused, transient faults are survived", async () => {
+    expect(await devnetFaults()).toEqual({
+      refusedTamperedTypedData: true,
+      field: "message.Calls.0.Calldata.0",
+      executedDespiteFaults: "SUCCEEDED",
+      recipientBalance: 100n
+    })
+  }, 30_000)
 })

@@ -1,0 +1,40 @@
+// Testing a backend's error handling with the devnet: a paymaster that tampers with the typed data it returns is
+// caught before anything is signed, and transient faults are retried. Run by test/examples.test.ts.
+import { Effect, Layer, Redacted } from "effect"
+import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-sessions"
+
+export const program = Effect.gen(function*() {
+  const devnet = yield* Devnet.Devnet
+  const pin = Redacted.make("5150")
+  const wallet = yield* devnet.createWallet({ encryptKey: pin, fund: { USDC: 2_000_000n } })
+  const session = yield* Sessions.createSessionKey({ encryptKey: pin, durationSeconds: 600 })
+  yield* Sessions.registerAndWait({
+    encryptKey: pin,
+    wallet,
+    sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 3, allowedEntrypoints: ["transfer"] }
+  })
+  const calls = [{ contractAddress: STARKNET_CONTRACTS.USDC.contractAddress, entrypoint: "transfer", calldata: ["0xfee", "0x64", "0x0"] }]
+
+  // 1. A paymaster that changes the calldata it was asked to sponsor.
+  yield* devnet.setFaults({ alterTypedData: "calldata" })
+  const tampered = yield* Effect.flip(Sessions.execute({ encryptKey: pin, wallet, session, calls }))
+  yield* devnet.clearFaults
+
+  // 2. A flaky network: the next three requests fail with 503s; the default retry schedule absorbs them.
+  yield* devnet.setFaults({ failNext: 3 })
+  const receipt = yield* Sessions.executeAndWait({ encryptKey: pin, wallet, session, calls })
+
+  return {
+    refusedTamperedTypedData: tampered instanceof Errors.TypedDataMismatch,
+    field: tampered instanceof Errors.TypedDataMismatch ? tampered.field : undefined,
+    executedDespiteFaults: receipt.executionStatus,
+    recipientBalance: yield* devnet.balanceOf(STARKNET_CONTRACTS.USDC.contractAddress, "0xfee")
+  }
+})
+
+export const main = () =>
+  Effect.runPromise(program.pipe(Effect.provide(Layer.mergeAll(Devnet.layer({ blockTime: "20 millis" }), Crypto.layer, Sessions.layer))))
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().then((result) => console.log(result))
+}
