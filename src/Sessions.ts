@@ -295,23 +295,36 @@ const ownerKey = (wallet: WalletData, pin: Redacted.Redacted<string>, retry: Opt
     return yield* crypto.decryptPrivateKey(wallet.encryptedPrivateKey, pin, publicKey)
   })
 
-/** An owner-signed, sponsored call of the account on itself. */
+/**
+ * An owner-signed, sponsored call of the account on itself; once it is sent, the ledger entry of the session it
+ * concerns starts afresh (the chain resets its count too).
+ */
 const ownerSubmit = (
   params: { readonly encryptKey: Pin; readonly wallet: unknown },
-  call: (wallet: WalletData) => Effect.Effect<Call, InvalidInput, never>,
+  entrypoint: "add_or_update_session_key" | "revoke_session_key",
+  calldata: ReadonlyArray<Felt>,
+  sessionPublicKey: Felt,
+  allowedEntrypoints: ReadonlyArray<Felt> | undefined,
   options: Options
 ) =>
   Effect.scoped(
     Effect.gen(function*() {
       const pin = yield* toPin(params.encryptKey, "encryptKey")
       const wallet = yield* decode(WalletData, "wallet")(params.wallet)
-      const selfCall = yield* call(wallet)
       const rpc = yield* StarknetRpc
       const crypto = yield* Crypto
+      const ledger = yield* Ledger
       const block = yield* Transactions.retryTransient(rpc.latestBlock, options.retry)
       const key = yield* ownerKey(wallet, pin, options.retry)
-      return yield* submit(wallet.publicKey, [selfCall], block.timestamp, (hash) =>
-        crypto.sign(hash, key).pipe(Effect.map(ownerSignature)), options)
+      const txHash = yield* submit(
+        wallet.publicKey,
+        [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
+        block.timestamp,
+        (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
+        options
+      )
+      yield* ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints)
+      return txHash
     })
   )
 
@@ -360,16 +373,14 @@ export const register = (
         return yield* invalid(`validUntil ${config.validUntil} is beyond the session key's own ${params.session.validUntil}`)
       }
     }
-    const txHash = yield* ownerSubmit(params, (wallet) =>
-      Effect.succeed({
-        contractAddress: wallet.publicKey,
-        entrypoint: "add_or_update_session_key",
-        calldata: addOrUpdateSessionKeyCalldata(config)
-      }), options)
-    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
-    const ledger = yield* Ledger
-    yield* ledger.reset(ledgerKey(wallet.publicKey, config.sessionPublicKey), config.allowedEntrypoints)
-    return txHash
+    return yield* ownerSubmit(
+      params,
+      "add_or_update_session_key",
+      addOrUpdateSessionKeyCalldata(config),
+      config.sessionPublicKey,
+      config.allowedEntrypoints,
+      options
+    )
   }).pipe(Effect.withSpan("Sessions.register", { attributes: { sessionPublicKey: params.sessionConfig.sessionPublicKey } }))
 
 /**
@@ -388,16 +399,7 @@ export const revoke = (
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    const txHash = yield* ownerSubmit(params, (wallet) =>
-      Effect.succeed({
-        contractAddress: wallet.publicKey,
-        entrypoint: "revoke_session_key",
-        calldata: sessionKeyCalldata(sessionPublicKey)
-      }), options)
-    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
-    const ledger = yield* Ledger
-    yield* ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey))
-    return txHash
+    return yield* ownerSubmit(params, "revoke_session_key", sessionKeyCalldata(sessionPublicKey), sessionPublicKey, undefined, options)
   }).pipe(Effect.withSpan("Sessions.revoke", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
 
 // ---------------------------------------------------------------------------------------------------------------
