@@ -485,3 +485,12 @@ export const layer = (options: DevnetOptions = {}): Layer.Layer<Devnet | Starkne
       Context.make(Devnet, handle).pipe(Context.add(StarknetRpc, rpc), Context.add(Paymaster, paymaster)))
   )
 
+
+/**
+ * Serves the devnet of the current context over HTTP on loopback (by default) until the scope closes: its
+ * `starknet_*`, `paymaster_*` and `devnet_*` methods as JSON-RPC, batches included. Answers the URL.
+ *
+ * @since 0.1.0
+ * @category serving
+ */
+export { serve } from "./internal/wire.js"

@@ -5,10 +5,12 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
-import type { PaymasterError } from "./Errors.js"
-import type { OutsideExecutionTypedData } from "./OutsideExecution.js"
-import type { Address, Call, Felt, TxHash } from "./Schemas.js"
+import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Schema } from "effect"
+import { PaymasterError } from "./Errors.js"
+import * as JsonRpc from "./internal/jsonrpc.js"
+import { OutsideExecutionTypedData, toOutsideCalls } from "./OutsideExecution.js"
+import { type Address, type Call, type Felt, type TxHash, TxHash as TxHashSchema } from "./Schemas.js"
 
 /**
  * The validity window asked for, in seconds since the Unix epoch (both bounds strict on chain).
@@ -69,3 +71,135 @@ export class Paymaster extends Context.Tag("starknet-sessions/Paymaster")<
     ) => Effect.Effect<{ readonly transactionHash: TxHash }, PaymasterError>
   }
 >() {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SNIP-29 over JSON-RPC
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Snip29Options {
+  readonly url: string
+  /** Sent as `x-paymaster-api-key` (required for sponsored mode on public paymasters). */
+  readonly apiKey?: Redacted.Redacted<string>
+  readonly timeout?: Duration.DurationInput
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+}
+
+const SNIP29_ERRORS: Record<number, string> = {
+  150: "INVALID_ADDRESS",
+  151: "TOKEN_NOT_SUPPORTED",
+  153: "INVALID_SIGNATURE",
+  154: "MAX_AMOUNT_TOO_LOW",
+  155: "CLASS_HASH_NOT_SUPPORTED",
+  156: "TRANSACTION_EXECUTION_ERROR",
+  157: "INVALID_TIME_BOUNDS",
+  158: "INVALID_DEPLOYMENT_DATA",
+  159: "INVALID_CLASS_HASH",
+  160: "INVALID_ID",
+  163: "UNKNOWN_ERROR"
+}
+
+/** The account's revert reason inside a 156's data (a string, or AVNU's `execution_error`). */
+const reasonOf = (data: unknown): string | undefined => {
+  if (typeof data === "string") return data
+  if (typeof data === "object" && data !== null) {
+    const d = data as Record<string, unknown>
+    for (const key of ["execution_error", "revert_reason", "revert_error"]) {
+      const v = d[key]
+      if (typeof v === "string") return v
+      if (v !== undefined) return reasonOf(v)
+    }
+  }
+  return undefined
+}
+
+const BuildResult = Schema.Struct({ typed_data: OutsideExecutionTypedData })
+const ExecuteResult = Schema.Struct({ transaction_hash: TxHashSchema })
+
+/**
+ * Builds a SNIP-29 paymaster over a JSON-RPC client.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Type"], never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const client = yield* JsonRpc.make({
+      url: options.url,
+      ...(options.apiKey !== undefined ? { headers: { "x-paymaster-api-key": options.apiKey } } : {}),
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {})
+    })
+    const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+    const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
+      client.request(method, params).pipe(
+        Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
+        Effect.retry({ schedule: retry, while: (e) => e.transient }),
+        Effect.flatMap((result) =>
+          Schema.decodeUnknown(schema)(result).pipe(
+            Effect.mapError((e) => new PaymasterError({ code: -32700, message: `unexpected answer to ${method}: ${e.message}` }))
+          )
+        ),
+        Effect.catchTag("JsonRpcFailure", (e) => {
+          const name = SNIP29_ERRORS[e.code]
+          const revertReason = e.code === 156 ? reasonOf(e.data) : undefined
+          return Effect.fail(
+            new PaymasterError({
+              code: e.code,
+              message: name !== undefined ? `An error occurred (${name})${revertReason !== undefined ? `: ${revertReason}` : ""}` : e.message,
+              transient: e.transient,
+              ...(revertReason !== undefined ? { revertReason } : {})
+            })
+          )
+        })
+      )
+    const parameters = { version: "0x1", fee_mode: { mode: "sponsored" } }
+    return Paymaster.of({
+      isAvailable: request("paymaster_isAvailable", [], Schema.Boolean),
+      buildTransaction: (req) =>
+        request("paymaster_buildTransaction", {
+          transaction: {
+            type: "invoke",
+            invoke: {
+              user_address: req.userAddress,
+              calls: toOutsideCalls(req.calls).map((c) => ({ to: c.to, selector: c.selector, calldata: c.calldata }))
+            }
+          },
+          parameters: {
+            ...parameters,
+            ...(req.timeBounds !== undefined
+              ? { time_bounds: { execute_after: req.timeBounds.executeAfter, execute_before: req.timeBounds.executeBefore } }
+              : {})
+          }
+        }, BuildResult).pipe(Effect.map((r) => ({ typedData: r.typed_data }))),
+      executeTransaction: (req) =>
+        request("paymaster_executeTransaction", {
+          transaction: { type: "invoke", invoke: { user_address: req.userAddress, typed_data: req.typedData, signature: req.signature } },
+          parameters
+        }, ExecuteResult).pipe(Effect.map((r) => ({ transactionHash: r.transaction_hash })))
+    })
+  })
+
+/**
+ * A SNIP-29 paymaster over JSON-RPC, with `fetch` as the HTTP client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSnip29 = (options: Snip29Options): Layer.Layer<Paymaster> =>
+  Layer.effect(Paymaster, makeSnip29(options)).pipe(Layer.provide(FetchHttpClient.layer))
+
+/**
+ * A SNIP-29 paymaster at `PAYMASTER_URL`, with `PAYMASTER_API_KEY` when set.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSnip29Config: Layer.Layer<Paymaster, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({ url: Config.url("PAYMASTER_URL"), apiKey: Config.option(Config.redacted("PAYMASTER_API_KEY")) }),
+    ({ apiKey, url }) => layerSnip29({ url: url.toString(), ...(Option.isSome(apiKey) ? { apiKey: apiKey.value } : {}) })
+  )
+)

@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
-import type { RpcError, TransactionNotFound } from "./Errors.js"
+import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { RpcError, TransactionNotFound } from "./Errors.js"
+import * as JsonRpc from "./internal/jsonrpc.js"
+import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
 
 /**
@@ -77,3 +80,134 @@ export class StarknetRpc extends Context.Tag("starknet-sessions/StarknetRpc")<
     readonly getNonce: (address: Address) => Effect.Effect<Felt, RpcError>
   }
 >() {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Over JSON-RPC (Starknet spec 0.8 / 0.9)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Options of the JSON-RPC layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpOptions {
+  readonly url: string
+  /** Per HTTP request (default 10 seconds). */
+  readonly timeout?: Duration.DurationInput
+  /** Retries of transient faults (network, timeouts, 429 honouring Retry-After, 5xx). */
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+}
+
+const FeltList = Schema.Array(Schemas.Felt)
+const Block = Schema.Struct({ block_number: Schema.Number, timestamp: Schema.Number })
+const StatusWire = Schema.Struct({
+  finality_status: Schemas.FinalityStatus,
+  execution_status: Schema.optional(Schemas.ExecutionStatus),
+  failure_reason: Schema.optional(Schema.String)
+})
+const ReceiptWire = Schema.Struct({
+  transaction_hash: Schemas.TxHash,
+  finality_status: Schemas.FinalityStatus,
+  execution_status: Schemas.ExecutionStatus,
+  revert_reason: Schema.optional(Schema.String),
+  block_number: Schema.optional(Schema.Number),
+  events: Schema.Array(Schema.Struct({ from_address: Schemas.Felt, keys: FeltList, data: FeltList }))
+})
+
+/** The revert reason a node puts in a CONTRACT_ERROR's data, in 0.8 or 0.9 shape. */
+const revertReasonOf = (data: unknown): string | undefined => {
+  if (typeof data === "string") return data
+  if (typeof data === "object" && data !== null) {
+    const d = data as Record<string, unknown>
+    const inner = d["revert_error"] ?? d["execution_error"] ?? d["revert_reason"]
+    if (typeof inner === "string") return inner
+    if (inner !== undefined) return revertReasonOf(inner) ?? JSON.stringify(inner)
+  }
+  return undefined
+}
+
+/**
+ * Builds the service over a JSON-RPC client (one HTTP request per tick, however many fibers read).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const client = yield* JsonRpc.make({ url: options.url, ...(options.timeout !== undefined ? { timeout: options.timeout } : {}) })
+    const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+    const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
+      client.request(method, params).pipe(
+        Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
+        Effect.retry({ schedule: retry, while: (e) => e.transient }),
+        Effect.flatMap((result) =>
+          Schema.decodeUnknown(schema)(result).pipe(
+            Effect.mapError((e) => new RpcError({ method, code: -32700, message: `unexpected answer: ${e.message}`, transient: false }))
+          )
+        ),
+        Effect.catchTag("JsonRpcFailure", (e) =>
+          Effect.fail(
+            new RpcError({
+              method,
+              code: e.code,
+              message: e.code === 40 ? revertReasonOf(e.data) ?? e.message : e.message,
+              transient: e.transient
+            })
+          ))
+      )
+    const notFound = (txHash: string) => (e: RpcError): Effect.Effect<never, RpcError | TransactionNotFound> =>
+      e.code === 29 ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.fail(e)
+    return StarknetRpc.of({
+      chainId: request("starknet_chainId", [], Schemas.Felt),
+      latestBlock: request("starknet_getBlockWithTxHashes", { block_id: "latest" }, Block).pipe(
+        Effect.map((b) => ({ blockNumber: b.block_number, timestamp: b.timestamp }))
+      ),
+      call: (req) =>
+        request("starknet_call", {
+          request: { contract_address: req.contractAddress, entry_point_selector: Schemas.callSelector(req), calldata: req.calldata },
+          block_id: "latest"
+        }, FeltList),
+      getTransactionStatus: (txHash) =>
+        request("starknet_getTransactionStatus", { transaction_hash: txHash }, StatusWire).pipe(
+          Effect.map((s) => ({
+            finalityStatus: s.finality_status,
+            ...(s.execution_status !== undefined ? { executionStatus: s.execution_status } : {}),
+            ...(s.failure_reason !== undefined ? { revertReason: s.failure_reason } : {})
+          })),
+          Effect.catchTag("RpcError", notFound(txHash))
+        ),
+      getTransactionReceipt: (txHash) =>
+        request("starknet_getTransactionReceipt", { transaction_hash: txHash }, ReceiptWire).pipe(
+          Effect.map((r): Receipt => ({
+            transactionHash: r.transaction_hash,
+            finalityStatus: r.finality_status,
+            executionStatus: r.execution_status,
+            ...(r.revert_reason !== undefined ? { revertReason: r.revert_reason } : {}),
+            events: r.events.map((e) => ({ fromAddress: e.from_address, keys: e.keys, data: e.data })),
+            ...(r.block_number !== undefined ? { blockNumber: r.block_number } : {})
+          })),
+          Effect.catchTag("RpcError", notFound(txHash))
+        ),
+      getNonce: (address) => request("starknet_getNonce", { block_id: "latest", contract_address: address }, Schemas.Felt)
+    })
+  })
+
+/**
+ * `StarknetRpc` over Starknet JSON-RPC, with `fetch` as the HTTP client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHttp = (options: HttpOptions): Layer.Layer<StarknetRpc> =>
+  Layer.effect(StarknetRpc, makeHttp(options)).pipe(Layer.provide(FetchHttpClient.layer))
+
+/**
+ * `StarknetRpc` over JSON-RPC at `STARKNET_RPC_URL`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<StarknetRpc, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(Config.url("STARKNET_RPC_URL"), (url) => layerHttp({ url: url.toString() }))
+)

@@ -1,0 +1,236 @@
+/**
+ * The devnet on the wire: its `starknet_*`, `paymaster_*` and `devnet_*` methods as JSON-RPC over HTTP (batches
+ * included), on `@effect/platform`'s HttpServer for Node. Injected faults show as HTTP 503.
+ */
+import * as http from "node:http"
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Duration, Effect, Schema, type Scope } from "effect"
+import { STARKNET_CONTRACTS } from "../Constants.js"
+import { Devnet, type Faults } from "../Devnet.js"
+import { OutsideExecutionTypedData } from "../OutsideExecution.js"
+import { Paymaster } from "../Paymaster.js"
+import { Call, decode, type Felt, type TxHash } from "../Schemas.js"
+import { StarknetRpc } from "../StarknetRpc.js"
+
+class WireError {
+  constructor(readonly code: number, readonly message: string, readonly data?: unknown) {}
+}
+class Transient {
+  readonly _tag = "Transient"
+}
+
+type Params = Record<string, unknown> | ReadonlyArray<unknown> | undefined
+
+/** A parameter by name, or by position (clients send either). */
+const param = (params: Params, name: string, position: number): unknown =>
+  Array.isArray(params) ? params[position] : (params as Record<string, unknown> | undefined)?.[name]
+
+/** SNIP-29 clients may send the params object alone or as a one-element array. */
+const objectParams = (params: Params): Record<string, unknown> =>
+  (Array.isArray(params) ? params[0] : params) as Record<string, unknown> ?? {}
+
+const tokenAddress = (symbol: unknown) => {
+  const token = STARKNET_CONTRACTS[String(symbol).toUpperCase() as keyof typeof STARKNET_CONTRACTS]
+  return token?.contractAddress ?? String(symbol)
+}
+
+const handlers = Effect.gen(function*() {
+  const rpc = yield* StarknetRpc
+  const paymaster = yield* Paymaster
+  const devnet = yield* Devnet
+  const rpcFail = (e: { readonly _tag: string; readonly code?: number; readonly message: string; readonly transient?: boolean }): Effect.Effect<never, WireError | Transient> =>
+    e.transient === true
+      ? Effect.fail(new Transient())
+      : e._tag === "TransactionNotFound"
+      ? Effect.fail(new WireError(29, "Transaction hash not found"))
+      : e.code === 40
+      ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
+      : Effect.fail(new WireError(e.code ?? -32603, e.message))
+  const pmFail = (e: { readonly code: number; readonly message: string; readonly revertReason?: string | undefined; readonly transient: boolean }): Effect.Effect<never, WireError | Transient> =>
+    e.transient
+      ? Effect.fail(new Transient())
+      : Effect.fail(new WireError(e.code, e.message, e.revertReason !== undefined ? { execution_error: e.revertReason } : undefined))
+  const invalid = (message: string) => Effect.fail(new WireError(-32602, `Invalid params: ${message}`))
+
+  const methods: Record<string, (params: Params) => Effect.Effect<unknown, WireError | Transient>> = {
+    starknet_specVersion: () => Effect.succeed("0.9.0"),
+    starknet_chainId: () => rpc.chainId.pipe(Effect.catchAll(rpcFail)),
+    starknet_blockNumber: () => rpc.latestBlock.pipe(Effect.map((b) => b.blockNumber), Effect.catchAll(rpcFail)),
+    starknet_getBlockWithTxHashes: () =>
+      rpc.latestBlock.pipe(
+        Effect.map((b) => ({
+          status: "ACCEPTED_ON_L2",
+          block_hash: "0x" + (b.blockNumber + 1).toString(16),
+          parent_hash: "0x" + b.blockNumber.toString(16),
+          block_number: b.blockNumber,
+          new_root: "0x0",
+          timestamp: b.timestamp,
+          sequencer_address: "0x0",
+          l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+          l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+          l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+          l1_da_mode: "BLOB",
+          starknet_version: "0.14.0",
+          transactions: []
+        })),
+        Effect.catchAll(rpcFail)
+      ),
+    starknet_call: (params) => {
+      const request = param(params, "request", 0) as Record<string, unknown> | undefined
+      if (request === undefined) return invalid("request")
+      return rpc.call({
+        contractAddress: String(request["contract_address"]) as never,
+        entrypoint: String(request["entry_point_selector"]),
+        calldata: ((request["calldata"] as Array<string> | undefined) ?? []).map((v) => "0x" + BigInt(v).toString(16) as Felt)
+      }).pipe(Effect.catchAll(rpcFail))
+    },
+    starknet_getTransactionStatus: (params) =>
+      rpc.getTransactionStatus(String(param(params, "transaction_hash", 0)) as TxHash).pipe(
+        Effect.map((s) => ({
+          finality_status: s.finalityStatus,
+          ...(s.executionStatus !== undefined ? { execution_status: s.executionStatus } : {}),
+          ...(s.revertReason !== undefined ? { failure_reason: s.revertReason } : {})
+        })),
+        Effect.catchAll(rpcFail)
+      ),
+    starknet_getTransactionReceipt: (params) =>
+      rpc.getTransactionReceipt(String(param(params, "transaction_hash", 0)) as TxHash).pipe(
+        Effect.map((r) => ({
+          type: "INVOKE",
+          transaction_hash: r.transactionHash,
+          actual_fee: { amount: "0x0", unit: "FRI" },
+          execution_status: r.executionStatus,
+          finality_status: r.finalityStatus,
+          ...(r.revertReason !== undefined ? { revert_reason: r.revertReason } : {}),
+          block_number: r.blockNumber,
+          block_hash: "0x" + ((r.blockNumber ?? 0) + 1).toString(16),
+          messages_sent: [],
+          events: r.events.map((e) => ({ from_address: e.fromAddress, keys: e.keys, data: e.data })),
+          execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+        })),
+        Effect.catchAll(rpcFail)
+      ),
+    starknet_getNonce: (params) =>
+      rpc.getNonce(String(param(params, "contract_address", 1)) as never).pipe(Effect.catchAll(rpcFail)),
+    paymaster_isAvailable: () => paymaster.isAvailable.pipe(Effect.catchAll(pmFail)),
+    paymaster_buildTransaction: (params) =>
+      Effect.gen(function*() {
+        const p = objectParams(params)
+        const invoke = (p["transaction"] as Record<string, Record<string, unknown>> | undefined)?.["invoke"]
+        if (invoke === undefined) return yield* invalid("transaction.invoke")
+        const calls = yield* decode(Schema.Array(Call))(
+          ((invoke["calls"] as Array<Record<string, unknown>>) ?? []).map((c) => ({ contractAddress: c["to"], entrypoint: c["selector"], calldata: c["calldata"] }))
+        ).pipe(Effect.mapError((e) => new WireError(-32602, e.message)))
+        const bounds = (p["parameters"] as Record<string, Record<string, unknown>> | undefined)?.["time_bounds"]
+        const built = yield* paymaster.buildTransaction({
+          userAddress: String(invoke["user_address"]) as never,
+          calls,
+          ...(bounds !== undefined
+            ? { timeBounds: { executeAfter: Number(BigInt(String(bounds["execute_after"]))), executeBefore: Number(BigInt(String(bounds["execute_before"]))) } }
+            : {})
+        }).pipe(Effect.catchAll(pmFail))
+        return {
+          type: "invoke",
+          typed_data: built.typedData,
+          parameters: p["parameters"],
+          fee: {
+            gas_token_price_in_strk: "0x0",
+            estimated_fee_in_strk: "0x0",
+            estimated_fee_in_gas_token: "0x0",
+            suggested_max_fee_in_strk: "0x0",
+            suggested_max_fee_in_gas_token: "0x0"
+          }
+        }
+      }),
+    paymaster_executeTransaction: (params) =>
+      Effect.gen(function*() {
+        const invoke = (objectParams(params)["transaction"] as Record<string, Record<string, unknown>> | undefined)?.["invoke"]
+        if (invoke === undefined) return yield* invalid("transaction.invoke")
+        const typedData = yield* Schema.decodeUnknown(OutsideExecutionTypedData)(invoke["typed_data"]).pipe(
+          Effect.mapError(() => new WireError(-32602, "Invalid params: typed_data"))
+        )
+        const result = yield* paymaster.executeTransaction({
+          userAddress: String(invoke["user_address"]) as never,
+          typedData,
+          signature: ((invoke["signature"] as Array<string>) ?? []).map((s) => "0x" + BigInt(s).toString(16) as Felt)
+        }).pipe(Effect.catchAll(pmFail))
+        return { transaction_hash: result.transactionHash, tracking_id: result.transactionHash }
+      }),
+    // Admin methods, so that a backend in any language can drive the devnet.
+    devnet_createWallet: (params) => {
+      const p = objectParams(params)
+      const fund = (p["fund"] ?? {}) as Record<string, string | number>
+      return devnet.createWallet({
+        encryptKey: String(p["encryptKey"] ?? ""),
+        fund: Object.fromEntries(Object.entries(fund).map(([k, v]) => [k.toUpperCase(), BigInt(v)]))
+      })
+    },
+    devnet_mint: (params) => {
+      const p = objectParams(params)
+      return devnet.mint(tokenAddress(p["token"]), String(p["to"]), BigInt(String(p["amount"]))).pipe(Effect.as(true))
+    },
+    devnet_balanceOf: (params) => {
+      const p = objectParams(params)
+      return devnet.balanceOf(tokenAddress(p["token"]), String(p["account"])).pipe(Effect.map((b) => "0x" + b.toString(16)))
+    },
+    devnet_advanceTime: (params) =>
+      devnet.advanceTime(Duration.seconds(Number(objectParams(params)["seconds"] ?? 0))).pipe(
+        Effect.zipRight(devnet.blockTimestamp),
+        Effect.map((timestamp) => ({ timestamp }))
+      ),
+    devnet_mineBlock: () => devnet.mineBlock,
+    devnet_setFaults: (params) => devnet.setFaults(objectParams(params) as Faults).pipe(Effect.as(true)),
+    devnet_clearFaults: () => devnet.clearFaults.pipe(Effect.as(true))
+  }
+  return methods
+})
+
+type Request = { readonly id?: unknown; readonly method?: unknown; readonly params?: Params }
+
+/**
+ * Serves the devnet of the current context on HTTP until the scope closes; answers its URL.
+ */
+export const serve = (options: { readonly port?: number; readonly host?: string } = {}): Effect.Effect<
+  { readonly url: string; readonly port: number; readonly httpRequests: () => number },
+  unknown,
+  Scope.Scope | Devnet | StarknetRpc | Paymaster
+> =>
+  Effect.gen(function*() {
+    const methods = yield* handlers
+    const host = options.host ?? "127.0.0.1"
+    const server = yield* NodeHttpServer.make(() => http.createServer(), { port: options.port ?? 0, host })
+    const one = (request: Request) =>
+      Effect.suspend(() => {
+        const method = typeof request.method === "string" ? methods[request.method] : undefined
+        if (method === undefined) return Effect.fail(new WireError(-32601, `Method not found: ${String(request.method)}`))
+        return method(request.params)
+      }).pipe(
+        Effect.map((result) => ({ jsonrpc: "2.0", id: request.id ?? null, result })),
+        Effect.catchIf((e): e is WireError => e instanceof WireError, (e) =>
+          Effect.succeed({
+            jsonrpc: "2.0",
+            id: request.id ?? null,
+            error: { code: e.code, message: e.message, ...(e.data !== undefined ? { data: e.data } : {}) }
+          }))
+      )
+    let httpRequests = 0
+    const app = Effect.gen(function*() {
+      httpRequests++
+      const req = yield* HttpServerRequest.HttpServerRequest
+      const body = (yield* req.json) as Request | ReadonlyArray<Request>
+      const answer = Array.isArray(body) ? yield* Effect.forEach(body, one) : yield* one(body as Request)
+      return HttpServerResponse.unsafeJson(answer)
+    }).pipe(
+      Effect.catchAll((e) =>
+        Effect.succeed(
+          e instanceof Transient
+            ? HttpServerResponse.unsafeJson({ message: "Service Unavailable" }, { status: 503 })
+            : HttpServerResponse.unsafeJson({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } })
+        )
+      )
+    )
+    yield* server.serve(app)
+    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+    return { url: `http://${host}:${port}`, port, httpRequests: () => httpRequests }
+  })

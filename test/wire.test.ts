@@ -1,0 +1,111 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer, Schedule } from "effect"
+import { RpcProvider } from "starknet"
+import { Crypto, Devnet, Errors, Paymaster, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-sessions"
+
+const PIN = "4242"
+const USDC = STARKNET_CONTRACTS.USDC.contractAddress
+
+/** A devnet served on 127.0.0.1 (a free port), stopped with the test's scope. */
+const served = Effect.gen(function*() {
+  const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0 })
+  const devnet = yield* Devnet.Devnet
+  return { ...server, devnet }
+}).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
+
+const overHttp = (url: string) =>
+  Layer.mergeAll(
+    StarknetRpc.layerHttp({ url, retry: Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(5))) }),
+    Paymaster.layerSnip29({ url }),
+    Crypto.layer,
+    Sessions.layer
+  )
+
+describe("the devnet on the wire", () => {
+  it.live("the whole lifecycle runs unchanged over JSON-RPC (StarknetRpc + SNIP-29 paymaster layers)", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+      const lifecycle = Effect.gen(function*() {
+        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        yield* Sessions.registerAndWait({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1, allowedEntrypoints: ["transfer"] }
+        }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0xabc", "0x10", "0x0"] }]
+        const receipt = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls }))
+        const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+        yield* Sessions.revokeAndWait({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        return { receipt, refused, data }
+      })
+      const { data, receipt, refused } = yield* lifecycle.pipe(Effect.provide(overHttp(url)))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(receipt.events).toHaveLength(1)
+      expect(refused).toBeInstanceOf(Errors.MaxCallsExceeded)
+      expect(data).toMatchObject({ callsUsed: 1, maxCalls: 1, allowedEntrypointsLen: 1 })
+      expect(yield* devnet.balanceOf(USDC, "0xabc")).toBe(16n)
+    }).pipe(Effect.scoped))
+
+  it.live("starknet.js's own RpcProvider reads chain id, calls and statuses from it", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 77n } })
+      const provider = new RpcProvider({ nodeUrl: url, specVersion: "0.9.0" as never })
+      const chainId = yield* Effect.promise(() => provider.getChainId())
+      expect(BigInt(chainId)).toBe(BigInt(devnet.chainId))
+      const balance = yield* Effect.promise(() => provider.callContract({ contractAddress: USDC, entrypoint: "balance_of", calldata: [wallet.publicKey] }))
+      expect(balance.map((v) => BigInt(v))).toEqual([77n, 0n])
+      const error = yield* Effect.promise(() => provider.getTransactionStatus("0x1234").then(() => undefined, (e: unknown) => e))
+      expect(String(error)).toContain("29")
+    }).pipe(Effect.scoped))
+
+  it.live("100 concurrent reads in one tick go out as one HTTP batch; 100 concurrent waits poll in a handful", () =>
+    Effect.gen(function*() {
+      const { url, httpRequests } = yield* served
+      const hashes = Array.from({ length: 100 }, (_, i) => "0x" + (0xdead00 + i).toString(16))
+      const once = httpRequests()
+      const statuses = yield* Effect.forEach(hashes, (hash) => Effect.either(Transactions.getStatus(hash)), { concurrency: "unbounded" })
+        .pipe(Effect.provide(overHttp(url)))
+      for (const r of statuses) expect(Either.isLeft(r) && r.left._tag).toBe("TransactionNotFound")
+      expect(httpRequests() - once).toBe(1)
+
+      const before = httpRequests()
+      const results = yield* Effect.forEach(
+        hashes,
+        (hash) => Effect.either(Transactions.wait(hash, { schedule: Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(2))) })),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.provide(overHttp(url)))
+      for (const r of results) expect(Either.isLeft(r) && r.left._tag).toBe("TransactionNotFound")
+      // Three looks each for 100 hashes: 300 requests unbatched. Ideally 3; fibers that wake a few
+      // milliseconds apart on a loaded machine may split a tick in two.
+      expect(httpRequests() - before).toBeLessThanOrEqual(30)
+    }).pipe(Effect.scoped))
+
+  it.live("faults injected on the wire (HTTP 503) are survived, and the transfer happens once", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const program = Effect.gen(function*() {
+        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        yield* Sessions.registerAndWait({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
+        }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        yield* devnet.setFaults({ failNext: 4 })
+        return yield* Sessions.executeAndWait({
+          encryptKey: PIN,
+          wallet,
+          session,
+          calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0xdef", "0x7", "0x0"] }]
+        }, { retry: Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(6))), wait: { schedule: Schedule.spaced("50 millis") } })
+      })
+      const receipt = yield* program.pipe(Effect.provide(overHttp(url)))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(yield* devnet.balanceOf(USDC, "0xdef")).toBe(7n)
+      const executes = (yield* devnet.transactions).length
+      expect(executes).toBe(2) // register and one execute: nothing sent twice
+    }).pipe(Effect.scoped))
+})
