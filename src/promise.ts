@@ -9,9 +9,11 @@ import { Crypto } from "./Crypto.js"
 import * as CryptoLayer from "./Crypto.js"
 import * as Devnet from "./Devnet.js"
 import type { Paymaster } from "./Paymaster.js"
+import * as PaymasterLayers from "./Paymaster.js"
 import type { SessionData, SessionKeyData, TransactionStatus, WalletData } from "./Schemas.js"
 import * as Sessions from "./Sessions.js"
 import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
+import * as StarknetRpcLayers from "./StarknetRpc.js"
 import * as Transactions from "./Transactions.js"
 
 export { STARKNET_CONTRACTS } from "./Constants.js"
@@ -33,6 +35,12 @@ export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
  */
 export type ClientOptions =
   | { readonly devnet?: Devnet.DevnetOptions }
+  | {
+    /** A Starknet JSON-RPC node and a SNIP-29 paymaster. */
+    readonly rpcUrl: string
+    readonly paymasterUrl: string
+    readonly paymasterApiKey?: string
+  }
   | {
     /** Any layer providing `StarknetRpc` and `Paymaster` (and optionally `Crypto`). */
     readonly layer: Layer.Layer<Paymaster | StarknetRpc, unknown>
@@ -115,9 +123,17 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effec
  */
 export const createClient = (options: ClientOptions = {}): Client => {
   const cryptoLayer = "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer
-  const devnetLayer = "layer" in options ? undefined : Devnet.layer(options.devnet)
+  const devnetLayer = "layer" in options || "rpcUrl" in options ? undefined : Devnet.layer(options.devnet)
   const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
-    devnetLayer ?? (options as { layer: Layer.Layer<Paymaster | StarknetRpc, unknown> }).layer
+    "rpcUrl" in options
+      ? Layer.merge(
+        StarknetRpcLayers.layerHttp({ url: options.rpcUrl }),
+        PaymasterLayers.layerSnip29({
+          url: options.paymasterUrl,
+          ...(options.paymasterApiKey !== undefined ? { apiKey: Redacted.make(options.paymasterApiKey) } : {})
+        })
+      )
+      : devnetLayer ?? (options as { layer: Layer.Layer<Paymaster | StarknetRpc, unknown> }).layer
   const runtime = ManagedRuntime.make(Layer.mergeAll(services, cryptoLayer, Sessions.layer))
   const run = <A, E>(effect: Effect.Effect<A, E, any>) => toPromise(runtime, effect)
   const pin = (text: string) => Redacted.make(text)

@@ -109,3 +109,46 @@ describe("the devnet on the wire", () => {
       expect(executes).toBe(2) // register and one execute: nothing sent twice
     }).pipe(Effect.scoped))
 })
+
+describe("configuration", () => {
+  it.effect("a missing or malformed setting is an error naming the variable, before any request", () =>
+    Effect.gen(function*() {
+      const { ConfigProvider } = yield* Effect.promise(() => import("effect"))
+      const missing = yield* Effect.flip(
+        Layer.build(StarknetRpc.layerConfig).pipe(Effect.scoped, Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+      )
+      expect(String(missing)).toContain("STARKNET_RPC_URL")
+      const malformed = yield* Effect.flip(
+        Layer.build(Paymaster.layerSnip29Config).pipe(
+          Effect.scoped,
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PAYMASTER_URL", "not a url"], ["PAYMASTER_API_KEY", "sk-secret-123"]])))
+        )
+      )
+      expect(String(malformed)).toContain("PAYMASTER_URL")
+      expect(String(malformed)).not.toContain("sk-secret-123")
+    }))
+})
+
+describe("the Promise client on live options", () => {
+  it("createClient({ rpcUrl, paymasterUrl }) runs the guide's calls against a served devnet", async () => {
+    const { createClient } = await import("starknet-sessions/promise")
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const sdk = createClient({ rpcUrl: url, paymasterUrl: url, paymasterApiKey: "pk-test" })
+      yield* Effect.promise(async () => {
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        const tx = await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 2, allowedEntrypoints: [] }
+        })
+        expect((await sdk.waitForTransaction({ txHash: tx, intervalMs: 50 })).executionStatus).toBe("SUCCEEDED")
+        const data = await sdk.sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+        expect(data).toMatchObject({ isActive: true, maxCalls: 2, remainingCalls: 2 })
+        expect(sdk.devnet).toBeUndefined()
+        await sdk.close()
+      })
+    })))
+  }, 30_000)
+})

@@ -1,0 +1,27 @@
+/**
+ * `npm run devnet -- [--port 5050] [--host 127.0.0.1] [--block-time 2000]`: serves an embedded devnet over HTTP
+ * (Starknet JSON-RPC, SNIP-29 paymaster and devnet_ admin methods) until interrupted.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer } from "effect"
+import { Devnet } from "starknet-sessions"
+
+const flag = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
+}
+
+const port = Number(flag("port", "5050"))
+const host = flag("host", "127.0.0.1")
+const blockTime = Number(flag("block-time", "2000"))
+
+const program = Effect.gen(function*() {
+  const { url } = yield* Devnet.serve({ port, host })
+  const devnet = yield* Devnet.Devnet
+  yield* Console.log(`starknet-sessions devnet listening on ${url}`)
+  yield* Console.log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, paymaster relayer ${devnet.relayer}`)
+  yield* Console.log(`  JSON-RPC: starknet_*, paymaster_* (SNIP-29), devnet_* (see docs/going-live.md)`)
+  return yield* Effect.never
+})
+
+program.pipe(Effect.scoped, Effect.provide(Layer.fresh(Devnet.layer({ blockTime: `${blockTime} millis` }))), NodeRuntime.runMain)
