@@ -243,7 +243,13 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
 
     const findTx = (txHash: string) =>
       Effect.suspend(() => {
-        const tx = chain.txs.get(BigInt(txHash))
+        let key: bigint
+        try {
+          key = BigInt(txHash)
+        } catch {
+          return Effect.fail(new TransactionNotFound({ txHash }))
+        }
+        const tx = chain.txs.get(key)
         return tx === undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
       })
 
@@ -308,7 +314,15 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
           })
         ),
       getNonce: (address) =>
-        rpcRequest("starknet_getNonce", Effect.sync(() => felt(chain.account(BigInt(address))?.nonce ?? 0n)))
+        rpcRequest(
+          "starknet_getNonce",
+          Effect.suspend(() => {
+            const account = chain.account(BigInt(address))
+            return account === undefined
+              ? Effect.fail(new RpcError({ method: "starknet_getNonce", code: 20, message: "Contract not found", transient: false }))
+              : Effect.succeed(felt(account.nonce))
+          })
+        )
     }
 
     const alter = (td: OutsideExecutionTypedData): OutsideExecutionTypedData => {
@@ -404,7 +418,9 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
           const key = walletKey()
           try {
             const publicKey = stark.publicKeyOf(key)
-            const address = chain.deployAccount(publicKey, BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")))
+            // With a seed, addresses are reproducible too.
+            const salt = options.seed === undefined ? BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")) : publicKey
+            const address = chain.deployAccount(publicKey, salt)
             for (const [symbol, amount] of Object.entries(params.fund ?? {})) {
               const token = STARKNET_CONTRACTS[symbol as keyof typeof STARKNET_CONTRACTS]
               if (token !== undefined && amount !== undefined && amount > 0n) chain.mint(BigInt(token.contractAddress), address, amount)

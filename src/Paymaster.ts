@@ -60,6 +60,8 @@ export interface ExecuteTransactionRequest {
 export class Paymaster extends Context.Tag("starknet-sessions/Paymaster")<
   Paymaster,
   {
+    /** False for APIs that cannot be asked for a validity window (the returned one is then checked by length). */
+    readonly takesTimeBounds?: boolean
     readonly isAvailable: Effect.Effect<boolean, PaymasterError>
     readonly buildTransaction: (request: BuildTransactionRequest) => Effect.Effect<BuiltTransaction, PaymasterError>
     /**

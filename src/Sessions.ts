@@ -265,7 +265,8 @@ const submit = <E, R>(
       calls: toOutsideCalls(calls),
       ...timeBounds,
       now,
-      relayer: options.relayer
+      relayer: options.relayer,
+      boundsAsked: paymaster.takesTimeBounds !== false
     })
     const signature = yield* signWith(messageHash(chainId, wallet, outsideExecution))
     // The outside-execution nonce makes a repeated submission of the same signed payload refused, never doubled.

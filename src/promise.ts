@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
+import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
 import * as CryptoLayer from "./Crypto.js"
 import * as Devnet from "./Devnet.js"
@@ -35,6 +36,13 @@ export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
  */
 export type ClientOptions =
   | { readonly devnet?: Devnet.DevnetOptions }
+  | {
+    /** Chipi's REST API as the paymaster (the guide's constructor options), and a Starknet JSON-RPC node for reads. */
+    readonly apiPublicKey: string
+    readonly apiSecretKey: string
+    readonly baseUrl?: string
+    readonly rpcUrl: string
+  }
   | {
     /** A Starknet JSON-RPC node and a SNIP-29 paymaster. */
     readonly rpcUrl: string
@@ -125,7 +133,16 @@ export const createClient = (options: ClientOptions = {}): Client => {
   const cryptoLayer = "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer
   const devnetLayer = "layer" in options || "rpcUrl" in options ? undefined : Devnet.layer(options.devnet)
   const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
-    "rpcUrl" in options
+    "apiPublicKey" in options
+      ? Layer.merge(
+        StarknetRpcLayers.layerHttp({ url: options.rpcUrl }),
+        ChipiLayers.layer({
+          apiPublicKey: Redacted.make(options.apiPublicKey),
+          apiSecretKey: Redacted.make(options.apiSecretKey),
+          ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {})
+        })
+      )
+      : "rpcUrl" in options
       ? Layer.merge(
         StarknetRpcLayers.layerHttp({ url: options.rpcUrl }),
         PaymasterLayers.layerSnip29({
@@ -155,9 +172,10 @@ export const createClient = (options: ClientOptions = {}): Client => {
         if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
       },
-      addSessionKeyToContract: (params) =>
-        run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) })),
-      revokeSessionKey: (params) => run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) })),
+      addSessionKeyToContract: (params, bearerToken) =>
+        run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
+      revokeSessionKey: (params, bearerToken) =>
+        run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
       getSessionData: (params) => run(Sessions.getSessionData(params))
     },
     executeTransactionWithSession: ({ params }) => run(Sessions.execute({ ...params, encryptKey: pin(params.encryptKey) })),

@@ -212,6 +212,8 @@ describe("spending policy", () => {
       expect((yield* submit(w.address, [call(USDC, "approve", [BOB, 2n ** 128n, 0n])], signer)).reason).toBe("Spending: invalid amount")
       yield* TestClock.adjust("61 seconds")
       expect((yield* submit(w.address, [transfer(BOB, 100n), call(USDC, "increase_allowance", [BOB, 50n, 0n])], signer)).ok).toBe(true)
+      yield* nextBlock
+      expect(yield* viewCall(USDC, "allowance", [w.address, BOB])).toEqual(["0x32", "0x0"])
       yield* ownerCall(w.address, w.owner, "remove_spending_policy", [s.publicKey, USDC])
       yield* nextBlock
       expect((yield* submit(w.address, [transfer(BOB, 1000n)], signer)).ok).toBe(true)

@@ -152,3 +152,47 @@ describe("the Promise client on live options", () => {
     })))
   }, 30_000)
 })
+
+describe("Chipi's REST API", () => {
+  it("the guide's constructor options ({ apiPublicKey, apiSecretKey, baseUrl, rpcUrl }) run the lifecycle against the served devnet's /v1 routes", async () => {
+    const { createClient, MaxCallsExceeded } = await import("starknet-sessions/promise")
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 500n } })
+      const sdk = createClient({ apiPublicKey: "pk_dev_test", apiSecretKey: "sk_dev_secret", baseUrl: `${url}/v1`, rpcUrl: url })
+      yield* Effect.promise(async () => {
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        const registerTx = await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1, allowedEntrypoints: [] }
+        }, "sk_dev_per_call")
+        await sdk.waitForTransaction({ txHash: registerTx, intervalMs: 50 })
+        const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x5eed", "0x9", "0x0"] }]
+        const tx = await sdk.executeTransactionWithSession({ params: { encryptKey: PIN, wallet, session, calls } })
+        expect((await sdk.waitForTransaction({ txHash: tx, intervalMs: 50 })).executionStatus).toBe("SUCCEEDED")
+        await expect(sdk.executeTransactionWithSession({ params: { encryptKey: PIN, wallet, session, calls } })).rejects.toBeInstanceOf(MaxCallsExceeded)
+        await sdk.close()
+      })
+      expect(yield* devnet.balanceOf(USDC, "0x5eed")).toBe(9n)
+    })))
+  }, 30_000)
+
+  it.live("REST status route, errors as PaymasterError without secrets", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const { FetchHttpClient } = yield* Effect.promise(() => import("@effect/platform"))
+      const { Redacted } = yield* Effect.promise(() => import("effect"))
+      const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
+      const client = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_x"), apiSecretKey: Redacted.make("sk_dev_hidden"), baseUrl: `${url}/v1` })
+        .pipe(Effect.provide(FetchHttpClient.layer))
+      const missing = yield* Effect.flip(client.getTransactionStatus("0x0bad/../x"))
+      expect(missing._tag).toBe("PaymasterError")
+      expect(missing.message).toContain("not found")
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const refused = yield* Effect.flip(client.paymaster.buildTransaction({ userAddress: "0x1234" as never, calls: [] }))
+      expect(refused.message).toContain("INVALID_ADDRESS")
+      expect(JSON.stringify(refused) + refused.message).not.toContain("sk_dev_hidden")
+      expect(wallet.walletType).toBe("CHIPI")
+    }).pipe(Effect.scoped))
+})

@@ -39,6 +39,8 @@ const S = {
   transfer_from: sel("transfer_from"),
   transferFrom: sel("transferFrom"),
   approve: sel("approve"),
+  increase_allowance: sel("increase_allowance"),
+  increaseAllowance: sel("increaseAllowance"),
   allowance: sel("allowance"),
   decimals: sel("decimals"),
   symbol: sel("symbol"),
@@ -233,6 +235,7 @@ export class Chain {
   private callToken(token: Token, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
     const balance = (a: bigint) => token.balances.get(a) ?? 0n
     const move = (from: bigint, to: bigint, amount: bigint) => {
+      if (to === 0n) throw new Revert("ERC20: transfer to 0")
       if (balance(from) < amount) throw new Revert("ERC20: insufficient balance")
       this.setMap(token.balances, from, balance(from) - amount)
       this.setMap(token.balances, to, balance(to) + amount)
@@ -264,6 +267,15 @@ export class Chain {
         this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
         return [1n]
       }
+      case S.increase_allowance:
+      case S.increaseAllowance: {
+        const spender = cd[0] ?? 0n
+        const key = `${caller}:${spender}`
+        const amount = (token.allowances.get(key) ?? 0n) + u256(cd[1], cd[2])
+        this.setMap(token.allowances, key, amount)
+        this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
+        return [1n]
+      }
       case S.allowance:
         return split(token.allowances.get(`${cd[0] ?? 0n}:${cd[1] ?? 0n}`) ?? 0n)
       case S.decimals:
@@ -271,7 +283,7 @@ export class Chain {
       case S.symbol:
         return [encodeShortString(token.symbol)]
       case S.name:
-        return [encodeShortString(token.symbol)]
+        return [encodeShortString(token.symbol === "USDC" ? "USD Coin" : "Starknet Token")]
       case S.total_supply:
       case S.totalSupply:
         return split(token.supply)

@@ -22,6 +22,11 @@ export interface Expected {
   readonly now: number
   /** A relayer the user pinned: then the caller must be it (or any caller). */
   readonly relayer?: string | undefined
+  /**
+   * Whether the paymaster was able to take the window asked for. When it was, the window must lie inside it;
+   * when not (an API without time bounds), it must be open now and no longer than asked.
+   */
+  readonly boundsAsked?: boolean
 }
 
 const mismatch = (field: string, expected: unknown, actual: unknown) =>
@@ -76,11 +81,16 @@ export const checkTypedData = (
   }
   const after = parsed.executeAfter
   const before = parsed.executeBefore
-  if (after < BigInt(expected.executeAfter)) {
-    return mismatch("message.Execute After", `>= ${expected.executeAfter}`, after)
-  }
-  if (before > BigInt(expected.executeBefore)) {
-    return mismatch("message.Execute Before", `<= ${expected.executeBefore}`, before)
+  if (expected.boundsAsked === false) {
+    const asked = BigInt(expected.executeBefore - expected.executeAfter)
+    if (before - after > asked) return mismatch("message.window", `at most ${asked} seconds`, `${before - after} seconds`)
+  } else {
+    if (after < BigInt(expected.executeAfter)) {
+      return mismatch("message.Execute After", `>= ${expected.executeAfter}`, after)
+    }
+    if (before > BigInt(expected.executeBefore)) {
+      return mismatch("message.Execute Before", `<= ${expected.executeBefore}`, before)
+    }
   }
   if (!(after < BigInt(expected.now) + 1n) || !(BigInt(expected.now) < before)) {
     return mismatch("message.window", `open at ${expected.now}`, `${after}..${before}`)

@@ -188,6 +188,59 @@ const handlers = Effect.gen(function*() {
 
 type Request = { readonly id?: unknown; readonly method?: unknown; readonly params?: Params }
 
+/** Chipi's REST routes, under `/v1/`, answered by the same devnet. */
+const restRoutes = Effect.gen(function*() {
+  const rpc = yield* StarknetRpc
+  const paymaster = yield* Paymaster
+  const devnet = yield* Devnet
+  const fail = (status: number, message: string, code: string) => HttpServerResponse.unsafeJson({ message, code }, { status })
+  const pmFail = (e: { readonly message: string; readonly code: number; readonly transient: boolean }) =>
+    e.transient ? fail(503, "Service Unavailable", "UNAVAILABLE") : fail(400, e.message, String(e.code))
+  return (method: string, path: string, body: unknown) =>
+    Effect.gen(function*() {
+      const b = (body ?? {}) as Record<string, unknown>
+      if (method === "POST" && path === "/v1/transactions/prepare-typed-data") {
+        const calls = yield* decode(Schema.Array(Call))(b["calls"]).pipe(Effect.either)
+        if (calls._tag === "Left") return fail(400, calls.left.message, "INVALID_INPUT")
+        const now = yield* devnet.blockTimestamp
+        return yield* paymaster.buildTransaction({
+          userAddress: String(b["publicKey"]) as never,
+          calls: calls.right,
+          timeBounds: { executeAfter: now - 1, executeBefore: now + 300 }
+        }).pipe(
+          Effect.map((built) => HttpServerResponse.unsafeJson({ typedData: built.typedData, walletType: "CHIPI" })),
+          Effect.catchAll((e) => Effect.succeed(pmFail(e)))
+        )
+      }
+      if (method === "POST" && path === "/v1/transactions/execute-sponsored-transaction") {
+        const typedData = yield* Schema.decodeUnknown(OutsideExecutionTypedData)(b["typedData"]).pipe(Effect.either)
+        if (typedData._tag === "Left") return fail(400, "typedData is not an outside execution", "INVALID_INPUT")
+        const sig = b["userSignature"] as ReadonlyArray<string> | { r: string; s: string } | undefined
+        const signature = Array.isArray(sig) ? sig : sig !== undefined && "r" in sig ? [sig.r, sig.s] : []
+        return yield* paymaster.executeTransaction({
+          userAddress: String(b["publicKey"]) as never,
+          typedData: typedData.right,
+          signature: signature.map((v) => ("0x" + BigInt(v).toString(16)) as Felt)
+        }).pipe(
+          Effect.map((r) => HttpServerResponse.unsafeJson({ transactionHash: r.transactionHash })),
+          Effect.catchAll((e) => Effect.succeed(pmFail(e)))
+        )
+      }
+      const status = /^\/v1\/transactions\/([^/]+)\/status$/.exec(path)
+      if (method === "GET" && status !== null) {
+        return yield* rpc.getTransactionStatus(decodeURIComponent(status[1]!) as TxHash).pipe(
+          Effect.map((s) => HttpServerResponse.unsafeJson(s)),
+          Effect.catchAll((e) =>
+            Effect.succeed(
+              e._tag === "TransactionNotFound" ? fail(404, e.message, "NOT_FOUND") : e.transient ? fail(503, "Service Unavailable", "UNAVAILABLE") : fail(400, e.message, String(e.code))
+            )
+          )
+        )
+      }
+      return fail(404, `no route ${method} ${path}`, "NOT_FOUND")
+    })
+})
+
 /**
  * Serves the devnet of the current context on HTTP until the scope closes; answers its URL.
  */
@@ -198,6 +251,7 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
 > =>
   Effect.gen(function*() {
     const methods = yield* handlers
+    const rest = yield* restRoutes
     const host = options.host ?? "127.0.0.1"
     const server = yield* NodeHttpServer.make(() => http.createServer(), { port: options.port ?? 0, host })
     const one = (request: Request) =>
@@ -218,6 +272,8 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
     const app = Effect.gen(function*() {
       httpRequests++
       const req = yield* HttpServerRequest.HttpServerRequest
+      const path = new URL(req.url, "http://devnet").pathname
+      if (path.startsWith("/v1/")) return yield* rest(req.method, path, req.method === "POST" ? yield* req.json : undefined)
       const body = (yield* req.json) as Request | ReadonlyArray<Request>
       const answer = Array.isArray(body) ? yield* Effect.forEach(body, one) : yield* one(body as Request)
       return HttpServerResponse.unsafeJson(answer)
