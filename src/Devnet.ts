@@ -34,8 +34,11 @@ import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 export interface Faults {
   /** Delay before every request is answered. */
   readonly latency?: Duration.DurationInput
-  /** The next N requests (RPC or paymaster) fail with a transient error (HTTP 503 shape) before doing anything. */
+  /** The next N requests (RPC or paymaster) fail with a transient error before doing anything. */
   readonly failNext?: number
+  /** The HTTP shape of those failures: 503 (default) or 429 with a `Retry-After` of `retryAfterSeconds`. */
+  readonly failStatus?: 429 | 503
+  readonly retryAfterSeconds?: number
   /** Transactions submitted from now on stay `RECEIVED` for this many extra blocks. */
   readonly holdBlocks?: number
   /** Reads (`StarknetRpc`) see the chain as it was this many blocks ago; the paymaster sees the present. */
@@ -122,6 +125,8 @@ export interface DevnetHandle {
   readonly clearFaults: Effect.Effect<void>
   /** Calls since creation that the devnet answered (RPC and paymaster). */
   readonly requestCount: Effect.Effect<number>
+  /** The faults in force. */
+  readonly faults: Effect.Effect<Faults>
 }
 
 /**
@@ -219,9 +224,10 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         yield* catchUp
         return yield* body
       })
-    const rpcFault = (method: string) => () =>
-      new RpcError({ method, code: 503, message: "Service Unavailable (injected fault)", transient: true })
-    const pmFault = () => new PaymasterError({ code: 503, message: "Service Unavailable (injected fault)", transient: true })
+    const faultCode = () => faults.failStatus ?? 503
+    const faultMessage = () => (faultCode() === 429 ? "Too Many Requests (injected fault)" : "Service Unavailable (injected fault)")
+    const rpcFault = (method: string) => () => new RpcError({ method, code: faultCode(), message: faultMessage(), transient: true })
+    const pmFault = () => new PaymasterError({ code: faultCode(), message: faultMessage(), transient: true })
     const rpcRequest = <A, E>(method: string, body: Effect.Effect<A, E>) => request<A, E | RpcError>(rpcFault(method), body)
 
     /** The block readers see, `readLagBlocks` behind. */
@@ -484,7 +490,8 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         faults = {}
         history.clear()
       }),
-      requestCount: Effect.sync(() => requests)
+      requestCount: Effect.sync(() => requests),
+      faults: Effect.sync(() => faults)
     }
     return { handle, rpc, paymaster }
   })

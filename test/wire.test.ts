@@ -196,3 +196,27 @@ describe("Chipi's REST API", () => {
       expect(wallet.walletType).toBe("CHIPI")
     }).pipe(Effect.scoped))
 })
+
+describe("retries on the wire", () => {
+  it.live("HTTP 429 is retried no sooner than its Retry-After", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      yield* devnet.setFaults({ failNext: 2, failStatus: 429, retryAfterSeconds: 1 })
+      const start = Date.now()
+      const chainId = yield* Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.chainId).pipe(Effect.provide(overHttp(url)))
+      expect(chainId).toBe(devnet.chainId)
+      expect(Date.now() - start).toBeGreaterThanOrEqual(2000)
+    }).pipe(Effect.scoped), 20_000)
+
+  it.live("a non-transient error fails at once, without retries", () =>
+    Effect.gen(function*() {
+      const { url, httpRequests } = yield* served
+      const before = httpRequests()
+      const error = yield* Effect.flip(
+        Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.call({ contractAddress: "0x999" as never, entrypoint: "decimals", calldata: [] }))
+          .pipe(Effect.provide(overHttp(url)))
+      )
+      expect(error).toMatchObject({ _tag: "RpcError", code: 20, transient: false })
+      expect(httpRequests() - before).toBe(1)
+    }).pipe(Effect.scoped))
+})

@@ -18,6 +18,7 @@ class WireError {
 }
 class Transient {
   readonly _tag = "Transient"
+  constructor(readonly status: number = 503) {}
 }
 
 type Params = Record<string, unknown> | ReadonlyArray<unknown> | undefined
@@ -41,7 +42,7 @@ const handlers = Effect.gen(function*() {
   const devnet = yield* Devnet
   const rpcFail = (e: { readonly _tag: string; readonly code?: number; readonly message: string; readonly transient?: boolean }): Effect.Effect<never, WireError | Transient> =>
     e.transient === true
-      ? Effect.fail(new Transient())
+      ? Effect.fail(new Transient(e.code))
       : e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
       : e.code === 40
@@ -49,7 +50,7 @@ const handlers = Effect.gen(function*() {
       : Effect.fail(new WireError(e.code ?? -32603, e.message))
   const pmFail = (e: { readonly code: number; readonly message: string; readonly revertReason?: string | undefined; readonly transient: boolean }): Effect.Effect<never, WireError | Transient> =>
     e.transient
-      ? Effect.fail(new Transient())
+      ? Effect.fail(new Transient(e.code))
       : Effect.fail(new WireError(e.code, e.message, e.revertReason !== undefined ? { execution_error: e.revertReason } : undefined))
   const invalid = (message: string) => Effect.fail(new WireError(-32602, `Invalid params: ${message}`))
 
@@ -268,9 +269,12 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
             error: { code: e.code, message: e.message, ...(e.data !== undefined ? { data: e.data } : {}) }
           }))
       )
+    const devnet = yield* Devnet
+    let retryAfter = 1
     let httpRequests = 0
     const app = Effect.gen(function*() {
       httpRequests++
+      retryAfter = (yield* devnet.faults).retryAfterSeconds ?? 1
       const req = yield* HttpServerRequest.HttpServerRequest
       const path = new URL(req.url, "http://devnet").pathname
       if (path.startsWith("/v1/")) return yield* rest(req.method, path, req.method === "POST" ? yield* req.json : undefined)
@@ -281,7 +285,9 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
       Effect.catchAll((e) =>
         Effect.succeed(
           e instanceof Transient
-            ? HttpServerResponse.unsafeJson({ message: "Service Unavailable" }, { status: 503 })
+            ? e.status === 429
+              ? HttpServerResponse.unsafeJson({ message: "Too Many Requests" }, { status: 429, headers: { "retry-after": String(retryAfter) } })
+              : HttpServerResponse.unsafeJson({ message: "Service Unavailable" }, { status: 503 })
             : HttpServerResponse.unsafeJson({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } })
         )
       )
