@@ -97,6 +97,10 @@ export interface HttpOptions {
   readonly timeout?: Duration.DurationInput
   /** Retries of transient faults (network, timeouts, 429 honouring Retry-After, 5xx). */
   readonly retry?: Schedule.Schedule<unknown, unknown>
+  /** How long reads from different fibers are gathered into one batch request (default 5 milliseconds). */
+  readonly batchWindow?: Duration.DurationInput
+  /** The most requests in one batch request; more are split (default 100). */
+  readonly maxBatchSize?: number
 }
 
 const FeltList = Schema.Array(Schemas.Felt)
@@ -135,7 +139,12 @@ const revertReasonOf = (data: unknown): string | undefined => {
  */
 export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const client = yield* JsonRpc.make({ url: options.url, ...(options.timeout !== undefined ? { timeout: options.timeout } : {}) })
+    const client = yield* JsonRpc.make({
+      url: options.url,
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+      ...(options.batchWindow !== undefined ? { batchWindow: options.batchWindow } : {}),
+      ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {})
+    })
     const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
       client.request(method, params).pipe(

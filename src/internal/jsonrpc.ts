@@ -1,10 +1,14 @@
 /**
- * A JSON-RPC 2.0 client over `@effect/platform`'s HttpClient that batches: every request made in the same tick,
- * from any fiber, goes out in one HTTP request; answers are matched by id, and every request of a batch is
- * completed, also when the batch itself fails.
+ * A JSON-RPC 2.0 client over `@effect/platform`'s HttpClient that batches.
+ *
+ * Each call is an Effect `Request` answered by a batched `RequestResolver`: every request given to the resolver
+ * together goes out in one HTTP request, answers are matched by id, and every request of a batch is completed,
+ * also when the batch itself fails. Effect batches the requests of one `Effect.all`/`forEach` with
+ * `batching: true`; to batch across fibers as well (100 independent `Transactions.wait` fibers polling on the
+ * same tick), a short collector gathers what every fiber asks within a window and hands it to the resolver at once.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Deferred, Duration, Effect, Redacted, Schema } from "effect"
+import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */
 export class JsonRpcFailure extends Schema.TaggedError<JsonRpcFailure>()("JsonRpcFailure", {
@@ -24,26 +28,40 @@ const ResponseItem = Schema.Struct({
 })
 const Response = Schema.Union(Schema.Array(ResponseItem), ResponseItem)
 
+/**
+ * One JSON-RPC call. `seq` makes every request distinct, so that a cache turned on by the caller
+ * (`Effect.withRequestCaching`) can never answer a status poll with an old result.
+ */
+export class RpcCall extends Request.TaggedClass("RpcCall")<
+  unknown,
+  JsonRpcFailure,
+  { readonly method: string; readonly params: unknown; readonly seq: number }
+> {}
+
 export interface ClientOptions {
   readonly url: string
   readonly headers?: Record<string, string | Redacted.Redacted<string>>
   /** Per HTTP request (default 10 seconds). */
   readonly timeout?: Duration.DurationInput
-  /** How long requests are gathered into one batch (default 5 milliseconds). */
+  /** How long requests from different fibers are gathered into one batch (default 5 milliseconds). */
   readonly batchWindow?: Duration.DurationInput
-}
-
-interface Pending {
-  readonly id: number
-  readonly method: string
-  readonly params: unknown
-  readonly deferred: Deferred.Deferred<unknown, JsonRpcFailure>
+  /** The most requests in one HTTP request; larger batches are split (default 100). */
+  readonly maxBatchSize?: number
 }
 
 export interface Client {
   readonly request: (method: string, params: unknown) => Effect.Effect<unknown, JsonRpcFailure>
+  /** The batched resolver behind `request`, for callers that batch with `Effect.all(..., { batching: true })`. */
+  readonly resolver: RequestResolver.RequestResolver<RpcCall>
+  /** Makes a request value for `resolver`. */
+  readonly call: (method: string, params: unknown) => RpcCall
   /** HTTP requests sent so far. */
   readonly httpRequests: () => number
+}
+
+interface Waiting {
+  readonly request: RpcCall
+  readonly deferred: Deferred.Deferred<unknown, JsonRpcFailure>
 }
 
 export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpClient.HttpClient> =>
@@ -54,20 +72,20 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
     const headers = Object.fromEntries(
       Object.entries(options.headers ?? {}).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v])
     )
-    let queue: Array<Pending> = []
-    let scheduled = false
+    let nextSeq = 1
     let nextId = 1
     let sent = 0
 
-    const failAll = (batch: ReadonlyArray<Pending>, failure: (p: Pending) => JsonRpcFailure) =>
-      Effect.forEach(batch, (p) => Deferred.fail(p.deferred, failure(p)), { discard: true })
+    const failAll = (batch: ReadonlyArray<RpcCall>, failure: (r: RpcCall) => JsonRpcFailure) =>
+      Effect.forEach(batch, (r) => Request.fail(r, failure(r)), { discard: true })
 
-    const send = (batch: ReadonlyArray<Pending>) =>
+    const send = (batch: ReadonlyArray<RpcCall>) =>
       Effect.gen(function*() {
         sent++
+        const ids = batch.map(() => nextId++)
         const body = batch.length === 1
-          ? { jsonrpc: "2.0", id: batch[0]!.id, method: batch[0]!.method, params: batch[0]!.params }
-          : batch.map((p) => ({ jsonrpc: "2.0", id: p.id, method: p.method, params: p.params }))
+          ? { jsonrpc: "2.0", id: ids[0], method: batch[0]!.method, params: batch[0]!.params }
+          : batch.map((r, i) => ({ jsonrpc: "2.0", id: ids[i], method: r.method, params: r.params }))
         const request = HttpClientRequest.post(options.url).pipe(
           HttpClientRequest.setHeaders(headers),
           HttpClientRequest.bodyUnsafeJson(body)
@@ -75,9 +93,9 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
         const response = yield* http.execute(request).pipe(Effect.timeout(timeout))
         if (response.status === 429 || response.status >= 500) {
           const retryAfter = Number(response.headers["retry-after"])
-          return yield* failAll(batch, (p) =>
+          return yield* failAll(batch, (r) =>
             new JsonRpcFailure({
-              method: p.method,
+              method: r.method,
               code: response.status,
               message: `HTTP ${response.status}`,
               transient: true,
@@ -85,52 +103,71 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
             }))
         }
         if (response.status >= 400) {
-          return yield* failAll(batch, (p) => new JsonRpcFailure({ method: p.method, code: response.status, message: `HTTP ${response.status}`, transient: false }))
+          return yield* failAll(batch, (r) => new JsonRpcFailure({ method: r.method, code: response.status, message: `HTTP ${response.status}`, transient: false }))
         }
         const json = yield* response.json
         const decoded = yield* Schema.decodeUnknown(Response)(json)
         const items = Array.isArray(decoded) ? decoded : [decoded]
         const byId = new Map(items.map((item) => [item.id, item]))
-        yield* Effect.forEach(batch, (p) => {
-          const item = byId.get(p.id)
+        yield* Effect.forEach(batch, (r, i) => {
+          const item = byId.get(ids[i]!)
           if (item === undefined) {
-            return Deferred.fail(p.deferred, new JsonRpcFailure({ method: p.method, code: -32603, message: "no answer for this request in the batch", transient: true }))
+            return Request.fail(r, new JsonRpcFailure({ method: r.method, code: -32603, message: "no answer for this request in the batch", transient: true }))
           }
           if (item.error !== undefined) {
-            return Deferred.fail(p.deferred, new JsonRpcFailure({ method: p.method, code: item.error.code, message: item.error.message, data: item.error.data, transient: false }))
+            return Request.fail(r, new JsonRpcFailure({ method: r.method, code: item.error.code, message: item.error.message, data: item.error.data, transient: false }))
           }
-          return Deferred.succeed(p.deferred, item.result)
+          return Request.succeed(r, item.result)
         }, { discard: true })
       }).pipe(
         // Whatever went wrong with the batch as a whole, every request in it is completed.
         Effect.catchAll((error) =>
-          failAll(batch, (p) =>
+          failAll(batch, (r) =>
             new JsonRpcFailure({
-              method: p.method,
+              method: r.method,
               code: 0,
               message: error._tag === "TimeoutException" ? "request timed out" : `transport: ${error._tag}`,
               transient: error._tag !== "ParseError"
             }))
+        ),
+        // A defect in decoding or completing must not leave a caller waiting for ever.
+        Effect.catchAllDefect((defect) =>
+          failAll(batch, (r) => new JsonRpcFailure({ method: r.method, code: 0, message: `client defect: ${String(defect)}`, transient: false }))
         )
       )
 
+    const resolver = RequestResolver.makeBatched((batch: ReadonlyArray<RpcCall>) => send(batch)).pipe(
+      RequestResolver.batchN(Math.max(1, options.maxBatchSize ?? 100))
+    )
+    const call = (method: string, params: unknown) => new RpcCall({ method, params, seq: nextSeq++ })
+
+    // The cross-fiber collector: whatever is asked within the window goes to the resolver as one batch.
+    let waiting: Array<Waiting> = []
+    let scheduled = false
     const flush = Effect.gen(function*() {
-      // Let every fiber that wants to ask in this tick do so. The window is real time, not `Clock`: a batch must
-      // leave even while a TestClock stands still.
+      // The window is real time, not `Clock`: a batch must leave even while a TestClock stands still.
       yield* Effect.async<void>((resume) => {
         const handle = setTimeout(() => resume(Effect.void), windowMillis)
         return Effect.sync(() => clearTimeout(handle))
       })
-      const batch = queue
-      queue = []
+      const batch = waiting
+      waiting = []
       scheduled = false
-      if (batch.length > 0) yield* send(batch)
+      yield* Effect.forEach(
+        batch,
+        ({ deferred, request }) => Effect.request(request, resolver).pipe(Effect.exit, Effect.flatMap((exit) => Deferred.done(deferred, exit))),
+        { batching: true, concurrency: "unbounded", discard: true }
+      ).pipe(
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : Effect.forEach(batch, ({ deferred }) => Deferred.failCause(deferred, exit.cause), { discard: true })
+        )
+      )
     })
 
     const request = (method: string, params: unknown) =>
       Effect.gen(function*() {
         const deferred = yield* Deferred.make<unknown, JsonRpcFailure>()
-        queue.push({ id: nextId++, method, params, deferred })
+        waiting.push({ request: call(method, params), deferred })
         if (!scheduled) {
           scheduled = true
           yield* Effect.forkDaemon(flush)
@@ -138,5 +175,5 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
         return yield* Deferred.await(deferred)
       })
 
-    return { request, httpRequests: () => sent }
+    return { request, resolver, call, httpRequests: () => sent }
   })

@@ -1,0 +1,123 @@
+import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer } from "effect"
+import * as JsonRpc from "../../src/internal/jsonrpc.js"
+
+interface Item {
+  readonly id: number
+  readonly method: string
+  readonly params: unknown
+}
+
+/**
+ * An HttpClient that answers JSON-RPC in memory and records every HTTP request it was sent.
+ * `answer` returns the response items for one HTTP request's items (any order), or an HTTP status to fail with.
+ */
+const fakeServer = (answer: (items: ReadonlyArray<Item>) => ReadonlyArray<unknown> | number) => {
+  const received: Array<ReadonlyArray<Item>> = []
+  const layer = Layer.succeed(
+    HttpClient.HttpClient,
+    HttpClient.make((request) =>
+      Effect.sync(() => {
+        const body = request.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(request.body.body)) : undefined
+        const items: ReadonlyArray<Item> = Array.isArray(body) ? body : [body]
+        received.push(items)
+        const out = answer(items)
+        const response = typeof out === "number"
+          ? new Response("busy", { status: out, headers: { "retry-after": "3" } })
+          : new Response(JSON.stringify(Array.isArray(body) ? out : out[0]), { status: 200, headers: { "content-type": "application/json" } })
+        return HttpClientResponse.fromWeb(request, response)
+      })
+    )
+  )
+  return { received, layer }
+}
+
+const echo = (items: ReadonlyArray<Item>) => items.map((i) => ({ jsonrpc: "2.0", id: i.id, result: { method: i.method, params: i.params } }))
+
+describe("the JSON-RPC client", () => {
+  it.effect("requests batched by Effect (Effect.all with batching) go out as one HTTP request through the resolver", () => {
+    const server = fakeServer(echo)
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc" })
+      const results = yield* Effect.all(
+        Array.from({ length: 10 }, (_, i) => Effect.request(client.call("starknet_getNonce", [i]), client.resolver)),
+        { batching: true, concurrency: "unbounded" }
+      )
+      expect(results).toEqual(Array.from({ length: 10 }, (_, i) => ({ method: "starknet_getNonce", params: [i] })))
+      expect(server.received.length).toBe(1)
+      expect(server.received[0]!.length).toBe(10)
+      expect(client.httpRequests()).toBe(1)
+    }).pipe(Effect.provide(server.layer))
+  })
+
+  it.live("requests from separate fibers in one window share one HTTP request; larger batches are split", () => {
+    const server = fakeServer(echo)
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc", maxBatchSize: 40 })
+      const results = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) => client.request("starknet_getTransactionStatus", { transaction_hash: i }),
+        { concurrency: "unbounded" }
+      )
+      expect(results.map((r) => (r as { params: { transaction_hash: number } }).params.transaction_hash)).toEqual(
+        Array.from({ length: 100 }, (_, i) => i)
+      )
+      expect(server.received.map((items) => items.length).sort((a, b) => a - b)).toEqual([20, 40, 40])
+    }).pipe(Effect.provide(server.layer))
+  })
+
+  it.live("answers are matched by id, in any order; a missing answer or an error completes only its own request", () => {
+    const server = fakeServer((items) =>
+      items
+        .filter((i) => i.params !== "lost")
+        .map((i) =>
+          i.params === "bad"
+            ? { jsonrpc: "2.0", id: i.id, error: { code: 29, message: "Transaction hash not found" } }
+            : { jsonrpc: "2.0", id: i.id, result: i.params }
+        )
+        .reverse()
+    )
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc" })
+      const [a, lost, bad, b] = yield* Effect.all(
+        [
+          Effect.either(client.request("m", "a")),
+          Effect.either(client.request("m", "lost")),
+          Effect.either(client.request("m", "bad")),
+          Effect.either(client.request("m", "b"))
+        ],
+        { concurrency: "unbounded" }
+      )
+      expect(server.received.length).toBe(1)
+      expect(a).toEqual(Either.right("a"))
+      expect(b).toEqual(Either.right("b"))
+      expect(Either.isLeft(lost) && lost.left).toMatchObject({ code: -32603, transient: true })
+      expect(Either.isLeft(bad) && bad.left).toMatchObject({ code: 29, message: "Transaction hash not found", transient: false })
+    }).pipe(Effect.provide(server.layer))
+  })
+
+  it.live("when the batch itself fails, every request in it fails with the HTTP status, transient, with Retry-After", () => {
+    const server = fakeServer(() => 429)
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc" })
+      const results = yield* Effect.all(
+        Array.from({ length: 5 }, (_, i) => Effect.flip(client.request("m", i))),
+        { concurrency: "unbounded" }
+      )
+      expect(server.received.length).toBe(1)
+      for (const e of results) expect(e).toMatchObject({ _tag: "JsonRpcFailure", code: 429, transient: true, retryAfter: 3 })
+    }).pipe(Effect.provide(server.layer))
+  })
+
+  it.live("request caching turned on by the caller never answers a poll with an old result", () => {
+    let tick = 0
+    const server = fakeServer((items) => items.map((i) => ({ jsonrpc: "2.0", id: i.id, result: ++tick })))
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc" })
+      const first = yield* client.request("starknet_blockNumber", [])
+      const second = yield* client.request("starknet_blockNumber", [])
+      expect([first, second]).toEqual([1, 2])
+    }).pipe(Effect.withRequestCaching(true), Effect.provide(server.layer))
+  })
+})
