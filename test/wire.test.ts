@@ -178,6 +178,98 @@ describe("Chipi's REST API", () => {
     })))
   }, 30_000)
 
+  it.live("requests carry what Chipi expects: api version, x-api-key, bearer (per call where given), names, decimal owner { r, s }, 4 hex session felts", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const { FetchHttpClient, HttpClient } = yield* Effect.promise(() => import("@effect/platform"))
+      const { Redacted } = yield* Effect.promise(() => import("effect"))
+      const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
+      const sent: Array<{ method: string; url: URL; headers: Record<string, string>; body: Record<string, unknown> | undefined }> = []
+      const recording = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, (client) =>
+          HttpClient.tapRequest(client, (r) =>
+            Effect.sync(() =>
+              void sent.push({
+                method: r.method,
+                url: new URL(r.url + (r.urlParams.length > 0 ? "?" + new URLSearchParams(r.urlParams.map(([k, v]) => [k, v] as [string, string])).toString() : "")),
+                headers: r.headers,
+                body: r.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(r.body.body)) : undefined
+              })
+            )))
+      ).pipe(Layer.provide(FetchHttpClient.layer))
+      const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_shape"), apiSecretKey: Redacted.make("sk_dev_shape"), baseUrl: `${url}/v1` })
+        .pipe(Effect.provide(recording))
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 100n } })
+      const layers = Layer.mergeAll(
+        StarknetRpc.layerHttp({ url }),
+        Layer.succeed(Paymaster.Paymaster, chipi.paymaster),
+        Crypto.layer,
+        Sessions.layer
+      )
+      const txHash = yield* Effect.gen(function*() {
+        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        yield* Sessions.registerAndWait({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 2, allowedEntrypoints: ["transfer"] }
+        }, { wait: { schedule: Schedule.spaced("50 millis") } }).pipe(Chipi.withBearerToken("user_token_1"))
+        const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x77", "0x3", "0x0"] }]
+        return yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls })
+      }).pipe(Effect.provide(layers))
+      const status = yield* chipi.getTransactionStatus(txHash)
+      expect(["RECEIVED", "ACCEPTED_ON_L2"]).toContain(status.finalityStatus)
+
+      const [prepareOwner, executeOwner, prepareSession, executeSession, statusRead] = sent
+      expect(sent.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([
+        "POST /v1/transactions/prepare-typed-data",
+        "POST /v1/transactions/execute-sponsored-transaction",
+        "POST /v1/transactions/prepare-typed-data",
+        "POST /v1/transactions/execute-sponsored-transaction",
+        `GET /v1/transactions/${txHash}/status`
+      ])
+      for (const r of sent) {
+        expect(r.url.searchParams.get("__chipi_api_version")).toBe("2025-12-30")
+        expect(r.headers["x-api-key"]).toBe("pk_dev_shape")
+      }
+      // The owner's calls carry the per-call token; the others the secret key.
+      expect([prepareOwner, executeOwner].map((r) => r!.headers["authorization"])).toEqual(["Bearer user_token_1", "Bearer user_token_1"])
+      expect([prepareSession, executeSession, statusRead].map((r) => r!.headers["authorization"])).toEqual(Array(3).fill("Bearer sk_dev_shape"))
+      expect(prepareOwner!.body).toMatchObject({ publicKey: wallet.publicKey, calls: [{ entrypoint: "add_or_update_session_key" }] })
+      expect(prepareSession!.body).toMatchObject({ publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x77", "0x3", "0x0"] }] })
+      const owner = executeOwner!.body!
+      expect(owner["userSignature"]).toEqual({ r: expect.stringMatching(/^\d+$/), s: expect.stringMatching(/^\d+$/) })
+      expect(owner["isSessionSignature"]).toBeUndefined()
+      const session = executeSession!.body!
+      expect(session["isSessionSignature"]).toBe(true)
+      expect(session["walletType"]).toBe("CHIPI")
+      expect(session["userSignature"]).toEqual([expect.stringMatching(/^0x[0-9a-f]+$/), expect.stringMatching(/^0x[0-9a-f]+$/), expect.stringMatching(/^0x[0-9a-f]+$/), expect.stringMatching(/^0x[0-9a-f]+$/)])
+      expect(JSON.stringify(sent)).not.toContain(PIN + '"')
+    }).pipe(Effect.scoped))
+
+  it.live("the served devnet's REST routes refuse a request without x-api-key or bearer, or with a malformed signature", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const post = (path: string, headers: Record<string, string>, body: unknown) =>
+        Effect.promise(() =>
+          fetch(`${url}/v1/transactions/${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) })
+            .then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } }))
+        )
+      const good = { "x-api-key": "pk_dev_a", authorization: "Bearer sk_dev_b" }
+      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "" }
+      expect((yield* post("prepare-typed-data", { authorization: "Bearer x" }, prepare)).status).toBe(401)
+      expect((yield* post("prepare-typed-data", { "x-api-key": "pk_dev_a" }, prepare)).status).toBe(401)
+      const built = yield* post("prepare-typed-data", good, prepare)
+      expect(built.status).toBe(200)
+      const typedData = (built.body as unknown as { typedData: unknown }).typedData
+      const hexOwner = yield* post("execute-sponsored-transaction", good, { publicKey: wallet.publicKey, typedData, userSignature: { r: "0x1", s: "0x2" }, walletType: "CHIPI" })
+      expect(hexOwner).toEqual({ status: 400, body: expect.objectContaining({ code: "INVALID_SIGNATURE" }) })
+      const unflagged = yield* post("execute-sponsored-transaction", good, { publicKey: wallet.publicKey, typedData, userSignature: ["0x1", "0x2", "0x3", "0x4"], walletType: "CHIPI" })
+      expect(unflagged).toEqual({ status: 400, body: expect.objectContaining({ code: "INVALID_SIGNATURE" }) })
+      expect((yield* devnet.transactions).length).toBe(0)
+    }).pipe(Effect.scoped))
+
   it.live("REST status route, errors as PaymasterError without secrets", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served

@@ -197,8 +197,11 @@ const restRoutes = Effect.gen(function*() {
   const fail = (status: number, message: string, code: string) => HttpServerResponse.unsafeJson({ message, code }, { status })
   const pmFail = (e: { readonly message: string; readonly code: number; readonly transient: boolean }) =>
     e.transient ? fail(503, "Service Unavailable", "UNAVAILABLE") : fail(400, e.message, String(e.code))
-  return (method: string, path: string, body: unknown) =>
+  return (method: string, path: string, headers: Readonly<Record<string, string | undefined>>, body: unknown) =>
     Effect.gen(function*() {
+      // As Chipi does: a public key in `x-api-key` and a bearer token on every request, whatever their values.
+      if (!/^pk_(dev|prod)_/.test(headers["x-api-key"] ?? "")) return fail(401, "missing or malformed x-api-key (pk_dev_… or pk_prod_…)", "UNAUTHORIZED")
+      if (!/^Bearer \S+$/.test(headers["authorization"] ?? "")) return fail(401, "missing Authorization: Bearer token", "UNAUTHORIZED")
       const b = (body ?? {}) as Record<string, unknown>
       if (method === "POST" && path === "/v1/transactions/prepare-typed-data") {
         const calls = yield* decode(Schema.Array(Call))(b["calls"]).pipe(Effect.either)
@@ -216,8 +219,17 @@ const restRoutes = Effect.gen(function*() {
       if (method === "POST" && path === "/v1/transactions/execute-sponsored-transaction") {
         const typedData = yield* Schema.decodeUnknown(OutsideExecutionTypedData)(b["typedData"]).pipe(Effect.either)
         if (typedData._tag === "Left") return fail(400, "typedData is not an outside execution", "INVALID_INPUT")
-        const sig = b["userSignature"] as ReadonlyArray<string> | { r: string; s: string } | undefined
-        const signature = Array.isArray(sig) ? sig : sig !== undefined && "r" in sig ? [sig.r, sig.s] : []
+        // A session signature is 4 hex felts flagged `isSessionSignature`; an owner signature is { r, s } in decimal.
+        const sig = b["userSignature"] as unknown
+        const signature: ReadonlyArray<string> | undefined = Array.isArray(sig)
+          ? b["isSessionSignature"] === true && sig.length === 4 && sig.every((v) => typeof v === "string" && /^0x[0-9a-fA-F]+$/.test(v)) ? sig : undefined
+          : typeof sig === "object" && sig !== null && typeof (sig as { r?: unknown }).r === "string" && typeof (sig as { s?: unknown }).s === "string" &&
+              /^\d+$/.test((sig as { r: string }).r) && /^\d+$/.test((sig as { s: string }).s)
+          ? [(sig as { r: string }).r, (sig as { s: string }).s]
+          : undefined
+        if (signature === undefined) {
+          return fail(400, "userSignature must be { r, s } in decimal, or 4 hex felts with isSessionSignature: true", "INVALID_SIGNATURE")
+        }
         return yield* paymaster.executeTransaction({
           userAddress: String(b["publicKey"]) as never,
           typedData: typedData.right,
@@ -277,7 +289,7 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
       retryAfter = (yield* devnet.faults).retryAfterSeconds ?? 1
       const req = yield* HttpServerRequest.HttpServerRequest
       const path = new URL(req.url, "http://devnet").pathname
-      if (path.startsWith("/v1/")) return yield* rest(req.method, path, req.method === "POST" ? yield* req.json : undefined)
+      if (path.startsWith("/v1/")) return yield* rest(req.method, path, req.headers, req.method === "POST" ? yield* req.json : undefined)
       const body = (yield* req.json) as Request | ReadonlyArray<Request>
       const answer = Array.isArray(body) ? yield* Effect.forEach(body, one) : yield* one(body as Request)
       return HttpServerResponse.unsafeJson(answer)
