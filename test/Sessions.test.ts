@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Logger, Redacted, Ref, TestClock } from "effect"
-import { Crypto, Devnet, Errors, Sessions } from "starknet-sessions"
+import { Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, TestClock, Tracer } from "effect"
+import { Crypto, Devnet, Errors, Sessions, StarknetRpc } from "starknet-sessions"
 import {
   atRealisticTime,
   PIN,
@@ -257,16 +257,32 @@ describe("faults", () => {
 })
 
 describe("secrets", () => {
-  it.effect("no PIN or private key appears in any log line or error message", () =>
+  it.effect("no PIN or private key appears in any log line, span attribute or error message", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const lines: Array<string> = []
       const capture = Logger.replace(
         Logger.defaultLogger,
-        Logger.make(({ message, cause }) => {
-          lines.push(JSON.stringify(message) + String(cause))
+        Logger.make(({ annotations, cause, message, spans }) => {
+          lines.push(JSON.stringify(message) + String(cause) + JSON.stringify([...annotations]) + JSON.stringify([...spans]))
         })
       )
+      const spanAttributes: Array<string> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = native.span(name, parent, context, links, startTime, kind, options)
+          for (const [key, value] of Object.entries(options?.attributes ?? {})) spanAttributes.push(`${name} ${key}=${String(value)}`)
+          const attribute = span.attribute.bind(span)
+          return Object.assign(span, {
+            attribute: (key: string, value: unknown) => {
+              spanAttributes.push(`${name} ${key}=${String(value)}`)
+              attribute(key, value)
+            }
+          })
+        },
+        context: (f, fiber) => native.context(f, fiber)
+      })
       const program = Effect.gen(function*() {
         const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
         yield* Effect.logInfo("registered", { wallet, session })
@@ -277,14 +293,29 @@ describe("secrets", () => {
           yield* Effect.flip(Sessions.revoke({ encryptKey: "wrong-pin-123", wallet, sessionPublicKey: session.publicKey }))
         ]
         for (const error of errors) yield* Effect.logError("failed", error)
-        return errors
+        // The keys themselves, to look for them in what was written.
+        const crypto = yield* Crypto.Crypto
+        const rpc = yield* StarknetRpc.StarknetRpc
+        const [ownerPublicKey] = yield* rpc.call({ contractAddress: wallet.publicKey, entrypoint: "get_public_key", calldata: [] })
+        const keys = yield* Effect.scoped(Effect.all([
+          crypto.decryptPrivateKey(session.encryptedPrivateKey, Redacted.make(PIN), session.publicKey),
+          crypto.decryptPrivateKey(wallet.encryptedPrivateKey, Redacted.make(PIN), ownerPublicKey!)
+        ]).pipe(Effect.map((ks) => ks.map((k) => Buffer.from(Redacted.value(k)).toString("hex")))))
+        return { errors, keys }
       })
-      const errors = yield* program.pipe(Effect.provide(capture), Effect.withLogSpan("test"))
-      const texts = [...lines, ...errors.map((e) => `${e.message} ${String(e)} ${JSON.stringify(e)}`)]
+      const { errors, keys } = yield* program.pipe(
+        Effect.provide(capture),
+        Logger.withMinimumLogLevel(LogLevel.All),
+        Effect.withLogSpan("test"),
+        Effect.withTracer(tracer)
+      )
+      const texts = [...lines, ...spanAttributes, ...errors.map((e) => `${e.message} ${String(e)} ${JSON.stringify(e)}`)]
       expect(lines.length).toBeGreaterThan(0)
+      expect(spanAttributes.some((a) => a.startsWith("Sessions.execute"))).toBe(true)
+      expect(keys.map((k) => k.length)).toEqual([64, 64])
+      const secrets = [PIN, "wrong-pin-123", ...keys, ...keys.map((k) => BigInt("0x" + k).toString(16)), ...keys.map((k) => BigInt("0x" + k).toString(10))]
       for (const text of texts) {
-        expect(text).not.toContain(PIN)
-        expect(text).not.toContain("wrong-pin-123")
+        for (const secret of secrets) expect(text).not.toContain(secret)
       }
     }).pipe(Effect.provide(TestLayer())))
 })
