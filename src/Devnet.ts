@@ -11,7 +11,7 @@ import { ANY_CALLER, SN_SEPOLIA, STARKNET_CONTRACTS } from "./Constants.js"
 import { PaymasterError, RpcError, TransactionNotFound } from "./Errors.js"
 import { encryptLegacy, encryptV1Sync } from "./internal/keystore.js"
 import { typedDataScalar, toHex } from "./internal/felt.js"
-import { Chain, Revert, type SessionEntry, type Tx } from "./internal/chain.js"
+import { Chain, Rejected, Revert, type SessionEntry, type Tx } from "./internal/chain.js"
 import * as stark from "./internal/stark.js"
 import {
   executeFromOutsideCalldata,
@@ -262,6 +262,7 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     const statusOf = (tx: Tx): TransactionStatus => {
       const finalityStatus = chain.finalityAt(tx, readBlock())
       if (finalityStatus === "RECEIVED") return { finalityStatus }
+      if (finalityStatus === "REJECTED") return { finalityStatus, revertReason: tx.rejected! }
       return {
         finalityStatus,
         executionStatus: tx.execution!,
@@ -473,13 +474,16 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
             signature: params.signature.map(BigInt),
             nonce: params.nonce
           }
-          // `__validate__` runs at submission: an invalid transaction is rejected, not included.
+          // Validation runs at submission: a transaction that fails it is refused, never included. One that only
+          // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand).
           const now = yield* nowSeconds
           try {
             chain.dryRun(now, () => chain.apply(payload, now))
           } catch (error) {
+            if (error instanceof Rejected) {
+              return yield* new PaymasterError({ code: 55, message: `Account validation failed (VALIDATION_FAILURE): ${error.reason}`, revertReason: error.reason })
+            }
             if (!(error instanceof Revert)) throw error
-            return yield* pmError("TRANSACTION_EXECUTION_ERROR", error.reason)
           }
           return enqueue(payload, [params.account, String(params.nonce)])
         }),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { Constants, Devnet, Schemas } from "starknet-sessions"
+import { Constants, Devnet, OutsideExecution, Schemas, StarknetRpc } from "starknet-sessions"
+import * as stark from "../src/internal/stark.js"
 import {
   call,
   layer,
@@ -33,6 +34,13 @@ const setup = (maxCalls = 5n, allowed: ReadonlyArray<string> = [], seed = 777n) 
   })
 
 const UNAUTHORIZED = "Session: unauthorized selector"
+
+/** The 4-felt session signature over the direct-path hash. */
+const directSignature = (account: string, chainId: string, nonce: bigint, calls: ReadonlyArray<OutsideExecution.OutsideCall>, key: Uint8Array, validUntil: bigint) => {
+  const h = BigInt(OutsideExecution.directSessionHash(account, chainId, nonce, validUntil, calls))
+  const { r, s } = stark.sign(h, key)
+  return [stark.publicKeyOf(key), r, s, validUntil].map((v) => "0x" + BigInt(v).toString(16))
+}
 
 describe("session rules on execute_from_outside_v2", () => {
   it.effect("a max_calls = 1 session is usable exactly once", () =>
@@ -248,23 +256,54 @@ describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
   it.effect("direct invoke: a session signature over the direct-path hash is validated and counted", () =>
     Effect.gen(function*() {
       const { w, s, validUntil, devnet } = yield* setup(2n)
-      const { OutsideExecution } = yield* Effect.promise(() => import("starknet-sessions"))
-      const stark = yield* Effect.promise(() => import("../src/internal/stark.js"))
       const calls = [transfer(BOB, 3n)]
-      const h = BigInt(OutsideExecution.directSessionHash(w.address, devnet.chainId, 0n, validUntil, calls))
-      const { r, s: sigS } = stark.sign(h, s.key)
-      const txHash = yield* devnet.invoke({
-        account: w.address,
-        calls,
-        nonce: 0n,
-        signature: [s.publicKey, r, sigS, validUntil].map((v) => "0x" + BigInt(v).toString(16))
-      })
+      const txHash = yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, validUntil) })
       yield* nextBlock
       expect(yield* status(txHash)).toMatchObject({ executionStatus: "SUCCEEDED" })
       expect(yield* devnet.balanceOf(USDC, BOB)).toBe(3n)
       expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+      // `__validate__` answers 0 for a bad session signature: the sequencer refuses it, nothing changes.
       const bad = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 1n, signature: [s.publicKey, "0x1", "0x2", "0x" + validUntil.toString(16)] }))
-      expect(bad.revertReason).toBe("Account: invalid session signature")
+      expect(bad).toMatchObject({ code: 55, revertReason: "Account validation failed: __validate__ returned 0" })
+      // A signature of another length answers 0 too; a bad owner signature panics with the contract's string.
+      const odd = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 1n, signature: ["0x1", "0x2", "0x3"] }))
+      expect(odd.revertReason).toBe("Account validation failed: __validate__ returned 0")
+      const owner = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 1n, signature: ["0x1", "0x2"] }))
+      expect(owner.revertReason).toBe("Account validation failed: Account: invalid signature")
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+      expect(yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, validUntil) })))
+        .toMatchObject({ revertReason: "Invalid transaction nonce: expected 1, got 0" })
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("direct invoke: a revert in __execute__ (spending policy) keeps what validation did (nonce, calls_used)", () =>
+    Effect.gen(function*() {
+      const { w, s, validUntil, devnet } = yield* setup(5n)
+      yield* ownerCall(w.address, w.owner, "set_spending_policy", [s.publicKey, USDC, 10n, 0n, 100n, 0n, 60n])
+      yield* nextBlock
+      const calls = [transfer(BOB, 11n)]
+      const txHash = yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, validUntil) })
+      yield* nextBlock
+      expect(yield* status(txHash)).toMatchObject({ executionStatus: "REVERTED", revertReason: "Spending: exceeds per-call" })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(0n)
+      expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
+      expect(yield* viewCall(w.address, "get_public_key", [])).toHaveLength(1)
+      const rpc = yield* StarknetRpc.StarknetRpc
+      expect(yield* rpc.getNonce(w.address as Schemas.Address)).toBe("0x1")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("direct invoke: accepted, then refused at inclusion when the state moved (REJECTED, nothing changes)", () =>
+    Effect.gen(function*() {
+      const { w, s, validUntil, devnet, signer } = yield* setup(1n)
+      const calls = [transfer(BOB, 2n)]
+      const viaPaymaster = yield* submit(w.address, [transfer(BOB, 5n)], signer)
+      // Both pass their checks now; the paymaster's transaction goes first and uses the only call.
+      const direct = yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, validUntil) })
+      yield* nextBlock
+      expect(yield* status(viaPaymaster.txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* status(direct)).toEqual({ finalityStatus: "REJECTED", revertReason: "Account validation failed: __validate__ returned 0" })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(5n)
+      const rpc = yield* StarknetRpc.StarknetRpc
+      expect(yield* rpc.getNonce(w.address as Schemas.Address)).toBe("0x0")
     }).pipe(Effect.provide(layer())))
 })
 

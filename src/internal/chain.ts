@@ -19,6 +19,11 @@ export class Revert {
   constructor(readonly reason: string) {}
 }
 
+/** The sequencer refuses a transaction whose validation fails: it changes nothing and is never executed. */
+export class Rejected {
+  constructor(readonly reason: string) {}
+}
+
 const sel = (name: string) => BigInt(selectorOf(name))
 const S = {
   add_or_update_session_key: sel("add_or_update_session_key"),
@@ -114,6 +119,8 @@ export interface Tx {
   readonly payload: TxPayload
   execution?: "SUCCEEDED" | "REVERTED"
   revertReason?: string
+  /** Refused at inclusion because its validation failed (the state moved since it was accepted). */
+  rejected?: string
   events: Array<ChainEvent>
   blockNumber?: number
   holdUntil: number
@@ -140,8 +147,9 @@ export class Chain {
   }
 
   /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
-  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
+  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "REJECTED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
     if (tx.blockNumber === undefined || tx.blockNumber > asOf) return "RECEIVED"
+    if (tx.rejected !== undefined) return "REJECTED"
     return asOf >= tx.blockNumber + this.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2"
   }
 
@@ -472,50 +480,65 @@ export class Chain {
 
   // -- transactions -------------------------------------------------------------------------------------------
 
-  /** Runs a transaction's effect at `now`; returns the events, or throws `Revert` after rolling back. */
+  /**
+   * Runs a transaction's effect at `now`; returns the events. A revert throws `Revert` after rolling back what the
+   * transaction did, except, for the account's own invoke, what its validation did (nonce and session count stand,
+   * as on Starknet); a failed validation throws `Rejected` after rolling back everything.
+   */
   apply(payload: TxPayload, now: bigint): Array<ChainEvent> {
     const saved = this.now
-    const mark = this.mark()
+    const start = this.mark()
+    let keep = start
     this.now = now
     try {
       if (payload.kind === "outside") {
         this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
       } else {
-        this.applyInvoke(payload)
+        const acc = this.validateInvoke(payload)
+        keep = this.mark()
+        this.executeInvoke(acc, payload)
       }
-      return this.events.slice(mark.events)
+      return this.events.slice(start.events)
     } catch (error) {
-      this.rollback(mark)
+      this.rollback(error instanceof Revert ? keep : start)
       throw error
     } finally {
       this.now = saved
     }
   }
 
-  /** The account's own invoke: `__validate__` then `__execute__`. */
-  private applyInvoke(p: Extract<TxPayload, { kind: "invoke" }>) {
+  /**
+   * The protocol's checks and the account's `__validate__` for its own invoke. `__validate__` never panics on bad
+   * input, it answers 0 and the sequencer rejects the transaction; only a bad owner signature panics.
+   */
+  private validateInvoke(p: Extract<TxPayload, { kind: "invoke" }>): Account {
     const acc = this.account(p.account)
-    if (acc === undefined) throw new Revert("CONTRACT_NOT_DEPLOYED")
-    if (p.nonce !== acc.nonce) throw new Revert("Invalid transaction nonce")
+    if (acc === undefined) throw new Rejected("Contract not found")
+    if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`)
     const sig = p.signature
     const self = "0x" + p.account.toString(16)
+    const returnedZero = new Rejected("Account validation failed: __validate__ returned 0")
     if (sig.length === 4) {
       const [key, r, s, validUntil] = sig as [bigint, bigint, bigint, bigint]
+      if (validUntil > U64_MAX || this.now > validUntil || !this.sessionAllows(acc, p.account, key, p.calls)) throw returnedZero
       const h = BigInt(directSessionHash(self, this.chainId, p.nonce, validUntil, p.calls))
-      const ok = validUntil <= U64_MAX && this.now <= validUntil && this.sessionAllows(acc, p.account, key, p.calls) &&
-        this.ecdsa(h, r, s, key)
-      if (!ok) throw new Revert("Account: invalid session signature")
+      if (!this.ecdsa(h, r, s, key)) throw returnedZero
       const entry = acc.sessions.get(key)!
       this.setMap(acc.sessions, key, { ...entry, callsUsed: entry.callsUsed + 1n })
-      this.setField(acc, "nonce", acc.nonce + 1n)
-      this.applySpending(acc, key, p.calls)
     } else if (sig.length === 2) {
       const h = BigInt(directSessionHash(self, this.chainId, p.nonce, 0n, p.calls))
-      if (!this.ecdsa(h, sig[0], sig[1], acc.publicKey)) throw new Revert("Account: invalid signature")
-      this.setField(acc, "nonce", acc.nonce + 1n)
+      if (!this.ecdsa(h, sig[0], sig[1], acc.publicKey)) throw new Rejected("Account validation failed: Account: invalid signature")
     } else {
-      throw new Revert("Account: invalid signature")
+      // An empty signature is valid only when the caller is the account itself; an invoke's caller is the protocol.
+      throw returnedZero
     }
+    this.setField(acc, "nonce", acc.nonce + 1n)
+    return acc
+  }
+
+  /** The account's `__execute__` (called by the protocol): the spending policy for a session, then the calls. */
+  private executeInvoke(acc: Account, p: Extract<TxPayload, { kind: "invoke" }>) {
+    if (p.signature.length === 4) this.applySpending(acc, p.signature[0]!, p.calls)
     this.runCalls(p.account, p.calls)
   }
 
@@ -534,15 +557,20 @@ export class Chain {
       }
       try {
         tx.events = this.apply(tx.payload, BigInt(timestamp))
-        // Included for good: nothing to roll back any more.
-        this.journal.length = 0
-        this.events.length = 0
         tx.execution = "SUCCEEDED"
       } catch (error) {
-        if (!(error instanceof Revert)) throw error
-        tx.execution = "REVERTED"
-        tx.revertReason = error.reason
+        if (error instanceof Revert) {
+          tx.execution = "REVERTED"
+          tx.revertReason = error.reason
+        } else if (error instanceof Rejected) {
+          tx.rejected = error.reason
+        } else {
+          throw error
+        }
       }
+      // Included for good: nothing to roll back any more.
+      this.journal.length = 0
+      this.events.length = 0
       tx.blockNumber = number
     }
     this.pending.length = 0
