@@ -307,6 +307,55 @@ describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
     }).pipe(Effect.provide(layer())))
 })
 
+describe("the contract's entrypoints beyond the session rules", () => {
+  it.effect("execute_from_outside_v2 answers each call's result, an empty one for a call that failed (non-atomic)", () =>
+    Effect.gen(function*() {
+      const { w, signer } = yield* setup()
+      const { calldata } = yield* signOutside(w.address, [transfer(BOB, 1n), transfer(BOB, 10n ** 30n), call(USDC, "decimals")], signer)
+      // A view of the submission: what the relayer's transaction would get back.
+      expect(yield* viewCall(w.address, "execute_from_outside_v2", calldata)).toEqual(["0x3", "0x1", "0x1", "0x0", "0x1", "0x6"])
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("calldata is read as Cairo reads it: out-of-range or missing values, and extra felts, panic with its strings", () =>
+    Effect.gen(function*() {
+      yield* start
+      const fails = (contract: string, entrypoint: string, calldata: ReadonlyArray<bigint>) =>
+        Effect.flip(viewCall(contract, entrypoint, calldata)).pipe(Effect.map((e) => e.message))
+      expect(yield* fails(USDC, "balance_of", [])).toContain("Failed to deserialize param #1")
+      expect(yield* fails(USDC, "transfer", [0xb0bn, 1n << 128n, 0n])).toContain("Failed to deserialize param #2")
+      expect(yield* fails(USDC, "transfer", [0xb0bn, 1n])).toContain("Failed to deserialize param #2")
+      expect(yield* fails(USDC, "balance_of", [0xb0bn, 1n])).toContain("Input too long for arguments")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("add_or_update_session_key refuses a valid_until beyond u64 or a short list; the multicall goes on", () =>
+    Effect.gen(function*() {
+      const { w, devnet } = yield* setup()
+      const s2 = sessionKey(4242n)
+      const txHash = yield* ownerCall(w.address, w.owner, "add_or_update_session_key", [s2.publicKey, 1n << 64n, 5n, 0n])
+      expect(yield* status(txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* devnet.sessionData(w.address, s2.publicKey)).toEqual([0n, 0n, 0n, 0n])
+      yield* ownerCall(w.address, w.owner, "add_or_update_session_key", [s2.publicKey, 100n, 5n, 2n, 1n])
+      expect(yield* devnet.sessionData(w.address, s2.publicKey)).toEqual([0n, 0n, 0n, 0n])
+      yield* ownerCall(w.address, w.owner, "add_or_update_session_key", [s2.publicKey, (1n << 64n) - 1n, 0xffffffffn, 1n, 7n])
+      expect(yield* devnet.sessionData(w.address, s2.publicKey)).toEqual([(1n << 64n) - 1n, 0xffffffffn, 0n, 1n])
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("set_public_key rotates the owner key (owner-only); __execute__ called by the account runs its calls", () =>
+    Effect.gen(function*() {
+      const { w, devnet } = yield* setup()
+      const next = sessionKey(0x5eedn)
+      // __execute__ from the account itself: [n, (to, selector, len, calldata...)*]
+      const inner = transfer(BOB, 4n)
+      yield* ownerCall(w.address, w.owner, "__execute__", [1n, inner.to, inner.selector, 3n, ...inner.calldata])
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(4n)
+      expect((yield* Effect.flip(viewCall(w.address, "set_public_key", [next.publicKey]))).message).toContain("Account: unauthorized")
+      yield* ownerCall(w.address, w.owner, "set_public_key", [next.publicKey])
+      expect(yield* viewCall(w.address, "get_public_key")).toEqual([next.publicKey])
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], w.owner)).reason).toBe("SRC9: invalid signature")
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], { key: next.key })).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+})
+
 describe("the chain and its faults", () => {
   it.effect("transactions go RECEIVED -> ACCEPTED_ON_L2 -> ACCEPTED_ON_L1; unknown hashes are not found", () =>
     Effect.gen(function*() {

@@ -11,7 +11,7 @@ import {
   type OutsideCall,
   parseExecuteFromOutsideCalldata
 } from "../OutsideExecution.js"
-import { selectorOf } from "../Schemas.js"
+import { type Felt, selectorOf } from "../Schemas.js"
 import { encodeShortString, U128_MAX, U64_MAX } from "./felt.js"
 import * as stark from "./stark.js"
 
@@ -38,6 +38,10 @@ const S = {
   remove_spending_policy: sel("remove_spending_policy"),
   get_spending_policy: sel("get_spending_policy"),
   execute_from_outside_v2: sel("execute_from_outside_v2"),
+  __execute__: sel("__execute__"),
+  set_public_key: sel("set_public_key"),
+  setPublicKey: sel("setPublicKey"),
+  upgrade: sel("upgrade"),
   balance_of: sel("balance_of"),
   balanceOf: sel("balanceOf"),
   transfer: sel("transfer"),
@@ -126,11 +130,70 @@ export interface Tx {
   holdUntil: number
 }
 
-const u256 = (low: bigint | undefined, high: bigint | undefined): bigint => {
-  if (low === undefined || high === undefined || low > U128_MAX || high > U128_MAX) throw new Revert("u256: invalid value")
-  return (high << 128n) | low
-}
 const split = (v: bigint) => [v & U128_MAX, v >> 128n]
+
+type Param = "felt" | "u32" | "u64" | "u256" | "felts"
+type ParamValue<P extends Param> = P extends "felts" ? Array<bigint> : bigint
+/**
+ * Reads an entrypoint's calldata as Cairo's generated wrapper does, with its exact panics:
+ * `Failed to deserialize param #N` for a missing or out-of-range value, `Input too long for arguments` for extra felts.
+ */
+const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>, kinds: P): { -readonly [K in keyof P]: ParamValue<P[K]> } => {
+  const out: Array<bigint | Array<bigint>> = []
+  let at = 0
+  kinds.forEach((kind, i) => {
+    const fail = () => new Revert(`Failed to deserialize param #${i + 1}`)
+    const next = () => {
+      const v = cd[at++]
+      if (v === undefined) throw fail()
+      return v
+    }
+    switch (kind) {
+      case "felt":
+        return void out.push(next())
+      case "u32":
+      case "u64": {
+        const v = next()
+        if (v > (kind === "u32" ? 0xffffffffn : U64_MAX)) throw fail()
+        return void out.push(v)
+      }
+      case "u256": {
+        const [low, high] = [next(), next()]
+        if (low > U128_MAX || high > U128_MAX) throw fail()
+        return void out.push((high << 128n) | low)
+      }
+      case "felts": {
+        const n = next()
+        if (n > BigInt(cd.length - at)) throw fail()
+        const items = cd.slice(at, at + Number(n))
+        at += Number(n)
+        return void out.push(items)
+      }
+    }
+  })
+  if (at < cd.length) throw new Revert("Input too long for arguments")
+  return out as never
+}
+
+/** `Array<Call>` calldata: `[n, (to, selector, calldata_len, calldata...)*]`. */
+const callsOf = (cd: ReadonlyArray<bigint>): Array<OutsideCall> | undefined => {
+  const n = cd[0]
+  if (n === undefined) return undefined
+  const calls: Array<OutsideCall> = []
+  let at = 1
+  for (let i = 0n; i < n; i++) {
+    const [to, selector, len] = [cd[at], cd[at + 1], cd[at + 2]]
+    if (to === undefined || selector === undefined || len === undefined || at + 3 + Number(len) > cd.length) return undefined
+    const hex = (v: bigint) => ("0x" + v.toString(16)) as Felt
+    calls.push({ to: hex(to), selector: hex(selector), calldata: cd.slice(at + 3, at + 3 + Number(len)).map(hex) })
+    at += 3 + Number(len)
+  }
+  return at === cd.length ? calls : undefined
+}
+
+/** `Array<Span<felt252>>`, the results of a multicall (an empty span for a call that failed). */
+const serializeResults = (results: ReadonlyArray<ReadonlyArray<bigint>>): Array<bigint> =>
+  [BigInt(results.length), ...results.flatMap((r) => [BigInt(r.length), ...r])]
 
 export class Chain {
   readonly contracts = new Map<bigint, Account | Token>()
@@ -252,15 +315,15 @@ export class Chain {
     switch (selector) {
       case S.balance_of:
       case S.balanceOf:
-        return split(balance(cd[0] ?? 0n))
+        return split(balance(params(cd, ["felt"])[0]))
       case S.transfer: {
-        move(caller, cd[0] ?? 0n, u256(cd[1], cd[2]))
+        const [to, amount] = params(cd, ["felt", "u256"])
+        move(caller, to, amount)
         return [1n]
       }
       case S.transfer_from:
       case S.transferFrom: {
-        const [from, to] = [cd[0] ?? 0n, cd[1] ?? 0n]
-        const amount = u256(cd[2], cd[3])
+        const [from, to, amount] = params(cd, ["felt", "felt", "u256"])
         const key = `${from}:${caller}`
         const allowed = token.allowances.get(key) ?? 0n
         if (allowed < amount) throw new Revert("ERC20: insufficient allowance")
@@ -269,23 +332,24 @@ export class Chain {
         return [1n]
       }
       case S.approve: {
-        const spender = cd[0] ?? 0n
-        const amount = u256(cd[1], cd[2])
+        const [spender, amount] = params(cd, ["felt", "u256"])
         this.setMap(token.allowances, `${caller}:${spender}`, amount)
         this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
         return [1n]
       }
       case S.increase_allowance:
       case S.increaseAllowance: {
-        const spender = cd[0] ?? 0n
+        const [spender, added] = params(cd, ["felt", "u256"])
         const key = `${caller}:${spender}`
-        const amount = (token.allowances.get(key) ?? 0n) + u256(cd[1], cd[2])
+        const amount = (token.allowances.get(key) ?? 0n) + added
         this.setMap(token.allowances, key, amount)
         this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
         return [1n]
       }
-      case S.allowance:
-        return split(token.allowances.get(`${cd[0] ?? 0n}:${cd[1] ?? 0n}`) ?? 0n)
+      case S.allowance: {
+        const [owner, spender] = params(cd, ["felt", "felt"])
+        return split(token.allowances.get(`${owner}:${spender}`) ?? 0n)
+      }
       case S.decimals:
         return [BigInt(token.decimals)]
       case S.symbol:
@@ -308,16 +372,15 @@ export class Chain {
     switch (selector) {
       case S.add_or_update_session_key: {
         this.ownerOnly(self, caller)
-        const [key, validUntil, maxCalls, n] = [cd[0] ?? 0n, cd[1] ?? 0n, cd[2] ?? 0n, Number(cd[3] ?? 0n)]
-        if (validUntil > U64_MAX || maxCalls > 0xffffffffn || cd.length !== 4 + n) throw new Revert("Session: invalid config")
+        const [key, validUntil, maxCalls, allowed] = params(cd, ["felt", "u64", "u32", "felts"])
         // A fresh entry: every old entrypoint is cleared, so no stale selector survives a shorter list.
-        this.setMap(acc.sessions, key, { validUntil, maxCalls, callsUsed: 0n, allowed: cd.slice(4, 4 + n) })
+        this.setMap(acc.sessions, key, { validUntil, maxCalls, callsUsed: 0n, allowed })
         this.emit({ fromAddress: self, keys: [EVENT.SessionKeyAdded, key], data: [validUntil, maxCalls] })
         return []
       }
       case S.revoke_session_key: {
         this.ownerOnly(self, caller)
-        const key = cd[0] ?? 0n
+        const [key] = params(cd, ["felt"])
         this.setMap(acc.sessions, key, { validUntil: 0n, maxCalls: 0n, callsUsed: 0n, allowed: [] })
         this.emit({ fromAddress: self, keys: [EVENT.SessionKeyRevoked, key], data: [] })
         return []
@@ -342,14 +405,8 @@ export class Chain {
         return [encodeShortString("v33")]
       case S.set_spending_policy: {
         this.ownerOnly(self, caller)
-        const [key, token] = [cd[0] ?? 0n, cd[1] ?? 0n]
-        const policy: Policy = {
-          maxPerCall: u256(cd[2], cd[3]),
-          maxPerWindow: u256(cd[4], cd[5]),
-          windowSeconds: cd[6] ?? 0n,
-          spent: 0n,
-          windowStart: this.now
-        }
+        const [key, token, maxPerCall, maxPerWindow, windowSeconds] = params(cd, ["felt", "felt", "u256", "u256", "u64"])
+        const policy: Policy = { maxPerCall, maxPerWindow, windowSeconds, spent: 0n, windowStart: this.now }
         this.setMap(acc.policies, `${key}:${token}`, policy)
         this.emit({
           fromAddress: self,
@@ -360,7 +417,7 @@ export class Chain {
       }
       case S.remove_spending_policy: {
         this.ownerOnly(self, caller)
-        const [key, token] = [cd[0] ?? 0n, cd[1] ?? 0n]
+        const [key, token] = params(cd, ["felt", "felt"])
         this.setMap(acc.policies, `${key}:${token}`, { maxPerCall: 0n, maxPerWindow: 0n, windowSeconds: 0n, spent: 0n, windowStart: 0n })
         this.emit({ fromAddress: self, keys: [EVENT.SpendingPolicyRemoved, key, token], data: [] })
         return []
@@ -372,13 +429,28 @@ export class Chain {
           : [...split(p.maxPerCall), ...split(p.maxPerWindow), p.windowSeconds, ...split(p.spent), p.windowStart]
       }
       case S.execute_from_outside_v2:
-        this.executeFromOutside(acc, self, caller, cd)
+        return this.executeFromOutside(acc, self, caller, cd)
+      case S.__execute__: {
+        // The protocol (caller 0) or the account itself; the calls run non-atomically.
+        if (caller !== 0n && caller !== self) throw new Revert("Account: unauthorized caller")
+        const calls = callsOf(cd)
+        if (calls === undefined) throw new Revert("Failed to deserialize param #1")
+        return serializeResults(this.runCalls(self, calls))
+      }
+      case S.set_public_key:
+      case S.setPublicKey: {
+        this.ownerOnly(self, caller)
+        const [key] = params(cd, ["felt"])
+        this.setField(acc, "publicKey", key)
         return []
+      }
+      case S.upgrade: {
+        this.ownerOnly(self, caller)
+        // The devnet declares one account class and the token class: any other class hash is unknown.
+        const [classHash] = params(cd, ["felt"])
+        throw new Revert(`Class with hash 0x${classHash.toString(16)} is not declared.`)
+      }
       default:
-        if (BLOCKLIST.has(selector)) {
-          this.ownerOnly(self, caller)
-          throw new Revert("Account: not supported by the devnet")
-        }
         throw new Revert("ENTRYPOINT_NOT_FOUND")
     }
   }
@@ -413,7 +485,7 @@ export class Chain {
     return this.ecdsa(hashValue, r, s, key)
   }
 
-  private executeFromOutside(acc: Account, self: bigint, relayer: bigint, cd: ReadonlyArray<bigint>) {
+  private executeFromOutside(acc: Account, self: bigint, relayer: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
     const parsed = parseExecuteFromOutsideCalldata(cd.map((v) => "0x" + v.toString(16)))
     if (parsed === undefined) throw new Revert("SRC9: invalid calldata")
     const { outsideExecution: oe, signature } = parsed
@@ -440,7 +512,7 @@ export class Chain {
       this.setMap(acc.sessions, sig[0]!, { ...entry, callsUsed: entry.callsUsed + 1n })
       this.applySpending(acc, sig[0]!, oe.calls)
     }
-    this.runCalls(self, oe.calls)
+    return serializeResults(this.runCalls(self, oe.calls))
   }
 
   private applySpending(acc: Account, key: bigint, calls: ReadonlyArray<OutsideCall>) {
@@ -465,17 +537,18 @@ export class Chain {
     }
   }
 
-  /** Non-atomic multicall: a failing call rolls back only itself. */
-  private runCalls(self: bigint, calls: ReadonlyArray<OutsideCall>) {
-    for (const call of calls) {
+  /** Non-atomic multicall: a failing call rolls back only itself and leaves an empty result. */
+  private runCalls(self: bigint, calls: ReadonlyArray<OutsideCall>): Array<Array<bigint>> {
+    return calls.map((call) => {
       const mark = this.mark()
       try {
-        this.call(self, BigInt(call.to), BigInt(call.selector), call.calldata.map(BigInt))
+        return this.call(self, BigInt(call.to), BigInt(call.selector), call.calldata.map(BigInt))
       } catch (error) {
         if (!(error instanceof Revert)) throw error
         this.rollback(mark)
+        return []
       }
-    }
+    })
   }
 
   // -- transactions -------------------------------------------------------------------------------------------
