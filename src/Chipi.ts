@@ -23,6 +23,10 @@ export interface Options {
   /** Default `https://api.chipipay.com/v1`. */
   readonly baseUrl?: string
   readonly timeout?: Duration.DurationInput
+  /**
+   * Retries of transient faults of reads and `buildTransaction`. `executeTransaction` is sent once; the lifecycle
+   * retries it with its own `retry` option and tells a lost answer from a refusal.
+   */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
 
@@ -67,7 +71,8 @@ export const make = (options: Options) =>
     const timeout = Duration.decode(options.timeout ?? "15 seconds")
     const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
 
-    const send = <A, I>(method: "GET" | "POST", path: string, body: unknown, schema: Schema.Schema<A, I>) =>
+    // Reads are retried here; a submission is sent once (see the SNIP-29 layer).
+    const send = <A, I>(method: "GET" | "POST", path: string, body: unknown, schema: Schema.Schema<A, I>, retried = true) =>
       Effect.gen(function*() {
         const token = Option.getOrElse(yield* FiberRef.get(bearerToken), () => options.apiSecretKey)
         const url = `${base}${path}?__chipi_api_version=${API_VERSION}`
@@ -97,7 +102,7 @@ export const make = (options: Options) =>
         return yield* Schema.decodeUnknown(schema)(json).pipe(
           Effect.mapError((e) => new PaymasterError({ code: -1, message: `${path}: unexpected answer: ${e.message}` }))
         )
-      }).pipe(Effect.retry({ schedule: retry, while: (e) => e.transient }))
+      }).pipe(retried ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect)
 
     const paymaster = Paymaster.of({
       takesTimeBounds: false,
@@ -118,7 +123,7 @@ export const make = (options: Options) =>
             : { userSignature: { r: BigInt(req.signature[0]!).toString(10), s: BigInt(req.signature[1]!).toString(10) } }),
           saveToDatabase: false,
           walletType: "CHIPI"
-        }, Executed).pipe(Effect.map((r) => ({ transactionHash: r.transactionHash })))
+        }, Executed, false).pipe(Effect.map((r) => ({ transactionHash: r.transactionHash })))
     })
 
     /** `GET /transactions/{hash}/status`, as the guide reads it. */

@@ -39,6 +39,18 @@ export interface Faults {
   /** The HTTP shape of those failures: 503 (default) or 429 with a `Retry-After` of `retryAfterSeconds`. */
   readonly failStatus?: 429 | 503
   readonly retryAfterSeconds?: number
+  /**
+   * The next N requests lose their connection (on the wire the socket is closed without an answer): `dropWhen:
+   * "before"` (default) before the request is carried out; `"after"` once it is carried out, so only the answer
+   * is lost (a submission went through and its hash never reached the caller).
+   */
+  readonly dropNext?: number
+  readonly dropWhen?: "before" | "after"
+  /**
+   * `failNext` and `dropNext` count only requests of these methods (`starknet_call`, `starknet_getTransactionStatus`,
+   * `paymaster_buildTransaction`, `paymaster_executeTransaction`, …); by default every request.
+   */
+  readonly faultMethods?: ReadonlyArray<string>
   /** Transactions submitted from now on stay `RECEIVED` for this many extra blocks. */
   readonly holdBlocks?: number
   /** Reads (`StarknetRpc`) see the chain as it was this many blocks ago; the paymaster sees the present. */
@@ -209,26 +221,37 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
 
     const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => BigInt(Math.floor((ms + offsetMillis) / 1000)))
 
-    /** Every request: latency, injected failures, then the chain catches up with the clock. */
+    /**
+     * Every request: latency, injected failures, then the chain catches up with the clock. `fail(code)` makes the
+     * request's transient error: an HTTP status, or 0 for a dropped connection.
+     */
     const request = <A, E>(
-      fail: () => E,
+      method: string,
+      fail: (code: number) => E,
       body: Effect.Effect<A, E>
     ): Effect.Effect<A, E> =>
       Effect.gen(function*() {
         if (faults.latency !== undefined) yield* Effect.sleep(faults.latency)
-        if ((faults.failNext ?? 0) > 0) {
+        const targeted = faults.faultMethods === undefined || faults.faultMethods.includes(method)
+        if (targeted && (faults.failNext ?? 0) > 0) {
           faults = { ...faults, failNext: faults.failNext! - 1 }
-          return yield* Effect.fail(fail())
+          return yield* Effect.fail(fail(faults.failStatus ?? 503))
         }
+        const drop = targeted && (faults.dropNext ?? 0) > 0
+        if (drop) faults = { ...faults, dropNext: faults.dropNext! - 1 }
+        if (drop && faults.dropWhen !== "after") return yield* Effect.fail(fail(0))
         requests++
         yield* catchUp
-        return yield* body
+        const result = yield* body
+        if (drop) return yield* Effect.fail(fail(0))
+        return result
       })
-    const faultCode = () => faults.failStatus ?? 503
-    const faultMessage = () => (faultCode() === 429 ? "Too Many Requests (injected fault)" : "Service Unavailable (injected fault)")
-    const rpcFault = (method: string) => () => new RpcError({ method, code: faultCode(), message: faultMessage(), transient: true })
-    const pmFault = () => new PaymasterError({ code: faultCode(), message: faultMessage(), transient: true })
-    const rpcRequest = <A, E>(method: string, body: Effect.Effect<A, E>) => request<A, E | RpcError>(rpcFault(method), body)
+    const faultMessage = (code: number) =>
+      code === 0 ? "connection dropped (injected fault)" : code === 429 ? "Too Many Requests (injected fault)" : "Service Unavailable (injected fault)"
+    const rpcRequest = <A, E>(method: string, body: Effect.Effect<A, E>) =>
+      request<A, E | RpcError>(method, (code) => new RpcError({ method, code, message: faultMessage(code), transient: true }), body)
+    const pmRequest = <A, E>(method: string, body: Effect.Effect<A, E>) =>
+      request<A, E | PaymasterError>(method, (code) => new PaymasterError({ code, message: faultMessage(code), transient: true }), body)
 
     /** The block readers see, `readLagBlocks` behind. */
     const readBlock = () => Math.max(0, chain.latest.number - (faults.readLagBlocks ?? 0))
@@ -236,10 +259,11 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     const nextTxHash = (parts: ReadonlyArray<string>) =>
       BigInt("0x" + nodeCrypto.createHash("sha256").update(`${txCounter++}:${parts.join(",")}`).digest("hex")) >> 6n
 
-    const enqueue = (payload: Tx["payload"], parts: ReadonlyArray<string>) => {
+    const enqueue = (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => {
       const tx: Tx = {
         hash: nextTxHash(parts),
         payload,
+        ...(outsideNonce !== undefined ? { outsideNonce } : {}),
         events: [],
         holdUntil: chain.latest.number + (faults.holdBlocks ?? 0)
       }
@@ -356,10 +380,10 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     }
 
     const paymaster: Paymaster["Type"] = {
-      isAvailable: request(pmFault, Effect.succeed(true)),
+      isAvailable: pmRequest("paymaster_isAvailable", Effect.succeed(true)),
       buildTransaction: (req) =>
-        request(
-          pmFault,
+        pmRequest(
+          "paymaster_buildTransaction",
           Effect.gen(function*() {
             if (chain.account(BigInt(req.userAddress)) === undefined) return yield* pmError("INVALID_ADDRESS")
             const now = yield* nowSeconds
@@ -378,14 +402,19 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
           })
         ),
       executeTransaction: (req) =>
-        request(
-          pmFault,
+        pmRequest(
+          "paymaster_executeTransaction",
           Effect.gen(function*() {
             const account = BigInt(req.userAddress)
             if (chain.account(account) === undefined) return yield* pmError("INVALID_ADDRESS")
             const { outsideExecution } = fromTypedData(req.typedData)
             const calldata = executeFromOutsideCalldata(outsideExecution, req.signature)
             const payload = { kind: "outside" as const, relayer, account, calldata }
+            // The relayer knows what it has already sent: a nonce it submitted and that is still pending is taken.
+            const nonce = BigInt(outsideExecution.nonce)
+            if (chain.pending.some((tx) => tx.payload.kind === "outside" && tx.payload.account === account && tx.outsideNonce === nonce)) {
+              return yield* pmError("TRANSACTION_EXECUTION_ERROR", "SRC9: duplicated nonce")
+            }
             // Simulate first, like real paymasters: a refusal is an error and nothing is sent.
             const now = yield* nowSeconds
             const at = now > BigInt(chain.latest.timestamp) ? now : BigInt(chain.latest.timestamp)
@@ -395,7 +424,7 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
               if (!(error instanceof Revert)) throw error
               return yield* pmError("TRANSACTION_EXECUTION_ERROR", error.reason)
             }
-            return { transactionHash: enqueue(payload, calldata) }
+            return { transactionHash: enqueue(payload, calldata, nonce) }
           })
         )
     }

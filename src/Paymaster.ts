@@ -87,6 +87,10 @@ export interface Snip29Options {
   /** Sent as `x-paymaster-api-key` (required for sponsored mode on public paymasters). */
   readonly apiKey?: Redacted.Redacted<string>
   readonly timeout?: Duration.DurationInput
+  /**
+   * Retries of transient faults of reads and `buildTransaction`. `executeTransaction` is sent once; the lifecycle
+   * retries it with its own `retry` option and tells a lost answer from a refusal.
+   */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
 
@@ -135,10 +139,12 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {})
     })
     const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
-    const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
+    // Reads are retried here. A submission is sent once: whoever retries it (the lifecycle does) must know that a
+    // retry can find its nonce taken by an attempt whose answer was lost.
+    const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>, retried = true) =>
       client.request(method, params).pipe(
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
-        Effect.retry({ schedule: retry, while: (e) => e.transient }),
+        retried ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect,
         Effect.flatMap((result) =>
           Schema.decodeUnknown(schema)(result).pipe(
             Effect.mapError((e) => new PaymasterError({ code: -32700, message: `unexpected answer to ${method}: ${e.message}` }))
@@ -180,7 +186,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
         request("paymaster_executeTransaction", {
           transaction: { type: "invoke", invoke: { user_address: req.userAddress, typed_data: req.typedData, signature: req.signature } },
           parameters
-        }, ExecuteResult).pipe(Effect.map((r) => ({ transactionHash: r.transaction_hash })))
+        }, ExecuteResult, false).pipe(Effect.map((r) => ({ transactionHash: r.transaction_hash })))
     })
   })
 

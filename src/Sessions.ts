@@ -13,6 +13,7 @@ import {
   InvalidInput,
   type InvalidPin,
   PaymasterError,
+  SubmissionAnswerLost,
   type Reverted,
   type RpcError,
   type SessionRefusal,
@@ -155,7 +156,7 @@ export interface Options {
  * @since 0.1.0
  * @category errors
  */
-export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | PaymasterError | RpcError
+export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | PaymasterError | SubmissionAnswerLost | RpcError
 
 /**
  * Every failure of a session execute.
@@ -249,7 +250,7 @@ const submit = <E, R>(
   now: number,
   signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>,
   options: Options
-): Effect.Effect<TxHash, E | TypedDataMismatch | PaymasterError | RpcError, R | Paymaster | StarknetRpc> =>
+): Effect.Effect<TxHash, E | TypedDataMismatch | PaymasterError | SubmissionAnswerLost | RpcError, R | Paymaster | StarknetRpc> =>
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
     const rpc = yield* StarknetRpc
@@ -270,9 +271,19 @@ const submit = <E, R>(
     })
     const signature = yield* signWith(messageHash(chainId, wallet, outsideExecution))
     // The outside-execution nonce makes a repeated submission of the same signed payload refused, never doubled.
+    // A retry refused for that nonce means an earlier attempt went through and only its answer was lost.
+    let attempts = 0
     const { transactionHash } = yield* Transactions.retryTransient(
-      paymaster.executeTransaction({ userAddress: wallet, typedData: built.typedData, signature }),
+      Effect.suspend(() => {
+        attempts++
+        return paymaster.executeTransaction({ userAddress: wallet, typedData: built.typedData, signature })
+      }),
       options.retry
+    ).pipe(
+      Effect.catchIf(
+        (error) => attempts > 1 && error.revertReason === "SRC9: duplicated nonce",
+        () => Effect.fail(new SubmissionAnswerLost({ wallet, nonce: outsideExecution.nonce, attempts }))
+      )
     )
     return transactionHash
   })
@@ -323,6 +334,9 @@ const ownerSubmit = (
         block.timestamp,
         (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
+      ).pipe(
+        // Sent, though its answer was lost: the chain's entry starts afresh all the same.
+        Effect.tapErrorTag("SubmissionAnswerLost", () => ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints))
       )
       yield* ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints)
       return txHash
@@ -513,7 +527,8 @@ const executeWith = (
     const signWith = (hash: Felt) =>
       crypto.sign(hash, privateKey).pipe(Effect.map((sig) => sessionSignature(session.publicKey, sig, data.validUntil)))
     return yield* submit(wallet.publicKey, calls, now, signWith, options).pipe(
-      Effect.tapError(() => ledger.release(key)),
+      // A submission whose answer was lost went through: its reserved call is spent.
+      Effect.tapError((error) => (error._tag === "SubmissionAnswerLost" ? Effect.void : ledger.release(key))),
       Effect.catchIf(
         (error): error is PaymasterError => error instanceof PaymasterError && error.revertReason !== undefined,
         (error) =>

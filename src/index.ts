@@ -25,6 +25,7 @@ export {
   PaymasterError,
   Reverted,
   RpcError,
+  SubmissionAnswerLost,
   Timeout,
   TransactionNotFound,
   TypedDataMismatch

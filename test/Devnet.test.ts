@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { Constants, Devnet, OutsideExecution, Schemas, StarknetRpc } from "starknet-sessions"
+import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-sessions"
 import * as stark from "../src/internal/stark.js"
 import {
   call,
@@ -314,6 +314,19 @@ describe("the contract's entrypoints beyond the session rules", () => {
       const { calldata } = yield* signOutside(w.address, [transfer(BOB, 1n), transfer(BOB, 10n ** 30n), call(USDC, "decimals")], signer)
       // A view of the submission: what the relayer's transaction would get back.
       expect(yield* viewCall(w.address, "execute_from_outside_v2", calldata)).toEqual(["0x3", "0x1", "0x1", "0x0", "0x1", "0x6"])
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the paymaster refuses a signed payload it has already sent and that is still pending (its nonce is taken)", () =>
+    Effect.gen(function*() {
+      const { w, signer, devnet } = yield* setup()
+      const paymaster = yield* Paymaster.Paymaster
+      const { oe, signature } = yield* signOutside(w.address, [transfer(BOB, 1n)], signer)
+      const req = { userAddress: w.address as Schemas.Address, typedData: OutsideExecution.toTypedData(devnet.chainId, oe), signature }
+      yield* paymaster.executeTransaction(req)
+      expect((yield* Effect.flip(paymaster.executeTransaction(req))).revertReason).toBe("SRC9: duplicated nonce")
+      yield* nextBlock
+      expect((yield* Effect.flip(paymaster.executeTransaction(req))).revertReason).toBe("SRC9: duplicated nonce")
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(1n)
     }).pipe(Effect.provide(layer())))
 
   it.effect("calldata is read as Cairo reads it: out-of-range or missing values, and extra felts, panic with its strings", () =>

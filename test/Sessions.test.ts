@@ -254,6 +254,37 @@ describe("faults", () => {
       const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
       expect(data.callsUsed).toBe(1)
     }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a dropped connection before the submission is carried out is retried transparently: one transaction", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      yield* devnet.setFaults({ dropNext: 2, faultMethods: ["paymaster_executeTransaction"] })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(9n)] }))
+      expect((yield* devnet.transactions).length - before).toBe(1)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(9n)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("an answer lost after the submission went through: SubmissionAnswerLost, sent once, and its call stays spent", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const before = (yield* devnet.transactions).length
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      const lost = yield* withBlocks(Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(11n)] })))
+      expect(lost).toBeInstanceOf(Errors.SubmissionAnswerLost)
+      expect(lost).toMatchObject({ wallet: wallet.publicKey, attempts: 2 })
+      expect(lost.message).not.toContain(PIN)
+      // The call is spent in this process at once, before any block shows it.
+      expect(yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))).toBeInstanceOf(Errors.MaxCallsExceeded)
+      yield* withBlocks(Effect.void.pipe(Effect.delay("3 seconds")))
+      expect((yield* devnet.transactions).length - before).toBe(1)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(11n)
+      const nonce = (lost as Errors.SubmissionAnswerLost).nonce
+      const rpc = yield* StarknetRpc.StarknetRpc
+      expect(yield* rpc.call({ contractAddress: wallet.publicKey, entrypoint: "is_valid_outside_execution_nonce", calldata: [nonce as never] })).toEqual(["0x0"])
+    }).pipe(Effect.provide(TestLayer())))
 })
 
 describe("secrets", () => {

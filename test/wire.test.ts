@@ -108,6 +108,55 @@ describe("the devnet on the wire", () => {
       const executes = (yield* devnet.transactions).length
       expect(executes).toBe(2) // register and one execute: nothing sent twice
     }).pipe(Effect.scoped))
+
+  it.live("admin methods check their params: a bad one is a JSON-RPC -32602 naming the field, and changes nothing", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const rpc = (method: string, params: unknown) =>
+        Effect.promise(() =>
+          fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })
+            .then((r) => r.json() as Promise<{ result?: unknown; error?: { code: number; message: string } }>)
+        )
+      const bad = yield* rpc("devnet_mint", { token: "USDC", to: "0x123", amount: "lots" })
+      expect(bad.error?.code).toBe(-32602)
+      expect(bad.error?.message).toContain("amount")
+      expect((yield* rpc("devnet_setFaults", { failNext: -1 })).error?.message).toContain("failNext")
+      expect((yield* rpc("devnet_setFaults", { dropWhen: "sometimes" })).error?.message).toContain("dropWhen")
+      expect((yield* rpc("devnet_createWallet", { fund: { USDC: 5 } })).error?.message).toContain("encryptKey")
+      expect(yield* devnet.faults).toEqual({})
+      expect((yield* rpc("devnet_mint", { token: "USDC", to: "0x123", amount: "1000" })).result).toBe(true)
+      expect((yield* rpc("devnet_balanceOf", { token: "usdc", account: "0x123" })).result).toBe("0x3e8")
+      expect((yield* rpc("devnet_setFaults", { latency: 1, faultMethods: ["starknet_call"] })).result).toBe(true)
+      expect(Object.keys(yield* devnet.faults).sort()).toEqual(["faultMethods", "latency"])
+    }).pipe(Effect.scoped))
+
+  it.live("dropped connections on the wire: retried when nothing was done; SubmissionAnswerLost, never sent twice, when only the answer was lost", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const transfer = (to: string) => [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x5", "0x0"] }]
+      const retry = Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
+      const outcome = yield* Effect.gen(function*() {
+        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        yield* Sessions.registerAndWait({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
+        }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        yield* devnet.setFaults({ dropNext: 2, faultMethods: ["starknet_call", "paymaster_executeTransaction"] })
+        const first = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: transfer("0xd1") }, { retry, wait: { schedule: Schedule.spaced("50 millis") } })
+        yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+        const lost = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xd2") }, { retry }))
+        return { first, lost }
+      }).pipe(Effect.provide(overHttp(url)))
+      expect(outcome.first.executionStatus).toBe("SUCCEEDED")
+      expect(`${outcome.lost._tag}: ${outcome.lost.message}`).toMatch(/^SubmissionAnswerLost: /)
+      yield* Effect.sleep("200 millis")
+      expect(yield* devnet.balanceOf(USDC, "0xd1")).toBe(5n)
+      expect(yield* devnet.balanceOf(USDC, "0xd2")).toBe(5n)
+      // register, the first execute, and the lost one: three transactions, none doubled.
+      expect((yield* devnet.transactions).length).toBe(3)
+    }).pipe(Effect.scoped))
 })
 
 describe("configuration", () => {

@@ -121,6 +121,8 @@ export type TxPayload =
 export interface Tx {
   readonly hash: bigint
   readonly payload: TxPayload
+  /** The outside-execution nonce of a relayed transaction. */
+  readonly outsideNonce?: bigint
   execution?: "SUCCEEDED" | "REVERTED"
   revertReason?: string
   /** Refused at inclusion because its validation failed (the state moved since it was accepted). */

@@ -1,16 +1,17 @@
 /**
  * The devnet on the wire: its `starknet_*`, `paymaster_*` and `devnet_*` methods as JSON-RPC over HTTP (batches
- * included), on `@effect/platform`'s HttpServer for Node. Injected faults show as HTTP 503.
+ * included), on `@effect/platform`'s HttpServer for Node. Injected faults show as HTTP 503, as 429 with a
+ * `Retry-After`, or as a connection closed without an answer.
  */
 import * as http from "node:http"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Duration, Effect, Schema, type Scope } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
-import { Devnet, type Faults } from "../Devnet.js"
+import { Devnet } from "../Devnet.js"
 import { OutsideExecutionTypedData } from "../OutsideExecution.js"
 import { Paymaster } from "../Paymaster.js"
-import { Call, decode, type Felt, type TxHash } from "../Schemas.js"
+import { Address, Call, decode, Felt, type TxHash } from "../Schemas.js"
 import { StarknetRpc } from "../StarknetRpc.js"
 
 class WireError {
@@ -30,6 +31,32 @@ const param = (params: Params, name: string, position: number): unknown =>
 /** SNIP-29 clients may send the params object alone or as a one-element array. */
 const objectParams = (params: Params): Record<string, unknown> =>
   (Array.isArray(params) ? params[0] : params) as Record<string, unknown> ?? {}
+
+/** The admin methods' params, checked at the boundary like everything else. */
+const Amount = Schema.transform(Felt, Schema.BigIntFromSelf, { strict: true, decode: (f) => BigInt(f), encode: (b) => ("0x" + b.toString(16)) as Felt })
+const CreateWalletParams = Schema.Struct({
+  encryptKey: Schema.String.pipe(Schema.minLength(1)),
+  fund: Schema.optional(Schema.Record({ key: Schema.String, value: Amount })),
+  keyFormat: Schema.optional(Schema.Literal("legacy", "v1"))
+})
+const MintParams = Schema.Struct({ token: Schema.String, to: Address, amount: Amount })
+const BalanceParams = Schema.Struct({ token: Schema.String, account: Address })
+const AdvanceParams = Schema.Struct({ seconds: Schema.Number.pipe(Schema.nonNegative()) })
+const exact = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWith(schema, { exact: true })
+const FaultsParams = Schema.Struct({
+  latency: exact(Schema.Number.pipe(Schema.nonNegative())),
+  failNext: exact(Schema.Int.pipe(Schema.nonNegative())),
+  failStatus: exact(Schema.Literal(429, 503)),
+  retryAfterSeconds: exact(Schema.Number.pipe(Schema.nonNegative())),
+  dropNext: exact(Schema.Int.pipe(Schema.nonNegative())),
+  dropWhen: exact(Schema.Literal("before", "after")),
+  faultMethods: exact(Schema.Array(Schema.String)),
+  holdBlocks: exact(Schema.Int.pipe(Schema.nonNegative())),
+  readLagBlocks: exact(Schema.Int.pipe(Schema.nonNegative())),
+  alterTypedData: exact(Schema.Literal("calldata", "to", "selector", "chainId", "window", "caller"))
+})
+const paramsOf = <A, I>(schema: Schema.Schema<A, I>, params: Params) =>
+  decode(schema)(objectParams(params)).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
 
 const tokenAddress = (symbol: unknown) => {
   const token = STARKNET_CONTRACTS[String(symbol).toUpperCase() as keyof typeof STARKNET_CONTRACTS]
@@ -151,37 +178,36 @@ const handlers = Effect.gen(function*() {
         const typedData = yield* Schema.decodeUnknown(OutsideExecutionTypedData)(invoke["typed_data"]).pipe(
           Effect.mapError(() => new WireError(-32602, "Invalid params: typed_data"))
         )
-        const result = yield* paymaster.executeTransaction({
-          userAddress: String(invoke["user_address"]) as never,
-          typedData,
-          signature: ((invoke["signature"] as Array<string>) ?? []).map((s) => "0x" + BigInt(s).toString(16) as Felt)
-        }).pipe(Effect.catchAll(pmFail))
+        const { signature, userAddress } = yield* decode(Schema.Struct({ userAddress: Address, signature: Schema.Array(Felt) }))({
+          userAddress: invoke["user_address"],
+          signature: invoke["signature"]
+        }).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
+        const result = yield* paymaster.executeTransaction({ userAddress, typedData, signature }).pipe(Effect.catchAll(pmFail))
         return { transaction_hash: result.transactionHash, tracking_id: result.transactionHash }
       }),
     // Admin methods, so that a backend in any language can drive the devnet.
-    devnet_createWallet: (params) => {
-      const p = objectParams(params)
-      const fund = (p["fund"] ?? {}) as Record<string, string | number>
-      return devnet.createWallet({
-        encryptKey: String(p["encryptKey"] ?? ""),
-        fund: Object.fromEntries(Object.entries(fund).map(([k, v]) => [k.toUpperCase(), BigInt(v)]))
-      })
-    },
-    devnet_mint: (params) => {
-      const p = objectParams(params)
-      return devnet.mint(tokenAddress(p["token"]), String(p["to"]), BigInt(String(p["amount"]))).pipe(Effect.as(true))
-    },
-    devnet_balanceOf: (params) => {
-      const p = objectParams(params)
-      return devnet.balanceOf(tokenAddress(p["token"]), String(p["account"])).pipe(Effect.map((b) => "0x" + b.toString(16)))
-    },
+    devnet_createWallet: (params) =>
+      Effect.flatMap(paramsOf(CreateWalletParams, params), (p) =>
+        devnet.createWallet({
+          encryptKey: p.encryptKey,
+          fund: Object.fromEntries(Object.entries(p.fund ?? {}).map(([k, v]) => [k.toUpperCase(), v])),
+          ...(p.keyFormat !== undefined ? { keyFormat: p.keyFormat } : {})
+        })),
+    devnet_mint: (params) =>
+      Effect.flatMap(paramsOf(MintParams, params), (p) => devnet.mint(tokenAddress(p.token), p.to, p.amount).pipe(Effect.as(true))),
+    devnet_balanceOf: (params) =>
+      Effect.flatMap(paramsOf(BalanceParams, params), (p) =>
+        devnet.balanceOf(tokenAddress(p.token), p.account).pipe(Effect.map((b) => "0x" + b.toString(16)))),
     devnet_advanceTime: (params) =>
-      devnet.advanceTime(Duration.seconds(Number(objectParams(params)["seconds"] ?? 0))).pipe(
-        Effect.zipRight(devnet.blockTimestamp),
-        Effect.map((timestamp) => ({ timestamp }))
-      ),
+      Effect.flatMap(paramsOf(AdvanceParams, params), (p) =>
+        devnet.advanceTime(Duration.seconds(p.seconds)).pipe(
+          Effect.zipRight(devnet.blockTimestamp),
+          Effect.map((timestamp) => ({ timestamp }))
+        )),
     devnet_mineBlock: () => devnet.mineBlock,
-    devnet_setFaults: (params) => devnet.setFaults(objectParams(params) as Faults).pipe(Effect.as(true)),
+    devnet_setFaults: (params) =>
+      Effect.flatMap(paramsOf(FaultsParams, params), ({ latency, ...rest }) =>
+        devnet.setFaults({ ...rest, ...(latency !== undefined ? { latency: Duration.millis(latency) } : {}) }).pipe(Effect.as(true))),
     devnet_clearFaults: () => devnet.clearFaults.pipe(Effect.as(true))
   }
   return methods
@@ -196,7 +222,7 @@ const restRoutes = Effect.gen(function*() {
   const devnet = yield* Devnet
   const fail = (status: number, message: string, code: string) => HttpServerResponse.unsafeJson({ message, code }, { status })
   const pmFail = (e: { readonly message: string; readonly code: number; readonly transient: boolean }) =>
-    e.transient ? fail(503, "Service Unavailable", "UNAVAILABLE") : fail(400, e.message, String(e.code))
+    e.transient ? Effect.fail(new Transient(e.code)) : Effect.succeed(fail(400, e.message, String(e.code)))
   return (method: string, path: string, headers: Readonly<Record<string, string | undefined>>, body: unknown) =>
     Effect.gen(function*() {
       // As Chipi does: a public key in `x-api-key` and a bearer token on every request, whatever their values.
@@ -213,7 +239,7 @@ const restRoutes = Effect.gen(function*() {
           timeBounds: { executeAfter: now - 1, executeBefore: now + 300 }
         }).pipe(
           Effect.map((built) => HttpServerResponse.unsafeJson({ typedData: built.typedData, walletType: "CHIPI" })),
-          Effect.catchAll((e) => Effect.succeed(pmFail(e)))
+          Effect.catchAll(pmFail)
         )
       }
       if (method === "POST" && path === "/v1/transactions/execute-sponsored-transaction") {
@@ -236,7 +262,7 @@ const restRoutes = Effect.gen(function*() {
           signature: signature.map((v) => ("0x" + BigInt(v).toString(16)) as Felt)
         }).pipe(
           Effect.map((r) => HttpServerResponse.unsafeJson({ transactionHash: r.transactionHash })),
-          Effect.catchAll((e) => Effect.succeed(pmFail(e)))
+          Effect.catchAll(pmFail)
         )
       }
       const status = /^\/v1\/transactions\/([^/]+)\/status$/.exec(path)
@@ -244,9 +270,11 @@ const restRoutes = Effect.gen(function*() {
         return yield* rpc.getTransactionStatus(decodeURIComponent(status[1]!) as TxHash).pipe(
           Effect.map((s) => HttpServerResponse.unsafeJson(s)),
           Effect.catchAll((e) =>
-            Effect.succeed(
-              e._tag === "TransactionNotFound" ? fail(404, e.message, "NOT_FOUND") : e.transient ? fail(503, "Service Unavailable", "UNAVAILABLE") : fail(400, e.message, String(e.code))
-            )
+            e._tag === "TransactionNotFound"
+              ? Effect.succeed(fail(404, e.message, "NOT_FOUND"))
+              : e.transient
+              ? Effect.fail(new Transient(e.code))
+              : Effect.succeed(fail(400, e.message, String(e.code)))
           )
         )
       }
@@ -294,15 +322,23 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
       const answer = Array.isArray(body) ? yield* Effect.forEach(body, one) : yield* one(body as Request)
       return HttpServerResponse.unsafeJson(answer)
     }).pipe(
-      Effect.catchAll((e) =>
-        Effect.succeed(
-          e instanceof Transient
-            ? e.status === 429
-              ? HttpServerResponse.unsafeJson({ message: "Too Many Requests" }, { status: 429, headers: { "retry-after": String(retryAfter) } })
-              : HttpServerResponse.unsafeJson({ message: "Service Unavailable" }, { status: 503 })
-            : HttpServerResponse.unsafeJson({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } })
+      Effect.catchAll((e) => {
+        if (!(e instanceof Transient)) {
+          return Effect.succeed(HttpServerResponse.unsafeJson({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } }))
+        }
+        if (e.status === 0) {
+          // A dropped connection: the socket closes and no answer is written.
+          return Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
+            NodeHttpServerRequest.toIncomingMessage(req).socket.destroy()
+            return HttpServerResponse.empty({ status: 503 })
+          })
+        }
+        return Effect.succeed(
+          e.status === 429
+            ? HttpServerResponse.unsafeJson({ message: "Too Many Requests" }, { status: 429, headers: { "retry-after": String(retryAfter) } })
+            : HttpServerResponse.unsafeJson({ message: "Service Unavailable" }, { status: 503 })
         )
-      )
+      })
     )
     yield* server.serve(app)
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
