@@ -11,7 +11,7 @@ import { ANY_CALLER, SN_SEPOLIA, STARKNET_CONTRACTS } from "./Constants.js"
 import { PaymasterError, RpcError, TransactionNotFound } from "./Errors.js"
 import { encryptLegacy, encryptV1Sync } from "./internal/keystore.js"
 import { typedDataScalar, toHex } from "./internal/felt.js"
-import { Chain, Rejected, Revert, type SessionEntry, type Tx } from "./internal/chain.js"
+import { Chain, Rejected, Revert, type State, type Tx } from "./internal/chain.js"
 import * as stark from "./internal/stark.js"
 import {
   executeFromOutsideCalldata,
@@ -53,7 +53,7 @@ export interface Faults {
   readonly faultMethods?: ReadonlyArray<string>
   /** Transactions submitted from now on stay `RECEIVED` for this many extra blocks. */
   readonly holdBlocks?: number
-  /** Reads (`StarknetRpc`) see the chain as it was this many blocks ago; the paymaster sees the present. */
+  /** Reads (`StarknetRpc`: calls, nonces, blocks, statuses) see the chain as it was this many blocks ago; the paymaster sees the present. */
   readonly readLagBlocks?: number
   /** The paymaster returns typed data that differs from what was asked, in this field. */
   readonly alterTypedData?: "calldata" | "to" | "selector" | "chainId" | "window" | "caller"
@@ -190,13 +190,10 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     let requests = 0
     let txCounter = 0
     let walletCounter = 0
-    // Snapshots of session storage per block, kept only while reads lag.
-    const history = new Map<number, Map<bigint, Map<bigint, SessionEntry>>>()
-
-    const snapshot = () =>
-      new Map([...chain.contracts].flatMap(([address, c]) =>
-        c.kind === "account" ? [[address, new Map([...c.sessions].map(([k, v]) => [k, { ...v }]))] as const] : []
-      ))
+    // The state and timestamp of each of the last blocks, kept only while reads lag; and the first block the
+    // lagging view may show (the one closed when the lag began).
+    const history = new Map<number, { readonly state: State; readonly timestamp: number }>()
+    let lagFrom = 0
 
     /** Closes every block whose interval has passed by `Clock` (plus `advanceTime`). */
     const catchUp = Effect.gen(function*() {
@@ -207,14 +204,18 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
       // Empty blocks need no work: with nothing pending, jump to the last one due.
       let closed = 0
       while (closed < due) {
-        const number = chain.latest.number + 1
-        const step = chain.pending.length === 0 && lag === 0 ? due - closed : 1
+        const from = chain.latest.number
+        const step = chain.pending.length === 0 ? due - closed : 1
         closed += step
         lastBlockMillis += step * blockMillis
-        chain.closeBlock(chain.latest.number + step, Math.floor(lastBlockMillis / 1000))
+        chain.closeBlock(from + step, Math.floor(lastBlockMillis / 1000))
         if (lag > 0) {
-          history.set(number, snapshot())
-          history.delete(number - lag - 1)
+          // The blocks of one step share one state: all but the last are empty.
+          const state = chain.snapshotState()
+          for (let n = Math.max(from + 1, from + step - lag); n <= from + step; n++) {
+            history.set(n, { state, timestamp: Math.floor((lastBlockMillis - (from + step - n) * blockMillis) / 1000) })
+          }
+          for (const n of history.keys()) if (n < chain.latest.number - lag) history.delete(n)
         }
       }
     })
@@ -253,8 +254,16 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     const pmRequest = <A, E>(method: string, body: Effect.Effect<A, E>) =>
       request<A, E | PaymasterError>(method, (code) => new PaymasterError({ code, message: faultMessage(code), transient: true }), body)
 
-    /** The block readers see, `readLagBlocks` behind. */
-    const readBlock = () => Math.max(0, chain.latest.number - (faults.readLagBlocks ?? 0))
+    /** The block readers see, `readLagBlocks` behind (never before the lag began). */
+    const readBlock = () => {
+      const lag = faults.readLagBlocks ?? 0
+      return lag === 0 ? chain.latest.number : Math.max(lagFrom, chain.latest.number - lag)
+    }
+    /** The state readers see: the present, or a lagging block's. */
+    const lagged = () => {
+      const block = readBlock()
+      return block === chain.latest.number ? undefined : history.get(block)
+    }
 
     const nextTxHash = (parts: ReadonlyArray<string>) =>
       BigInt("0x" + nodeCrypto.createHash("sha256").update(`${txCounter++}:${parts.join(",")}`).digest("hex")) >> 6n
@@ -295,27 +304,24 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     }
 
     const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
-      const lagged = history.get(readBlock())
-      const account = chain.account(contract)
-      if (lagged !== undefined && account !== undefined && selector === BigInt(callSelector({ entrypoint: "get_session_data" }))) {
-        const entry = lagged.get(contract)?.get(calldata[0] ?? 0n)
-        return entry === undefined ? [0n, 0n, 0n, 0n] : [entry.validUntil, entry.maxCalls, entry.callsUsed, BigInt(entry.allowed.length)]
-      }
-      return chain.dryRun(BigInt(chain.latest.timestamp), () => chain.call(0n, contract, selector, calldata))
+      const past = lagged()
+      return past !== undefined
+        ? chain.viewAt(past.state, BigInt(past.timestamp), () => chain.call(0n, contract, selector, calldata))
+        : chain.dryRun(BigInt(chain.latest.timestamp), () => chain.call(0n, contract, selector, calldata))
     }
 
     const rpc: StarknetRpc["Type"] = {
       chainId: rpcRequest("starknet_chainId", Effect.succeed(felt(chainId))),
       latestBlock: rpcRequest(
         "starknet_getBlockWithTxHashes",
-        Effect.sync(() => ({ blockNumber: readBlock(), timestamp: chain.latest.timestamp - (chain.latest.number - readBlock()) * Math.round(blockMillis / 1000) }))
+        Effect.sync(() => ({ blockNumber: readBlock(), timestamp: lagged()?.timestamp ?? chain.latest.timestamp }))
       ),
       call: (req) =>
         rpcRequest(
           "starknet_call",
           Effect.suspend(() => {
             const contract = BigInt(req.contractAddress)
-            if (!chain.contracts.has(contract)) {
+            if (!(lagged()?.state ?? chain.contracts).has(contract)) {
               return Effect.fail(new RpcError({ method: "starknet_call", code: 20, message: "Contract not found", transient: false }))
             }
             try {
@@ -348,10 +354,10 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         rpcRequest(
           "starknet_getNonce",
           Effect.suspend(() => {
-            const account = chain.account(BigInt(address))
-            return account === undefined
+            const contract = (lagged()?.state ?? chain.contracts).get(BigInt(address))
+            return contract === undefined
               ? Effect.fail(new RpcError({ method: "starknet_getNonce", code: 20, message: "Contract not found", transient: false }))
-              : Effect.succeed(felt(account.nonce))
+              : Effect.succeed(felt(contract.kind === "account" ? contract.nonce : 0n))
           })
         )
     }
@@ -518,7 +524,19 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         }),
       submitOutside: (account, calldata) =>
         control(() => enqueue({ kind: "outside", relayer, account: BigInt(account), calldata }, calldata)),
-      setFaults: (next) => Effect.sync(() => void (faults = { ...faults, ...next })),
+      setFaults: (next) =>
+        Effect.zipRight(
+          catchUp,
+          Effect.sync(() => {
+            if ((next.readLagBlocks ?? 0) > 0 && (faults.readLagBlocks ?? 0) === 0) {
+              // The lag begins now: readers see this block for a while, then trail by k blocks.
+              history.clear()
+              history.set(chain.latest.number, { state: chain.snapshotState(), timestamp: chain.latest.timestamp })
+              lagFrom = chain.latest.number
+            }
+            faults = { ...faults, ...next }
+          })
+        ),
       clearFaults: Effect.sync(() => {
         faults = {}
         history.clear()

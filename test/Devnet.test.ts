@@ -402,6 +402,31 @@ describe("the chain and its faults", () => {
       expect(yield* viewCall(w.address, "get_session_data", [s.publicKey])).toEqual(["0x0", "0x0", "0x0", "0x0"])
     }).pipe(Effect.provide(layer())))
 
+  it.effect("lagging reads see the whole state of k blocks ago: balances, nonces, block and its timestamp; the paymaster sees the present", () =>
+    Effect.gen(function*() {
+      const { w, signer, devnet } = yield* setup()
+      const rpc = yield* StarknetRpc.StarknetRpc
+      yield* devnet.setFaults({ readLagBlocks: 3 })
+      const lagStart = yield* rpc.latestBlock
+      expect(lagStart.blockNumber).toBe(yield* devnet.blockNumber)
+      const { txHash } = yield* submit(w.address, [transfer(BOB, 6n)], signer)
+      yield* nextBlock
+      // Included in the present; the readers still see the block the lag began at.
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(6n)
+      expect(yield* viewCall(USDC, "balance_of", [BOB])).toEqual(["0x0", "0x0"])
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      expect(yield* rpc.latestBlock).toEqual(lagStart)
+      yield* TestClock.adjust("5 seconds")
+      const seen = yield* rpc.latestBlock
+      expect(seen.blockNumber).toBe((yield* devnet.blockNumber) - 3)
+      expect(seen.timestamp).toBeLessThan(yield* devnet.blockTimestamp)
+      expect(yield* viewCall(USDC, "balance_of", [BOB])).toEqual(["0x6", "0x0"])
+      expect(yield* status(txHash!)).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
+      yield* devnet.clearFaults
+      expect((yield* rpc.latestBlock).blockNumber).toBe(yield* devnet.blockNumber)
+      expect(yield* rpc.getNonce(USDC as Schemas.Address)).toBe("0x0")
+    }).pipe(Effect.provide(layer())))
+
   it.effect("the next N requests fail with a transient error; latency delays answers", () =>
     Effect.gen(function*() {
       yield* start

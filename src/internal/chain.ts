@@ -197,8 +197,11 @@ const callsOf = (cd: ReadonlyArray<bigint>): Array<OutsideCall> | undefined => {
 const serializeResults = (results: ReadonlyArray<ReadonlyArray<bigint>>): Array<bigint> =>
   [BigInt(results.length), ...results.flatMap((r) => [BigInt(r.length), ...r])]
 
+/** Every contract's storage. */
+export type State = Map<bigint, Account | Token>
+
 export class Chain {
-  readonly contracts = new Map<bigint, Account | Token>()
+  contracts: State = new Map()
   readonly txs = new Map<bigint, Tx>()
   readonly pending: Array<Tx> = []
   latest: { readonly number: number; readonly timestamp: number }
@@ -216,6 +219,30 @@ export class Chain {
     if (tx.blockNumber === undefined || tx.blockNumber > asOf) return "RECEIVED"
     if (tx.rejected !== undefined) return "REJECTED"
     return asOf >= tx.blockNumber + this.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2"
+  }
+
+  /**
+   * A copy of every contract's storage, for reads that lag. Entries are replaced, never mutated, so copying the
+   * collections (and the objects whose fields change) is enough.
+   */
+  snapshotState(): State {
+    return new Map([...this.contracts].map(([address, c]) => [
+      address,
+      c.kind === "account"
+        ? { ...c, sessions: new Map(c.sessions), usedNonces: new Set(c.usedNonces), policies: new Map(c.policies) }
+        : { ...c, balances: new Map(c.balances), allowances: new Map(c.allowances) }
+    ]))
+  }
+
+  /** Runs `f` against an earlier `state` at `timestamp`, changing nothing. */
+  viewAt<A>(state: State, timestamp: bigint, f: () => A): A {
+    const present = this.contracts
+    this.contracts = state
+    try {
+      return this.dryRun(timestamp, f)
+    } finally {
+      this.contracts = present
+    }
   }
 
   // -- journal ------------------------------------------------------------------------------------------------
