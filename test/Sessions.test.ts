@@ -244,27 +244,24 @@ describe("faults", () => {
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(0n)
     }).pipe(Effect.provide(TestLayer())))
 
-  it.effect("transient RPC and paymaster faults are retried; the transfer happens exactly once", () =>
-    Effect.gen(function*() {
-      yield* atRealisticTime
-      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
-      yield* devnet.setFaults({ failNext: 3 })
-      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }))
-      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(7n)
-      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
-      expect(data.callsUsed).toBe(1)
-    }).pipe(Effect.provide(TestLayer())))
-
-  it.effect("a dropped connection before the submission is carried out is retried transparently: one transaction", () =>
-    Effect.gen(function*() {
-      yield* atRealisticTime
-      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
-      const before = (yield* devnet.transactions).length
-      yield* devnet.setFaults({ dropNext: 2, faultMethods: ["paymaster_executeTransaction"] })
-      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(9n)] }))
-      expect((yield* devnet.transactions).length - before).toBe(1)
-      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(9n)
-    }).pipe(Effect.provide(TestLayer())))
+  const retried: ReadonlyArray<readonly [string, Devnet.Faults]> = [
+    ["transient RPC and paymaster faults (503)", { failNext: 3 }],
+    ["connections dropped before the submission is carried out", { dropNext: 2, faultMethods: ["paymaster_executeTransaction"] }]
+  ]
+  for (const [what, faults] of retried) {
+    it.effect(`${what} are retried transparently; the transfer happens exactly once`, () =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+        const before = (yield* devnet.transactions).length
+        yield* devnet.setFaults(faults)
+        yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }))
+        expect((yield* devnet.transactions).length - before).toBe(1)
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(7n)
+        const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+        expect(data.callsUsed).toBe(1)
+      }).pipe(Effect.provide(TestLayer())))
+  }
 
   it.effect("an answer lost after the submission went through: SubmissionAnswerLost, sent once, and its call stays spent", () =>
     Effect.gen(function*() {

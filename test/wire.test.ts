@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
-import { Crypto, Devnet, Errors, Paymaster, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-sessions"
 
 const PIN = "4242"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
@@ -21,18 +21,25 @@ const overHttp = (url: string) =>
     Sessions.layer
   )
 
+/** A fresh session key registered on `wallet`, through whatever layers the caller provides. */
+const registeredSession = (wallet: Schemas.WalletData, config: { readonly maxCalls: number; readonly allowedEntrypoints?: ReadonlyArray<string> }) =>
+  Effect.gen(function*() {
+    const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+    yield* Sessions.registerAndWait({
+      encryptKey: PIN,
+      wallet,
+      sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, ...config }
+    }, { wait: { schedule: Schedule.spaced("50 millis") } })
+    return session
+  })
+
 describe("the devnet on the wire", () => {
   it.live("the whole lifecycle runs unchanged over JSON-RPC (StarknetRpc + SNIP-29 paymaster layers)", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
       const lifecycle = Effect.gen(function*() {
-        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
-        yield* Sessions.registerAndWait({
-          encryptKey: PIN,
-          wallet,
-          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1, allowedEntrypoints: ["transfer"] }
-        }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        const session = yield* registeredSession(wallet, { maxCalls: 1, allowedEntrypoints: ["transfer"] })
         const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0xabc", "0x10", "0x0"] }]
         const receipt = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls }, { wait: { schedule: Schedule.spaced("50 millis") } })
         const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls }))
@@ -88,12 +95,7 @@ describe("the devnet on the wire", () => {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
       const program = Effect.gen(function*() {
-        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
-        yield* Sessions.registerAndWait({
-          encryptKey: PIN,
-          wallet,
-          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
-        }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        const session = yield* registeredSession(wallet, { maxCalls: 5 })
         yield* devnet.setFaults({ failNext: 4 })
         return yield* Sessions.executeAndWait({
           encryptKey: PIN,
@@ -137,12 +139,7 @@ describe("the devnet on the wire", () => {
       const transfer = (to: string) => [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x5", "0x0"] }]
       const retry = Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
       const outcome = yield* Effect.gen(function*() {
-        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
-        yield* Sessions.registerAndWait({
-          encryptKey: PIN,
-          wallet,
-          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
-        }, { wait: { schedule: Schedule.spaced("50 millis") } })
+        const session = yield* registeredSession(wallet, { maxCalls: 5 })
         yield* devnet.setFaults({ dropNext: 2, faultMethods: ["starknet_call", "paymaster_executeTransaction"] })
         const first = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: transfer("0xd1") }, { retry, wait: { schedule: Schedule.spaced("50 millis") } })
         yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
@@ -257,12 +254,7 @@ describe("Chipi's REST API", () => {
         Sessions.layer
       )
       const txHash = yield* Effect.gen(function*() {
-        const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
-        yield* Sessions.registerAndWait({
-          encryptKey: PIN,
-          wallet,
-          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 2, allowedEntrypoints: ["transfer"] }
-        }, { wait: { schedule: Schedule.spaced("50 millis") } }).pipe(Chipi.withBearerToken("user_token_1"))
+        const session = yield* registeredSession(wallet, { maxCalls: 2, allowedEntrypoints: ["transfer"] }).pipe(Chipi.withBearerToken("user_token_1"))
         const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x77", "0x3", "0x0"] }]
         return yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls })
       }).pipe(Effect.provide(layers))
