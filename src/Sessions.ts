@@ -451,36 +451,26 @@ export const preflight = (
     const wallet = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
     const calls = yield* decode(Schema.Array(Call), "calls")(params.calls)
-    const { data, now } = yield* readStored(wallet, sessionPublicKey, options.retry)
-    const ledger = yield* Ledger
-    const key = ledgerKey(wallet, sessionPublicKey)
-    const refusal = preflightCheck({
-      walletAddress: wallet,
-      sessionPublicKey,
-      stored: data,
-      now,
-      calls,
-      allowedEntrypoints: yield* ledger.allowedEntrypoints(key)
-    })
+    const { refusal } = yield* verdictNow(wallet, sessionPublicKey, calls, options.retry)
     if (refusal !== undefined) return yield* refusal
+  })
+
+/** Reads the session data and block time and runs `session_allows` on them, with the allow-list this process knows. */
+const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, retry: Options["retry"]) =>
+  Effect.gen(function*() {
+    const { data, now } = yield* readStored(wallet, sessionPublicKey, retry)
+    const ledger = yield* Ledger
+    const allowedEntrypoints = yield* ledger.allowedEntrypoints(ledgerKey(wallet, sessionPublicKey))
+    return { data, now, refusal: preflightCheck({ walletAddress: wallet, sessionPublicKey, stored: data, now, calls, allowedEntrypoints }) }
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
 const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
   Effect.gen(function*() {
     if (!/Session: |SRC9: invalid signature/.test(reason)) return original
-    const ledger = yield* Ledger
-    const fresh = yield* Effect.either(readStored(wallet, sessionPublicKey, undefined))
+    const fresh = yield* Effect.either(verdictNow(wallet, sessionPublicKey, calls, undefined))
     if (Either.isLeft(fresh)) return original
-    const { data, now } = fresh.right
-    const refusal = preflightCheck({
-      walletAddress: wallet,
-      sessionPublicKey,
-      stored: data,
-      now,
-      calls,
-      allowedEntrypoints: yield* ledger.allowedEntrypoints(ledgerKey(wallet, sessionPublicKey))
-    })
+    const { data, refusal } = fresh.right
     if (refusal !== undefined) return refusal
     // Everything else holds: with an allow-list the chain knows and this process does not, that is the refusal.
     if (reason.includes("unauthorized selector") && data.allowedEntrypointsLen > 0 && calls[0] !== undefined) {
@@ -501,16 +491,7 @@ const executeWith = (
     const crypto = yield* Crypto
     const ledger = yield* Ledger
     const key = ledgerKey(wallet.publicKey, session.publicKey)
-    const { data, now } = yield* readStored(wallet.publicKey, session.publicKey, options.retry)
-    const allowedEntrypoints = yield* ledger.allowedEntrypoints(key)
-    const refusal = preflightCheck({
-      walletAddress: wallet.publicKey,
-      sessionPublicKey: session.publicKey,
-      stored: data,
-      now,
-      calls,
-      allowedEntrypoints
-    })
+    const { data, now, refusal } = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry)
     if (refusal !== undefined) return yield* refusal
     const reservation = yield* ledger.reserve(key, data)
     if (!reservation.ok) {
