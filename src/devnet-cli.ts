@@ -1,5 +1,6 @@
 /**
- * `npm run devnet -- [--port 5050] [--host 127.0.0.1] [--block-time 2000]`: serves an embedded devnet over HTTP
+ * `npm run devnet -- [--port 5050] [--host 127.0.0.1] [--block-time 2000] [--paymaster-api-key KEY]`: serves an
+ * embedded devnet over HTTP
  * (Starknet JSON-RPC, SNIP-29 paymaster and devnet_ admin methods) until interrupted.
  */
 import { NodeRuntime } from "@effect/platform-node"
@@ -14,13 +15,14 @@ const flag = (name: string, fallback: string) => {
 const port = Number(flag("port", "5050"))
 const host = flag("host", "127.0.0.1")
 const blockTime = Number(flag("block-time", "2000"))
+const paymasterApiKey = flag("paymaster-api-key", "")
 
 const program = Effect.gen(function*() {
-  const { url } = yield* Devnet.serve({ port, host })
+  const { url } = yield* Devnet.serve({ port, host, ...(paymasterApiKey !== "" ? { paymasterApiKey } : {}) })
   const devnet = yield* Devnet.Devnet
   yield* Console.log(`starknet-sessions devnet listening on ${url}`)
   yield* Console.log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, paymaster relayer ${devnet.relayer}`)
-  yield* Console.log(`  JSON-RPC: starknet_*, paymaster_* (SNIP-29), devnet_* (see docs/going-live.md)`)
+  yield* Console.log(`  JSON-RPC: starknet_*, paymaster_* (SNIP-29${paymasterApiKey !== "" ? ", x-paymaster-api-key required" : ""}), devnet_* (see docs/going-live.md)`)
   return yield* Effect.never
 })
 

@@ -7,11 +7,13 @@ const PIN = "4242"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
 
 /** A devnet served on 127.0.0.1 (a free port), stopped with the test's scope. */
-const served = Effect.gen(function*() {
-  const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0 })
-  const devnet = yield* Devnet.Devnet
-  return { ...server, devnet }
-}).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
+const servedWith = (options: { readonly paymasterApiKey?: string }) =>
+  Effect.gen(function*() {
+    const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0, ...options })
+    const devnet = yield* Devnet.Devnet
+    return { ...server, devnet }
+  }).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
+const served = servedWith({})
 
 const overHttp = (url: string) =>
   Layer.mergeAll(
@@ -176,13 +178,27 @@ describe("configuration", () => {
 })
 
 describe("the Promise client on live options", () => {
-  it("createClient({ rpcUrl, paymasterUrl }) runs the guide's calls against a served devnet", async () => {
-    const { createClient } = await import("starknet-sessions/promise")
+  it("createClient({ rpcUrl, paymasterUrl, paymasterApiKey }) runs the guide's calls against a served devnet that wants the key", async () => {
+    const { createClient, PaymasterError } = await import("starknet-sessions/promise")
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const { url, devnet } = yield* served
+      const { url, devnet } = yield* servedWith({ paymasterApiKey: "pk-test-key" })
       const wallet = yield* devnet.createWallet({ encryptKey: PIN })
-      const sdk = createClient({ rpcUrl: url, paymasterUrl: url, paymasterApiKey: "pk-test" })
+      const sdk = createClient({ rpcUrl: url, paymasterUrl: url, paymasterApiKey: "pk-test-key" })
       yield* Effect.promise(async () => {
+        // Without the key (or with another), the paymaster refuses with SNIP-29's 163, and the key is in no message.
+        for (const paymasterApiKey of [undefined, "pk-wrong-key"]) {
+          const keyless = createClient({ rpcUrl: url, paymasterUrl: url, ...(paymasterApiKey !== undefined ? { paymasterApiKey } : {}) })
+          const probe = keyless.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+          const refused = await keyless.sessions.addSessionKeyToContract({
+            encryptKey: PIN,
+            wallet,
+            sessionConfig: { sessionPublicKey: probe.publicKey, validUntil: probe.validUntil, maxCalls: 1, allowedEntrypoints: [] }
+          }).then(() => undefined, (e: unknown) => e)
+          expect(refused).toBeInstanceOf(PaymasterError)
+          expect((refused as InstanceType<typeof PaymasterError>).code).toBe(163)
+          for (const key of ["pk-test-key", "pk-wrong-key"]) expect(`${String(refused)} ${JSON.stringify(refused)}`).not.toContain(key)
+          await keyless.close()
+        }
         const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
         const tx = await sdk.sessions.addSessionKeyToContract({
           encryptKey: PIN,

@@ -283,9 +283,11 @@ const restRoutes = Effect.gen(function*() {
 })
 
 /**
- * Serves the devnet of the current context on HTTP until the scope closes; answers its URL.
+ * Serves the devnet of the current context on HTTP until the scope closes; answers its URL. With `paymasterApiKey`,
+ * `paymaster_*` requests want it in `x-paymaster-api-key`, as public paymasters do for sponsored mode (else SNIP-29
+ * error 163).
  */
-export const serve = (options: { readonly port?: number; readonly host?: string } = {}): Effect.Effect<
+export const serve = (options: { readonly port?: number; readonly host?: string; readonly paymasterApiKey?: string } = {}): Effect.Effect<
   { readonly url: string; readonly port: number; readonly httpRequests: () => number },
   unknown,
   Scope.Scope | Devnet | StarknetRpc | Paymaster
@@ -295,10 +297,13 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
     const rest = yield* restRoutes
     const host = options.host ?? "127.0.0.1"
     const server = yield* NodeHttpServer.make(() => http.createServer(), { port: options.port ?? 0, host })
-    const one = (request: Request) =>
+    const one = (request: Request, apiKey: string | undefined) =>
       Effect.suspend(() => {
         const method = typeof request.method === "string" ? methods[request.method] : undefined
         if (method === undefined) return Effect.fail(new WireError(-32601, `Method not found: ${String(request.method)}`))
+        if (options.paymasterApiKey !== undefined && String(request.method).startsWith("paymaster_") && apiKey !== options.paymasterApiKey) {
+          return Effect.fail(new WireError(163, "An error occurred (UNKNOWN_ERROR)", "missing or invalid x-paymaster-api-key"))
+        }
         return method(request.params)
       }).pipe(
         Effect.map((result) => ({ jsonrpc: "2.0", id: request.id ?? null, result })),
@@ -319,7 +324,8 @@ export const serve = (options: { readonly port?: number; readonly host?: string 
       const path = new URL(req.url, "http://devnet").pathname
       if (path.startsWith("/v1/")) return yield* rest(req.method, path, req.headers, req.method === "POST" ? yield* req.json : undefined)
       const body = (yield* req.json) as Request | ReadonlyArray<Request>
-      const answer = Array.isArray(body) ? yield* Effect.forEach(body, one) : yield* one(body as Request)
+      const apiKey = req.headers["x-paymaster-api-key"]
+      const answer = Array.isArray(body) ? yield* Effect.forEach(body, (r) => one(r, apiKey)) : yield* one(body as Request, apiKey)
       return HttpServerResponse.unsafeJson(answer)
     }).pipe(
       Effect.catchAll((e) => {
