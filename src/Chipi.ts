@@ -89,6 +89,9 @@ export const make = (options: Options) =>
         )
         const json = yield* response.json.pipe(Effect.orElseSucceed(() => ({} as unknown)))
         if (response.status >= 400) {
+          // A 429 asks to wait: the retry comes no sooner than its Retry-After.
+          const retryAfter = Number(response.headers["retry-after"])
+          if (response.status === 429 && Number.isFinite(retryAfter)) yield* Effect.sleep(Duration.seconds(retryAfter))
           const error = Schema.decodeUnknownOption(ErrorBody)(json).pipe(Option.getOrElse(() => ({ message: undefined, code: undefined })))
           const message = error.message ?? `HTTP ${response.status}`
           const reason = REASON.exec(message)?.[1]

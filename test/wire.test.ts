@@ -355,6 +355,17 @@ describe("retries on the wire", () => {
       const chainId = yield* Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.chainId).pipe(Effect.provide(overHttp(url)))
       expect(chainId).toBe(devnet.chainId)
       expect(Date.now() - start).toBeGreaterThanOrEqual(2000)
+      // Chipi's REST routes too.
+      const { FetchHttpClient } = yield* Effect.promise(() => import("@effect/platform"))
+      const { Redacted } = yield* Effect.promise(() => import("effect"))
+      const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
+      const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_x"), apiSecretKey: Redacted.make("sk_dev_x"), baseUrl: `${url}/v1` })
+        .pipe(Effect.provide(FetchHttpClient.layer))
+      yield* devnet.setFaults({ failNext: 1, failStatus: 429, retryAfterSeconds: 1 })
+      const restStart = Date.now()
+      const missing = yield* Effect.flip(chipi.getTransactionStatus("0x1"))
+      expect(missing.message).toContain("not found")
+      expect(Date.now() - restStart).toBeGreaterThanOrEqual(1000)
     }).pipe(Effect.scoped), 20_000)
 
   it.live("a non-transient error fails at once, without retries", () =>
