@@ -116,7 +116,17 @@ const ENTRYPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
  * @since 0.1.0
  * @category constructors
  */
-export const selectorOf = (name: string): Felt => toHex(BigInt(hash.getSelectorFromName(name))) as Felt
+export const selectorOf = (name: string): Felt => {
+  let selector = selectors.get(name)
+  if (selector === undefined) {
+    selector = toHex(BigInt(hash.getSelectorFromName(name))) as Felt
+    // A backend names a handful of entrypoints: keep them, bounded.
+    if (selectors.size >= 4096) selectors.clear()
+    selectors.set(name, selector)
+  }
+  return selector
+}
+const selectors = new Map<string, Felt>()
 
 /**
  * An entrypoint, given by name (`"transfer"`) or by selector (`"0x83af…"`), decoded to its selector.
