@@ -126,13 +126,13 @@ export async function run(): Promise<void> {
   const r = await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer), Effect.provide(TestContext.TestContext)))
   console.log(
     `execute once the key is decrypted (preflight reads, reservation, build, typed-data check, hash, sign, submit with simulation): ` +
-      `${fmt(r.scopedMs)} ms; raw starknet.js hash + sign of the same typed data: ${fmt(r.rawMs)} ms; ratio ${(r.scopedMs / r.rawMs).toFixed(2)} (goal <= 1.3)`
+      `${fmt(r.scopedMs)} ms; raw starknet.js hash + sign of the same typed data: ${fmt(r.rawMs)} ms; ratio ${(r.scopedMs / r.rawMs).toFixed(2)} (the devnet's own hash + verify included)`
   )
   const library = r.scopedMs - r.devnetMs
   console.log(
     `  of which the devnet's own work (the reads, the build, the simulated submission: hash + verify + run): ${fmt(r.devnetMs)} ms; ` +
       `the library's share: ${fmt(library)} ms, ` +
-      `ratio ${(library / r.rawMs).toFixed(2)} to the raw hash + sign`
+      `ratio ${(library / r.rawMs).toFixed(2)} to the raw hash + sign (goal <= 1.3)`
   )
   console.log(
     `  the library alone (instant stand-ins for the node and the paymaster), median of 7 interleaved rounds: ` +
