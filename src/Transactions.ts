@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Ref, Schedule } from "effect"
+import { Clock, Duration, Effect, Ref, Schedule } from "effect"
 import { Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
 import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
@@ -22,13 +22,29 @@ export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.expone
 )
 
 /**
- * Polling for Starknet's ~20-40 s blocks: first look at once, then every 0.5 s growing to 5 s.
+ * Stretches each delay of a schedule to end on the next multiple of `grid` on the clock. Fibers that poll with
+ * aligned schedules look at the same instants, so their reads leave together (one JSON-RPC batch per tick over
+ * HTTP), whenever each of them started.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const alignedTo = (grid: Duration.DurationInput) => <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): Schedule.Schedule<Out, In, R> => {
+  const step = Math.max(1, Duration.toMillis(Duration.decode(grid)))
+  return Schedule.modifyDelayEffect(schedule, (_, delay) =>
+    Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(Math.ceil((now + Duration.toMillis(delay)) / step) * step - now)))
+}
+
+/**
+ * Polling for Starknet's ~20-40 s blocks: first look at once, then after 0.5 s growing ×1.5 to every 5 s, each
+ * look on a 250 ms grid of the clock (see `alignedTo`).
  *
  * @since 0.1.0
  * @category schedules
  */
 export const defaultPolling: Schedule.Schedule<unknown, unknown> = Schedule.exponential("500 millis", 1.5).pipe(
-  Schedule.union(Schedule.spaced("5 seconds"))
+  Schedule.union(Schedule.spaced("5 seconds")),
+  alignedTo("250 millis")
 )
 
 /**
@@ -135,9 +151,10 @@ export const wait = (
   })
 
 /**
- * Polls at a fixed interval.
+ * Polls every `interval`, on the multiples of `interval` on the clock (so concurrent waits poll together).
  *
  * @since 0.1.0
  * @category schedules
  */
-export const spaced = (interval: Duration.DurationInput): Schedule.Schedule<unknown, unknown> => Schedule.spaced(interval)
+export const spaced = (interval: Duration.DurationInput): Schedule.Schedule<unknown, unknown> =>
+  Schedule.spaced(interval).pipe(alignedTo(interval))

@@ -108,4 +108,40 @@ describe("Transactions.wait", () => {
       expect(error).toBeInstanceOf(Errors.InvalidInput)
       expect((error as Errors.InvalidInput).path).toBe("txHash")
     }))
+
+  it.effect("polls are aligned on the clock: waits started apart look at the same instants", () =>
+    Effect.gen(function*() {
+      const nodeRecording = (instants: Array<number>) =>
+        Layer.succeed(StarknetRpc.StarknetRpc, {
+          chainId: Effect.succeed("0x1" as Schemas.Felt),
+          latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
+          call: () => Effect.succeed([]),
+          getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+          getTransactionStatus: (txHash) =>
+            Effect.flatMap(TestClock.currentTimeMillis, (now) => {
+              instants.push(now)
+              return Effect.fail(new Errors.TransactionNotFound({ txHash }))
+            }),
+          getTransactionReceipt: (txHash) => Effect.fail(new Errors.TransactionNotFound({ txHash }))
+        })
+      const waitFor = (instants: Array<number>, schedule: Schedule.Schedule<unknown, unknown>) =>
+        Effect.fork(Effect.either(
+          Transactions.wait(HASH, { schedule: schedule.pipe(Schedule.intersect(Schedule.recurs(4))) }).pipe(Effect.provide(nodeRecording(instants)))
+        ))
+      const a: Array<number> = []
+      const b: Array<number> = []
+      const c: Array<number> = []
+      const fibers = [yield* waitFor(a, Transactions.spaced("500 millis"))]
+      yield* TestClock.adjust("130 millis")
+      fibers.push(yield* waitFor(b, Transactions.spaced("500 millis")))
+      yield* TestClock.adjust("190 millis")
+      fibers.push(yield* waitFor(c, Transactions.defaultPolling))
+      yield* TestClock.adjust("30 seconds")
+      for (const fiber of fibers) yield* Fiber.join(fiber)
+      // Each looks once at its start, then on the grid, never sooner than its schedule asks: the spaced ones on the
+      // same multiples of 500 ms, the default one (0.5 s growing x1.5) on multiples of 250 ms.
+      expect(a).toEqual([0, 500, 1000, 1500, 2000])
+      expect(b).toEqual([130, 1000, 1500, 2000, 2500])
+      expect(c).toEqual([320, 1000, 1750, 3000, 4750])
+    }))
 })

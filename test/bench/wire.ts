@@ -29,7 +29,7 @@ const requestsPerTick = (n: number) =>
     const before = httpRequests()
     yield* Effect.forEach(
       hashes,
-      (hash) => Effect.either(Transactions.wait(hash, { schedule: Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(ticks - 1))) })),
+      (hash) => Effect.either(Transactions.wait(hash, { schedule: Transactions.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(ticks - 1))) })),
       { concurrency: "unbounded" }
     ).pipe(Effect.provide(StarknetRpc.layerHttp({ url })))
     const ours = (httpRequests() - before) / ticks
