@@ -11,12 +11,13 @@ describe("docs/examples", () => {
     expect(result.walletBalance).toBe(5_000_000n - 1_000n)
   }, 60_000)
 
-  it("devnet-faults: tampered typed data is refused, transient faults are survived", async () => {
+  it("devnet-faults: tampered typed data is refused, transient faults are survived, a lost answer is reported", async () => {
     expect(await devnetFaults()).toEqual({
       refusedTamperedTypedData: true,
       field: "message.Calls.0.Calldata.0",
       executedDespiteFaults: "SUCCEEDED",
-      recipientBalance: 100n
+      lostAnswer: "SubmissionAnswerLost",
+      recipientBalance: 200n
     })
   }, 30_000)
 })

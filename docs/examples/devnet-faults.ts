@@ -1,5 +1,6 @@
 // Testing a backend's error handling with the devnet: a paymaster that tampers with the typed data it returns is
-// caught before anything is signed, and transient faults are retried. Run by test/examples.test.ts.
+// caught before anything is signed, transient faults are retried, and an answer lost after the paymaster accepted
+// a submission is reported as such, the transfer made once. Run by test/examples.test.ts.
 import { Effect, Layer, Redacted } from "effect"
 import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-sessions"
 
@@ -24,10 +25,18 @@ export const program = Effect.gen(function*() {
   yield* devnet.setFaults({ failNext: 3 })
   const receipt = yield* Sessions.executeAndWait({ encryptKey: pin, wallet, session, calls })
 
+  // 3. The connection drops after the paymaster accepted the submission: its answer is lost. The retry is refused
+  //    for its nonce, so nothing runs twice, and the error says what happened.
+  yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+  const lost = yield* Effect.flip(Sessions.execute({ encryptKey: pin, wallet, session, calls }))
+  yield* devnet.clearFaults
+  yield* Effect.sleep("100 millis") // a few blocks: the accepted transfer is included
+
   return {
     refusedTamperedTypedData: tampered instanceof Errors.TypedDataMismatch,
     field: tampered instanceof Errors.TypedDataMismatch ? tampered.field : undefined,
     executedDespiteFaults: receipt.executionStatus,
+    lostAnswer: lost._tag,
     recipientBalance: yield* devnet.balanceOf(STARKNET_CONTRACTS.USDC.contractAddress, "0xfee")
   }
 })
