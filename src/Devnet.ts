@@ -243,9 +243,10 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         if (drop && faults.dropWhen !== "after") return yield* Effect.fail(fail(0))
         requests++
         yield* catchUp
-        const result = yield* body
-        if (drop) return yield* Effect.fail(fail(0))
-        return result
+        if (!drop) return yield* body
+        // Carried out, whatever its outcome; the answer is lost with the connection.
+        yield* Effect.exit(body)
+        return yield* Effect.fail(fail(0))
       })
     const faultMessage = (code: number) =>
       code === 0 ? "connection dropped (injected fault)" : code === 429 ? "Too Many Requests (injected fault)" : "Service Unavailable (injected fault)"
