@@ -155,8 +155,12 @@ export const Selector = Schema.transformOrFail(FeltInput, FeltString, {
  * @category schemas
  */
 export const Entrypoint = Schema.String.pipe(
-  Schema.filter((s) => ENTRYPOINT_NAME.test(s) || parseNumeric(s) !== undefined, {
-    message: (issue) => `"${String(issue.actual)}" is neither an entrypoint name nor a selector`
+  Schema.filter((s) => {
+    if (ENTRYPOINT_NAME.test(s)) return true
+    const selector = parseNumeric(s)
+    return selector !== undefined && selector >= 0n && selector < P
+  }, {
+    message: (issue) => `"${String(issue.actual)}" is neither an entrypoint name nor a selector below the field prime`
   }),
   Schema.annotations({
     identifier: "Entrypoint",

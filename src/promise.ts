@@ -7,6 +7,7 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
+import { InvalidInput } from "./Errors.js"
 import * as CryptoLayer from "./Crypto.js"
 import * as Devnet from "./Devnet.js"
 import type { Paymaster } from "./Paymaster.js"
@@ -37,17 +38,20 @@ export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
 export type ClientOptions =
   | { readonly devnet?: Devnet.DevnetOptions }
   | {
-    /** Chipi's REST API as the paymaster (the guide's constructor options), and a Starknet JSON-RPC node for reads. */
+    /**
+     * Chipi's REST API as the paymaster (the guide's constructor options), and a Starknet JSON-RPC node for reads:
+     * `rpcUrl`, else `STARKNET_RPC_URL` from the environment (as Chipi's SDK reads it).
+     */
     readonly apiPublicKey: string
     readonly apiSecretKey: string
-    readonly baseUrl?: string
-    readonly rpcUrl: string
+    readonly baseUrl?: string | undefined
+    readonly rpcUrl?: string | undefined
   }
   | {
     /** A Starknet JSON-RPC node and a SNIP-29 paymaster. */
     readonly rpcUrl: string
     readonly paymasterUrl: string
-    readonly paymasterApiKey?: string
+    readonly paymasterApiKey?: string | undefined
   }
   | {
     /** Any layer providing `StarknetRpc` and `Paymaster` (and optionally `Crypto`). */
@@ -130,12 +134,34 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effec
  * @category constructors
  */
 export const createClient = (options: ClientOptions = {}): Client => {
-  const cryptoLayer = "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer
-  const devnetLayer = "layer" in options || "rpcUrl" in options ? undefined : Devnet.layer(options.devnet)
+  // One Crypto service for the client's life: a deterministic one keeps counting across calls.
+  const crypto = Effect.runSync(Effect.provide(Crypto, "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer))
+  const cryptoLayer = Layer.succeed(Crypto, crypto)
+  const live = "layer" in options || "rpcUrl" in options || "apiPublicKey" in options
+  const devnetLayer = live ? undefined : Devnet.layer((options as { readonly devnet?: Devnet.DevnetOptions }).devnet)
+  const rpcUrl = "apiPublicKey" in options ? options.rpcUrl ?? process.env["STARKNET_RPC_URL"] : "rpcUrl" in options ? options.rpcUrl : undefined
+  if (live && !("layer" in options)) {
+    // A missing or malformed setting is an error naming it, before any request.
+    const checks: ReadonlyArray<readonly [string, string | undefined]> = [
+      ["rpcUrl (or STARKNET_RPC_URL)", rpcUrl],
+      ...("paymasterUrl" in options ? [["paymasterUrl", options.paymasterUrl] as const] : []),
+      ...("apiPublicKey" in options && options.baseUrl !== undefined ? [["baseUrl", options.baseUrl] as const] : [])
+    ]
+    for (const [name, value] of checks) {
+      if (value === undefined || !URL.canParse(value)) {
+        const rule = value === undefined ? "is required" : "must be a URL"
+        throw new InvalidInput({ path: name, rule, issues: [{ path: name, rule }] })
+      }
+    }
+    if ("apiPublicKey" in options && (options.apiPublicKey === "" || options.apiSecretKey === "")) {
+      const rule = "apiPublicKey and apiSecretKey are required"
+      throw new InvalidInput({ path: "apiPublicKey", rule, issues: [{ path: "apiPublicKey", rule }] })
+    }
+  }
   const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
     "apiPublicKey" in options
       ? Layer.merge(
-        StarknetRpcLayers.layerHttp({ url: options.rpcUrl }),
+        StarknetRpcLayers.layerHttp({ url: rpcUrl! }),
         ChipiLayers.layer({
           apiPublicKey: Redacted.make(options.apiPublicKey),
           apiSecretKey: Redacted.make(options.apiSecretKey),
@@ -154,6 +180,16 @@ export const createClient = (options: ClientOptions = {}): Client => {
   const runtime = ManagedRuntime.make(Layer.mergeAll(services, cryptoLayer, Sessions.layer))
   const run = <A, E>(effect: Effect.Effect<A, E, any>) => toPromise(runtime, effect)
   const pin = (text: string) => Redacted.make(text)
+  // Session keys this client created: public key -> their own validUntil.
+  const created = new Map<bigint, number>()
+  const knownSession = (publicKey: string) => {
+    try {
+      const validUntil = created.get(BigInt(publicKey))
+      return validUntil === undefined ? undefined : { publicKey, validUntil }
+    } catch {
+      return undefined
+    }
+  }
 
   const devnet: DevnetClient | undefined = devnetLayer === undefined ? undefined : {
     createWallet: (params) => run(Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet(params))),
@@ -169,11 +205,21 @@ export const createClient = (options: ClientOptions = {}): Client => {
             ...(params.durationSeconds !== undefined ? { durationSeconds: params.durationSeconds } : {})
           }).pipe(Effect.provide(cryptoLayer))
         )
-        if (Exit.isSuccess(exit)) return exit.value
+        if (Exit.isSuccess(exit)) {
+          // Remembered, so that registering it checks the config against the key's own validUntil.
+          if (created.size >= 1024) created.delete(created.keys().next().value!)
+          created.set(BigInt(exit.value.publicKey), exit.value.validUntil)
+          return exit.value
+        }
         throw Cause.squash(exit.cause)
       },
-      addSessionKeyToContract: (params, bearerToken) =>
-        run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
+      addSessionKeyToContract: (params, bearerToken) => {
+        const known = knownSession(params.sessionConfig.sessionPublicKey)
+        return run(
+          Sessions.register({ ...params, encryptKey: pin(params.encryptKey), ...(known !== undefined ? { session: known } : {}) })
+            .pipe(ChipiLayers.withBearerToken(bearerToken))
+        )
+      },
       revokeSessionKey: (params, bearerToken) =>
         run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
       getSessionData: (params) => run(Sessions.getSessionData(params))

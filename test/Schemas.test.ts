@@ -68,6 +68,12 @@ describe("Address, Selector, Call", () => {
       )
       const error = yield* Effect.flip(decode("not a name!"))
       expect(error.rule).toContain("neither an entrypoint name nor a selector")
+      // A call's entrypoint given as a selector must be a felt too.
+      const call = Schemas.decode(Schemas.Call)
+      const tooBig = yield* Effect.flip(call({ contractAddress: "0x1", entrypoint: "0x" + "f".repeat(64), calldata: [] }))
+      expect(tooBig.path).toBe("entrypoint")
+      expect(yield* call({ contractAddress: "0x1", entrypoint: "0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e", calldata: [] }))
+        .toMatchObject({ entrypoint: "0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e" })
     }))
 
   it.effect("a bad call names the field path", () =>

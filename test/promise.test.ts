@@ -1,3 +1,5 @@
+import { Effect, type ManagedRuntime } from "effect"
+import { Crypto, Devnet } from "starknet-sessions"
 import { describe, expect, it } from "vitest"
 import { createClient, Expired, InvalidInput, InvalidPin, MaxCallsExceeded, STARKNET_CONTRACTS } from "starknet-sessions/promise"
 
@@ -48,4 +50,47 @@ describe("the Promise client", () => {
       await sdk.close()
     }
   }, 30_000)
+
+  it("checks live options before any request, naming the setting; the guide's Chipi constructor reads STARKNET_RPC_URL", () => {
+    const saved = process.env["STARKNET_RPC_URL"]
+    try {
+      delete process.env["STARKNET_RPC_URL"]
+      const missing = (() => {
+        try {
+          createClient({ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", baseUrl: undefined })
+        } catch (e) {
+          return e
+        }
+      })()
+      expect(missing).toBeInstanceOf(InvalidInput)
+      expect((missing as InvalidInput).path).toBe("rpcUrl (or STARKNET_RPC_URL)")
+      expect(() => createClient({ rpcUrl: "not a url", paymasterUrl: "http://127.0.0.1:1" })).toThrow(InvalidInput)
+      process.env["STARKNET_RPC_URL"] = "http://127.0.0.1:1"
+      const sdk = createClient({ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", baseUrl: process.env["CHIPI_BASE_URL"] })
+      expect(sdk.devnet).toBeUndefined()
+      void sdk.close()
+    } finally {
+      if (saved === undefined) delete process.env["STARKNET_RPC_URL"]
+      else process.env["STARKNET_RPC_URL"] = saved
+    }
+  })
+
+  it("keeps one Crypto service: a deterministic one gives a new key each time; a key it made bounds its registration", async () => {
+    const sdk = createClient({ layer: Devnet.layer({ blockTime: "20 millis" }), crypto: Crypto.layerDeterministic("promise-tests") })
+    try {
+      const first = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 60 })
+      const second = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 60 })
+      expect(first.publicKey).not.toBe(second.publicKey)
+      // The layer given holds a devnet too: its handle makes the wallet.
+      const runtime = sdk.runtime as unknown as ManagedRuntime.ManagedRuntime<Devnet.Devnet, never>
+      const wallet = await runtime.runPromise(Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet({ encryptKey: PIN })))
+      await expect(sdk.sessions.addSessionKeyToContract({
+        encryptKey: PIN,
+        wallet,
+        sessionConfig: { sessionPublicKey: first.publicKey, validUntil: first.validUntil + 86_400, maxCalls: 1 }
+      })).rejects.toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.validUntil" })
+    } finally {
+      await sdk.close()
+    }
+  })
 })
