@@ -107,8 +107,9 @@ const isFinal = (status: TransactionStatus) =>
 
 /**
  * Waits until a transaction is final. Succeeds with the receipt on `SUCCEEDED`; fails with `Reverted` on
- * `REVERTED` (or `REJECTED`), with `Timeout` when the budget runs out, and with `TransactionNotFound` only when the
- * schedule gives up without ever seeing the hash (a fresh hash may not be visible yet).
+ * `REVERTED` (or `REJECTED`); when the schedule or the time budget ends first, with `Timeout` if the node knows the
+ * hash but it is not final, and with `TransactionNotFound` if the node never knew it (a fresh hash may not be
+ * visible at once, so "not found" is only the answer when the wait gives up).
  *
  * @since 0.1.0
  * @category waiting
@@ -133,10 +134,10 @@ export const wait = (
         schedule: options.schedule ?? defaultPolling,
         until: (seen) => seen !== "missing" && isFinal(seen)
       }),
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ txHash: hash, waited: timeout }) })
+      Effect.timeoutOption(timeout)
     )
     const last = yield* Ref.get(lastSeen)
-    // The schedule ended first: never seen is "not found", seen but pending is a timeout.
+    // The schedule or the budget ended first: never seen is "not found", seen but pending is a timeout.
     if (last === "missing") return yield* new TransactionNotFound({ txHash: hash })
     if (!isFinal(last)) return yield* new Timeout({ txHash: hash, waited: timeout })
     const status = last

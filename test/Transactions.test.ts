@@ -86,6 +86,15 @@ describe("Transactions.wait", () => {
       expect(yield* Ref.get(looks)).toBe(4)
     }))
 
+  it.effect("with the default polling (which never ends), a hash never seen within the budget is TransactionNotFound", () =>
+    Effect.gen(function*() {
+      const { layer, looks } = yield* scripted(["missing"])
+      const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH, { timeout: "1 minute" }).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("2 minutes")
+      expect(yield* Fiber.join(fiber)).toBeInstanceOf(Errors.TransactionNotFound)
+      expect(yield* Ref.get(looks)).toBeGreaterThan(5)
+    }))
+
   it.effect("a hash that is seen but never final when the schedule ends is a Timeout, not not-found", () =>
     Effect.gen(function*() {
       const { layer } = yield* scripted([received])
