@@ -464,6 +464,14 @@ const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArra
     return { data, now, refusal: preflightCheck({ walletAddress: wallet, sessionPublicKey, stored: data, now, calls, allowedEntrypoints }) }
   })
 
+const parseNumericOrUndefined = (text: string): bigint | undefined => {
+  try {
+    return BigInt(text)
+  } catch {
+    return undefined
+  }
+}
+
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
 const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
   Effect.gen(function*() {
@@ -473,8 +481,11 @@ const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArra
     const { data, refusal } = fresh.right
     if (refusal !== undefined) return refusal
     // Everything else holds: with an allow-list the chain knows and this process does not, that is the refusal.
-    if (reason.includes("unauthorized selector") && data.allowedEntrypointsLen > 0 && calls[0] !== undefined) {
-      return new EntrypointNotAllowed({ selector: callSelector(calls[0]) })
+    // The chain does not show its list, so the entrypoint is named only when the calls use just one.
+    const used = [...new Map(calls.map((call) => [callSelector(call), call.entrypoint] as const))]
+    if (reason.includes("unauthorized selector") && data.allowedEntrypointsLen > 0 && used.length === 1) {
+      const [selector, entrypoint] = used[0]!
+      return new EntrypointNotAllowed({ selector, ...(BigInt(selector) !== parseNumericOrUndefined(entrypoint) ? { entrypoint } : {}) })
     }
     return original
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, TestClock, Tracer } from "effect"
-import { Crypto, Devnet, Errors, Sessions, StarknetRpc } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, StarknetRpc } from "starknet-sessions"
 import {
   atRealisticTime,
   PIN,
@@ -179,6 +179,23 @@ describe("the chain refuses anyway", () => {
       expect(results.filter(Either.isRight)).toHaveLength(1)
       expect(failures).toHaveLength(1)
       expect(failures[0]).toBeInstanceOf(Errors.MaxCallsExceeded)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("an allow-list only the chain knows (registered by another process): EntrypointNotAllowed naming the one entrypoint", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 5, allowedEntrypoints: ["transfer"] })
+      const approve = { contractAddress: USDC, entrypoint: "approve", calldata: [RECIPIENT, "0x1", "0x0"] }
+      // A fresh ledger: this process never saw the registration, so only the chain refuses.
+      const elsewhere = <A, E>(effect: Effect.Effect<A, E, Sessions.Ledger | StarknetRpc.StarknetRpc | Crypto.Crypto | Paymaster.Paymaster>) =>
+        effect.pipe(Effect.provide(Sessions.layer))
+      const one = yield* Effect.flip(elsewhere(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [approve, approve] })))
+      expect(one).toBeInstanceOf(Errors.EntrypointNotAllowed)
+      expect(one).toMatchObject({ entrypoint: "approve", selector: Schemas.selectorOf("approve") })
+      // With two different entrypoints the chain does not say which one it refused: its own refusal is kept.
+      const two = yield* Effect.flip(elsewhere(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n), approve] })))
+      expect(two._tag).toBe("PaymasterError")
+      expect((two as Errors.PaymasterError).revertReason).toBe("Session: unauthorized selector")
     }).pipe(Effect.provide(TestLayer())))
 })
 
