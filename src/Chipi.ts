@@ -24,8 +24,10 @@ export interface Options {
   readonly baseUrl?: string
   readonly timeout?: Duration.DurationInput
   /**
-   * Retries of transient faults of reads and `buildTransaction`. `executeTransaction` is sent once; the lifecycle
-   * retries it with its own `retry` option and tells a lost answer from a refusal.
+   * Retries inside the layer, for code that uses the service directly: none by default, because the lifecycle
+   * retries every read and submission with its own `retry` option (`Transactions.defaultRetry`), so that one
+   * schedule is the whole policy. `executeTransaction` is never retried here: the lifecycle tells a lost answer
+   * from a refusal.
    */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
@@ -69,7 +71,7 @@ export const make = (options: Options) =>
     const http = yield* HttpClient.HttpClient
     const base = (options.baseUrl ?? "https://api.chipipay.com/v1").replace(/\/$/, "")
     const timeout = Duration.decode(options.timeout ?? "15 seconds")
-    const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+    const retry = options.retry
 
     // Reads are retried here; a submission is sent once (see the SNIP-29 layer).
     const send = <A, I>(method: "GET" | "POST", path: string, body: unknown, schema: Schema.Schema<A, I>, retried = true) =>
@@ -105,7 +107,7 @@ export const make = (options: Options) =>
         return yield* Schema.decodeUnknown(schema)(json).pipe(
           Effect.mapError((e) => new PaymasterError({ code: -1, message: `${path}: unexpected answer: ${e.message}` }))
         )
-      }).pipe(retried ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect)
+      }).pipe(retried && retry !== undefined ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect)
 
     const paymaster = Paymaster.of({
       takesTimeBounds: false,

@@ -88,8 +88,10 @@ export interface Snip29Options {
   readonly apiKey?: Redacted.Redacted<string>
   readonly timeout?: Duration.DurationInput
   /**
-   * Retries of transient faults of reads and `buildTransaction`. `executeTransaction` is sent once; the lifecycle
-   * retries it with its own `retry` option and tells a lost answer from a refusal.
+   * Retries inside the layer, for code that uses the service directly: none by default, because the lifecycle
+   * retries every read and submission with its own `retry` option (`Transactions.defaultRetry`), so that one
+   * schedule is the whole policy. `executeTransaction` is never retried here: the lifecycle tells a lost answer
+   * from a refusal.
    */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
@@ -138,13 +140,13 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
       ...(options.apiKey !== undefined ? { headers: { "x-paymaster-api-key": options.apiKey } } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {})
     })
-    const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+    const retry = options.retry
     // Reads are retried here. A submission is sent once: whoever retries it (the lifecycle does) must know that a
     // retry can find its nonce taken by an attempt whose answer was lost.
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>, retried = true) =>
       client.request(method, params).pipe(
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
-        retried ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect,
+        retried && retry !== undefined ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect,
         Effect.flatMap((result) =>
           Schema.decodeUnknown(schema)(result).pipe(
             Effect.mapError((e) => new PaymasterError({ code: -32700, message: `unexpected answer to ${method}: ${e.message}` }))

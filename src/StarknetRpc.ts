@@ -95,7 +95,11 @@ export interface HttpOptions {
   readonly url: string
   /** Per HTTP request (default 10 seconds). */
   readonly timeout?: Duration.DurationInput
-  /** Retries of transient faults (network, timeouts, 429 honouring Retry-After, 5xx). */
+  /**
+   * Retries of transient faults (network, timeouts, 429 honouring Retry-After, 5xx) inside the layer, for code
+   * that uses the service directly: none by default, because the lifecycle and `Transactions` retry every read with
+   * their own `retry` option (`Transactions.defaultRetry`), so that one schedule is the whole policy.
+   */
   readonly retry?: Schedule.Schedule<unknown, unknown>
   /** How long reads from different fibers are gathered into one batch request (default 5 milliseconds). */
   readonly batchWindow?: Duration.DurationInput
@@ -145,11 +149,11 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       ...(options.batchWindow !== undefined ? { batchWindow: options.batchWindow } : {}),
       ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {})
     })
-    const retry = options.retry ?? Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+    const retry = options.retry
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
       client.request(method, params).pipe(
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
-        Effect.retry({ schedule: retry, while: (e) => e.transient }),
+        (effect) => (retry === undefined ? effect : Effect.retry(effect, { schedule: retry, while: (e) => e.transient })),
         Effect.flatMap((result) =>
           Schema.decodeUnknown(schema)(result).pipe(
             Effect.mapError((e) => new RpcError({ method, code: -32700, message: `unexpected answer: ${e.message}`, transient: false }))

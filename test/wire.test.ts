@@ -359,7 +359,8 @@ describe("retries on the wire", () => {
       const { FetchHttpClient } = yield* Effect.promise(() => import("@effect/platform"))
       const { Redacted } = yield* Effect.promise(() => import("effect"))
       const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
-      const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_x"), apiSecretKey: Redacted.make("sk_dev_x"), baseUrl: `${url}/v1` })
+      // Used directly (not through the lifecycle), the layer retries only when given a schedule.
+      const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_x"), apiSecretKey: Redacted.make("sk_dev_x"), baseUrl: `${url}/v1`, retry: Schedule.recurs(2) })
         .pipe(Effect.provide(FetchHttpClient.layer))
       yield* devnet.setFaults({ failNext: 1, failStatus: 429, retryAfterSeconds: 1 })
       const restStart = Date.now()
@@ -378,5 +379,20 @@ describe("retries on the wire", () => {
       )
       expect(error).toMatchObject({ _tag: "RpcError", code: 20, transient: false })
       expect(httpRequests() - before).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.live("the lifecycle's retry option is the whole policy: the layers add no retries of their own", () =>
+    Effect.gen(function*() {
+      const { url, devnet, httpRequests } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const layers = Layer.mergeAll(StarknetRpc.layerHttp({ url }), Paymaster.layerSnip29({ url }), Crypto.layer, Sessions.layer)
+      const read = (retry: Schedule.Schedule<unknown, unknown>) =>
+        Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: "0x123" }, { retry }).pipe(Effect.provide(layers))
+      yield* devnet.setFaults({ failNext: 1, faultMethods: ["starknet_call"] })
+      const before = httpRequests()
+      expect((yield* Effect.flip(read(Schedule.stop)))).toMatchObject({ _tag: "RpcError", transient: true })
+      expect(httpRequests() - before).toBeLessThanOrEqual(2)
+      yield* devnet.setFaults({ failNext: 2 })
+      expect((yield* read(Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(3))))).isActive).toBe(false)
     }).pipe(Effect.scoped))
 })
