@@ -228,6 +228,89 @@ describe("spending policy", () => {
     }).pipe(Effect.provide(layer())))
 })
 
+describe("the order of the checks, and the rules' edges", () => {
+  it.effect("execute_from_outside_v2 checks in the spec's order: caller, time bounds, nonce, session, signature, then spending", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, devnet } = yield* setup(5n)
+      const now = BigInt(yield* devnet.blockTimestamp)
+      yield* ownerCall(w.address, w.owner, "set_spending_policy", [s.publicKey, USDC, 10n, 0n, 100n, 0n, 60n])
+      // 1 before 2: a wrong caller and a closed window.
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { caller: "0xbad", before: now - 5n, after: now - 10n })).reason)
+        .toBe("SRC9: invalid caller")
+      // A nonce used once...
+      const used = (yield* submit(w.address, [transfer(BOB, 1n)], signer, { nonce: 77n }))
+      expect(used.ok).toBe(true)
+      yield* nextBlock
+      // 2 before 3: the window, though the nonce is used too.
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer, { nonce: 77n, before: now - 5n, after: now - 10n })).reason)
+        .toBe("SRC9: now >= execute_before")
+      // 3 before 4: the nonce, though the session key is unknown.
+      const stranger = { key: sessionKey(31337n).key, session: { validUntil: now + 100n } }
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], stranger, { nonce: 77n })).reason).toBe("SRC9: duplicated nonce")
+      // 4 before 5: the session checks, though the signature is bad too.
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], stranger, { corrupt: true })).reason).toBe("Session: valid_until exceeded")
+      expect((yield* submit(w.address, [call(w.address, "upgrade", [1n])], signer, { corrupt: true })).reason).toBe(UNAUTHORIZED)
+      // 5 before 7: the signature, though the amount is over the policy too.
+      expect((yield* submit(w.address, [transfer(BOB, 11n)], signer, { corrupt: true })).reason).toBe("SRC9: invalid signature")
+      expect((yield* submit(w.address, [transfer(BOB, 11n)], signer)).reason).toBe("Spending: exceeds per-call")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("a session signature whose own valid_until has passed fails at the signature step, the stored one still open", () =>
+    Effect.gen(function*() {
+      const { w, s, devnet } = yield* setup(5n)
+      const now = BigInt(yield* devnet.blockTimestamp)
+      const stale = { key: s.key, session: { validUntil: now - 1n } }
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], stale)).reason).toBe("SRC9: invalid signature")
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], { key: s.key, session: { validUntil: now + 10n } })).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("spending: the window resets at exactly window_start + window_seconds; only the call's token and the four entrypoints count", () =>
+    Effect.gen(function*() {
+      const { w, signer, s, devnet } = yield* setup(20n)
+      const STRK = Constants.STARKNET_CONTRACTS.STRK.contractAddress
+      yield* devnet.mint(STRK, w.address, 10_000n)
+      yield* ownerCall(w.address, w.owner, "set_spending_policy", [s.publicKey, USDC, 100n, 0n, 100n, 0n, 60n])
+      const windowStart = BigInt((yield* viewCall(w.address, "get_spending_policy", [s.publicKey, USDC]))[7]!)
+      expect((yield* submit(w.address, [transfer(BOB, 100n)], signer)).ok).toBe(true)
+      yield* nextBlock
+      expect((yield* submit(w.address, [transfer(BOB, 1n)], signer)).reason).toBe("Spending: exceeds window limit")
+      // Another token, and an entrypoint outside the four, are not limited.
+      expect((yield* submit(w.address, [call(STRK, "transfer", [BOB, 5_000n, 0n])], signer)).ok).toBe(true)
+      expect((yield* submit(w.address, [call(USDC, "transfer_from", [w.address, BOB, 500n, 0n])], signer)).ok).toBe(true)
+      // At window_start + window_seconds exactly, the window starts afresh.
+      yield* TestClock.adjust(`${Number(windowStart + 60n) - (yield* devnet.blockTimestamp)} seconds`)
+      expect(BigInt(yield* devnet.blockTimestamp)).toBe(windowStart + 60n)
+      expect((yield* submit(w.address, [transfer(BOB, 100n)], signer)).ok).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("direct path: a session signature's own valid_until is checked against block time", () =>
+    Effect.gen(function*() {
+      const { w, s, devnet } = yield* setup(5n)
+      const now = BigInt(yield* devnet.blockTimestamp)
+      const calls = [transfer(BOB, 1n)]
+      const stale = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, now - 1n) }))
+      expect(stale.revertReason).toBe("Account validation failed: __validate__ returned 0")
+      yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, now + 5n) })
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("__execute__ refuses a caller that is neither the protocol nor the account", () =>
+    Effect.gen(function*() {
+      const { w } = yield* setup()
+      const other = yield* wallet
+      const devnet = yield* Devnet.Devnet
+      const before = yield* devnet.balanceOf(USDC, other.address)
+      // w's owner makes w call other's __execute__, which would move other's tokens.
+      const inner = transfer(BOB, 4n)
+      const txHash = yield* submit(w.address, [call(other.address, "__execute__", [1n, inner.to, inner.selector, 3n, ...inner.calldata])], w.owner)
+      yield* nextBlock
+      expect(yield* status(txHash.txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* devnet.balanceOf(USDC, other.address)).toBe(before)
+      // The same inner call by other's own owner goes through.
+      yield* ownerCall(other.address, other.owner, "__execute__", [1n, inner.to, inner.selector, 3n, ...inner.calldata])
+      expect(yield* devnet.balanceOf(USDC, other.address)).toBe(before - 4n)
+    }).pipe(Effect.provide(layer())))
+})
+
 describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
   it.effect("is_valid_signature, supports_interface, get_contract_info", () =>
     Effect.gen(function*() {
