@@ -22,6 +22,7 @@ import {
   type TypedDataMismatch
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
+import { Ledger } from "./internal/ledger.js"
 import { preflight as preflightCheck, type StoredSession } from "./internal/preflight.js"
 import {
   addOrUpdateSessionKeyCalldata,
@@ -52,67 +53,23 @@ import * as Transactions from "./Transactions.js"
 // The ledger: what this process has reserved, so concurrent executes never exceed a session's calls
 // ---------------------------------------------------------------------------------------------------------------
 
-interface LedgerEntry {
-  /** Calls known used: the chain's count, raised by every execute this process submitted. */
-  readonly used: number
-  readonly allowedEntrypoints?: ReadonlyArray<Felt>
-}
-
-/**
- * Process-local bookkeeping of sessions: calls reserved by in-flight executes and allow-lists registered from here.
- *
- * @since 0.1.0
- * @category tags
- */
-export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
+export {
+  /**
+   * Process-local bookkeeping of sessions: calls reserved by in-flight executes and allow-lists registered from
+   * here.
+   *
+   * @since 0.1.0
+   * @category tags
+   */
   Ledger,
-  {
-    /** Reserves one call when `max(chain's count, reserved) < maxCalls`; answers the count it saw. */
-    readonly reserve: (key: string, stored: StoredSession) => Effect.Effect<{ readonly ok: boolean; readonly used: number }>
-    readonly release: (key: string) => Effect.Effect<void>
-    readonly reset: (key: string, allowedEntrypoints?: ReadonlyArray<Felt>) => Effect.Effect<void>
-    readonly allowedEntrypoints: (key: string) => Effect.Effect<ReadonlyArray<Felt> | undefined>
-  }
->() {}
-
-const makeLedger = Effect.gen(function*() {
-  const state = yield* Ref.make(new Map<string, LedgerEntry>())
-  const update = (f: (m: Map<string, LedgerEntry>) => void) =>
-    Ref.update(state, (m) => {
-      const next = new Map(m)
-      f(next)
-      return next
-    })
-  return Ledger.of({
-    reserve: (key, stored) =>
-      Ref.modify(state, (m): readonly [{ readonly ok: boolean; readonly used: number }, Map<string, LedgerEntry>] => {
-        const entry = m.get(key)
-        const used = Math.max(stored.callsUsed, entry?.used ?? 0)
-        if (used >= stored.maxCalls) return [{ ok: false, used }, m]
-        const next = new Map(m)
-        next.set(key, { ...entry, used: used + 1 })
-        return [{ ok: true, used }, next]
-      }),
-    release: (key) =>
-      update((m) => {
-        const entry = m.get(key)
-        if (entry !== undefined) m.set(key, { ...entry, used: Math.max(0, entry.used - 1) })
-      }),
-    reset: (key, allowedEntrypoints) =>
-      update((m) => {
-        m.set(key, allowedEntrypoints !== undefined ? { used: 0, allowedEntrypoints } : { used: 0 })
-      }),
-    allowedEntrypoints: (key) => Ref.get(state).pipe(Effect.map((m) => m.get(key)?.allowedEntrypoints))
-  })
-})
-
-/**
- * Provides the `Ledger`. One per process (or per set of sessions that share a wallet).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Ledger> = Layer.effect(Ledger, makeLedger)
+  /**
+   * Provides the `Ledger`. One per process (or per set of sessions that share a wallet).
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layer
+} from "./internal/ledger.js"
 
 const ledgerKey = (wallet: string, sessionPublicKey: string) => `${BigInt(wallet)}:${BigInt(sessionPublicKey)}`
 
@@ -519,6 +476,8 @@ const executeWith = (
     const signWith = (hash: Felt) =>
       crypto.sign(hash, privateKey).pipe(Effect.map((sig) => sessionSignature(session.publicKey, sig, data.validUntil)))
     return yield* submit(wallet.publicKey, calls, now, signWith, options).pipe(
+      // Followed until a wait or a status read sees it final: a revert gives its call back.
+      Effect.tap((txHash) => ledger.track(txHash, key)),
       // A submission whose answer was lost went through: its reserved call is spent.
       Effect.tapError((error) => (error._tag === "SubmissionAnswerLost" ? Effect.void : ledger.release(key))),
       Effect.catchIf(
@@ -639,8 +598,7 @@ export const executeAndWait = (
           const wallet = yield* decode(WalletData, "wallet")(params.wallet)
           const sessionPublicKey = yield* decode(Felt, "session.publicKey")(params.session.publicKey)
           const calls = yield* decode(Schema.Array(Call), "calls")(params.calls)
-          const ledger = yield* Ledger
-          yield* ledger.release(ledgerKey(wallet.publicKey, sessionPublicKey))
+          // The wait has given the reverted call back to the ledger already.
           return yield* Effect.fail(yield* explain(wallet.publicKey, sessionPublicKey, calls, reverted.revertReason, reverted))
         }))
     )

@@ -9,6 +9,19 @@ import { Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
 import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
+import { Ledger } from "./internal/ledger.js"
+
+/**
+ * Tells the ledger, when one is provided, that a transaction reached a final status: a reverted or rejected execute
+ * gives its reserved call back (the chain did not count it).
+ */
+const settle = (txHash: string, status: TransactionStatus) =>
+  isFinal(status)
+    ? Effect.flatMap(Effect.serviceOption(Ledger), (ledger) =>
+      ledger._tag === "Some"
+        ? ledger.value.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED")
+        : Effect.void)
+    : Effect.void
 
 /**
  * Retries transient faults (network, 429, 5xx): exponential from 100 ms, jittered, five times.
@@ -83,7 +96,9 @@ export const getStatus = (
   Effect.gen(function*() {
     const hash = yield* decode(TxHash, "txHash")(txHash)
     const rpc = yield* StarknetRpc
-    return yield* retryTransient(rpc.getTransactionStatus(hash), options.retry)
+    const status = yield* retryTransient(rpc.getTransactionStatus(hash), options.retry)
+    yield* settle(hash, status)
+    return status
   })
 
 /**
@@ -141,6 +156,7 @@ export const wait = (
     if (last === "missing") return yield* new TransactionNotFound({ txHash: hash })
     if (!isFinal(last)) return yield* new Timeout({ txHash: hash, waited: timeout })
     const status = last
+    yield* settle(hash, status)
     if (status.finalityStatus === "REJECTED") {
       return yield* new Reverted({ txHash: hash, revertReason: status.revertReason ?? "rejected" })
     }

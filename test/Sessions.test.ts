@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, TestClock, Tracer } from "effect"
-import { Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, StarknetRpc } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, StarknetRpc, Transactions } from "starknet-sessions"
 import {
   atRealisticTime,
   PIN,
@@ -196,6 +196,22 @@ describe("the chain refuses anyway", () => {
       const two = yield* Effect.flip(elsewhere(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n), approve] })))
       expect(two._tag).toBe("PaymasterError")
       expect((two as Errors.PaymasterError).revertReason).toBe("Session: unauthorized selector")
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a reverted execute followed with a separate wait (the guide's flow) gives its reserved call back", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Held past its validity window, the execute reverts at inclusion and the chain does not count it.
+      yield* devnet.setFaults({ holdBlocks: 3 })
+      const txHash = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }, { validity: "3 seconds" })
+      yield* devnet.clearFaults
+      const reverted = yield* withBlocks(Effect.flip(Transactions.wait(txHash)))
+      expect(reverted).toMatchObject({ _tag: "Reverted", revertReason: "SRC9: now >= execute_before" })
+      // The one call is free again, here as on the chain.
+      const receipt = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] }))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(2n)
     }).pipe(Effect.provide(TestLayer())))
 })
 

@@ -1,0 +1,88 @@
+/**
+ * The process-local ledger of sessions: calls reserved by executes this process sent, so that concurrent executes
+ * never exceed a session's calls, and the allow-lists registered from here. A reservation is given back when its
+ * submission fails, or when a wait or a status read sees its transaction reverted or rejected (the chain did not
+ * count it).
+ */
+import { Context, Effect, Layer, Ref } from "effect"
+import type { StoredSession } from "./preflight.js"
+import type { Felt } from "../Schemas.js"
+
+interface LedgerEntry {
+  /** Calls known used: the chain's count, raised by every execute this process submitted. */
+  readonly used: number
+  readonly allowedEntrypoints?: ReadonlyArray<Felt>
+}
+
+/** Submissions still followed, at most this many (the oldest are forgotten first). */
+const TRACKED = 10_000
+
+export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
+  Ledger,
+  {
+    /** Reserves one call when `max(chain's count, reserved) < maxCalls`; answers the count it saw. */
+    readonly reserve: (key: string, stored: StoredSession) => Effect.Effect<{ readonly ok: boolean; readonly used: number }>
+    readonly release: (key: string) => Effect.Effect<void>
+    readonly reset: (key: string, allowedEntrypoints?: ReadonlyArray<Felt>) => Effect.Effect<void>
+    readonly allowedEntrypoints: (key: string) => Effect.Effect<ReadonlyArray<Felt> | undefined>
+    /** Follows a sent submission: which session's call it reserved. */
+    readonly track: (txHash: string, key: string) => Effect.Effect<void>
+    /** A followed submission reached a final status: when the chain did not count it, its call is given back. */
+    readonly settle: (txHash: string, counted: boolean) => Effect.Effect<void>
+  }
+>() {}
+
+const hashKey = (txHash: string) => {
+  try {
+    return BigInt(txHash).toString(16)
+  } catch {
+    return txHash
+  }
+}
+
+const makeLedger = Effect.gen(function*() {
+  const state = yield* Ref.make(new Map<string, LedgerEntry>())
+  const tracked = new Map<string, string>()
+  const update = (f: (m: Map<string, LedgerEntry>) => void) =>
+    Ref.update(state, (m) => {
+      const next = new Map(m)
+      f(next)
+      return next
+    })
+  const release = (key: string) =>
+    update((m) => {
+      const entry = m.get(key)
+      if (entry !== undefined) m.set(key, { ...entry, used: Math.max(0, entry.used - 1) })
+    })
+  return Ledger.of({
+    reserve: (key, stored) =>
+      Ref.modify(state, (m): readonly [{ readonly ok: boolean; readonly used: number }, Map<string, LedgerEntry>] => {
+        const entry = m.get(key)
+        const used = Math.max(stored.callsUsed, entry?.used ?? 0)
+        if (used >= stored.maxCalls) return [{ ok: false, used }, m]
+        const next = new Map(m)
+        next.set(key, { ...entry, used: used + 1 })
+        return [{ ok: true, used }, next]
+      }),
+    release,
+    reset: (key, allowedEntrypoints) =>
+      update((m) => {
+        m.set(key, allowedEntrypoints !== undefined ? { used: 0, allowedEntrypoints } : { used: 0 })
+      }),
+    allowedEntrypoints: (key) => Ref.get(state).pipe(Effect.map((m) => m.get(key)?.allowedEntrypoints)),
+    track: (txHash, key) =>
+      Effect.sync(() => {
+        if (tracked.size >= TRACKED) tracked.delete(tracked.keys().next().value!)
+        tracked.set(hashKey(txHash), key)
+      }),
+    settle: (txHash, counted) =>
+      Effect.suspend(() => {
+        const key = tracked.get(hashKey(txHash))
+        if (key === undefined) return Effect.void
+        tracked.delete(hashKey(txHash))
+        return counted ? Effect.void : release(key)
+      })
+  })
+})
+
+export const layer: Layer.Layer<Ledger> = Layer.effect(Ledger, makeLedger)
