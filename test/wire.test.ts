@@ -150,7 +150,7 @@ describe("the devnet on the wire", () => {
       }).pipe(Effect.provide(overHttp(url)))
       expect(outcome.first.executionStatus).toBe("SUCCEEDED")
       expect(`${outcome.lost._tag}: ${outcome.lost.message}`).toMatch(/^SubmissionAnswerLost: /)
-      yield* Effect.sleep("200 millis")
+      yield* devnet.mineBlock
       expect(yield* devnet.balanceOf(USDC, "0xd1")).toBe(5n)
       expect(yield* devnet.balanceOf(USDC, "0xd2")).toBe(5n)
       // register, the first execute, and the lost one: three transactions, none doubled.

@@ -30,7 +30,7 @@ export const program = Effect.gen(function*() {
   yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
   const lost = yield* Effect.flip(Sessions.execute({ encryptKey: pin, wallet, session, calls }))
   yield* devnet.clearFaults
-  yield* Effect.sleep("100 millis") // a few blocks: the accepted transfer is included
+  yield* devnet.mineBlock // the accepted transfer is included
 
   return {
     refusedTamperedTypedData: tampered instanceof Errors.TypedDataMismatch,
