@@ -153,7 +153,11 @@ export const createSessionKey = (params: {
       const now = yield* Clock.currentTimeMillis
       const pair = yield* crypto.generateKeyPair
       const encryptedPrivateKey = yield* crypto.encryptPrivateKey(pair.privateKey, pin)
-      return { publicKey: pair.publicKey, encryptedPrivateKey, validUntil: Math.floor(now / 1000) + durationSeconds }
+      const validUntil = Math.floor(now / 1000) + durationSeconds
+      // With a ledger at hand, registering this key later is checked against its own validUntil.
+      const ledger = yield* Effect.serviceOption(Ledger)
+      if (ledger._tag === "Some") yield* ledger.value.rememberKey(pair.publicKey, validUntil)
+      return { publicKey: pair.publicKey, encryptedPrivateKey, validUntil }
     })
   )
 
@@ -322,7 +326,7 @@ export const register = (
       readonly maxCalls: number
       readonly allowedEntrypoints?: ReadonlyArray<string>
     }
-    /** The session key being registered, when at hand: its `validUntil` bounds the config's. */
+    /** The session key being registered: its `validUntil` bounds the config's (a key created in this process with a `Ledger` at hand is known without it). */
     readonly session?: { readonly publicKey: string; readonly validUntil: number }
   },
   options: Options = {}
@@ -336,13 +340,16 @@ export const register = (
     if (config.validUntil <= block.timestamp) {
       return yield* invalid(`validUntil ${config.validUntil} is not in the future (block time ${block.timestamp})`)
     }
-    if (params.session !== undefined) {
-      if (BigInt(params.session.publicKey) !== BigInt(config.sessionPublicKey)) {
+    const ledger = yield* Ledger
+    const remembered = yield* ledger.keyValidUntil(config.sessionPublicKey)
+    const session = params.session ?? (remembered !== undefined ? { publicKey: config.sessionPublicKey, validUntil: remembered } : undefined)
+    if (session !== undefined) {
+      if (BigInt(session.publicKey) !== BigInt(config.sessionPublicKey)) {
         const rule = "sessionPublicKey is not the given session key's public key"
         return yield* new InvalidInput({ path: "sessionConfig.sessionPublicKey", rule, issues: [{ path: "sessionConfig.sessionPublicKey", rule }] })
       }
-      if (config.validUntil > params.session.validUntil) {
-        return yield* invalid(`validUntil ${config.validUntil} is beyond the session key's own ${params.session.validUntil}`)
+      if (config.validUntil > session.validUntil) {
+        return yield* invalid(`validUntil ${config.validUntil} is beyond the session key's own ${session.validUntil}`)
       }
     }
     return yield* ownerSubmit(

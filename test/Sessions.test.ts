@@ -162,6 +162,21 @@ describe("typed errors where the chain would refuse: raised locally, nothing sen
       )
       expect(badSelector).toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.allowedEntrypoints.1" })
     }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("register: a key created in this process bounds its config by its own validUntil, even when not passed", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 60 })
+      const error = yield* Effect.flip(Sessions.register({
+        encryptKey: PIN,
+        wallet,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil + 86_400, maxCalls: 1 }
+      }))
+      expect(error).toMatchObject({ _tag: "InvalidInput", path: "sessionConfig.validUntil" })
+      expect((yield* devnet.transactions).length).toBe(0)
+    }).pipe(Effect.provide(TestLayer())))
 })
 
 describe("the chain refuses anyway", () => {

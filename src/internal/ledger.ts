@@ -29,6 +29,10 @@ export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
     readonly track: (txHash: string, key: string) => Effect.Effect<void>
     /** A followed submission reached a final status: when the chain did not count it, its call is given back. */
     readonly settle: (txHash: string, counted: boolean) => Effect.Effect<void>
+    /** Remembers a session key created here, with its own `validUntil`. */
+    readonly rememberKey: (publicKey: string, validUntil: number) => Effect.Effect<void>
+    /** The own `validUntil` of a session key created here. */
+    readonly keyValidUntil: (publicKey: string) => Effect.Effect<number | undefined>
   }
 >() {}
 
@@ -43,6 +47,7 @@ const hashKey = (txHash: string) => {
 const makeLedger = Effect.gen(function*() {
   const state = yield* Ref.make(new Map<string, LedgerEntry>())
   const tracked = new Map<string, string>()
+  const keys = new Map<string, number>()
   const update = (f: (m: Map<string, LedgerEntry>) => void) =>
     Ref.update(state, (m) => {
       const next = new Map(m)
@@ -81,7 +86,13 @@ const makeLedger = Effect.gen(function*() {
         if (key === undefined) return Effect.void
         tracked.delete(hashKey(txHash))
         return counted ? Effect.void : release(key)
-      })
+      }),
+    rememberKey: (publicKey, validUntil) =>
+      Effect.sync(() => {
+        if (keys.size >= TRACKED) keys.delete(keys.keys().next().value!)
+        keys.set(hashKey(publicKey), validUntil)
+      }),
+    keyValidUntil: (publicKey) => Effect.sync(() => keys.get(hashKey(publicKey)))
   })
 })
 
