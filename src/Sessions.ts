@@ -22,6 +22,7 @@ import {
   type TypedDataMismatch
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
+import { parseNumeric } from "./internal/felt.js"
 import { Ledger } from "./internal/ledger.js"
 import { preflight as preflightCheck, type StoredSession } from "./internal/preflight.js"
 import {
@@ -428,14 +429,6 @@ const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArra
     return { data, now, refusal: preflightCheck({ walletAddress: wallet, sessionPublicKey, stored: data, now, calls, allowedEntrypoints }) }
   })
 
-const parseNumericOrUndefined = (text: string): bigint | undefined => {
-  try {
-    return BigInt(text)
-  } catch {
-    return undefined
-  }
-}
-
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
 const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
   Effect.gen(function*() {
@@ -449,7 +442,7 @@ const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArra
     const used = [...new Map(calls.map((call) => [callSelector(call), call.entrypoint] as const))]
     if (reason.includes("unauthorized selector") && data.allowedEntrypointsLen > 0 && used.length === 1) {
       const [selector, entrypoint] = used[0]!
-      return new EntrypointNotAllowed({ selector, ...(BigInt(selector) !== parseNumericOrUndefined(entrypoint) ? { entrypoint } : {}) })
+      return new EntrypointNotAllowed({ selector, ...(BigInt(selector) !== parseNumeric(entrypoint) ? { entrypoint } : {}) })
     }
     return original
   })
