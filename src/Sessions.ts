@@ -477,7 +477,7 @@ const executeWith = (
       crypto.sign(hash, privateKey).pipe(Effect.map((sig) => sessionSignature(session.publicKey, sig, data.validUntil)))
     return yield* submit(wallet.publicKey, calls, now, signWith, options).pipe(
       // Followed until a wait or a status read sees it final: a revert gives its call back.
-      Effect.tap((txHash) => ledger.track(txHash, key)),
+      Effect.tap((txHash) => ledger.track(txHash, key, { wallet: wallet.publicKey, sessionPublicKey: session.publicKey, calls })),
       // A submission whose answer was lost went through: its reserved call is spent.
       Effect.tapError((error) => (error._tag === "SubmissionAnswerLost" ? Effect.void : ledger.release(key))),
       Effect.catchIf(
@@ -590,17 +590,26 @@ export const executeAndWait = (
   params: Parameters<typeof execute>[0],
   options: Options & { readonly wait?: Transactions.WaitOptions } = {}
 ): Effect.Effect<Receipt, ExecuteError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
-  Effect.gen(function*() {
-    const txHash = yield* execute(params, options)
-    return yield* Transactions.wait(txHash, options.wait).pipe(
-      Effect.catchTag("Reverted", (reverted) =>
-        Effect.gen(function*() {
-          const wallet = yield* decode(WalletData, "wallet")(params.wallet)
-          const sessionPublicKey = yield* decode(Felt, "session.publicKey")(params.session.publicKey)
-          const calls = yield* decode(Schema.Array(Call), "calls")(params.calls)
-          // The wait has given the reverted call back to the ledger already.
-          return yield* Effect.fail(yield* explain(wallet.publicKey, sessionPublicKey, calls, reverted.revertReason, reverted))
-        }))
-    )
-  })
+  Effect.flatMap(execute(params, options), (txHash) => wait(txHash, options.wait))
+
+/**
+ * `Transactions.wait`, for any transaction; when it is an execute this process sent and it reverted for a session
+ * reason (the chain moved between the check and inclusion), fails with the typed error the preflight gives
+ * (`MaxCallsExceeded`, `Expired`, …) rather than a bare `Reverted`. A reverted execute's reserved call is given back.
+ *
+ * @since 0.1.0
+ * @category waiting
+ */
+export const wait = (
+  txHash: string,
+  options: Transactions.WaitOptions = {}
+): Effect.Effect<Receipt, WaitError | SessionRefusal, StarknetRpc | Ledger> =>
+  Transactions.wait(txHash, options).pipe(
+    Effect.catchTag("Reverted", (reverted) =>
+      Effect.gen(function*() {
+        const asked = yield* (yield* Ledger).asked(txHash)
+        if (asked === undefined) return yield* reverted
+        return yield* Effect.fail(yield* explain(asked.wallet, asked.sessionPublicKey, asked.calls, reverted.revertReason, reverted))
+      }))
+  )
 

@@ -97,7 +97,11 @@ export interface Client {
   }) => Promise<string>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
-  /** Resolves with the receipt on success; rejects with `Reverted`, `Timeout` or `TransactionNotFound`. */
+  /**
+   * Resolves with the receipt on success; rejects with `Reverted`, `Timeout` or `TransactionNotFound`, or, for an
+   * execute this client sent that the chain refused at inclusion for a session reason, with the precise typed error
+   * (`MaxCallsExceeded`, `Expired`, …).
+   */
   readonly waitForTransaction: (
     args: { readonly txHash: string; readonly timeoutMs?: number; readonly intervalMs?: number } | string
   ) => Promise<Receipt>
@@ -229,7 +233,7 @@ export const createClient = (options: ClientOptions = {}): Client => {
     waitForTransaction: (args) => {
       const { txHash, timeoutMs, intervalMs } = typeof args === "string" ? { txHash: args, timeoutMs: undefined, intervalMs: undefined } : args
       return run(
-        Transactions.wait(txHash, {
+        Sessions.wait(txHash, {
           ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
           ...(intervalMs !== undefined ? { schedule: Transactions.spaced(intervalMs) } : {})
         })

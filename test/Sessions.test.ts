@@ -228,6 +228,29 @@ describe("the chain refuses anyway", () => {
       expect(receipt.executionStatus).toBe("SUCCEEDED")
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(2n)
     }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a separate wait (Sessions.wait, as the Promise client's waitForTransaction) explains a refusal at inclusion too", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Two processes race for the last call; both pass their checks and both are sent.
+      const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
+      // Each process has its own ledger, built once.
+      const a = yield* Layer.build(Sessions.layer)
+      const b = yield* Layer.build(Sessions.layer)
+      const first = yield* send.pipe(Effect.provide(a))
+      const second = yield* send.pipe(Effect.provide(b))
+      const outcomes = yield* withBlocks(Effect.all([
+        Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),
+        Effect.either(Sessions.wait(second).pipe(Effect.provide(b)))
+      ]))
+      expect(outcomes.filter(Either.isRight)).toHaveLength(1)
+      const loser = outcomes.find(Either.isLeft)!.left
+      expect(loser).toBeInstanceOf(Errors.MaxCallsExceeded)
+      // A hash this process did not send keeps the bare Reverted.
+      const other = yield* withBlocks(Effect.flip(Sessions.wait(Either.isLeft(outcomes[0]!) ? first : second).pipe(Effect.provide(Sessions.layer))))
+      expect(other._tag).toBe("Reverted")
+    }).pipe(Effect.scoped, Effect.provide(TestLayer())))
 })
 
 describe("concurrency within one process", () => {

@@ -6,12 +6,19 @@
  */
 import { Context, Effect, Layer, Ref } from "effect"
 import type { StoredSession } from "./preflight.js"
-import type { Felt } from "../Schemas.js"
+import type { Address, Call, Felt } from "../Schemas.js"
 
 interface LedgerEntry {
   /** Calls known used: the chain's count, raised by every execute this process submitted. */
   readonly used: number
   readonly allowedEntrypoints?: ReadonlyArray<Felt>
+}
+
+/** What an execute asked: enough to explain the chain's refusal of it with a precise typed error. */
+export interface Asked {
+  readonly wallet: Address
+  readonly sessionPublicKey: Felt
+  readonly calls: ReadonlyArray<Call>
 }
 
 /** Submissions still followed, at most this many (the oldest are forgotten first). */
@@ -25,8 +32,10 @@ export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
     readonly release: (key: string) => Effect.Effect<void>
     readonly reset: (key: string, allowedEntrypoints?: ReadonlyArray<Felt>) => Effect.Effect<void>
     readonly allowedEntrypoints: (key: string) => Effect.Effect<ReadonlyArray<Felt> | undefined>
-    /** Follows a sent submission: which session's call it reserved. */
-    readonly track: (txHash: string, key: string) => Effect.Effect<void>
+    /** Follows a sent submission: which session's call it reserved, and what it asked (to explain a revert). */
+    readonly track: (txHash: string, key: string, asked?: Asked) => Effect.Effect<void>
+    /** What a submission sent from here asked, while it is remembered. */
+    readonly asked: (txHash: string) => Effect.Effect<Asked | undefined>
     /** A followed submission reached a final status: when the chain did not count it, its call is given back. */
     readonly settle: (txHash: string, counted: boolean) => Effect.Effect<void>
     /** Remembers a session key created here, with its own `validUntil`. */
@@ -48,6 +57,7 @@ const makeLedger = Effect.gen(function*() {
   const state = yield* Ref.make(new Map<string, LedgerEntry>())
   const tracked = new Map<string, string>()
   const keys = new Map<string, number>()
+  const askedBy = new Map<string, Asked>()
   const update = (f: (m: Map<string, LedgerEntry>) => void) =>
     Ref.update(state, (m) => {
       const next = new Map(m)
@@ -75,11 +85,16 @@ const makeLedger = Effect.gen(function*() {
         m.set(key, allowedEntrypoints !== undefined ? { used: 0, allowedEntrypoints } : { used: 0 })
       }),
     allowedEntrypoints: (key) => Ref.get(state).pipe(Effect.map((m) => m.get(key)?.allowedEntrypoints)),
-    track: (txHash, key) =>
+    track: (txHash, key, asked) =>
       Effect.sync(() => {
         if (tracked.size >= TRACKED) tracked.delete(tracked.keys().next().value!)
         tracked.set(hashKey(txHash), key)
+        if (asked !== undefined) {
+          if (askedBy.size >= TRACKED) askedBy.delete(askedBy.keys().next().value!)
+          askedBy.set(hashKey(txHash), asked)
+        }
       }),
+    asked: (txHash) => Effect.sync(() => askedBy.get(hashKey(txHash))),
     settle: (txHash, counted) =>
       Effect.suspend(() => {
         const key = tracked.get(hashKey(txHash))
