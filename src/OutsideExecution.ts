@@ -340,6 +340,34 @@ export const executeFromOutsideCalldata = (oe: OutsideExecution, signature: Read
 }
 
 /**
+ * Reads a serialized `Array<Call>` (`[n, (to, selector, calldata_len, calldata...)*]`) starting at `from`; answers
+ * the calls and the position after them, or `undefined` when malformed.
+ *
+ * @since 0.1.0
+ * @category calldata
+ */
+export const parseCallArray = (
+  calldata: ReadonlyArray<string | bigint>,
+  from = 0
+): { readonly calls: ReadonlyArray<OutsideCall>; readonly end: number } | undefined => {
+  const felt = (v: string | bigint) => toHex(BigInt(v)) as Felt
+  const n = calldata[from]
+  if (n === undefined) return undefined
+  const calls: Array<OutsideCall> = []
+  let i = from + 1
+  for (let c = 0n; c < BigInt(n); c++) {
+    const [to, selector, len] = [calldata[i], calldata[i + 1], calldata[i + 2]]
+    if (to === undefined || selector === undefined || len === undefined || i + 3 + Number(BigInt(len)) > calldata.length) {
+      return undefined
+    }
+    i += 3
+    calls.push({ to: felt(to), selector: felt(selector), calldata: calldata.slice(i, i + Number(BigInt(len))).map(felt) })
+    i += Number(BigInt(len))
+  }
+  return { calls, end: i }
+}
+
+/**
  * Parses `execute_from_outside_v2` calldata back into the outside execution and the signature (the inverse of
  * `executeFromOutsideCalldata`); `undefined` when malformed.
  *
@@ -349,36 +377,21 @@ export const executeFromOutsideCalldata = (oe: OutsideExecution, signature: Read
 export const parseExecuteFromOutsideCalldata = (
   calldata: ReadonlyArray<string>
 ): { readonly outsideExecution: OutsideExecution; readonly signature: ReadonlyArray<Felt> } | undefined => {
-  let i = 0
-  const next = (): bigint | undefined => {
-    const v = calldata[i++]
-    return v === undefined ? undefined : BigInt(v)
-  }
-  const [caller, nonce, after, before, n] = [next(), next(), next(), next(), next()]
-  if (caller === undefined || nonce === undefined || after === undefined || before === undefined || n === undefined) {
-    return undefined
-  }
-  const calls: Array<OutsideCall> = []
-  for (let c = 0n; c < n; c++) {
-    const [to, selector, len] = [next(), next(), next()]
-    if (to === undefined || selector === undefined || len === undefined || i + Number(len) > calldata.length) {
-      return undefined
-    }
-    const data = calldata.slice(i, i + Number(len)).map((v) => toHex(BigInt(v)) as Felt)
-    i += Number(len)
-    calls.push({ to: toHex(to) as Felt, selector: toHex(selector) as Felt, calldata: data })
-  }
-  const sigLen = next()
-  if (sigLen === undefined || i + Number(sigLen) !== calldata.length) return undefined
+  const [caller, nonce, after, before] = calldata
+  if (caller === undefined || nonce === undefined || after === undefined || before === undefined) return undefined
+  const parsed = parseCallArray(calldata, 4)
+  if (parsed === undefined) return undefined
+  const sigLen = calldata[parsed.end]
+  if (sigLen === undefined || parsed.end + 1 + Number(BigInt(sigLen)) !== calldata.length) return undefined
   return {
     outsideExecution: {
-      caller: toHex(caller) as Felt,
-      nonce: toHex(nonce) as Felt,
-      executeAfter: after,
-      executeBefore: before,
-      calls
+      caller: toHex(BigInt(caller)) as Felt,
+      nonce: toHex(BigInt(nonce)) as Felt,
+      executeAfter: BigInt(after),
+      executeBefore: BigInt(before),
+      calls: parsed.calls
     },
-    signature: calldata.slice(i).map((v) => toHex(BigInt(v)) as Felt)
+    signature: calldata.slice(parsed.end + 1).map((v) => toHex(BigInt(v)) as Felt)
   }
 }
 

@@ -9,9 +9,10 @@ import {
   directSessionHash,
   messageHash,
   type OutsideCall,
+  parseCallArray,
   parseExecuteFromOutsideCalldata
 } from "../OutsideExecution.js"
-import { type Felt, selectorOf } from "../Schemas.js"
+import { selectorOf } from "../Schemas.js"
 import { encodeShortString, U128_MAX, U64_MAX } from "./felt.js"
 import * as stark from "./stark.js"
 
@@ -175,22 +176,6 @@ const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>,
   })
   if (at < cd.length) throw new Revert("Input too long for arguments")
   return out as never
-}
-
-/** `Array<Call>` calldata: `[n, (to, selector, calldata_len, calldata...)*]`. */
-const callsOf = (cd: ReadonlyArray<bigint>): Array<OutsideCall> | undefined => {
-  const n = cd[0]
-  if (n === undefined) return undefined
-  const calls: Array<OutsideCall> = []
-  let at = 1
-  for (let i = 0n; i < n; i++) {
-    const [to, selector, len] = [cd[at], cd[at + 1], cd[at + 2]]
-    if (to === undefined || selector === undefined || len === undefined || at + 3 + Number(len) > cd.length) return undefined
-    const hex = (v: bigint) => ("0x" + v.toString(16)) as Felt
-    calls.push({ to: hex(to), selector: hex(selector), calldata: cd.slice(at + 3, at + 3 + Number(len)).map(hex) })
-    at += 3 + Number(len)
-  }
-  return at === cd.length ? calls : undefined
 }
 
 /** `Array<Span<felt252>>`, the results of a multicall (an empty span for a call that failed). */
@@ -462,9 +447,9 @@ export class Chain {
       case S.__execute__: {
         // The protocol (caller 0) or the account itself; the calls run non-atomically.
         if (caller !== 0n && caller !== self) throw new Revert("Account: unauthorized caller")
-        const calls = callsOf(cd)
-        if (calls === undefined) throw new Revert("Failed to deserialize param #1")
-        return serializeResults(this.runCalls(self, calls))
+        const parsed = parseCallArray(cd)
+        if (parsed === undefined || parsed.end !== cd.length) throw new Revert("Failed to deserialize param #1")
+        return serializeResults(this.runCalls(self, parsed.calls))
       }
       case S.set_public_key:
       case S.setPublicKey: {
