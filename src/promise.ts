@@ -140,7 +140,10 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effec
 export const createClient = (options: ClientOptions = {}): Client => {
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
   const crypto = Effect.runSync(Effect.provide(Crypto, "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer))
-  const cryptoLayer = Layer.succeed(Crypto, crypto)
+  // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
+  // registering them is checked against their own validUntil.
+  const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
+  const local = Layer.mergeAll(Layer.succeed(Crypto, crypto), Layer.succeed(Sessions.Ledger, ledger))
   const live = "layer" in options || "rpcUrl" in options || "apiPublicKey" in options
   const devnetLayer = live ? undefined : Devnet.layer((options as { readonly devnet?: Devnet.DevnetOptions }).devnet)
   const rpcUrl = "apiPublicKey" in options ? options.rpcUrl ?? process.env["STARKNET_RPC_URL"] : "rpcUrl" in options ? options.rpcUrl : undefined
@@ -181,19 +184,9 @@ export const createClient = (options: ClientOptions = {}): Client => {
         })
       )
       : devnetLayer ?? (options as { layer: Layer.Layer<Paymaster | StarknetRpc, unknown> }).layer
-  const runtime = ManagedRuntime.make(Layer.mergeAll(services, cryptoLayer, Sessions.layer))
+  const runtime = ManagedRuntime.make(Layer.mergeAll(services, local))
   const run = <A, E>(effect: Effect.Effect<A, E, any>) => toPromise(runtime, effect)
   const pin = (text: string) => Redacted.make(text)
-  // Session keys this client created: public key -> their own validUntil.
-  const created = new Map<bigint, number>()
-  const knownSession = (publicKey: string) => {
-    try {
-      const validUntil = created.get(BigInt(publicKey))
-      return validUntil === undefined ? undefined : { publicKey, validUntil }
-    } catch {
-      return undefined
-    }
-  }
 
   const devnet: DevnetClient | undefined = devnetLayer === undefined ? undefined : {
     createWallet: (params) => run(Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet(params))),
@@ -207,23 +200,13 @@ export const createClient = (options: ClientOptions = {}): Client => {
           Sessions.createSessionKey({
             encryptKey: pin(params.encryptKey),
             ...(params.durationSeconds !== undefined ? { durationSeconds: params.durationSeconds } : {})
-          }).pipe(Effect.provide(cryptoLayer))
+          }).pipe(Effect.provide(local))
         )
-        if (Exit.isSuccess(exit)) {
-          // Remembered, so that registering it checks the config against the key's own validUntil.
-          if (created.size >= 1024) created.delete(created.keys().next().value!)
-          created.set(BigInt(exit.value.publicKey), exit.value.validUntil)
-          return exit.value
-        }
+        if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
       },
-      addSessionKeyToContract: (params, bearerToken) => {
-        const known = knownSession(params.sessionConfig.sessionPublicKey)
-        return run(
-          Sessions.register({ ...params, encryptKey: pin(params.encryptKey), ...(known !== undefined ? { session: known } : {}) })
-            .pipe(ChipiLayers.withBearerToken(bearerToken))
-        )
-      },
+      addSessionKeyToContract: (params, bearerToken) =>
+        run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
       revokeSessionKey: (params, bearerToken) =>
         run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
       getSessionData: (params) => run(Sessions.getSessionData(params))
