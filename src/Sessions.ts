@@ -290,17 +290,16 @@ const ownerSubmit = (
       const ledger = yield* Ledger
       const block = yield* Transactions.retryTransient(rpc.latestBlock, options.retry)
       const key = yield* ownerKey(wallet, pin, options.retry)
+      // Once sent, the chain's entry starts afresh, and so does this process's.
+      const reset = ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints)
       const txHash = yield* submit(
         wallet.publicKey,
         [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
         block.timestamp,
         (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
-      ).pipe(
-        // Sent, though its answer was lost: the chain's entry starts afresh all the same.
-        Effect.tapErrorTag("SubmissionAnswerLost", () => ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints))
-      )
-      yield* ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints)
+      ).pipe(Effect.tapErrorTag("SubmissionAnswerLost", () => reset)) // sent, though its answer was lost
+      yield* reset
       return txHash
     })
   )

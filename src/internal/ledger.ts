@@ -45,6 +45,12 @@ export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
   }
 >() {}
 
+/** Sets `key` in a map kept to `TRACKED` entries, the oldest forgotten first. */
+const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+  if (map.size >= TRACKED) map.delete(map.keys().next().value!)
+  map.set(key, value)
+}
+
 const hashKey = (txHash: string) => {
   try {
     return BigInt(txHash).toString(16)
@@ -87,12 +93,8 @@ const makeLedger = Effect.gen(function*() {
     allowedEntrypoints: (key) => Ref.get(state).pipe(Effect.map((m) => m.get(key)?.allowedEntrypoints)),
     track: (txHash, key, asked) =>
       Effect.sync(() => {
-        if (tracked.size >= TRACKED) tracked.delete(tracked.keys().next().value!)
-        tracked.set(hashKey(txHash), key)
-        if (asked !== undefined) {
-          if (askedBy.size >= TRACKED) askedBy.delete(askedBy.keys().next().value!)
-          askedBy.set(hashKey(txHash), asked)
-        }
+        remember(tracked, hashKey(txHash), key)
+        if (asked !== undefined) remember(askedBy, hashKey(txHash), asked)
       }),
     asked: (txHash) => Effect.sync(() => askedBy.get(hashKey(txHash))),
     settle: (txHash, counted) =>
@@ -103,10 +105,7 @@ const makeLedger = Effect.gen(function*() {
         return counted ? Effect.void : release(key)
       }),
     rememberKey: (publicKey, validUntil) =>
-      Effect.sync(() => {
-        if (keys.size >= TRACKED) keys.delete(keys.keys().next().value!)
-        keys.set(hashKey(publicKey), validUntil)
-      }),
+      Effect.sync(() => remember(keys, hashKey(publicKey), validUntil)),
     keyValidUntil: (publicKey) => Effect.sync(() => keys.get(hashKey(publicKey)))
   })
 })

@@ -55,8 +55,10 @@ const FaultsParams = Schema.Struct({
   readLagBlocks: exact(Schema.Int.pipe(Schema.nonNegative())),
   alterTypedData: exact(Schema.Literal("calldata", "to", "selector", "chainId", "window", "caller"))
 })
-const paramsOf = <A, I>(schema: Schema.Schema<A, I>, params: Params) =>
-  decode(schema)(objectParams(params)).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
+/** Decodes a method's params, or fails with JSON-RPC's -32602 naming what is wrong. */
+const decodeParams = <A, I>(schema: Schema.Schema<A, I>) => (input: unknown) =>
+  decode(schema)(input).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
+const paramsOf = <A, I>(schema: Schema.Schema<A, I>, params: Params) => decodeParams(schema)(objectParams(params))
 
 const tokenAddress = (symbol: unknown) => {
   const token = STARKNET_CONTRACTS[String(symbol).toUpperCase() as keyof typeof STARKNET_CONTRACTS]
@@ -178,10 +180,10 @@ const handlers = Effect.gen(function*() {
         const typedData = yield* Schema.decodeUnknown(OutsideExecutionTypedData)(invoke["typed_data"]).pipe(
           Effect.mapError(() => new WireError(-32602, "Invalid params: typed_data"))
         )
-        const { signature, userAddress } = yield* decode(Schema.Struct({ userAddress: Address, signature: Schema.Array(Felt) }))({
+        const { signature, userAddress } = yield* decodeParams(Schema.Struct({ userAddress: Address, signature: Schema.Array(Felt) }))({
           userAddress: invoke["user_address"],
           signature: invoke["signature"]
-        }).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
+        })
         const result = yield* paymaster.executeTransaction({ userAddress, typedData, signature }).pipe(Effect.catchAll(pmFail))
         return { transaction_hash: result.transactionHash, tracking_id: result.transactionHash }
       }),
