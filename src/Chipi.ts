@@ -5,8 +5,9 @@
  * @since 0.1.0
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
+import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"
 import { TransactionStatus, TxHash } from "./Schemas.js"
@@ -71,9 +72,8 @@ export const make = (options: Options) =>
     const http = yield* HttpClient.HttpClient
     const base = (options.baseUrl ?? "https://api.chipipay.com/v1").replace(/\/$/, "")
     const timeout = Duration.decode(options.timeout ?? "15 seconds")
-    const retry = options.retry
 
-    // Reads are retried here; a submission is sent once (see the SNIP-29 layer).
+    // A submission is never retried here (see the SNIP-29 layer).
     const send = <A, I>(method: "GET" | "POST", path: string, body: unknown, schema: Schema.Schema<A, I>, retried = true) =>
       Effect.gen(function*() {
         const token = Option.getOrElse(yield* FiberRef.get(bearerToken), () => options.apiSecretKey)
@@ -107,7 +107,7 @@ export const make = (options: Options) =>
         return yield* Schema.decodeUnknown(schema)(json).pipe(
           Effect.mapError((e) => new PaymasterError({ code: -1, message: `${path}: unexpected answer: ${e.message}` }))
         )
-      }).pipe(retried && retry !== undefined ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect)
+      }).pipe(retryTransientIfGiven(retried ? options.retry : undefined))
 
     const paymaster = Paymaster.of({
       takesTimeBounds: false,

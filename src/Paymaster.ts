@@ -6,9 +6,10 @@
  * @since 0.1.0
  */
 import { FetchHttpClient, type HttpClient } from "@effect/platform"
-import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Schema } from "effect"
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
+import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData, toOutsideCalls } from "./OutsideExecution.js"
 import { type Address, type Call, type Felt, type TxHash, TxHash as TxHashSchema } from "./Schemas.js"
 
@@ -140,13 +141,12 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
       ...(options.apiKey !== undefined ? { headers: { "x-paymaster-api-key": options.apiKey } } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {})
     })
-    const retry = options.retry
-    // Reads are retried here. A submission is sent once: whoever retries it (the lifecycle does) must know that a
-    // retry can find its nonce taken by an attempt whose answer was lost.
+    // A submission is never retried here: whoever retries it (the lifecycle does) must know that a retry can find
+    // its nonce taken by an attempt whose answer was lost.
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>, retried = true) =>
       client.request(method, params).pipe(
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
-        retried && retry !== undefined ? Effect.retry({ schedule: retry, while: (e) => e.transient }) : (effect) => effect,
+        retryTransientIfGiven(retried ? options.retry : undefined),
         Effect.flatMap((result) =>
           Schema.decodeUnknown(schema)(result).pipe(
             Effect.mapError((e) => new PaymasterError({ code: -32700, message: `unexpected answer to ${method}: ${e.message}` }))

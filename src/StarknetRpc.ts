@@ -8,6 +8,7 @@ import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
+import { retryTransientIfGiven } from "./internal/retry.js"
 import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
 
@@ -149,11 +150,10 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       ...(options.batchWindow !== undefined ? { batchWindow: options.batchWindow } : {}),
       ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {})
     })
-    const retry = options.retry
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
       client.request(method, params).pipe(
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
-        (effect) => (retry === undefined ? effect : Effect.retry(effect, { schedule: retry, while: (e) => e.transient })),
+        retryTransientIfGiven(options.retry),
         Effect.flatMap((result) =>
           Schema.decodeUnknown(schema)(result).pipe(
             Effect.mapError((e) => new RpcError({ method, code: -32700, message: `unexpected answer: ${e.message}`, transient: false }))
