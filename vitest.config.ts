@@ -9,9 +9,9 @@ export default defineConfig({
   resolve: {
     // Tests and examples import the package by its own name, as users do, straight from source.
     alias: [
-      { find: /^starknet-sessions\/devnet$/, replacement: src("Devnet.ts") },
-      { find: /^starknet-sessions\/promise$/, replacement: src("promise.ts") },
-      { find: /^starknet-sessions$/, replacement: src("index.ts") }
+      { find: /^starknet-session-keys\/devnet$/, replacement: src("Devnet.ts") },
+      { find: /^starknet-session-keys\/promise$/, replacement: src("promise.ts") },
+      { find: /^starknet-session-keys$/, replacement: src("index.ts") }
     ]
   },
   test: {

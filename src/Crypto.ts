@@ -38,7 +38,7 @@ export interface KeyPair {
  * @since 0.1.0
  * @category tags
  */
-export class Crypto extends Context.Tag("starknet-sessions/Crypto")<
+export class Crypto extends Context.Tag("starknet-session-keys/Crypto")<
   Crypto,
   {
     /** A fresh key pair, uniform in [1, n-1] from a CSPRNG; the private key is wiped when the scope closes. */

@@ -147,7 +147,7 @@ export interface DevnetHandle {
  * @since 0.1.0
  * @category tags
  */
-export class Devnet extends Context.Tag("starknet-sessions/Devnet")<Devnet, DevnetHandle>() {}
+export class Devnet extends Context.Tag("starknet-session-keys/Devnet")<Devnet, DevnetHandle>() {}
 
 const felt = (v: bigint) => toHex(v) as Felt
 const U128 = 2n ** 128n - 1n

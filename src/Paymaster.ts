@@ -58,7 +58,7 @@ export interface ExecuteTransactionRequest {
  * @since 0.1.0
  * @category tags
  */
-export class Paymaster extends Context.Tag("starknet-sessions/Paymaster")<
+export class Paymaster extends Context.Tag("starknet-session-keys/Paymaster")<
   Paymaster,
   {
     /** False for APIs that cannot be asked for a validity window (the returned one is then checked by length). */

@@ -69,7 +69,7 @@ export interface CallRequest {
  * @since 0.1.0
  * @category tags
  */
-export class StarknetRpc extends Context.Tag("starknet-sessions/StarknetRpc")<
+export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc")<
   StarknetRpc,
   {
     readonly chainId: Effect.Effect<Felt, RpcError>

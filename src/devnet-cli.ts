@@ -5,7 +5,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { Devnet } from "starknet-sessions"
+import { Devnet } from "starknet-session-keys"
 
 const flag = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -20,7 +20,7 @@ const paymasterApiKey = flag("paymaster-api-key", "")
 const program = Effect.gen(function*() {
   const { url } = yield* Devnet.serve({ port, host, ...(paymasterApiKey !== "" ? { paymasterApiKey } : {}) })
   const devnet = yield* Devnet.Devnet
-  yield* Console.log(`starknet-sessions devnet listening on ${url}`)
+  yield* Console.log(`starknet-session-keys devnet listening on ${url}`)
   yield* Console.log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, paymaster relayer ${devnet.relayer}`)
   yield* Console.log(`  JSON-RPC: starknet_*, paymaster_* (SNIP-29${paymasterApiKey !== "" ? ", x-paymaster-api-key required" : ""}), devnet_* (see docs/going-live.md)`)
   return yield* Effect.never

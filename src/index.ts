@@ -1,5 +1,5 @@
 /**
- * starknet-sessions: session keys for Starknet wallets, as Effects.
+ * starknet-session-keys: session keys for Starknet wallets, as Effects.
  *
  * @since 0.1.0
  */

@@ -3,7 +3,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Redacted } from "effect"
-import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-session-keys"
 
 const usdc = STARKNET_CONTRACTS.USDC
 const recipient = "0x5e11e7"
@@ -13,7 +13,7 @@ const program = Effect.gen(function*() {
   const devnet = yield* Devnet.Devnet
   const userPin = Redacted.make("4821-demo-pin")
 
-  yield* Console.log("starknet-sessions: the session-key lifecycle on the embedded devnet\n")
+  yield* Console.log("starknet-session-keys: the session-key lifecycle on the embedded devnet\n")
 
   const wallet = yield* devnet.createWallet({ encryptKey: userPin, fund: { USDC: 25_000_000n } })
   const before = yield* devnet.balanceOf(usdc.contractAddress, wallet.publicKey)

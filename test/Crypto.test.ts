@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import CryptoJS from "crypto-js"
 import { Effect, Exit, FastCheck as fc, Layer, Redacted } from "effect"
 import { ec } from "starknet"
-import { Crypto, Errors, type Schemas } from "starknet-sessions"
+import { Crypto, Errors, type Schemas } from "starknet-session-keys"
 import * as keystore from "../src/internal/keystore.js"
 
 const N = ec.starkCurve.CURVE.n

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-sessions"
+import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-session-keys"
 import * as stark from "../src/internal/stark.js"
 import {
   call,
@@ -317,7 +317,7 @@ describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
       const { w, signer, s, validUntil } = yield* setup(1n)
       const { signature, oe } = yield* signOutside(w.address, [transfer(BOB, 1n)], signer)
       const devnet = yield* Devnet.Devnet
-      const { OutsideExecution } = yield* Effect.promise(() => import("starknet-sessions"))
+      const { OutsideExecution } = yield* Effect.promise(() => import("starknet-session-keys"))
       const h = OutsideExecution.messageHash(devnet.chainId, w.address, oe)
       expect(yield* viewCall(w.address, "is_valid_signature", [h, 4n, ...signature])).toEqual([Constants.VALID])
       expect(yield* viewCall(w.address, "is_valid_signature", [h, 3n, ...signature.slice(0, 3)])).toEqual(["0x0"])
@@ -534,7 +534,7 @@ describe("the chain and its faults", () => {
       expect(yield* viewCall(USDC, "balanceOf", [w.address])).toEqual(["0xf4240", "0x0"])
       const { txHash } = yield* submit(w.address, [transfer(BOB, 9n)], signer)
       yield* nextBlock
-      const { StarknetRpc } = yield* Effect.promise(() => import("starknet-sessions"))
+      const { StarknetRpc } = yield* Effect.promise(() => import("starknet-session-keys"))
       const receipt = yield* Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.getTransactionReceipt(txHash!))
       expect(receipt.events).toEqual([{
         fromAddress: USDC,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { typedData } from "starknet"
-import { Constants, OutsideExecution, Schemas } from "starknet-sessions"
+import { Constants, OutsideExecution, Schemas } from "starknet-session-keys"
 
 const account = "0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 const STRK = Constants.STARKNET_CONTRACTS.STRK.contractAddress

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Effect, Either, FastCheck as fc, Schema } from "effect"
 import { hash } from "starknet"
-import { Errors, Schemas } from "starknet-sessions"
+import { Errors, Schemas } from "starknet-session-keys"
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n
 const decodeFelt = Schemas.decode(Schemas.Felt, "felt")

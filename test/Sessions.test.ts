@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, TestClock, Tracer } from "effect"
-import { Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, StarknetRpc, Transactions } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, StarknetRpc, Transactions } from "starknet-session-keys"
 import {
   atRealisticTime,
   PIN,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Ref, Schedule, TestClock } from "effect"
-import { Errors, Schemas, StarknetRpc, Transactions } from "starknet-sessions"
+import { Errors, Schemas, StarknetRpc, Transactions } from "starknet-session-keys"
 
 const HASH = "0xabc"
 

@@ -2,7 +2,7 @@
 // loopback). See docs/going-live.md, "Testing against a live network".
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schedule } from "effect"
-import { Chipi, Constants, Crypto, Paymaster, Sessions, StarknetRpc } from "starknet-sessions"
+import { Chipi, Constants, Crypto, Paymaster, Sessions, StarknetRpc } from "starknet-session-keys"
 
 const env = (name: string): string | undefined => process.env[name] === "" ? undefined : process.env[name]
 const url = env("STARKNET_RPC_URL")

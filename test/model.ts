@@ -3,7 +3,7 @@
  * model side by side. Used by the test suite (a small sample) and by `npm run bench` (10,000 sequences).
  */
 import { Effect, FastCheck as fc, Layer, TestClock } from "effect"
-import { Constants, Crypto, Devnet, Sessions } from "starknet-sessions"
+import { Constants, Crypto, Devnet, Sessions } from "starknet-session-keys"
 import { call, nextBlock, sessionKey, submit, USDC, whileBlocks } from "./helpers/chain.js"
 
 const PIN = "1357"

@@ -1,7 +1,7 @@
 import { Effect, type ManagedRuntime } from "effect"
-import { Crypto, Devnet } from "starknet-sessions"
+import { Crypto, Devnet } from "starknet-session-keys"
 import { describe, expect, it } from "vitest"
-import { createClient, Expired, InvalidInput, InvalidPin, MaxCallsExceeded, STARKNET_CONTRACTS } from "starknet-sessions/promise"
+import { createClient, Expired, InvalidInput, InvalidPin, MaxCallsExceeded, STARKNET_CONTRACTS } from "starknet-session-keys/promise"
 
 const PIN = "9090"
 const transfer = (amount: bigint) => ({

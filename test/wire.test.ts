@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
-import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
 
 const PIN = "4242"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
@@ -179,7 +179,7 @@ describe("configuration", () => {
 
 describe("the Promise client on live options", () => {
   it("createClient({ rpcUrl, paymasterUrl, paymasterApiKey }) runs the guide's calls against a served devnet that wants the key", async () => {
-    const { createClient, PaymasterError } = await import("starknet-sessions/promise")
+    const { createClient, PaymasterError } = await import("starknet-session-keys/promise")
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const { url, devnet } = yield* servedWith({ paymasterApiKey: "pk-test-key" })
       const wallet = yield* devnet.createWallet({ encryptKey: PIN })
@@ -217,7 +217,7 @@ describe("the Promise client on live options", () => {
 
 describe("Chipi's REST API", () => {
   it("the guide's constructor options ({ apiPublicKey, apiSecretKey, baseUrl, rpcUrl }) run the lifecycle against the served devnet's /v1 routes", async () => {
-    const { createClient, MaxCallsExceeded } = await import("starknet-sessions/promise")
+    const { createClient, MaxCallsExceeded } = await import("starknet-session-keys/promise")
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 500n } })
@@ -245,7 +245,7 @@ describe("Chipi's REST API", () => {
       const { url, devnet } = yield* served
       const { FetchHttpClient, HttpClient } = yield* Effect.promise(() => import("@effect/platform"))
       const { Redacted } = yield* Effect.promise(() => import("effect"))
-      const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
+      const { Chipi } = yield* Effect.promise(() => import("starknet-session-keys"))
       const sent: Array<{ method: string; url: URL; headers: Record<string, string>; body: Record<string, unknown> | undefined }> = []
       const recording = Layer.effect(
         HttpClient.HttpClient,
@@ -332,7 +332,7 @@ describe("Chipi's REST API", () => {
       const { url, devnet } = yield* served
       const { FetchHttpClient } = yield* Effect.promise(() => import("@effect/platform"))
       const { Redacted } = yield* Effect.promise(() => import("effect"))
-      const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
+      const { Chipi } = yield* Effect.promise(() => import("starknet-session-keys"))
       const client = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_x"), apiSecretKey: Redacted.make("sk_dev_hidden"), baseUrl: `${url}/v1` })
         .pipe(Effect.provide(FetchHttpClient.layer))
       const missing = yield* Effect.flip(client.getTransactionStatus("0x0bad/../x"))
@@ -358,7 +358,7 @@ describe("retries on the wire", () => {
       // Chipi's REST routes too.
       const { FetchHttpClient } = yield* Effect.promise(() => import("@effect/platform"))
       const { Redacted } = yield* Effect.promise(() => import("effect"))
-      const { Chipi } = yield* Effect.promise(() => import("starknet-sessions"))
+      const { Chipi } = yield* Effect.promise(() => import("starknet-session-keys"))
       // Used directly (not through the lifecycle), the layer retries only when given a schedule.
       const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk_dev_x"), apiSecretKey: Redacted.make("sk_dev_x"), baseUrl: `${url}/v1`, retry: Schedule.recurs(2) })
         .pipe(Effect.provide(FetchHttpClient.layer))

@@ -2,7 +2,7 @@
 // caught before anything is signed, transient faults are retried, and an answer lost after the paymaster accepted
 // a submission is reported as such, the transfer made once. Run by test/examples.test.ts.
 import { Effect, Layer, Redacted } from "effect"
-import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-sessions"
+import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-session-keys"
 
 export const program = Effect.gen(function*() {
   const devnet = yield* Devnet.Devnet

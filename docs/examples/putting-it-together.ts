@@ -1,7 +1,7 @@
 // The guide's "Putting it together", unchanged but for its import lines and the construction of the client
 // (at the bottom, in `main`). Run by test/examples.test.ts against the embedded devnet.
-import { type ChipiServerSDK, createClient } from "starknet-sessions/promise"
-import { STARKNET_CONTRACTS } from "starknet-sessions/promise"
+import { type ChipiServerSDK, createClient } from "starknet-session-keys/promise"
+import { STARKNET_CONTRACTS } from "starknet-session-keys/promise"
 
 async function timeboxedSendOnUsersBehalf(
   sdk: ChipiServerSDK,

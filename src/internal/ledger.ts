@@ -24,7 +24,7 @@ export interface Asked {
 /** Submissions still followed, at most this many (the oldest are forgotten first). */
 const TRACKED = 10_000
 
-export class Ledger extends Context.Tag("starknet-sessions/Sessions/Ledger")<
+export class Ledger extends Context.Tag("starknet-session-keys/Sessions/Ledger")<
   Ledger,
   {
     /** Reserves one call when `max(chain's count, reserved) < maxCalls`; answers the count it saw. */

@@ -1,7 +1,7 @@
 /** Sign, verify and key encryption. */
 import { Effect, Redacted } from "effect"
 import { ec } from "starknet"
-import { Crypto } from "starknet-sessions"
+import { Crypto } from "starknet-session-keys"
 import * as keystore from "../../src/internal/keystore.js"
 import * as stark from "../../src/internal/stark.js"
 import { fmt, msPerOp, msPerOpAsync } from "./_measure.js"

@@ -3,7 +3,7 @@
  * the same executes, measured in the same run), and how throughput scales with calls per multicall.
  */
 import { Effect, Layer, TestClock, TestContext } from "effect"
-import { Devnet, OutsideExecution, Paymaster } from "starknet-sessions"
+import { Devnet, OutsideExecution, Paymaster } from "starknet-session-keys"
 import * as stark from "../../src/internal/stark.js"
 import { register, sessionKey, signOutside, transfer, wallet } from "../helpers/chain.js"
 import { fmt } from "./_measure.js"

@@ -1,6 +1,6 @@
 /** Outside-execution message hash: ours (Poseidon from the spec's formulas) against starknet.js's generic encoder. */
 import { typedData } from "starknet"
-import { Constants, OutsideExecution, Schemas } from "starknet-sessions"
+import { Constants, OutsideExecution, Schemas } from "starknet-session-keys"
 import { fmt, msPerOp } from "./_measure.js"
 
 const account = "0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

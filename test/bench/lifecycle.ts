@@ -4,7 +4,7 @@
  */
 import { Effect, Layer, Redacted, TestClock, TestContext } from "effect"
 import { ec, typedData } from "starknet"
-import { Constants, Crypto, Devnet, OutsideExecution, Paymaster, type Schemas, Sessions, StarknetRpc } from "starknet-sessions"
+import { Constants, Crypto, Devnet, OutsideExecution, Paymaster, type Schemas, Sessions, StarknetRpc } from "starknet-session-keys"
 import { whileBlocks } from "../helpers/chain.js"
 import { fmt } from "./_measure.js"
 

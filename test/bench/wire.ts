@@ -4,7 +4,7 @@
  */
 import { Effect, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
-import { Crypto, Devnet, Paymaster, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-sessions"
+import { Crypto, Devnet, Paymaster, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
 import { fmt } from "./_measure.js"
 
 const PIN = "1111"

@@ -1,6 +1,6 @@
 /** Builds and signs outside executions by hand, to drive the devnet's contract rule by rule. */
 import { Effect, Fiber, Layer, TestClock } from "effect"
-import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-sessions"
+import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-session-keys"
 import * as keystore from "../../src/internal/keystore.js"
 import * as stark from "../../src/internal/stark.js"
 

@@ -1,6 +1,6 @@
 /** Shared helpers for lifecycle tests on the embedded devnet under TestClock. */
 import { Effect, Fiber, Layer, TestClock } from "effect"
-import { Crypto, Devnet, Sessions, STARKNET_CONTRACTS } from "starknet-sessions"
+import { Crypto, Devnet, Sessions, STARKNET_CONTRACTS } from "starknet-session-keys"
 
 export const PIN = "735911"
 export const USDC = STARKNET_CONTRACTS.USDC.contractAddress
