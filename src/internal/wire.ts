@@ -9,6 +9,7 @@ import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Duration, Effect, Schema, type Scope } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
 import { Devnet } from "../Devnet.js"
+import type { RpcError, TransactionNotFound } from "../Errors.js"
 import { OutsideExecutionTypedData } from "../OutsideExecution.js"
 import { Paymaster } from "../Paymaster.js"
 import { Address, Call, decode, Felt, type TxHash } from "../Schemas.js"
@@ -69,11 +70,11 @@ const handlers = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
   const paymaster = yield* Paymaster
   const devnet = yield* Devnet
-  const rpcFail = (e: { readonly _tag: string; readonly code?: number; readonly message: string; readonly transient?: boolean }): Effect.Effect<never, WireError | Transient> =>
-    e.transient === true
-      ? Effect.fail(new Transient(e.code))
-      : e._tag === "TransactionNotFound"
+  const rpcFail = (e: RpcError | TransactionNotFound): Effect.Effect<never, WireError | Transient> =>
+    e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
+      : e.transient
+      ? Effect.fail(new Transient(e.code))
       : e.code === 40
       ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
       : Effect.fail(new WireError(e.code ?? -32603, e.message))
