@@ -8,6 +8,7 @@ import { FetchHttpClient, Headers } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted, Schedule, Tracer } from "effect"
 import { Chipi, Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
 
 const PIN = "735911"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
@@ -95,7 +96,7 @@ const avnuLike = (
   })
 
 const served = Effect.gen(function*() {
-  const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0 })
+  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
   const devnet = yield* Devnet.Devnet
   return { ...server, devnet }
 }).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
