@@ -161,7 +161,15 @@ const agrees = (): boolean => {
  */
 export const specialised: boolean = agrees()
 
+const generic = (values: ReadonlyArray<bigint>): bigint => genericHashMany(values as Array<bigint>)
+
 /** `poseidonHashMany`, or @scure/starknet's generic one if the load-time check failed. */
-export const hashMany: (values: ReadonlyArray<bigint>) => bigint = specialised
-  ? poseidonHashMany
-  : (values) => genericHashMany(values as Array<bigint>)
+export let hashMany: (values: ReadonlyArray<bigint>) => bigint = specialised ? poseidonHashMany : generic
+
+/**
+ * Benchmarks only: route `hashMany` (so every hash of the library and the devnet) through @scure/starknet's generic
+ * permutation, to measure before and after in one run.
+ */
+export const _useGeneric = (on: boolean): void => {
+  hashMany = on || !specialised ? generic : poseidonHashMany
+}
