@@ -65,7 +65,14 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           chain.call(0n, BigInt(token), BigInt(callSelector({ entrypoint: "balance_of" })), [BigInt(account)]))
         return (high! << 128n) | low!
       }),
-    advanceTime: (by) => Effect.zipRight(Effect.sync(() => node.advance(Duration.toMillis(Duration.decode(by)))), catchUp),
+    advanceTime: (by) =>
+      Effect.suspend(() => {
+        const millis = Duration.toMillis(Duration.decode(by))
+        // An infinite jump would leave the clock, and every block after it, unusable for good.
+        return Number.isFinite(millis) && millis >= 0
+          ? Effect.zipRight(Effect.sync(() => node.advance(millis)), catchUp)
+          : Effect.dieMessage(`advanceTime: a finite, non-negative duration, got ${millis} ms`)
+      }),
     mineBlock: Effect.gen(function*() {
       yield* catchUp
       const now = yield* node.nowMillis

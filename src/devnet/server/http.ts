@@ -217,7 +217,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       run(req, res, answer(methods, hooks, body), (a) => (a === undefined ? send(res, 204, undefined) : send(res, 200, a)))
     }
 
-    const server = http.createServer({ requestTimeout: Duration.toMillis(requestTimeout) + 5_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body).
+    const socketTimeout = Duration.toMillis(requestTimeout) + 5_000
+    const server = http.createServer({ requestTimeout: socketTimeout, headersTimeout: Math.min(10_000, socketTimeout), keepAliveTimeout: 5_000 }, (req, res) => {
       httpRequests++
       const declared = Number(header(req, "content-length") ?? "0")
       const tooLarge = () => {
