@@ -24,7 +24,14 @@ import {
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric } from "./internal/felt.js"
 import { Ledger } from "./internal/ledger.js"
-import { preflight as preflightCheck, type StoredSession } from "./internal/preflight.js"
+import {
+  preflight as preflightCheck,
+  readAllowedEntrypoints,
+  readChainState,
+  readPolicy,
+  type StoredSession,
+  verdict
+} from "./internal/preflight.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
@@ -181,7 +188,8 @@ const readStored = (wallet: Address, sessionPublicKey: Felt, retry: Schedule.Sch
 
 /**
  * Reads a session's data from the wallet, in the contract's order, with `isActive` (registered, not expired at
- * block time, calls left) and `remainingCalls` derived.
+ * block time, calls left) and `remainingCalls` derived, and its allow-list's selectors (`allowedEntrypoints`, read
+ * in one batch from the account's `get_session_allowed_entrypoint_at`).
  *
  * @since 0.1.0
  * @category reads
@@ -193,7 +201,9 @@ export const getSessionData = (
   Effect.gen(function*() {
     const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    return (yield* readStored(walletAddress, sessionPublicKey, options.retry)).data
+    const { data } = yield* readStored(walletAddress, sessionPublicKey, options.retry)
+    const allowedEntrypoints = yield* readAllowedEntrypoints(walletAddress, sessionPublicKey, data.allowedEntrypointsLen, options.retry)
+    return allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -419,19 +429,23 @@ export const preflight = (
     if (refusal !== undefined) return yield* refusal
   })
 
-/** Reads the session data and block time and runs `session_allows` on them, with the allow-list this process knows. */
+/**
+ * Reads the session data, block time, allow-list and the policies of the tokens the calls move, and runs the
+ * account's checks on them (`session_allows`, then the spending policy).
+ */
 const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, retry: Options["retry"]) =>
   Effect.gen(function*() {
-    const { data, now } = yield* readStored(wallet, sessionPublicKey, retry)
     const ledger = yield* Ledger
-    const allowedEntrypoints = yield* ledger.allowedEntrypoints(ledgerKey(wallet, sessionPublicKey))
-    return { data, now, refusal: preflightCheck({ walletAddress: wallet, sessionPublicKey, stored: data, now, calls, allowedEntrypoints }) }
+    const known = yield* ledger.allowedEntrypoints(ledgerKey(wallet, sessionPublicKey))
+    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry)
+    const { data, now } = state
+    return { data, now, refusal: verdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
 const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
   Effect.gen(function*() {
-    if (!/Session: |SRC9: invalid signature/.test(reason)) return original
+    if (!/Session: |SRC9: invalid signature|Spending: |u64_add Overflow|u256_add Overflow/.test(reason)) return original
     const fresh = yield* Effect.either(verdictNow(wallet, sessionPublicKey, calls, undefined))
     if (Either.isLeft(fresh)) return original
     const { data, refusal } = fresh.right
