@@ -91,6 +91,20 @@ export interface Client {
       bearerToken?: string
     ) => Promise<string>
     readonly getSessionData: (params: { readonly walletAddress: string; readonly sessionPublicKey: string }) => Promise<SessionData>
+    /** The Chipi SDK's `setSpendingPolicy`: an owner-signed, sponsored `set_spending_policy`; resolves with the hash. */
+    readonly setSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly spendingPolicyConfig: Sessions.SpendingPolicyConfig },
+      bearerToken?: string
+    ) => Promise<string>
+    /** The Chipi SDK's `getSpendingPolicy` (all zero: no policy), with `remainingInWindow` and `windowResetsAt`. */
+    readonly getSpendingPolicy: (
+      params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly token: string }
+    ) => Promise<Sessions.SpendingPolicyData>
+    /** The Chipi SDK's `removeSpendingPolicy`: an owner-signed, sponsored `remove_spending_policy`. */
+    readonly removeSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKey: string; readonly token: string },
+      bearerToken?: string
+    ) => Promise<string>
   }
   readonly executeTransactionWithSession: (args: {
     readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
@@ -209,7 +223,12 @@ export const createClient = (options: ClientOptions = {}): Client => {
         run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
       revokeSessionKey: (params, bearerToken) =>
         run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
-      getSessionData: (params) => run(Sessions.getSessionData(params))
+      getSessionData: (params) => run(Sessions.getSessionData(params)),
+      setSpendingPolicy: (params, bearerToken) =>
+        run(Sessions.setSpendingPolicy({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
+      getSpendingPolicy: (params) => run(Sessions.getSpendingPolicy(params)),
+      removeSpendingPolicy: (params, bearerToken) =>
+        run(Sessions.removeSpendingPolicy({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken)))
     },
     executeTransactionWithSession: ({ params }) => run(Sessions.execute({ ...params, encryptKey: pin(params.encryptKey) })),
     getTransactionStatus: (args) => run(Transactions.getStatus(typeof args === "string" ? args : args.txHash)),
