@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import { createClient, EntrypointNotAllowed, SpendingLimitExceeded, STARKNET_CONTRACTS } from "starknet-session-keys/promise"
 import * as chain from "./helpers/chain.js"
 import * as keystore from "../src/internal/keystore.js"
+import { main as spendingPolicyExample } from "../docs/examples/spending-policy.js"
 
 const PIN = "4242"
 const USDC_ADDRESS = STARKNET_CONTRACTS.USDC.contractAddress
@@ -74,6 +75,13 @@ describe("spending policies through the Promise client (the Chipi SDK's calls)",
     } finally {
       await sdk.close()
     }
+  }, 30_000)
+
+  it("docs/examples/spending-policy.ts: the SDK's documented calls run unchanged", async () => {
+    const { policy, refused, after } = await spendingPolicyExample()
+    expect(policy).toMatchObject({ maxPerCall: 1_000_000n, maxPerWindow: 50_000_000n, windowSeconds: 86_400, spentInWindow: 750_000n, remainingInWindow: 49_250_000n })
+    expect(refused).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perCall", limitAmount: 1_000_000n, requested: 2_000_000n })
+    expect(after).toMatchObject({ maxPerWindow: 0n, remainingInWindow: null })
   }, 30_000)
 
   // Needs the account's get_session_allowed_entrypoint_at view on the devnet.
