@@ -415,8 +415,10 @@ export interface SessionHandle {
 }
 
 /**
- * The verdict the chain would give these calls now: the same `session_allows` the account computes, with a
- * precise typed error. Reads the session data and the block time; counts calls this process has reserved.
+ * The verdict the chain would give these calls now: the same `session_allows` the account computes, then its
+ * spending policy, with a precise typed error. Reads the session data, the block time, the allow-list (from the
+ * chain when this process does not know it) and the policies of the tokens the calls transfer or approve; counts
+ * calls this process has reserved.
  *
  * @since 0.1.0
  * @category checks
@@ -542,8 +544,8 @@ export const withSession = <A, E, R>(
 
 /**
  * Executes one multicall signed by the session key (4-felt signature), sponsored by the paymaster. Fails locally
- * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall` or `EntrypointNotAllowed` when the chain
- * would refuse; a refusal by the chain anyway maps to the same errors.
+ * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall`, `EntrypointNotAllowed` or
+ * `SpendingLimitExceeded` when the chain would refuse; a refusal by the chain anyway maps to the same errors.
  *
  * @since 0.1.0
  * @category lifecycle
