@@ -2,17 +2,18 @@
  * The `starknet_*` methods of the served devnet, in RPC 0.9 shapes, over the `StarknetRpc` service.
  */
 import { Effect } from "effect"
+import type { RpcError, TransactionNotFound } from "../../Errors.js"
 import type { Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import { invalid, type Methods, param, Transient, WireError } from "./jsonrpc.js"
 
 export const starknetMethods = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
-  const rpcFail = (e: { readonly _tag: string; readonly code?: number; readonly message: string; readonly transient?: boolean }): Effect.Effect<never, WireError | Transient> =>
-    e.transient === true
-      ? Effect.fail(new Transient(e.code))
-      : e._tag === "TransactionNotFound"
+  const rpcFail = (e: RpcError | TransactionNotFound): Effect.Effect<never, WireError | Transient> =>
+    e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
+      : e.transient
+      ? Effect.fail(new Transient(e.code))
       : e.code === 40
       ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
       : Effect.fail(new WireError(e.code ?? -32603, e.message))
