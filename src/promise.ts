@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
+import { Cause, Context, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
@@ -91,6 +91,20 @@ export interface Client {
       bearerToken?: string
     ) => Promise<string>
     readonly getSessionData: (params: { readonly walletAddress: string; readonly sessionPublicKey: string }) => Promise<SessionData>
+    /** The Chipi SDK's `setSpendingPolicy`: an owner-signed, sponsored `set_spending_policy`; resolves with the hash. */
+    readonly setSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly spendingPolicyConfig: Sessions.SpendingPolicyConfig },
+      bearerToken?: string
+    ) => Promise<string>
+    /** The Chipi SDK's `getSpendingPolicy` (all zero: no policy), with `remainingInWindow` and `windowResetsAt`. */
+    readonly getSpendingPolicy: (
+      params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly token: string }
+    ) => Promise<Sessions.SpendingPolicyData>
+    /** The Chipi SDK's `removeSpendingPolicy`: an owner-signed, sponsored `remove_spending_policy`. */
+    readonly removeSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKey: string; readonly token: string },
+      bearerToken?: string
+    ) => Promise<string>
   }
   readonly executeTransactionWithSession: (args: {
     readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
@@ -192,7 +206,11 @@ const txHashOf = (args: unknown): Effect.Effect<unknown, InvalidInput> =>
 export const createClient = (options: ClientOptions = {}): Client => {
   if (typeof options !== "object" || options === null) throw invalid("options", `must be an object, not ${kindOf(options)}`)
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
-  const crypto = Effect.runSync(Effect.provide(Crypto, "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer))
+  // Its scope (the key cache's) stays open until `close`, which wipes the cached keys.
+  const cryptoScope = Effect.runSync(Scope.make())
+  const crypto = Effect.runSync(
+    Layer.buildWithScope("layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer, cryptoScope)
+  ).pipe(Context.get(Crypto))
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
@@ -264,7 +282,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
               encryptKey,
               ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {})
             })
-          }).pipe(Effect.provide(local))
+          }).pipe(
+            // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
+            Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
+            Effect.provide(local)
+          )
         )
         if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
@@ -281,7 +303,20 @@ export const createClient = (options: ClientOptions = {}): Client => {
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
-      getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params)))
+      getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
+      setSpendingPolicy: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      getSpendingPolicy: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
+      removeSpendingPolicy: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        }))
     },
     executeTransactionWithSession: method((args) =>
       Effect.gen(function*() {
@@ -305,7 +340,7 @@ export const createClient = (options: ClientOptions = {}): Client => {
       })),
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
-    close: () => runtime.dispose()
+    close: () => runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))
   }
 }
 
