@@ -150,6 +150,7 @@ export interface DevnetHandle {
 export class Devnet extends Context.Tag("starknet-session-keys/Devnet")<Devnet, DevnetHandle>() {}
 
 const felt = (v: bigint) => toHex(v) as Felt
+const SELECTORS_EFO = callSelector({ entrypoint: "execute_from_outside_v2" })
 const U128 = 2n ** 128n - 1n
 
 const SNIP29 = {
@@ -359,6 +360,24 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
             return contract === undefined
               ? Effect.fail(new RpcError({ method: "starknet_getNonce", code: 20, message: "Contract not found", transient: false }))
               : Effect.succeed(felt(contract.kind === "account" ? contract.nonce : 0n))
+          })
+        ),
+      getBlockWithTxs: (blockNumber) =>
+        rpcRequest(
+          "starknet_getBlockWithTxs",
+          Effect.suspend(() => {
+            if (blockNumber > readBlock()) {
+              return Effect.fail(new RpcError({ method: "starknet_getBlockWithTxs", code: 24, message: "Block not found", transient: false }))
+            }
+            const transactions = [...chain.txs.values()].filter((tx) => tx.blockNumber === blockNumber).map((tx) => ({
+              transactionHash: felt(tx.hash) as TxHash,
+              type: "INVOKE",
+              senderAddress: felt(tx.payload.kind === "outside" ? tx.payload.relayer : tx.payload.account) as Address,
+              calldata: tx.payload.kind === "outside"
+                ? [felt(1n), felt(tx.payload.account), SELECTORS_EFO, felt(BigInt(tx.payload.calldata.length)), ...tx.payload.calldata.map((c) => felt(BigInt(c)))]
+                : []
+            }))
+            return Effect.succeed({ blockNumber, timestamp: chain.latest.timestamp, transactions })
           })
         )
     }
