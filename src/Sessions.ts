@@ -751,9 +751,9 @@ const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["r
     const looks = yield* Effect.forEach(open, (p) => Effect.map(lookAt(p, retry), (look) => [p, look] as const), { concurrency: 10 })
     const live: Array<Payment> = []
     for (const [p, look] of looks) {
+      // A used nonce is no risk; its record learns the transaction when it is resolved.
       if (look === "open") live.push(p)
-      else if (look === "used") yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "executed" })
-      else {
+      else if (look === "dead") {
         if (p.reservation !== undefined) yield* ledger.release(p.reservation)
         yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "not-executed" })
       }
