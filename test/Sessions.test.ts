@@ -397,6 +397,10 @@ describe("secrets", () => {
       )
       const texts = [...lines, ...spanAttributes, ...errors.map((e) => `${e.message} ${String(e)} ${JSON.stringify(e)}`)]
       expect(lines.length).toBeGreaterThan(0)
+      // Submissions are logged at debug level, annotated with what identifies them.
+      const submitted = lines.filter((l) => l.includes("submitting a signed payload"))
+      expect(submitted.length).toBeGreaterThan(0)
+      for (const key of ["wallet", "nonce", "idempotencyKey", "attempt"]) expect(submitted[0]).toContain(`"${key}"`)
       expect(spanAttributes.some((a) => a.startsWith("Sessions.execute"))).toBe(true)
       expect(keys.map((k) => k.length)).toEqual([64, 64])
       const secrets = [PIN, "wrong-pin-123", ...keys, ...keys.map((k) => BigInt("0x" + k).toString(16)), ...keys.map((k) => BigInt("0x" + k).toString(10))]
