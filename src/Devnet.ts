@@ -10,7 +10,7 @@ import { Clock, Context, Duration, Effect, Layer, Redacted, type Scope } from "e
 import { ANY_CALLER, SN_SEPOLIA, STARKNET_CONTRACTS } from "./Constants.js"
 import { PaymasterError, RpcError, TransactionNotFound } from "./Errors.js"
 import { encryptLegacy, encryptV1Sync } from "./internal/keystore.js"
-import { typedDataScalar, toHex } from "./internal/felt.js"
+import { parseNumeric, typedDataScalar, toHex } from "./internal/felt.js"
 import { Chain, Rejected, Revert, type State, type Tx } from "./internal/chain.js"
 import * as stark from "./internal/stark.js"
 import {
@@ -105,6 +105,41 @@ export interface InvokeParams {
 }
 
 /**
+ * A block as the devnet's node reads it: by number, by hash, or by tag (`latest`, `l1_accepted`: the newest block
+ * accepted on L1, `pre_confirmed`: the block being built).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BlockId =
+  | "latest"
+  | "l1_accepted"
+  | "pre_confirmed"
+  | { readonly blockNumber: number }
+  | { readonly blockHash: string }
+
+/**
+ * A closed block and its INVOKE transactions, as the devnet serves them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DevnetBlock {
+  readonly blockNumber: number
+  readonly blockHash: Felt
+  readonly parentHash: Felt
+  readonly timestamp: number
+  readonly status: "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1"
+  readonly transactions: ReadonlyArray<{
+    readonly transactionHash: TxHash
+    readonly senderAddress: Address
+    readonly nonce: Felt
+    readonly calldata: ReadonlyArray<Felt>
+    readonly signature: ReadonlyArray<Felt>
+  }>
+}
+
+/**
  * The devnet's control handle.
  *
  * @since 0.1.0
@@ -127,6 +162,11 @@ export interface DevnetHandle {
   readonly sessionData: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<bigint>>
   /** The allow-list stored for a session (what the chain keeps but does not expose). */
   readonly allowedEntrypoints: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<Felt>>
+  /**
+   * A closed block by id, as readers see it (`readLagBlocks` included); an unknown one fails with code 24. A read
+   * like any other: faults apply to it, as to the wire method `method` (default `starknet_getBlockWithTxs`).
+   */
+  readonly block: (id: BlockId, method?: string) => Effect.Effect<DevnetBlock, RpcError>
   /** Every transaction the chain has seen, in submission order. */
   readonly transactions: Effect.Effect<ReadonlyArray<{ readonly hash: TxHash; readonly status: TransactionStatus }>>
   /** Submits the account's own invoke transaction (direct path). */
@@ -188,7 +228,6 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
     let offsetMillis = 0
     let lastBlockMillis = startMillis
     let requests = 0
-    let txCounter = 0
     let walletCounter = 0
     // The state and timestamp of each of the last blocks, kept only while reads lag; and the first block the
     // lagging view may show (the one closed when the lag began).
@@ -208,7 +247,8 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         const step = chain.pending.length === 0 ? due - closed : 1
         closed += step
         lastBlockMillis += step * blockMillis
-        chain.closeBlock(from + step, Math.floor(lastBlockMillis / 1000))
+        const endMillis = lastBlockMillis
+        chain.closeBlock(from + step, Math.floor(endMillis / 1000), (n) => Math.floor((endMillis - (from + step - n) * blockMillis) / 1000))
         if (lag > 0) {
           // The blocks of one step share one state: all but the last are empty.
           const state = chain.snapshotState()
@@ -266,20 +306,8 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
       return block === chain.latest.number ? undefined : history.get(block)
     }
 
-    const nextTxHash = (parts: ReadonlyArray<string>) =>
-      BigInt("0x" + nodeCrypto.createHash("sha256").update(`${txCounter++}:${parts.join(",")}`).digest("hex")) >> 6n
-
-    const enqueue = (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => {
-      const tx: Tx = {
-        hash: nextTxHash(parts),
-        payload,
-        ...(outsideNonce !== undefined ? { outsideNonce } : {}),
-        events: [],
-        holdUntil: chain.latest.number + (faults.holdBlocks ?? 0)
-      }
-      chain.submit(tx)
-      return felt(tx.hash) as TxHash
-    }
+    const enqueue = (payload: Tx["payload"], outsideNonce?: bigint) =>
+      felt(chain.submit(payload, chain.latest.number + (faults.holdBlocks ?? 0), outsideNonce).hash) as TxHash
 
     const findTx = (txHash: string) =>
       Effect.suspend(() => {
@@ -303,6 +331,34 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {})
       }
     }
+
+    /** The closed block `id` names, as readers see it. */
+    const blockAt = (method: string, id: BlockId): Effect.Effect<DevnetBlock, RpcError> =>
+      Effect.suspend(() => {
+        const visible = readBlock()
+        const l1 = Math.max(0, visible - chain.l1AfterBlocks)
+        let n: number | undefined
+        if (id === "latest" || id === "pre_confirmed") n = visible
+        else if (id === "l1_accepted") n = l1
+        else if ("blockNumber" in id) n = id.blockNumber
+        else n = parseNumeric(id.blockHash) === undefined ? undefined : chain.blocks.numberOf(BigInt(id.blockHash))
+        const block = n !== undefined && n <= visible ? chain.blocks.get(n) : undefined
+        if (block === undefined) return Effect.fail(new RpcError({ method, code: 24, message: "Block not found", transient: false }))
+        return Effect.succeed({
+          blockNumber: block.number,
+          blockHash: felt(block.hash),
+          parentHash: felt(block.parentHash),
+          timestamp: block.timestamp,
+          status: block.number <= l1 ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
+          transactions: block.transactions.map((tx) => ({
+            transactionHash: felt(tx.hash) as TxHash,
+            senderAddress: felt(tx.sender) as Address,
+            nonce: felt(tx.nonce),
+            calldata: tx.calldata.map(felt),
+            signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
+          }))
+        })
+      })
 
     const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
       const past = lagged()
@@ -350,6 +406,20 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
               ...(tx.blockNumber !== undefined ? { blockNumber: tx.blockNumber } : {})
             })
           })
+        ),
+      getBlockWithTxs: (blockNumber) =>
+        rpcRequest(
+          "starknet_getBlockWithTxs",
+          Effect.map(blockAt("starknet_getBlockWithTxs", { blockNumber }), (block) => ({
+            blockNumber: block.blockNumber,
+            timestamp: block.timestamp,
+            transactions: block.transactions.map((tx) => ({
+              transactionHash: tx.transactionHash,
+              type: "INVOKE",
+              senderAddress: tx.senderAddress,
+              calldata: tx.calldata
+            }))
+          }))
         ),
       getNonce: (address) =>
         rpcRequest(
@@ -431,7 +501,7 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
               if (!(error instanceof Revert)) throw error
               return yield* pmError("TRANSACTION_EXECUTION_ERROR", error.reason)
             }
-            return { transactionHash: enqueue(payload, calldata, nonce) }
+            return { transactionHash: enqueue(payload, nonce) }
           })
         )
     }
@@ -499,6 +569,7 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
         }),
       allowedEntrypoints: (account, key) =>
         control(() => (chain.account(BigInt(account))?.sessions.get(BigInt(key))?.allowed ?? []).map(felt)),
+      block: (id, method = "starknet_getBlockWithTxs") => rpcRequest(method, blockAt(method, id)),
       transactions: control(() => [...chain.txs.values()].map((tx) => ({ hash: felt(tx.hash) as TxHash, status: statusOf(tx) }))),
       invoke: (params) =>
         Effect.gen(function*() {
@@ -521,10 +592,10 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
             }
             if (!(error instanceof Revert)) throw error
           }
-          return enqueue(payload, [params.account, String(params.nonce)])
+          return enqueue(payload)
         }),
       submitOutside: (account, calldata) =>
-        control(() => enqueue({ kind: "outside", relayer, account: BigInt(account), calldata }, calldata)),
+        control(() => enqueue({ kind: "outside", relayer, account: BigInt(account), calldata })),
       setFaults: (next) =>
         Effect.zipRight(
           catchUp,

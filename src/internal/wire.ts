@@ -8,7 +8,7 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Duration, Effect, Schema, type Scope } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
-import { Devnet } from "../Devnet.js"
+import { type BlockId, Devnet, type DevnetBlock } from "../Devnet.js"
 import { OutsideExecutionTypedData } from "../OutsideExecution.js"
 import { Paymaster } from "../Paymaster.js"
 import { Address, Call, decode, Felt, type TxHash } from "../Schemas.js"
@@ -60,6 +60,56 @@ const decodeParams = <A, I>(schema: Schema.Schema<A, I>) => (input: unknown) =>
   decode(schema)(input).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
 const paramsOf = <A, I>(schema: Schema.Schema<A, I>, params: Params) => decodeParams(schema)(objectParams(params))
 
+/** `BLOCK_ID` of spec 0.9: a tag, `{ block_number }` or `{ block_hash }` (`pending` is gone). */
+const BlockIdWire = Schema.Union(
+  Schema.Literal("latest", "l1_accepted", "pre_confirmed"),
+  Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
+  Schema.Struct({ block_hash: Felt })
+)
+const blockIdParam = (params: Params): Effect.Effect<BlockId, WireError> =>
+  decodeParams(BlockIdWire)(param(params, "block_id", 0)).pipe(
+    Effect.map((id): BlockId =>
+      typeof id === "string" ? id : "block_number" in id ? { blockNumber: id.block_number } : { blockHash: id.block_hash }
+    )
+  )
+
+/** `BLOCK_HEADER` and `status` of spec 0.9; the devnet charges no gas, so every price is zero. */
+const blockHeader = (b: DevnetBlock) => ({
+  status: b.status,
+  block_hash: b.blockHash,
+  parent_hash: b.parentHash,
+  block_number: b.blockNumber,
+  new_root: "0x0",
+  timestamp: b.timestamp,
+  sequencer_address: "0x0",
+  l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+  l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+  l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+  l1_da_mode: "BLOB",
+  starknet_version: "0.14.0"
+})
+
+/** `INVOKE_TXN_V3` with its hash, with the zero bounds and L1 modes its hash was computed with. */
+const invokeTxn = (t: DevnetBlock["transactions"][number]) => ({
+  transaction_hash: t.transactionHash,
+  type: "INVOKE",
+  version: "0x3",
+  sender_address: t.senderAddress,
+  calldata: t.calldata,
+  signature: t.signature,
+  nonce: t.nonce,
+  resource_bounds: {
+    l1_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
+    l2_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
+    l1_data_gas: { max_amount: "0x0", max_price_per_unit: "0x0" }
+  },
+  tip: "0x0",
+  paymaster_data: [],
+  account_deployment_data: [],
+  nonce_data_availability_mode: "L1",
+  fee_data_availability_mode: "L1"
+})
+
 const tokenAddress = (symbol: unknown) => {
   const token = STARKNET_CONTRACTS[String(symbol).toUpperCase() as keyof typeof STARKNET_CONTRACTS]
   return token?.contractAddress ?? String(symbol)
@@ -87,25 +137,18 @@ const handlers = Effect.gen(function*() {
     starknet_specVersion: () => Effect.succeed("0.9.0"),
     starknet_chainId: () => rpc.chainId.pipe(Effect.catchAll(rpcFail)),
     starknet_blockNumber: () => rpc.latestBlock.pipe(Effect.map((b) => b.blockNumber), Effect.catchAll(rpcFail)),
-    starknet_getBlockWithTxHashes: () =>
-      rpc.latestBlock.pipe(
-        Effect.map((b) => ({
-          status: "ACCEPTED_ON_L2",
-          block_hash: "0x" + (b.blockNumber + 1).toString(16),
-          parent_hash: "0x" + b.blockNumber.toString(16),
-          block_number: b.blockNumber,
-          new_root: "0x0",
-          timestamp: b.timestamp,
-          sequencer_address: "0x0",
-          l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-          l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-          l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-          l1_da_mode: "BLOB",
-          starknet_version: "0.14.0",
-          transactions: []
-        })),
-        Effect.catchAll(rpcFail)
-      ),
+    starknet_getBlockWithTxHashes: (params) =>
+      Effect.flatMap(blockIdParam(params), (id) =>
+        devnet.block(id, "starknet_getBlockWithTxHashes").pipe(
+          Effect.map((b) => ({ ...blockHeader(b), transactions: b.transactions.map((t) => t.transactionHash) })),
+          Effect.catchAll(rpcFail)
+        )),
+    starknet_getBlockWithTxs: (params) =>
+      Effect.flatMap(blockIdParam(params), (id) =>
+        devnet.block(id).pipe(
+          Effect.map((b) => ({ ...blockHeader(b), transactions: b.transactions.map(invokeTxn) })),
+          Effect.catchAll(rpcFail)
+        )),
     starknet_call: (params) => {
       const request = param(params, "request", 0) as Record<string, unknown> | undefined
       if (request === undefined) return invalid("request")
