@@ -511,7 +511,8 @@ export const withSession = <A, E, R>(
       const wallet = yield* decode(WalletData, "wallet")(params.wallet)
       const session = yield* decode(SessionKeyData, "session")(params.session)
       const crypto = yield* Crypto
-      const privateKey = yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey)
+      // Cached: the guide's per-call executes pay the key derivation once per session, not once per call.
+      const privateKey = yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey, { cache: true })
       const handle: SessionHandle = {
         wallet,
         session,

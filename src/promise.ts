@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
+import { Cause, Context, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
@@ -139,7 +139,11 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effec
  */
 export const createClient = (options: ClientOptions = {}): Client => {
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
-  const crypto = Effect.runSync(Effect.provide(Crypto, "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer))
+  // Its scope (the key cache's) stays open until `close`, which wipes the cached keys.
+  const cryptoScope = Effect.runSync(Scope.make())
+  const crypto = Effect.runSync(
+    Layer.buildWithScope("layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer, cryptoScope)
+  ).pipe(Context.get(Crypto))
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
@@ -200,7 +204,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
           Sessions.createSessionKey({
             encryptKey: pin(params.encryptKey),
             ...(params.durationSeconds !== undefined ? { durationSeconds: params.durationSeconds } : {})
-          }).pipe(Effect.provide(local))
+          }).pipe(
+            // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
+            Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
+            Effect.provide(local)
+          )
         )
         if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
@@ -224,7 +232,7 @@ export const createClient = (options: ClientOptions = {}): Client => {
     },
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
-    close: () => runtime.dispose()
+    close: () => runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))
   }
 }
 
