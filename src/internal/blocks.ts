@@ -3,8 +3,8 @@
  * empty blocks a catch-up closes in one step are not stored: each lies between two stored blocks and is derived
  * from the earlier one. Hashes are computed when first read (Poseidon is the costly part of closing a block).
  */
-import { ec } from "starknet"
 import { encodeShortString } from "./felt.js"
+import * as Poseidon from "./poseidon.js"
 
 /**
  * A closed block.
@@ -17,7 +17,7 @@ export interface Block<T> {
   readonly transactions: ReadonlyArray<T>
 }
 
-export const poseidon = (values: ReadonlyArray<bigint>): bigint => ec.starkCurve.poseidonHashMany(values as Array<bigint>)
+export const poseidon = (values: ReadonlyArray<bigint>): bigint => Poseidon.hashMany(values)
 
 const PREFIX = encodeShortString("DEVNET_BLOCK")
 /** An empty block that was not stored: hashed from its number, its timestamp and the stored block before it. */
