@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
 import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
 
 const PIN = "4242"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
@@ -9,7 +10,7 @@ const USDC = STARKNET_CONTRACTS.USDC.contractAddress
 /** A devnet served on 127.0.0.1 (a free port), stopped with the test's scope. */
 const servedWith = (options: { readonly paymasterApiKey?: string }) =>
   Effect.gen(function*() {
-    const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0, ...options })
+    const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0, ...options })
     const devnet = yield* Devnet.Devnet
     return { ...server, devnet }
   }).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))

@@ -3,7 +3,6 @@
  * the spec states them (check order, revert strings). Synchronous and single-threaded: every mutation goes
  * through a journal so a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
-import { hash } from "starknet"
 import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../Constants.js"
 import {
   directSessionHash,
@@ -14,7 +13,7 @@ import {
 } from "../OutsideExecution.js"
 import { type Felt, selectorOf } from "../Schemas.js"
 import { encodeShortString, toHex, U128_MAX, U64_MAX } from "./felt.js"
-import { Blocks, poseidon } from "./blocks.js"
+import { Blocks, poseidon } from "../devnet/blocks.js"
 import * as stark from "./stark.js"
 
 export class Revert {
@@ -321,9 +320,7 @@ export class Chain {
   // -- deployment ---------------------------------------------------------------------------------------------
 
   deployAccount(publicKey: bigint, salt: bigint): bigint {
-    const address = BigInt(
-      hash.calculateContractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey.toString()], 0)
-    )
+    const address = stark.contractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey], 0n)
     this.contracts.set(address, {
       kind: "account",
       publicKey,
