@@ -120,7 +120,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
     const internals = internalsOf(devnet)
     const starknet = yield* starknetMethods
     const pm = yield* paymasterMethods({
-      executionErrorShape: options.executionErrorShape ?? "flat",
+      executionErrorShape: options.executionErrorShape ?? "nested",
       relayer: BigInt(devnet.relayer)
     })
     const admin = yield* adminMethods([...Object.keys(starknet), ...Object.keys(pm)])
