@@ -8,7 +8,7 @@ import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import { withRedactedHeaders } from "./internal/jsonrpc.js"
-import { reasonIn } from "./internal/reason.js"
+import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"
@@ -153,7 +153,12 @@ export const make = (options: Options) =>
 
     /** `GET /transactions/{hash}/status`, as the guide reads it. */
     const getTransactionStatus = (hash: string) =>
-      send("GET", `/transactions/${encodeURIComponent(hash)}/status`, undefined, TransactionStatus)
+      send("GET", `/transactions/${encodeURIComponent(hash)}/status`, undefined, TransactionStatus).pipe(
+        // A node's trace relayed as is: the account's reason is what the lifecycle maps to a typed error.
+        Effect.map((status) =>
+          status.revertReason === undefined ? status : { ...status, revertReason: revertReasonOf(status.revertReason) ?? status.revertReason }
+        )
+      )
 
     return { paymaster, getTransactionStatus }
   })

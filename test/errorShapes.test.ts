@@ -313,3 +313,65 @@ describe("secrets in spans", () => {
       for (const secret of [paymasterKey, "pk_dev_secret_99", "sk_dev_secret_77"]) expect(text).not.toContain(secret)
     }).pipe(Effect.scoped))
 })
+
+/** A Starknet node stand-in answering each method with a fixed JSON-RPC item body (an error or a result). */
+const fakeNode = (answers: Record<string, { readonly error?: unknown; readonly result?: unknown }>) =>
+  loopback(async (_req, body, res) => {
+    const parsed = JSON.parse(body)
+    const one = (r: { id: number; method: string }) => ({ jsonrpc: "2.0", id: r.id, ...answers[r.method] })
+    res.writeHead(200, { "content-type": "application/json" })
+    res.end(JSON.stringify(Array.isArray(parsed) ? parsed.map(one) : one(parsed)))
+  })
+
+describe("Starknet RPC 0.9 error shapes (@starknet-io/starknet-types-09 api/errors, components)", () => {
+  const trace = (reason: string) =>
+    `Transaction execution has failed:\n0: Error in the called contract (contract address: 0x1, class hash: 0x2, selector: 0x3):\nExecution failed. Failure reason:\n(${
+      short(reason)
+    }, ${short("ENTRYPOINT_FAILED")}).\n`
+
+  it.scoped("40 CONTRACT_ERROR with data.revert_error a nested frame, 41 with data.execution_error, and a receipt's formatted revert_reason", () =>
+    Effect.gen(function*() {
+      const hash = "0x" + "12".repeat(31)
+      const url = yield* fakeNode({
+        starknet_call: {
+          error: {
+            code: 40,
+            message: "Contract error",
+            data: { revert_error: { contract_address: "0x1", class_hash: "0x2", selector: "0x3", error: trace("Session: unauthorized selector") } }
+          }
+        },
+        starknet_getNonce: { error: { code: 41, message: "Transaction execution error", data: { transaction_index: 0, execution_error: trace("SRC9: duplicated nonce") } } },
+        starknet_getTransactionReceipt: {
+          result: {
+            transaction_hash: hash,
+            finality_status: "ACCEPTED_ON_L2",
+            execution_status: "REVERTED",
+            revert_reason: trace("Spending: exceeds per-call"),
+            block_number: 7,
+            events: []
+          }
+        }
+      })
+      const rpc = yield* StarknetRpc.makeHttp({ url }).pipe(Effect.provide(FetchHttpClient.layer))
+      const call = yield* Effect.flip(rpc.call({ contractAddress: "0x1" as Schemas.Address, entrypoint: "get_session_data", calldata: [] }))
+      expect(call).toMatchObject({ _tag: "RpcError", code: 40, message: "Session: unauthorized selector" })
+      const other = yield* Effect.flip(rpc.getNonce("0x1" as Schemas.Address))
+      expect(other).toMatchObject({ code: 41, message: "SRC9: duplicated nonce" })
+      const receipt = yield* rpc.getTransactionReceipt(hash as Schemas.TxHash)
+      expect(receipt.revertReason).toBe("Spending: exceeds per-call")
+    }))
+
+  it.scoped("Chipi's status route relaying a node's trace gives the account's reason", () =>
+    Effect.gen(function*() {
+      const { url } = yield* chipiLike({
+        status: 200,
+        body: { finalityStatus: "ACCEPTED_ON_L2", executionStatus: "REVERTED", revertReason: trace("Session: valid_until exceeded") }
+      })
+      const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk"), apiSecretKey: Redacted.make("sk"), baseUrl: `${url}/v1` })
+      expect(yield* chipi.getTransactionStatus("0x1")).toEqual({
+        finalityStatus: "ACCEPTED_ON_L2",
+        executionStatus: "REVERTED",
+        revertReason: "Session: valid_until exceeded"
+      })
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+})
