@@ -82,6 +82,16 @@ describe("reason extraction: published fixtures", () => {
       "Session: valid_until exceeded"
     ],
     [
+      "blockifier, stack-trace tests (Cairo 1 expected_trace): a hint error inside, the innermost frame last",
+      "Error in the called contract (0x1):\nError at pc=0:4942:\nGot an exception while executing a hint.\nCairo traceback (most recent call last):\nUnknown location (pc=0:82)\n\nError in the called contract (0x2):\nError at pc=0:4942:\nGot an exception while executing a hint: Hint Error: Execution failed. Failure reason: 0x6661696c ('fail').\nCairo traceback (most recent call last):\nUnknown location (pc=0:82)\n\nError in the called contract (0x3):\nExecution failed. Failure reason: 0x6661696c ('fail').\n",
+      "fail"
+    ],
+    [
+      "madara-alliance/madara crates/primitives/receipt/src/revert_error.rs tests: a receipt's string frame",
+      "Execution failed. Failure reason:\nError in contract (contract address: 0x06f373b346561036d98ea10fb3e60d2f459c872b1933b50b21fe6ef4fda3b75e, class hash: 0x05ffbcfeb50d200a0677c48a129a11245a3fc519d1d98d76882d1c9a1b19c6ed, selector: 0x0041b033f4a31df8067c24d1e9b550a2ce75fd4a29e1147af9752174f0e6cb20):\n0x753235365f737562204f766572666c6f77 ('u256_sub Overflow').\n",
+      "u256_sub Overflow"
+    ],
+    [
       "CONTRACT_EXECUTION_ERROR_INNER's string form (a plain string in data)",
       "Session: unauthorized selector",
       "Session: unauthorized selector"
