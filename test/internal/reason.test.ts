@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
 import { BYTE_ARRAY_MAGIC, decodeByteArray, innermostText, reasonIn, revertReasonOf } from "../../src/internal/reason.js"
 
 const hex = (text: string) => "0x" + Buffer.from(text).toString("hex")
@@ -185,5 +186,24 @@ describe("reason extraction: what is not a reason", () => {
     let deep: unknown = "Session: unauthorized selector"
     for (let i = 0; i < 1000; i++) deep = { error: deep }
     expect(innermostText(deep)).toBeUndefined()
+  })
+})
+
+describe("reason extraction: properties", () => {
+  // A short string as the account writes one: printable ASCII, at most 31 characters (no `')`, which would end
+  // the formatter's quote early).
+  const shortReason = fc.stringMatching(/^[A-Za-z0-9 :_<>=!.,/-]{1,31}$/).filter((s) => s.trim() === s && s !== "" && !s.endsWith("."))
+  const frames = (depth: number, leaf: string): unknown => (depth === 0 ? leaf : frame(frames(depth - 1, leaf)))
+
+  it.prop("any short-string reason comes back from any depth of frames, wrapped or not", [shortReason, fc.integer({ min: 0, max: 6 }), fc.boolean()], ([reason, depth, wrapped]) => {
+    const leaf = `Execution failed. Failure reason:\n(${short(reason)}, ${ENTRYPOINT_FAILED}).\n`
+    const data = frames(depth, leaf)
+    expect(revertReasonOf(wrapped ? { execution_error: data } : data)).toBe(reason)
+  })
+
+  it.prop("any ByteArray reason comes back, quoted as JSON writes it or as raw felts", [fc.string({ minLength: 1, maxLength: 120 })], ([text]) => {
+    expect(revertReasonOf(`(${JSON.stringify(text)}, ${ENTRYPOINT_FAILED})`)).toBe(text)
+    const felts = [BYTE_ARRAY_MAGIC, ...byteArrayFelts(text)].map((f) => "0x" + f.toString(16))
+    expect(revertReasonOf(felts)).toBe(text)
   })
 })
