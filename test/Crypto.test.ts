@@ -4,6 +4,7 @@ import { Effect, Exit, FastCheck as fc, Layer, Redacted } from "effect"
 import { ec } from "starknet"
 import { Crypto, Errors, type Schemas, Sessions } from "starknet-session-keys"
 import * as keystore from "../src/internal/keystore.js"
+import * as lifecycle from "./helpers/lifecycle.js"
 
 const N = ec.starkCurve.CURVE.n
 const hex = (n: bigint) => "0x" + n.toString(16)
@@ -375,4 +376,37 @@ describe("the decrypted session-key cache", () => {
         const second = yield* timed(Effect.scoped(crypto.decryptPrivateKey(blob, pin, publicKey, { cache: true })))
         expect(second.ms * 10).toBeGreaterThan(first.ms)
       }), Crypto.layerWith({ keyCache: false })))
+})
+
+describe("which decryptions use the cache", () => {
+  it.effect("Sessions.execute (and withSession) ask for it; owner keys (register, revoke) never do", () =>
+    Effect.gen(function*() {
+      const asked: Array<{ readonly key: string; readonly cache: boolean }> = []
+      const recording = Layer.effect(
+        Crypto.Crypto,
+        Effect.map(Crypto.Crypto, (inner) =>
+          Crypto.Crypto.of({
+            ...inner,
+            decryptPrivateKey: (blob, pin, expected, options) => {
+              asked.push({ key: expected, cache: options?.cache === true })
+              return inner.decryptPrivateKey(blob, pin, expected, options)
+            }
+          }))
+      ).pipe(Layer.provide(Crypto.layerDeterministic("cache-wiring")))
+      yield* lifecycle.atRealisticTime
+      yield* Effect.gen(function*() {
+        const { session, wallet } = yield* lifecycle.registeredSession({ maxCalls: 5 })
+        const params = { encryptKey: lifecycle.PIN, wallet, session }
+        yield* Sessions.execute({ ...params, calls: [lifecycle.transfer(1n)] })
+        yield* Sessions.execute({ ...params, calls: [lifecycle.transfer(2n)] })
+        yield* Sessions.withSession(params, (handle) => handle.execute([lifecycle.transfer(3n)]))
+        yield* lifecycle.withBlocks(Sessions.revokeAndWait({ encryptKey: lifecycle.PIN, wallet, sessionPublicKey: session.publicKey }))
+        const sessionKeys = asked.filter((a) => a.key === session.publicKey)
+        const ownerKeys = asked.filter((a) => a.key !== session.publicKey)
+        expect(sessionKeys.length).toBe(3)
+        expect(sessionKeys.every((a) => a.cache)).toBe(true)
+        expect(ownerKeys.length).toBeGreaterThanOrEqual(2)
+        expect(ownerKeys.some((a) => a.cache)).toBe(false)
+      }).pipe(Effect.provide(Layer.mergeAll(lifecycle.TestLayer(), recording)))
+    }))
 })
