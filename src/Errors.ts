@@ -2,9 +2,22 @@
  * The typed failures of the library. Each carries the facts a caller needs to act and a readable `message`;
  * none carries a secret.
  *
+ * Every class also carries a `code`: the one the published Chipi SDK (`@chipi-stack/shared`, `SESSION_ERRORS` and
+ * `ERRORS`) gives the same failure, so code that checks `err.code` ports unchanged; a failure the SDK has no code
+ * for carries one of ours in the same style. `RpcError` and `PaymasterError` keep the protocol's numeric code
+ * (JSON-RPC, SNIP-29, HTTP). The table is in `docs/migrating.md`.
+ *
+ * A new class gets its code with one field, `code: errorCode("ITS_CODE")` (several codes: the first is the
+ * default, the others are set by the constructor's caller). The constructor fills it in, `Schema.encode` writes it
+ * and `Schema.decode` restores it (or the default, for an encoding without one). Add the row to the table.
+ *
  * @since 0.1.0
  */
 import { Duration, Schema } from "effect"
+
+/** The `code` field of an error class: a literal the constructor fills in with the first code unless given one. */
+const errorCode = <const Codes extends readonly [string, ...Array<string>]>(...codes: Codes) =>
+  Schema.optionalWith(Schema.Literal(...codes), { default: () => codes[0] })
 
 const short = (hex: string): string => (hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : hex)
 
@@ -15,6 +28,7 @@ const short = (hex: string): string => (hex.length > 14 ? `${hex.slice(0, 8)}…
  * @category errors
  */
 export class Reverted extends Schema.TaggedError<Reverted>()("Reverted", {
+  code: errorCode("TRANSACTION_FAILED"),
   txHash: Schema.String,
   revertReason: Schema.String
 }) {
@@ -30,6 +44,7 @@ export class Reverted extends Schema.TaggedError<Reverted>()("Reverted", {
  * @category errors
  */
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
+  code: errorCode("TRANSACTION_TIMEOUT"),
   txHash: Schema.String,
   waited: Schema.Duration
 }) {
@@ -45,6 +60,7 @@ export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
  * @category errors
  */
 export class Expired extends Schema.TaggedError<Expired>()("Expired", {
+  code: errorCode("SESSION_EXPIRED"),
   sessionPublicKey: Schema.String,
   validUntil: Schema.Number,
   now: Schema.Number
@@ -61,6 +77,7 @@ export class Expired extends Schema.TaggedError<Expired>()("Expired", {
  * @category errors
  */
 export class MaxCallsExceeded extends Schema.TaggedError<MaxCallsExceeded>()("MaxCallsExceeded", {
+  code: errorCode("SESSION_MAX_CALLS_EXCEEDED"),
   sessionPublicKey: Schema.String,
   maxCalls: Schema.Number,
   callsUsed: Schema.Number
@@ -77,6 +94,7 @@ export class MaxCallsExceeded extends Schema.TaggedError<MaxCallsExceeded>()("Ma
  * @category errors
  */
 export class EntrypointNotAllowed extends Schema.TaggedError<EntrypointNotAllowed>()("EntrypointNotAllowed", {
+  code: errorCode("SESSION_ENTRYPOINT_NOT_ALLOWED"),
   selector: Schema.String,
   entrypoint: Schema.optional(Schema.String)
 }) {
@@ -94,6 +112,7 @@ export class EntrypointNotAllowed extends Schema.TaggedError<EntrypointNotAllowe
  * @category errors
  */
 export class ForbiddenCall extends Schema.TaggedError<ForbiddenCall>()("ForbiddenCall", {
+  code: errorCode("SESSION_ENTRYPOINT_NOT_ALLOWED"),
   rule: Schema.Literal("blocklist", "self-call"),
   selector: Schema.String,
   entrypoint: Schema.optional(Schema.String),
@@ -114,6 +133,7 @@ export class ForbiddenCall extends Schema.TaggedError<ForbiddenCall>()("Forbidde
  * @category errors
  */
 export class NotRegistered extends Schema.TaggedError<NotRegistered>()("NotRegistered", {
+  code: errorCode("SESSION_NOT_REGISTERED", "SESSION_REVOKED"),
   sessionPublicKey: Schema.String,
   walletAddress: Schema.String
 }) {
@@ -129,6 +149,7 @@ export class NotRegistered extends Schema.TaggedError<NotRegistered>()("NotRegis
  * @category errors
  */
 export class InvalidPin extends Schema.TaggedError<InvalidPin>()("InvalidPin", {
+  code: errorCode("SESSION_DECRYPTION_FAILED"),
   expectedPublicKey: Schema.optional(Schema.String)
 }) {
   override get message() {
@@ -156,6 +177,7 @@ export const InputIssue = Schema.Struct({
  * @category errors
  */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY", "INVALID_WALLET_TYPE_FOR_SESSION"),
   path: Schema.String,
   rule: Schema.String,
   issues: Schema.Array(InputIssue)
@@ -173,6 +195,7 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
  * @category errors
  */
 export class TypedDataMismatch extends Schema.TaggedError<TypedDataMismatch>()("TypedDataMismatch", {
+  code: errorCode("TYPED_DATA_MISMATCH"),
   field: Schema.String,
   expected: Schema.String,
   actual: Schema.String
@@ -205,7 +228,9 @@ export class PaymasterError extends Schema.TaggedError<PaymasterError>()("Paymas
   code: Schema.Number,
   message: Schema.String,
   revertReason: Schema.optional(Schema.String),
-  transient: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  transient: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** The string `code` of a Chipi REST error body (`INVALID_API_KEY`, …), the SDK's `ChipiApiError.code`. */
+  apiCode: Schema.optional(Schema.String)
 }) {}
 
 /**
@@ -215,6 +240,7 @@ export class PaymasterError extends Schema.TaggedError<PaymasterError>()("Paymas
  * @category errors
  */
 export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>()("TransactionNotFound", {
+  code: errorCode("TRANSACTION_NOT_FOUND"),
   txHash: Schema.String
 }) {
   override get message() {
@@ -232,6 +258,7 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
  * @category errors
  */
 export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLost>()("SubmissionAnswerLost", {
+  code: errorCode("SUBMISSION_ANSWER_LOST"),
   wallet: Schema.String,
   nonce: Schema.String,
   attempts: Schema.Number
@@ -241,6 +268,63 @@ export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLos
       `the retry was refused as a duplicate (outside-execution nonce ${this.nonce}), so it was not sent twice`
   }
 }
+
+/**
+ * The outcome of a sent payload is not known yet: an attempt may have reached the paymaster and no answer
+ * settled it before the retry budget ended. Nothing was sent twice, and nothing more will be sent for it unless
+ * asked with the same `idempotencyKey` (which re-sends the same payload, never a new one). The chain decides:
+ * `Sessions.resolve({ wallet, idempotencyKey })` waits until it is `Executed` (its nonce is used) or `NotExecuted`
+ * (its window closed at `executeBefore` with its nonce unused).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
+  code: errorCode("OUTCOME_UNKNOWN"),
+  wallet: Schema.String,
+  nonce: Schema.String,
+  executeBefore: Schema.Number,
+  idempotencyKey: Schema.String
+}) {
+  override get message() {
+    return `the outcome of payload ${short(this.nonce)} for ${short(this.wallet)} (idempotency key ${this.idempotencyKey}) ` +
+      `is not known yet: it was not sent twice; it executes at most once, and not at all once ${this.executeBefore} passes unexecuted; ` +
+      `resolve it with Sessions.resolve`
+  }
+}
+
+/**
+ * Registering this session key again now could revive payloads it signed that did not execute (refused,
+ * reverted or unresolved) while their windows are still open: anyone holding one could then replay it. Safe at
+ * `safeAt` (seconds, block time), when the last of them closes. To start a session afresh, create a new key.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloads", {
+  code: errorCode("LIVE_PAYLOADS"),
+  wallet: Schema.String,
+  sessionPublicKey: Schema.String,
+  nonces: Schema.Array(Schema.String),
+  safeAt: Schema.Number
+}) {
+  override get message() {
+    return `session ${short(this.sessionPublicKey)} has ${this.nonces.length} signed payload(s) that did not execute and stay valid until ${this.safeAt}; ` +
+      `registering it again before then could let them be replayed (create a new session key instead, or wait)`
+  }
+}
+
+/**
+ * The ledger (the store of payments and reservations) failed; nothing was sent on its account.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
+  code: errorCode("LEDGER_ERROR"),
+  operation: Schema.String,
+  message: Schema.String
+}) {}
 
 /**
  * Every typed session failure the chain's rules can produce.

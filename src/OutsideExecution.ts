@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { ec } from "starknet"
 import { ANY_CALLER } from "./Constants.js"
 import { typedDataScalar, toHex, encodeShortString } from "./internal/felt.js"
 import { hashMany } from "./internal/poseidon.js"

@@ -9,6 +9,7 @@ import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
+import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData, toOutsideCalls } from "./OutsideExecution.js"
 import { type Address, type Call, type Felt, type TxHash, TxHash as TxHashSchema } from "./Schemas.js"
@@ -111,20 +112,6 @@ const SNIP29_ERRORS: Record<number, string> = {
   163: "UNKNOWN_ERROR"
 }
 
-/** The account's revert reason inside a 156's data (a string, or AVNU's `execution_error`). */
-const reasonOf = (data: unknown): string | undefined => {
-  if (typeof data === "string") return data
-  if (typeof data === "object" && data !== null) {
-    const d = data as Record<string, unknown>
-    for (const key of ["execution_error", "revert_reason", "revert_error"]) {
-      const v = d[key]
-      if (typeof v === "string") return v
-      if (v !== undefined) return reasonOf(v)
-    }
-  }
-  return undefined
-}
-
 const BuildResult = Schema.Struct({ typed_data: OutsideExecutionTypedData })
 const ExecuteResult = Schema.Struct({ transaction_hash: TxHashSchema })
 
@@ -154,7 +141,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
         ),
         Effect.catchTag("JsonRpcFailure", (e) => {
           const name = SNIP29_ERRORS[e.code]
-          const revertReason = e.code === 156 ? reasonOf(e.data) : undefined
+          const revertReason = e.code === 156 ? revertReasonOf(e.data) : undefined
           return Effect.fail(
             new PaymasterError({
               code: e.code,

@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import { Effect, ParseResult, Schema } from "effect"
-import { hash } from "starknet"
 import { InvalidInput } from "./Errors.js"
 import { ADDRESS_BOUND, P, parseNumeric, toHex, U32_MAX, U64_MAX } from "./internal/felt.js"
+import { selectorOfName } from "./internal/stark.js"
 
 const feltArbitrary = <A extends string>(max: bigint) => () => (fc: typeof import("effect/FastCheck")) =>
   fc.bigInt({ min: 0n, max: max - 1n }).map((n) => toHex(n) as A)
@@ -119,7 +119,7 @@ const ENTRYPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export const selectorOf = (name: string): Felt => {
   let selector = selectors.get(name)
   if (selector === undefined) {
-    selector = toHex(BigInt(hash.getSelectorFromName(name))) as Felt
+    selector = toHex(selectorOfName(name)) as Felt
     // A backend names a handful of entrypoints: keep them, bounded.
     if (selectors.size >= 4096) selectors.clear()
     selectors.set(name, selector)
@@ -344,11 +344,17 @@ export const decodeSync = <A, I>(schema: Schema.Schema<A, I, never>, root?: stri
     return either.right
   })
 
+/**
+ * An encrypted private key in either format we read (the `ssk1.` envelope, the CryptoJS `U2FsdGVkX1…` blob): a value
+ * passed in the wrong place (a key blob where a key object or a public key is expected) must not be echoed.
+ */
+const ENCRYPTED_KEY = /(?:ssk1\.|U2FsdGVkX1)[A-Za-z0-9+/=_\-.]*/g
+
 /** @since 0.1.0 */
 export const toInvalidInput = (error: ParseResult.ParseError, root?: string): InvalidInput => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
     path: [...(root !== undefined ? [root] : []), ...issue.path.map(String)].join("."),
-    rule: issue.message
+    rule: issue.message.replace(ENCRYPTED_KEY, "<an encrypted key>")
   }))
   const first = issues[0] ?? { path: root ?? "", rule: "invalid input" }
   return new InvalidInput({ path: first.path, rule: first.rule, issues })

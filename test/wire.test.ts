@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
 import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
 
 const PIN = "4242"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
@@ -9,7 +10,7 @@ const USDC = STARKNET_CONTRACTS.USDC.contractAddress
 /** A devnet served on 127.0.0.1 (a free port), stopped with the test's scope. */
 const servedWith = (options: { readonly paymasterApiKey?: string }) =>
   Effect.gen(function*() {
-    const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0, ...options })
+    const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0, ...options })
     const devnet = yield* Devnet.Devnet
     return { ...server, devnet }
   }).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
@@ -314,7 +315,7 @@ describe("Chipi's REST API", () => {
             .then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } }))
         )
       const good = { "x-api-key": "pk_dev_a", authorization: "Bearer sk_dev_b" }
-      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "" }
+      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a", walletType: "CHIPI" }
       expect((yield* post("prepare-typed-data", { authorization: "Bearer x" }, prepare)).status).toBe(401)
       expect((yield* post("prepare-typed-data", { "x-api-key": "pk_dev_a" }, prepare)).status).toBe(401)
       const built = yield* post("prepare-typed-data", good, prepare)
