@@ -270,6 +270,40 @@ export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLos
 }
 
 /**
+ * An execute whose token amounts would break the session's spending policy for a token: one call above
+ * `maxPerCall` (`limit: "perCall"`), or the calls' total for the token above what the current window has left
+ * (`limit: "perWindow"`). `requested` is the amount that broke the limit (that call's for `perCall`, the execute's
+ * running total for the token for `perWindow`); `remaining` is what the window has left before this execute;
+ * `resetsAt` the block time from which the full `maxPerWindow` is available again (`null` when
+ * `window_start + window_seconds` overflows u64: the account then refuses every tracked call for that token until
+ * the owner sets the policy again).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SpendingLimitExceeded extends Schema.TaggedError<SpendingLimitExceeded>()("SpendingLimitExceeded", {
+  code: errorCode("SPENDING_LIMIT_EXCEEDED"),
+  sessionPublicKey: Schema.String,
+  token: Schema.String,
+  limit: Schema.Literal("perCall", "perWindow"),
+  limitAmount: Schema.BigInt,
+  requested: Schema.BigInt,
+  remaining: Schema.BigInt,
+  resetsAt: Schema.NullOr(Schema.Number)
+}) {
+  override get message() {
+    const head = `session ${short(this.sessionPublicKey)} on token ${short(this.token)}`
+    if (this.limit === "perCall") {
+      return `${head}: ${this.requested} is above the per-call limit of ${this.limitAmount}`
+    }
+    if (this.resetsAt === null) {
+      return `${head}: the policy's window end overflows u64, so the account refuses every transfer or approval of this token until the policy is set again`
+    }
+    return `${head}: ${this.requested} is above the ${this.remaining} left of ${this.limitAmount} in this window (resets at ${this.resetsAt})`
+  }
+}
+
+/**
  * The outcome of a sent payload is not known yet: an attempt may have reached the paymaster and no answer
  * settled it before the retry budget ended. Nothing was sent twice, and nothing more will be sent for it unless
  * asked with the same `idempotencyKey` (which re-sends the same payload, never a new one). The chain decides:
@@ -332,4 +366,10 @@ export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError"
  * @since 0.1.0
  * @category errors
  */
-export type SessionRefusal = Expired | MaxCallsExceeded | EntrypointNotAllowed | ForbiddenCall | NotRegistered
+export type SessionRefusal =
+  | Expired
+  | MaxCallsExceeded
+  | EntrypointNotAllowed
+  | ForbiddenCall
+  | NotRegistered
+  | SpendingLimitExceeded

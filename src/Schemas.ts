@@ -265,7 +265,12 @@ export const SessionData = Schema.Struct({
   maxCalls: Schema.Number,
   callsUsed: Schema.Number,
   remainingCalls: Schema.Number,
-  allowedEntrypointsLen: Schema.Number
+  allowedEntrypointsLen: Schema.Number,
+  /**
+   * The allow-list's selectors (empty: any entrypoint but the account's own), read from the account's v33 views;
+   * absent only when the account lacks them.
+   */
+  allowedEntrypoints: Schema.optional(Schema.Array(FeltString))
 }).annotations({ identifier: "SessionData" })
 /** @since 0.1.0 */
 export type SessionData = typeof SessionData.Type
@@ -286,7 +291,8 @@ export const sessionDataFromFelts = (felts: ReadonlyArray<string | bigint>, now:
     maxCalls: maxCalls!,
     callsUsed: callsUsed!,
     remainingCalls,
-    allowedEntrypointsLen: len!
+    allowedEntrypointsLen: len!,
+    ...(len === 0 ? { allowedEntrypoints: [] } : {})
   }
 }
 

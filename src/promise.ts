@@ -91,6 +91,20 @@ export interface Client {
       bearerToken?: string
     ) => Promise<string>
     readonly getSessionData: (params: { readonly walletAddress: string; readonly sessionPublicKey: string }) => Promise<SessionData>
+    /** The Chipi SDK's `setSpendingPolicy`: an owner-signed, sponsored `set_spending_policy`; resolves with the hash. */
+    readonly setSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly spendingPolicyConfig: Sessions.SpendingPolicyConfig },
+      bearerToken?: string
+    ) => Promise<string>
+    /** The Chipi SDK's `getSpendingPolicy` (all zero: no policy), with `remainingInWindow` and `windowResetsAt`. */
+    readonly getSpendingPolicy: (
+      params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly token: string }
+    ) => Promise<Sessions.SpendingPolicyData>
+    /** The Chipi SDK's `removeSpendingPolicy`: an owner-signed, sponsored `remove_spending_policy`. */
+    readonly removeSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKey: string; readonly token: string },
+      bearerToken?: string
+    ) => Promise<string>
   }
   readonly executeTransactionWithSession: (args: {
     readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
@@ -289,7 +303,20 @@ export const createClient = (options: ClientOptions = {}): Client => {
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
-      getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params)))
+      getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
+      setSpendingPolicy: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      getSpendingPolicy: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
+      removeSpendingPolicy: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        }))
     },
     executeTransactionWithSession: method((args) =>
       Effect.gen(function*() {

@@ -32,7 +32,8 @@ describe("the lifecycle on the devnet", () => {
         maxCalls: 2,
         callsUsed: 1,
         remainingCalls: 1,
-        allowedEntrypointsLen: 0
+        allowedEntrypointsLen: 0,
+        allowedEntrypoints: []
       })
 
       yield* withBlocks(Sessions.revokeAndWait({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey }))
