@@ -545,12 +545,19 @@ const sendPayment = (
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
     const ledger = yield* Ledger
-    // A paymaster may open the window a little ahead of our clock: the chain refuses it until then.
+    // A paymaster may open the window a little ahead of our clock: the chain refuses it until its own time has
+    // passed execute_after. The chain's clock is its latest block's timestamp, which may run ahead of the wall
+    // clock (a devnet whose time was advanced) or behind it; the wall clock is only asked first, to save a read.
     const wallMillis = yield* Clock.currentTimeMillis
-    const opensAt = (payment.executeAfter + 1) * 1000
-    if (wallMillis < opensAt) {
-      yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
-      yield* Effect.sleep(Duration.millis(opensAt - wallMillis))
+    const opensAt = payment.executeAfter + 1
+    if (wallMillis < opensAt * 1000) {
+      const rpc = yield* StarknetRpc
+      const chainNow = yield* Effect.orElseSucceed(retrying(rpc.latestBlock, options.retry), () => undefined)
+      const waitSeconds = chainNow === undefined ? opensAt - Math.floor(wallMillis / 1000) : opensAt - chainNow.timestamp
+      if (waitSeconds > 0) {
+        yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt }))
+        yield* Effect.sleep(Duration.seconds(waitSeconds))
+      }
     }
     let attempt = 0
     let uncertain = false
