@@ -177,7 +177,7 @@ export const InputIssue = Schema.Struct({
  * @category errors
  */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
-  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY", "INVALID_WALLET_TYPE_FOR_SESSION"),
+  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY"),
   path: Schema.String,
   rule: Schema.String,
   issues: Schema.Array(InputIssue)
@@ -245,27 +245,6 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
 }) {
   override get message() {
     return `transaction ${this.txHash} not found`
-  }
-}
-
-/**
- * A submission was accepted by the paymaster on an earlier attempt whose answer (the transaction hash) was lost
- * with the connection; the retry was refused as a duplicate (its outside-execution nonce was taken), so nothing was
- * sent twice. The transaction's hash is unknown: the account's `is_valid_outside_execution_nonce(nonce)` turns false
- * once it is included, and its effects (balances, the session's `callsUsed`) show on chain.
- *
- * @since 0.1.0
- * @category errors
- */
-export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLost>()("SubmissionAnswerLost", {
-  code: errorCode("SUBMISSION_ANSWER_LOST"),
-  wallet: Schema.String,
-  nonce: Schema.String,
-  attempts: Schema.Number
-}) {
-  override get message() {
-    return `the paymaster accepted this submission for ${this.wallet} on an earlier attempt but its answer was lost; ` +
-      `the retry was refused as a duplicate (outside-execution nonce ${this.nonce}), so it was not sent twice`
   }
 }
 
