@@ -189,6 +189,20 @@ export async function run(): Promise<void> {
         `starknet-session-keys ${median(rootRuns.map((r) => r.cpuMs)).toFixed(0)} ms; ratio per round: median ${median(cpuRatios).toFixed(2)}x, ` +
         `range ${Math.min(...cpuRatios).toFixed(2)}-${Math.max(...cpuRatios).toFixed(2)}x`
     )
+    // Where the root entry's extra time goes: one process importing its parts in order, CPU time of each step.
+    const steps = JSON.parse(
+      spawnSync(process.execPath, ["--input-type=module", "-e", `
+        const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+        const out = {}
+        for (const [name, specifiers] of [
+          ["effect", ["effect"]],
+          ["@effect/platform's client modules", ["@effect/platform/HttpClient", "@effect/platform/FetchHttpClient", "@effect/platform/HttpClientRequest", "@effect/platform/Headers"]],
+          ["@scure/starknet", ["@scure/starknet"]],
+          ["the package's own modules", ["starknet-session-keys"]]
+        ]) { const a = cpu(); for (const s of specifiers) await import(s); out[name] = Math.round(cpu() - a) }
+        console.log(JSON.stringify(out))`], { cwd: app, encoding: "utf8" }).stdout.trim().split("\n").at(-1) ?? "{}"
+    ) as Record<string, number>
+    console.log(`  in one process, CPU ms per step: ${Object.entries(steps).map(([k, v]) => `${k} ${v}`).join(", ")}`)
     const traced = coldImport(app, "starknet-session-keys", true)
     console.log(`the root entry loads: ${traced.packages.join(", ")}; HTTP server code: ${traced.http ? "YES" : "no"}`)
     for (const entry of ["starknet-session-keys/promise", "starknet-session-keys/devnet", "starknet-session-keys/devnet/server"]) {
