@@ -135,7 +135,7 @@ describe("the devnet on the wire", () => {
       expect(Object.keys(yield* devnet.faults).sort()).toEqual(["faultMethods", "latency"])
     }).pipe(Effect.scoped))
 
-  it.live("dropped connections on the wire: retried when nothing was done; OutcomeUnknown, never sent twice, when only the answer was lost", () =>
+  it.live("dropped connections on the wire: retried when nothing was done; settled from the chain (or OutcomeUnknown), never sent twice, when only the answer was lost", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
@@ -146,13 +146,17 @@ describe("the devnet on the wire", () => {
         yield* devnet.setFaults({ dropNext: 2, faultMethods: ["starknet_call", "paymaster_executeTransaction"] })
         const first = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: transfer("0xd1") }, { retry, wait: { schedule: Schedule.spaced("50 millis") } })
         yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
-        // Not looked for on chain here (resolution: Schedule.stop): the outcome stays unknown.
-        const lost = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xd2") }, { retry, resolution: Schedule.stop }))
+        // One look at the chain (resolution: Schedule.stop): the hash if it is already included, else OutcomeUnknown.
+        const lost = yield* Effect.either(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xd2") }, { retry, resolution: Schedule.stop }))
         return { first, lost }
       }).pipe(Effect.provide(overHttp(url)))
       expect(outcome.first.executionStatus).toBe("SUCCEEDED")
-      expect(`${outcome.lost._tag}: ${outcome.lost.message}`).toMatch(/^OutcomeUnknown: /)
+      if (Either.isLeft(outcome.lost)) expect(`${outcome.lost.left._tag}: ${outcome.lost.left.message}`).toMatch(/^OutcomeUnknown: /)
       yield* devnet.mineBlock
+      if (Either.isRight(outcome.lost)) {
+        const hash = outcome.lost.right
+        expect((yield* devnet.transactions).find((t) => t.hash === hash)?.status.executionStatus).toBe("SUCCEEDED")
+      }
       expect(yield* devnet.balanceOf(USDC, "0xd1")).toBe(5n)
       expect(yield* devnet.balanceOf(USDC, "0xd2")).toBe(5n)
       // register, the first execute, and the lost one: three transactions, none doubled.
