@@ -545,12 +545,18 @@ const sendPayment = (
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
     const ledger = yield* Ledger
-    // A paymaster may open the window a little ahead of our clock: the chain refuses it until then.
-    const wallMillis = yield* Clock.currentTimeMillis
+    // A paymaster may open the window a little ahead of our clocks (at most the tolerance): the chain refuses it
+    // until then. The later of the wall clock and the latest block is what a submission now would see.
     const opensAt = (payment.executeAfter + 1) * 1000
+    const wallMillis = yield* Clock.currentTimeMillis
     if (wallMillis < opensAt) {
-      yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
-      yield* Effect.sleep(Duration.millis(opensAt - wallMillis))
+      const rpc = yield* StarknetRpc
+      const block = yield* Effect.either(retrying(rpc.latestBlock, options.retry))
+      const now = Math.max(wallMillis, Either.isRight(block) ? block.right.timestamp * 1000 : 0)
+      if (now < opensAt) {
+        yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
+        yield* Effect.sleep(Duration.millis(opensAt - now))
+      }
     }
     let attempt = 0
     let uncertain = false
