@@ -545,18 +545,17 @@ const sendPayment = (
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
     const ledger = yield* Ledger
-    // A paymaster may open the window a little ahead of our clock: the chain refuses it until its own time has
-    // passed execute_after. The chain's clock is its latest block's timestamp, which may run ahead of the wall
-    // clock (a devnet whose time was advanced) or behind it; the wall clock is only asked first, to save a read.
+    // A paymaster may open the window a little ahead of our clocks (at most the tolerance): the chain refuses it
+    // until then. The later of the wall clock and the latest block is what a submission now would see.
+    const opensAt = (payment.executeAfter + 1) * 1000
     const wallMillis = yield* Clock.currentTimeMillis
-    const opensAt = payment.executeAfter + 1
-    if (wallMillis < opensAt * 1000) {
+    if (wallMillis < opensAt) {
       const rpc = yield* StarknetRpc
-      const chainNow = yield* Effect.orElseSucceed(retrying(rpc.latestBlock, options.retry), () => undefined)
-      const waitSeconds = chainNow === undefined ? opensAt - Math.floor(wallMillis / 1000) : opensAt - chainNow.timestamp
-      if (waitSeconds > 0) {
-        yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt }))
-        yield* Effect.sleep(Duration.seconds(waitSeconds))
+      const block = yield* Effect.either(retrying(rpc.latestBlock, options.retry))
+      const now = Math.max(wallMillis, Either.isRight(block) ? block.right.timestamp * 1000 : 0)
+      if (now < opensAt) {
+        yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
+        yield* Effect.sleep(Duration.millis(opensAt - now))
       }
     }
     let attempt = 0

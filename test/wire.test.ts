@@ -135,7 +135,7 @@ describe("the devnet on the wire", () => {
       expect(Object.keys(yield* devnet.faults).sort()).toEqual(["faultMethods", "latency"])
     }).pipe(Effect.scoped))
 
-  it.live("dropped connections on the wire: retried when nothing was done; OutcomeUnknown, never sent twice, when only the answer was lost", () =>
+  it.live("dropped connections on the wire: retried when nothing was done; settled from the chain (or OutcomeUnknown), never sent twice, when only the answer was lost", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
