@@ -172,6 +172,33 @@ describe("a SNIP-29 paymaster that answers as AVNU does (nested 156 frames)", ()
       expect(refused.code).toBe("SESSION_EXPIRED")
     }).pipe(Effect.scoped))
 
+  it.live("a race for the last call, lost at the paymaster's simulation, is MaxCallsExceeded", () =>
+    Effect.gen(function*() {
+      const { url, devnet } = yield* servedWith("nested")
+      const transfer = (to: string) => [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x1", "0x0"] }]
+      let race: (() => Promise<unknown>) | undefined
+      // Another process (its own ledger, straight to the devnet) spends the session's last call first.
+      const paymasterUrl = yield* avnuLike(url, async () => {
+        const other = race
+        race = undefined
+        if (other !== undefined) await other()
+        return undefined
+      })
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const refused = yield* Effect.gen(function*() {
+        const session = yield* register(wallet, { maxCalls: 1 })
+        race = () =>
+          Effect.runPromise(
+            Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: transfer("0xe1") }, { wait }).pipe(Effect.provide(overHttp(url, url)))
+          )
+        return yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xe2") }))
+      }).pipe(Effect.provide(overHttp(url, paymasterUrl)))
+      expect(refused).toBeInstanceOf(Errors.MaxCallsExceeded)
+      expect(refused).toMatchObject({ code: "SESSION_MAX_CALLS_EXCEEDED", maxCalls: 1, callsUsed: 1 })
+      expect(yield* devnet.balanceOf(USDC, "0xe1")).toBe(1n)
+      expect(yield* devnet.balanceOf(USDC, "0xe2")).toBe(0n)
+    }).pipe(Effect.scoped))
+
   it.live("after a lost answer, the retry's SRC9: duplicated nonce in nested frames is recognised: sent once, never a bare PaymasterError", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* servedWith("nested")
