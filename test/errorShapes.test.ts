@@ -413,3 +413,21 @@ describe("Starknet RPC 0.9 error shapes (@starknet-io/starknet-types-09 api/erro
       })
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 })
+
+describe("SNIP-29 UNKNOWN_ERROR (163)", () => {
+  it.scoped("its data string, as avnu-labs/paymaster sends it (crates/paymaster-rpc/src/lib.rs), is in the message", () =>
+    Effect.gen(function*() {
+      const url = yield* loopback(async (_req, body, res) => {
+        const { id } = JSON.parse(body)
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ jsonrpc: "2.0", id, error: { code: 163, message: "An error occurred (UNKNOWN_ERROR)", data: "x-paymaster-api-key is invalid" } }))
+      })
+      const refused = yield* Effect.gen(function*() {
+        const paymaster = yield* Paymaster.Paymaster
+        return yield* Effect.flip(paymaster.isAvailable)
+      }).pipe(Effect.provide(Paymaster.layerSnip29({ url, apiKey: Redacted.make("pm-wrong-key-1") })))
+      expect(refused).toMatchObject({ _tag: "PaymasterError", code: 163, message: "An error occurred (UNKNOWN_ERROR): x-paymaster-api-key is invalid" })
+      expect(refused.revertReason).toBeUndefined()
+      expect(JSON.stringify(refused)).not.toContain("pm-wrong-key-1")
+    }))
+})
