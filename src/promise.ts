@@ -107,7 +107,17 @@ export interface Client {
     ) => Promise<string>
   }
   readonly executeTransactionWithSession: (args: {
-    readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
+    readonly params: {
+      readonly encryptKey: string
+      readonly wallet: Wallet
+      readonly session: Session
+      readonly calls: ReadonlyArray<CallInput>
+      /**
+       * Names one payment across retries: while the payload signed for it can still execute, a call with the same
+       * key sends that same payload again, so the payment moves at most once (see docs/exactly-once.md).
+       */
+      readonly idempotencyKey?: string
+    }
   }) => Promise<string>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
@@ -323,7 +333,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
         const { params } = yield* argument(args, "args")
         const checked = yield* withObjects(params, "params", ["wallet", "session"])
         const encryptKey = yield* pinOf(checked)
-        return yield* Sessions.execute({ ...(params as Parameters<Client["executeTransactionWithSession"]>[0]["params"]), encryptKey })
+        const asked = params as Parameters<Client["executeTransactionWithSession"]>[0]["params"]
+        return yield* Sessions.execute(
+          { ...asked, encryptKey },
+          asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
+        )
       })),
     getTransactionStatus: method((args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),
     waitForTransaction: method((args) =>

@@ -105,6 +105,7 @@ describe("waitForTransaction({ intervalMs: 0 })", () => {
       latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+      getBlockWithTxs: () => Effect.die("not used"),
       getTransactionStatus: () => Effect.sync(() => (reads++, { finalityStatus: "RECEIVED" as const })),
       getTransactionReceipt: (txHash) => Effect.fail(new Errors.TransactionNotFound({ txHash }))
     } as StarknetRpc.StarknetRpc["Type"])
