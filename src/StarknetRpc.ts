@@ -54,6 +54,27 @@ export interface Receipt {
 }
 
 /**
+ * A closed block and its transactions, as much of them as the library reads: an INVOKE's `senderAddress` and
+ * `calldata` (what the sender's `__execute__` receives, so a relayed `execute_from_outside_v2` is found in it). A
+ * transaction without calldata (DECLARE) has an empty one; one without a sender (L1_HANDLER, DEPLOY) has none.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BlockWithTxs {
+  readonly blockNumber: number
+  /** Seconds since the Unix epoch. */
+  readonly timestamp: number
+  readonly transactions: ReadonlyArray<{
+    readonly transactionHash: TxHash
+    /** `INVOKE`, `DECLARE`, `DEPLOY_ACCOUNT`, `DEPLOY` or `L1_HANDLER`. */
+    readonly type: string
+    readonly senderAddress?: Address
+    readonly calldata: ReadonlyArray<Felt>
+  }>
+}
+
+/**
  * A read-only contract call. `entrypoint` is a name or a selector.
  *
  * @since 0.1.0
@@ -81,6 +102,8 @@ export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc"
     readonly getTransactionStatus: (txHash: TxHash) => Effect.Effect<TransactionStatus, RpcError | TransactionNotFound>
     readonly getTransactionReceipt: (txHash: TxHash) => Effect.Effect<Receipt, RpcError | TransactionNotFound>
     readonly getNonce: (address: Address) => Effect.Effect<Felt, RpcError>
+    /** A closed block with its transactions; a block not (yet) known fails with `RpcError` code 24. */
+    readonly getBlockWithTxs: (blockNumber: number) => Effect.Effect<BlockWithTxs, RpcError>
   }
 >() {}
 
@@ -124,6 +147,22 @@ const ReceiptWire = Schema.Struct({
   revert_reason: Schema.optional(Schema.String),
   block_number: Schema.optional(Schema.Number),
   events: Schema.Array(Schema.Struct({ from_address: Schemas.Felt, keys: FeltList, data: FeltList }))
+})
+
+/**
+ * `BLOCK_WITH_TXS` of spec 0.9 (`@starknet-io/starknet-types-09`, `api/components`): the header's number and
+ * timestamp, and of each `TXN_WITH_HASH` its hash, type, and where the type has them `sender_address` and
+ * `calldata` (INVOKE v0 has `contract_address` instead of a sender; DEPLOY_ACCOUNT has `constructor_calldata`).
+ */
+const BlockWithTxsWire = Schema.Struct({
+  block_number: Schema.Number,
+  timestamp: Schema.Number,
+  transactions: Schema.Array(Schema.Struct({
+    transaction_hash: Schemas.TxHash,
+    type: Schema.String,
+    sender_address: Schema.optional(Schemas.Address),
+    calldata: Schema.optional(FeltList)
+  }))
 })
 
 /**
@@ -192,7 +231,20 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           })),
           Effect.catchTag("RpcError", notFound(txHash))
         ),
-      getNonce: (address) => request("starknet_getNonce", { block_id: "latest", contract_address: address }, Schemas.Felt)
+      getNonce: (address) => request("starknet_getNonce", { block_id: "latest", contract_address: address }, Schemas.Felt),
+      getBlockWithTxs: (blockNumber) =>
+        request("starknet_getBlockWithTxs", { block_id: { block_number: blockNumber } }, BlockWithTxsWire).pipe(
+          Effect.map((b): BlockWithTxs => ({
+            blockNumber: b.block_number,
+            timestamp: b.timestamp,
+            transactions: b.transactions.map((t) => ({
+              transactionHash: t.transaction_hash,
+              type: t.type,
+              ...(t.sender_address !== undefined ? { senderAddress: t.sender_address } : {}),
+              calldata: t.calldata ?? []
+            }))
+          }))
+        )
     })
   })
 

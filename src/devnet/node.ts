@@ -5,12 +5,12 @@
 import * as nodeCrypto from "node:crypto"
 import { Clock, Duration, Effect } from "effect"
 import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
-import { TransactionNotFound } from "../Errors.js"
-import { toHex, typedDataScalar } from "../internal/felt.js"
-import type { Felt, TransactionStatus, TxHash } from "../Schemas.js"
+import { RpcError, TransactionNotFound } from "../Errors.js"
+import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
+import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
 import { Chain, type State, type Tx } from "../internal/chain.js"
 import type { FaultGate } from "./faults.js"
-import type { DevnetOptions } from "./types.js"
+import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 
 export const felt = (v: bigint) => toHex(v) as Felt
 
@@ -31,7 +31,9 @@ export interface Node {
   /** From now on readers see this block for a while, then trail by `readLagBlocks`. */
   readonly beginLag: () => void
   readonly endLag: () => void
-  readonly enqueue: (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => TxHash
+  readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint) => TxHash
+  /** The closed block `id` names, as readers see it; error 24 for one they cannot see. */
+  readonly blockAt: (method: string, id: BlockId) => Effect.Effect<DevnetBlock, RpcError>
   readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
   readonly statusOf: (tx: Tx) => TransactionStatus
   /** A read-only call as readers see the chain. */
@@ -50,7 +52,6 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     const relayer = BigInt("0x" + nodeCrypto.createHash("sha256").update("devnet-relayer").digest("hex")) >> 6n
     let offsetMillis = 0
     let lastBlockMillis = startMillis
-    let txCounter = 0
     // The state and timestamp of each of the last blocks, kept only while reads lag; and the first block the
     // lagging view may show (the one closed when the lag began).
     const history = new Map<number, { readonly state: State; readonly timestamp: number }>()
@@ -73,7 +74,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         const step = Math.max(1, Math.min(due - closed, firstRun - from))
         closed += step
         lastBlockMillis += step * blockMillis
-        chain.closeBlock(from + step, Math.floor(lastBlockMillis / 1000))
+        const endMillis = lastBlockMillis
+        chain.closeBlock(from + step, Math.floor(endMillis / 1000), (n) => Math.floor((endMillis - (from + step - n) * blockMillis) / 1000))
         if (lag > 0) {
           // The blocks of one step share one state: all but the last are empty.
           const state = chain.snapshotState()
@@ -94,20 +96,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       return block === chain.latest.number ? undefined : history.get(block)
     }
 
-    const nextTxHash = (parts: ReadonlyArray<string>) =>
-      BigInt("0x" + nodeCrypto.createHash("sha256").update(`${txCounter++}:${parts.join(",")}`).digest("hex")) >> 6n
-
-    const enqueue = (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => {
-      const tx: Tx = {
-        hash: nextTxHash(parts),
-        payload,
-        ...(outsideNonce !== undefined ? { outsideNonce } : {}),
-        events: [],
-        holdUntil: chain.latest.number + (faults.current().holdBlocks ?? 0)
-      }
-      chain.submit(tx)
-      return felt(tx.hash) as TxHash
-    }
+    const enqueue = (payload: Tx["payload"], outsideNonce?: bigint) =>
+      felt(chain.submit(payload, chain.latest.number + (faults.current().holdBlocks ?? 0), outsideNonce).hash) as TxHash
 
     const findTx = (txHash: string) =>
       Effect.suspend(() => {
@@ -131,6 +121,33 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {})
       }
     }
+
+    const blockAt = (method: string, id: BlockId): Effect.Effect<DevnetBlock, RpcError> =>
+      Effect.suspend(() => {
+        const visible = readBlock()
+        const l1 = Math.max(0, visible - chain.l1AfterBlocks)
+        let n: number | undefined
+        if (id === "latest" || id === "pre_confirmed") n = visible
+        else if (id === "l1_accepted") n = l1
+        else if ("blockNumber" in id) n = id.blockNumber
+        else n = parseNumeric(id.blockHash) === undefined ? undefined : chain.blocks.numberOf(BigInt(id.blockHash))
+        const block = n !== undefined && n <= visible ? chain.blocks.get(n) : undefined
+        if (block === undefined) return Effect.fail(new RpcError({ method, code: 24, message: "Block not found", transient: false }))
+        return Effect.succeed({
+          blockNumber: block.number,
+          blockHash: felt(block.hash),
+          parentHash: felt(block.parentHash),
+          timestamp: block.timestamp,
+          status: block.number <= l1 ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
+          transactions: block.transactions.map((tx) => ({
+            transactionHash: felt(tx.hash) as TxHash,
+            senderAddress: felt(tx.sender) as Address,
+            nonce: felt(tx.nonce),
+            calldata: tx.calldata.map(felt),
+            signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
+          }))
+        })
+      })
 
     const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
       const past = lagged()
@@ -158,6 +175,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       },
       endLag: () => history.clear(),
       enqueue,
+      blockAt,
       findTx,
       statusOf,
       view

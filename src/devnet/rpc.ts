@@ -58,6 +58,20 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
           })
         })
       ),
+    getBlockWithTxs: (blockNumber) =>
+      request(
+        "starknet_getBlockWithTxs",
+        Effect.map(node.blockAt("starknet_getBlockWithTxs", { blockNumber }), (block) => ({
+          blockNumber: block.blockNumber,
+          timestamp: block.timestamp,
+          transactions: block.transactions.map((tx) => ({
+            transactionHash: tx.transactionHash,
+            type: "INVOKE",
+            senderAddress: tx.senderAddress,
+            calldata: tx.calldata
+          }))
+        }))
+      ),
     getNonce: (address) =>
       request(
         "starknet_getNonce",

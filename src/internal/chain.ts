@@ -11,8 +11,9 @@ import {
   parseCallArray,
   parseExecuteFromOutsideCalldata
 } from "../OutsideExecution.js"
-import { selectorOf } from "../Schemas.js"
-import { encodeShortString, U128_MAX, U64_MAX } from "./felt.js"
+import { type Felt, selectorOf } from "../Schemas.js"
+import { encodeShortString, toHex, U128_MAX, U64_MAX } from "./felt.js"
+import { Blocks, poseidon } from "./blocks.js"
 import * as stark from "./stark.js"
 
 export class Revert {
@@ -30,6 +31,8 @@ const S = {
   revoke_session_key: sel("revoke_session_key"),
   get_session_data: sel("get_session_data"),
   get_public_key: sel("get_public_key"),
+  get_session_allowed_entrypoints_len: sel("get_session_allowed_entrypoints_len"),
+  get_session_allowed_entrypoint_at: sel("get_session_allowed_entrypoint_at"),
   is_valid_signature: sel("is_valid_signature"),
   supports_interface: sel("supports_interface"),
   is_valid_outside_execution_nonce: sel("is_valid_outside_execution_nonce"),
@@ -121,6 +124,12 @@ export type TxPayload =
 export interface Tx {
   readonly hash: bigint
   readonly payload: TxPayload
+  /** The account that sends the INVOKE transaction (the relayer for an outside execution). */
+  readonly sender: bigint
+  /** The sender's transaction nonce. */
+  readonly nonce: bigint
+  /** The INVOKE's calldata: what the sender's `__execute__` receives, a serialized `Array<Call>`. */
+  readonly calldata: ReadonlyArray<bigint>
   /** The outside-execution nonce of a relayed transaction. */
   readonly outsideNonce?: bigint
   execution?: "SUCCEEDED" | "REVERTED"
@@ -131,6 +140,38 @@ export interface Tx {
   blockNumber?: number
   holdUntil: number
 }
+
+const INVOKE_PREFIX = encodeShortString("invoke")
+/** Resource names of an INVOKE v3's bounds, as SNIP-8 encodes them (`name << 192 | max_amount << 128 | max_price`). */
+const RESOURCES = ["L1_GAS", "L2_GAS", "L1_DATA"].map((name) => encodeShortString(name) << 192n)
+let constants: { readonly bounds: bigint; readonly empty: bigint } | undefined
+const hashConstants = () => (constants ??= { bounds: poseidon([0n, ...RESOURCES]), empty: poseidon([]) })
+
+/**
+ * The INVOKE v3 transaction hash (SNIP-8) of a transaction with zero resource bounds, tip and paymaster data, L1
+ * data-availability modes and no deployment data: the shape the devnet serves, so a client can recompute it.
+ */
+export const invokeV3Hash = (chainId: bigint, sender: bigint, nonce: bigint, calldata: ReadonlyArray<bigint>): bigint => {
+  const { bounds, empty } = hashConstants()
+  return poseidon([
+    INVOKE_PREFIX,
+    3n,
+    sender,
+    bounds,
+    empty,
+    chainId,
+    nonce,
+    0n,
+    empty,
+    poseidon(calldata)
+  ])
+}
+
+/** `Array<Call>` serialized as an account's `__execute__` reads it. */
+export const serializeCalls = (calls: ReadonlyArray<OutsideCall>): Array<bigint> => [
+  BigInt(calls.length),
+  ...calls.flatMap((c) => [BigInt(c.to), BigInt(c.selector), BigInt(c.calldata.length), ...c.calldata.map(BigInt)])
+]
 
 const split = (v: bigint) => [v & U128_MAX, v >> 128n]
 
@@ -189,6 +230,9 @@ export class Chain {
   readonly txs = new Map<bigint, Tx>()
   readonly pending: Array<Tx> = []
   latest: { readonly number: number; readonly timestamp: number }
+  readonly blocks: Blocks<Tx>
+  /** Transaction nonces of senders that are not accounts of this chain (the paymaster's relayer). */
+  private readonly senderNonces = new Map<bigint, bigint>()
   private journal: Array<() => void> = []
   private events: Array<ChainEvent> = []
   /** Timestamp (seconds) the code currently executing sees. */
@@ -196,6 +240,7 @@ export class Chain {
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
+    this.blocks = new Blocks(genesisSeconds)
   }
 
   /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
@@ -402,6 +447,14 @@ export class Chain {
       }
       case S.get_public_key:
         return [acc.publicKey]
+      case S.get_session_allowed_entrypoints_len: {
+        const [key] = params(cd, ["felt"])
+        return [BigInt(acc.sessions.get(key)?.allowed.length ?? 0)]
+      }
+      case S.get_session_allowed_entrypoint_at: {
+        const [key, index] = params(cd, ["felt", "u32"])
+        return [acc.sessions.get(key)?.allowed[Number(index)] ?? 0n]
+      }
       case S.is_valid_signature: {
         const n = Number(cd[1] ?? 0n)
         return [this.isValidSignature(acc, cd[0] ?? 0n, cd.slice(2, 2 + n)) ? VALID_FELT : 0n]
@@ -626,14 +679,44 @@ export class Chain {
     this.runCalls(p.account, p.calls)
   }
 
-  submit(tx: Tx) {
+  /**
+   * Accepts a transaction into the pending pool: the relayer's INVOKE (its multicall of one
+   * `execute_from_outside_v2`) or the account's own. Submitting the same transaction twice answers the same one.
+   */
+  submit(payload: TxPayload, holdUntil: number, outsideNonce?: bigint): Tx {
+    const [sender, nonce, calldata] = payload.kind === "outside"
+      ? [
+        payload.relayer,
+        this.senderNonces.get(payload.relayer) ?? 0n,
+        serializeCalls([{ to: toHex(payload.account) as Felt, selector: toHex(S.execute_from_outside_v2) as Felt, calldata: payload.calldata as ReadonlyArray<Felt> }])
+      ] as const
+      : [payload.account, payload.nonce, serializeCalls(payload.calls)] as const
+    const txHash = invokeV3Hash(this.chainId, sender, nonce, calldata)
+    const known = this.txs.get(txHash)
+    if (known !== undefined) return known
+    if (payload.kind === "outside") this.senderNonces.set(sender, nonce + 1n)
+    const tx: Tx = {
+      hash: txHash,
+      payload,
+      sender,
+      nonce,
+      calldata,
+      ...(outsideNonce !== undefined ? { outsideNonce } : {}),
+      events: [],
+      holdUntil
+    }
     this.txs.set(tx.hash, tx)
     this.pending.push(tx)
+    return tx
   }
 
-  /** Closes block `number` at `timestamp`: runs the pending transactions in order. */
-  closeBlock(number: number, timestamp: number) {
+  /**
+   * Closes block `number` at `timestamp`: runs the pending transactions in order. The blocks between the latest and
+   * `number`, if any, are empty; `gapTimestamp` gives their timestamps.
+   */
+  closeBlock(number: number, timestamp: number, gapTimestamp: (n: number) => number = () => timestamp) {
     const keep: Array<Tx> = []
+    const included: Array<Tx> = []
     for (const tx of this.pending) {
       if (tx.holdUntil >= number) {
         keep.push(tx)
@@ -656,9 +739,11 @@ export class Chain {
       this.journal.length = 0
       this.events.length = 0
       tx.blockNumber = number
+      if (tx.rejected === undefined) included.push(tx)
     }
     this.pending.length = 0
     this.pending.push(...keep)
     this.latest = { number, timestamp }
+    this.blocks.close(number, timestamp, included, gapTimestamp)
   }
 }
