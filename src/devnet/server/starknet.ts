@@ -9,15 +9,15 @@ import { StarknetRpc } from "../../StarknetRpc.js"
 import { type BlockId as DevnetBlockId, Devnet, type DevnetBlock } from "../types.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
 
-/** RPC 0.9 `BLOCK_ID`: a tag, a number or a hash (`pending` read as `pre_confirmed`, as older clients send it). */
+/** `BLOCK_ID` of spec 0.9: a tag, `{ block_number }` or `{ block_hash }` (`pending` is gone). */
 export const BlockId = Schema.Union(
-  Schema.Literal("latest", "l1_accepted", "pre_confirmed", "pending"),
+  Schema.Literal("latest", "l1_accepted", "pre_confirmed"),
   Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
   Schema.Struct({ block_hash: Felt })
 )
 const blockId = Schema.optionalWith(BlockId, { default: () => "latest" as const })
 const toBlockId = (id: typeof BlockId.Type): DevnetBlockId =>
-  typeof id === "string" ? (id === "pending" ? "pre_confirmed" : id) : "block_number" in id ? { blockNumber: id.block_number } : { blockHash: id.block_hash }
+  typeof id === "string" ? id : "block_number" in id ? { blockNumber: id.block_number } : { blockHash: id.block_hash }
 
 /** `BLOCK_HEADER` and `status` of spec 0.9; the devnet charges no gas, so every price is zero. */
 const blockHeader = (b: DevnetBlock) => ({
