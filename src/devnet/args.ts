@@ -50,10 +50,11 @@ const FLAGS: Record<string, Spec> = {
 
 /** Parses argv into flag values, or a `UsageError` naming the flag. */
 export const parseArgs = (argv: ReadonlyArray<string>): { readonly help: true } | { readonly help: false; readonly flags: Record<string, string | number> } => {
+  // Asking for help wins over whatever else is wrong on the line.
+  if (argv.includes("-h") || argv.includes("--help")) return { help: true }
   const flags: Record<string, string | number> = {}
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === "-h" || arg === "--help") return { help: true }
     if (!arg.startsWith("--")) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (see --help)`)
     const eq = arg.indexOf("=")
     const name = arg.slice(2, eq >= 0 ? eq : undefined)
