@@ -177,7 +177,7 @@ export const InputIssue = Schema.Struct({
  * @category errors
  */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
-  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY", "INVALID_WALLET_TYPE_FOR_SESSION"),
+  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY"),
   path: Schema.String,
   rule: Schema.String,
   issues: Schema.Array(InputIssue)
@@ -249,23 +249,36 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
 }
 
 /**
- * A submission was accepted by the paymaster on an earlier attempt whose answer (the transaction hash) was lost
- * with the connection; the retry was refused as a duplicate (its outside-execution nonce was taken), so nothing was
- * sent twice. The transaction's hash is unknown: the account's `is_valid_outside_execution_nonce(nonce)` turns false
- * once it is included, and its effects (balances, the session's `callsUsed`) show on chain.
+ * An execute whose token amounts would break the session's spending policy for a token: one call above
+ * `maxPerCall` (`limit: "perCall"`), or the calls' total for the token above what the current window has left
+ * (`limit: "perWindow"`). `requested` is the amount that broke the limit (that call's for `perCall`, the execute's
+ * running total for the token for `perWindow`); `remaining` is what the window has left before this execute;
+ * `resetsAt` the block time from which the full `maxPerWindow` is available again (`null` when
+ * `window_start + window_seconds` overflows u64: the account then refuses every tracked call for that token until
+ * the owner sets the policy again).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLost>()("SubmissionAnswerLost", {
-  code: errorCode("SUBMISSION_ANSWER_LOST"),
-  wallet: Schema.String,
-  nonce: Schema.String,
-  attempts: Schema.Number
+export class SpendingLimitExceeded extends Schema.TaggedError<SpendingLimitExceeded>()("SpendingLimitExceeded", {
+  code: errorCode("SPENDING_LIMIT_EXCEEDED"),
+  sessionPublicKey: Schema.String,
+  token: Schema.String,
+  limit: Schema.Literal("perCall", "perWindow"),
+  limitAmount: Schema.BigInt,
+  requested: Schema.BigInt,
+  remaining: Schema.BigInt,
+  resetsAt: Schema.NullOr(Schema.Number)
 }) {
   override get message() {
-    return `the paymaster accepted this submission for ${this.wallet} on an earlier attempt but its answer was lost; ` +
-      `the retry was refused as a duplicate (outside-execution nonce ${this.nonce}), so it was not sent twice`
+    const head = `session ${short(this.sessionPublicKey)} on token ${short(this.token)}`
+    if (this.limit === "perCall") {
+      return `${head}: ${this.requested} is above the per-call limit of ${this.limitAmount}`
+    }
+    if (this.resetsAt === null) {
+      return `${head}: the policy's window end overflows u64, so the account refuses every transfer or approval of this token until the policy is set again`
+    }
+    return `${head}: ${this.requested} is above the ${this.remaining} left of ${this.limitAmount} in this window (resets at ${this.resetsAt})`
   }
 }
 
@@ -280,6 +293,7 @@ export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLos
  * @category errors
  */
 export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
+  code: errorCode("OUTCOME_UNKNOWN"),
   wallet: Schema.String,
   nonce: Schema.String,
   executeBefore: Schema.Number,
@@ -301,6 +315,7 @@ export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("Outcom
  * @category errors
  */
 export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloads", {
+  code: errorCode("LIVE_PAYLOADS"),
   wallet: Schema.String,
   sessionPublicKey: Schema.String,
   nonces: Schema.Array(Schema.String),
@@ -319,6 +334,7 @@ export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloa
  * @category errors
  */
 export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
+  code: errorCode("LEDGER_ERROR"),
   operation: Schema.String,
   message: Schema.String
 }) {}
@@ -329,4 +345,10 @@ export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError"
  * @since 0.1.0
  * @category errors
  */
-export type SessionRefusal = Expired | MaxCallsExceeded | EntrypointNotAllowed | ForbiddenCall | NotRegistered
+export type SessionRefusal =
+  | Expired
+  | MaxCallsExceeded
+  | EntrypointNotAllowed
+  | ForbiddenCall
+  | NotRegistered
+  | SpendingLimitExceeded

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
@@ -200,8 +201,13 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       )
     const notFound = (txHash: string) => (e: RpcError): Effect.Effect<never, RpcError | TransactionNotFound> =>
       e.code === 29 ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.fail(e)
+    // An endpoint's chain id does not change: read once per layer (a failed read is not kept, the next one retries).
+    let knownChainId: Felt | undefined
+    const readChainId = request("starknet_chainId", [], Schemas.Felt).pipe(Effect.tap((id) => {
+      knownChainId = id
+    }))
     return StarknetRpc.of({
-      chainId: request("starknet_chainId", [], Schemas.Felt),
+      chainId: Effect.suspend(() => knownChainId !== undefined ? Effect.succeed(knownChainId) : readChainId),
       latestBlock: request("starknet_getBlockWithTxHashes", { block_id: "latest" }, Block).pipe(
         Effect.map((b) => ({ blockNumber: b.block_number, timestamp: b.timestamp }))
       ),

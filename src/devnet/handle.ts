@@ -10,6 +10,7 @@ import { encryptLegacy, encryptV1 } from "../internal/keystore.js"
 import * as stark from "../internal/stark.js"
 import { type Address, callSelector, type TxHash } from "../Schemas.js"
 import { type FaultGate, faultMessage } from "./faults.js"
+import { blockNotFound } from "./rpc.js"
 import { felt, type Node } from "./node.js"
 import type { DevnetHandle, DevnetOptions } from "./types.js"
 
@@ -88,12 +89,15 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
       }),
     allowedEntrypoints: (account, key) =>
       control(() => (chain.account(BigInt(account))?.sessions.get(BigInt(key))?.allowed ?? []).map(felt)),
-    block: (id, method = "starknet_getBlockWithTxs") =>
+    block: (id) =>
       faults.gate(
-        method,
-        (code) => new RpcError({ method, code, message: faultMessage(code), transient: true }),
+        "starknet_getBlockWithTxs",
+        (code) => new RpcError({ method: "starknet_getBlockWithTxs", code, message: faultMessage(code), transient: true }),
         catchUp,
-        node.blockAt(method, id)
+        Effect.suspend(() => {
+          const block = node.block(id)
+          return block === undefined ? Effect.fail(blockNotFound("starknet_getBlockWithTxs")) : Effect.succeed(block)
+        })
       ),
     transactions: control(() => [...chain.txs.values()].map((tx) => ({ hash: felt(tx.hash) as TxHash, status: node.statusOf(tx) }))),
     invoke: (params) =>

@@ -5,7 +5,7 @@
 import * as nodeCrypto from "node:crypto"
 import { Clock, Duration, Effect } from "effect"
 import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
-import { RpcError, TransactionNotFound } from "../Errors.js"
+import { TransactionNotFound } from "../Errors.js"
 import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
 import { Chain, type State, type Tx } from "../internal/chain.js"
@@ -31,11 +31,14 @@ export interface Node {
   /** From now on readers see this block for a while, then trail by `readLagBlocks`. */
   readonly beginLag: () => void
   readonly endLag: () => void
+  /** Accepts a transaction into the pool; the same transaction twice is one. */
   readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint) => TxHash
-  /** The closed block `id` names, as readers see it; error 24 for one they cannot see. */
-  readonly blockAt: (method: string, id: BlockId) => Effect.Effect<DevnetBlock, RpcError>
   readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
   readonly statusOf: (tx: Tx) => TransactionStatus
+  /** The number of the closed block `id` names, as readers see the chain; `undefined` when there is none. */
+  readonly blockNumberOf: (id: BlockId) => number | undefined
+  /** Closed block `id` as readers see it, in the devnet's shape. */
+  readonly block: (id: BlockId) => DevnetBlock | undefined
   /** A read-only call as readers see the chain. */
   readonly view: (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => Array<bigint>
 }
@@ -122,32 +125,39 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       }
     }
 
-    const blockAt = (method: string, id: BlockId): Effect.Effect<DevnetBlock, RpcError> =>
-      Effect.suspend(() => {
-        const visible = readBlock()
-        const l1 = Math.max(0, visible - chain.l1AfterBlocks)
-        let n: number | undefined
-        if (id === "latest" || id === "pre_confirmed") n = visible
-        else if (id === "l1_accepted") n = l1
-        else if ("blockNumber" in id) n = id.blockNumber
-        else n = parseNumeric(id.blockHash) === undefined ? undefined : chain.blocks.numberOf(BigInt(id.blockHash))
-        const block = n !== undefined && n <= visible ? chain.blocks.get(n) : undefined
-        if (block === undefined) return Effect.fail(new RpcError({ method, code: 24, message: "Block not found", transient: false }))
-        return Effect.succeed({
-          blockNumber: block.number,
-          blockHash: felt(block.hash),
-          parentHash: felt(block.parentHash),
-          timestamp: block.timestamp,
-          status: block.number <= l1 ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
-          transactions: block.transactions.map((tx) => ({
-            transactionHash: felt(tx.hash) as TxHash,
-            senderAddress: felt(tx.sender) as Address,
-            nonce: felt(tx.nonce),
-            calldata: tx.calldata.map(felt),
-            signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
-          }))
-        })
-      })
+    const blockNumberOf = (id: BlockId): number | undefined => {
+      const visible = readBlock()
+      const n = id === "latest" || id === "pre_confirmed"
+        ? visible
+        : id === "l1_accepted"
+        ? Math.max(0, visible - chain.l1AfterBlocks)
+        : "blockNumber" in id
+        ? id.blockNumber
+        : parseNumeric(id.blockHash) === undefined
+        ? undefined
+        : chain.blocks.numberOf(BigInt(id.blockHash))
+      return n !== undefined && Number.isSafeInteger(n) && n >= 0 && n <= visible ? n : undefined
+    }
+
+    const block = (id: BlockId): DevnetBlock | undefined => {
+      const n = blockNumberOf(id)
+      const b = n === undefined ? undefined : chain.blocks.get(n)
+      if (b === undefined) return undefined
+      return {
+        blockNumber: b.number,
+        blockHash: felt(b.hash),
+        parentHash: felt(b.parentHash),
+        timestamp: b.timestamp,
+        status: b.number <= readBlock() - chain.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
+        transactions: b.transactions.map((tx) => ({
+          transactionHash: felt(tx.hash) as TxHash,
+          senderAddress: felt(tx.sender) as Address,
+          nonce: felt(tx.nonce),
+          calldata: tx.calldata.map(felt),
+          signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
+        }))
+      }
+    }
 
     const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
       const past = lagged()
@@ -175,9 +185,10 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       },
       endLag: () => history.clear(),
       enqueue,
-      blockAt,
       findTx,
       statusOf,
+      blockNumberOf,
+      block,
       view
     }
   })

@@ -10,6 +10,8 @@ import type { Receipt, StarknetRpc } from "../StarknetRpc.js"
 import { type FaultGate, faultMessage } from "./faults.js"
 import { felt, type Node } from "./node.js"
 
+export const blockNotFound = (method: string) => new RpcError({ method, code: 24, message: "Block not found", transient: false })
+
 export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
   const { chain } = node
   const request = <A, E>(method: string, body: Effect.Effect<A, E>) =>
@@ -61,16 +63,20 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
     getBlockWithTxs: (blockNumber) =>
       request(
         "starknet_getBlockWithTxs",
-        Effect.map(node.blockAt("starknet_getBlockWithTxs", { blockNumber }), (block) => ({
-          blockNumber: block.blockNumber,
-          timestamp: block.timestamp,
-          transactions: block.transactions.map((tx) => ({
-            transactionHash: tx.transactionHash,
-            type: "INVOKE",
-            senderAddress: tx.senderAddress,
-            calldata: tx.calldata
-          }))
-        }))
+        Effect.suspend(() => {
+          const block = node.block({ blockNumber })
+          if (block === undefined) return Effect.fail(blockNotFound("starknet_getBlockWithTxs"))
+          return Effect.succeed({
+            blockNumber: block.blockNumber,
+            timestamp: block.timestamp,
+            transactions: block.transactions.map((tx) => ({
+              transactionHash: tx.transactionHash,
+              type: "INVOKE",
+              senderAddress: tx.senderAddress,
+              calldata: tx.calldata
+            }))
+          })
+        })
       ),
     getNonce: (address) =>
       request(

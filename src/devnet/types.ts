@@ -86,8 +86,8 @@ export interface InvokeParams {
 }
 
 /**
- * A block as the devnet's node reads it: by number, by hash, or by tag (`latest`, `l1_accepted`: the newest block
- * accepted on L1, `pre_confirmed`: the block being built).
+ * A block as the devnet's node reads it: by number, by hash, or by tag (`latest`; `l1_accepted`, the newest block
+ * accepted on L1; `pre_confirmed`, the block being built, read as the latest closed one).
  *
  * @since 0.1.0
  * @category models
@@ -145,9 +145,9 @@ export interface DevnetHandle {
   readonly allowedEntrypoints: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<Felt>>
   /**
    * A closed block by id, as readers see it (`readLagBlocks` included); an unknown one fails with code 24. A read
-   * like any other: faults apply to it, as to the wire method `method` (default `starknet_getBlockWithTxs`).
+   * like any other: faults apply to it as to `starknet_getBlockWithTxs`.
    */
-  readonly block: (id: BlockId, method?: string) => Effect.Effect<DevnetBlock, RpcError>
+  readonly block: (id: BlockId) => Effect.Effect<DevnetBlock, RpcError>
   /** Every transaction the chain has seen, in submission order. */
   readonly transactions: Effect.Effect<ReadonlyArray<{ readonly hash: TxHash; readonly status: TransactionStatus }>>
   /** Submits the account's own invoke transaction (direct path). */

@@ -6,55 +6,13 @@ import { Effect, Schema } from "effect"
 import type { RpcError, TransactionNotFound } from "../../Errors.js"
 import { Address, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
-import { type BlockId as DevnetBlockId, Devnet, type DevnetBlock } from "../types.js"
+import { internalsOf } from "../registry.js"
+import { Devnet } from "../types.js"
+import { BlockId, chainMethods } from "./chain.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
 
-/** `BLOCK_ID` of spec 0.9: a tag, `{ block_number }` or `{ block_hash }` (`pending` is gone). */
-export const BlockId = Schema.Union(
-  Schema.Literal("latest", "l1_accepted", "pre_confirmed"),
-  Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
-  Schema.Struct({ block_hash: Felt })
-)
+export { BlockId }
 const blockId = Schema.optionalWith(BlockId, { default: () => "latest" as const })
-const toBlockId = (id: typeof BlockId.Type): DevnetBlockId =>
-  typeof id === "string" ? id : "block_number" in id ? { blockNumber: id.block_number } : { blockHash: id.block_hash }
-
-/** `BLOCK_HEADER` and `status` of spec 0.9; the devnet charges no gas, so every price is zero. */
-const blockHeader = (b: DevnetBlock) => ({
-  status: b.status,
-  block_hash: b.blockHash,
-  parent_hash: b.parentHash,
-  block_number: b.blockNumber,
-  new_root: "0x0",
-  timestamp: b.timestamp,
-  sequencer_address: "0x0",
-  l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-  l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-  l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-  l1_da_mode: "BLOB",
-  starknet_version: "0.14.0"
-})
-
-/** `INVOKE_TXN_V3` with its hash, with the zero bounds and L1 modes its hash was computed with. */
-const invokeTxn = (t: DevnetBlock["transactions"][number]) => ({
-  transaction_hash: t.transactionHash,
-  type: "INVOKE",
-  version: "0x3",
-  sender_address: t.senderAddress,
-  calldata: t.calldata,
-  signature: t.signature,
-  nonce: t.nonce,
-  resource_bounds: {
-    l1_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
-    l2_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
-    l1_data_gas: { max_amount: "0x0", max_price_per_unit: "0x0" }
-  },
-  tip: "0x0",
-  paymaster_data: [],
-  account_deployment_data: [],
-  nonce_data_availability_mode: "L1",
-  fee_data_availability_mode: "L1"
-})
 const NoParams = Schema.Struct({})
 
 const FunctionCall = Schema.Struct({
@@ -65,29 +23,38 @@ const FunctionCall = Schema.Struct({
 
 export const starknetMethods = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
-  const devnet = yield* Devnet
+  const node = internalsOf(yield* Devnet)?.node
   const rpcFail = (e: RpcError | TransactionNotFound): Effect.Effect<never, WireError | Transient> =>
     e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
-      : e.transient
+      : e.transient === true
       ? Effect.fail(new Transient(e.code))
       : e.code === 40
       ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
       : Effect.fail(new WireError(e.code ?? -32603, e.message))
+  const block = rpc.latestBlock.pipe(
+    Effect.map((b) => ({
+      status: "ACCEPTED_ON_L2",
+      block_hash: "0x" + (b.blockNumber + 1).toString(16),
+      parent_hash: "0x" + b.blockNumber.toString(16),
+      block_number: b.blockNumber,
+      new_root: "0x0",
+      timestamp: b.timestamp,
+      sequencer_address: "0x0",
+      l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+      l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+      l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+      l1_da_mode: "BLOB",
+      starknet_version: "0.14.0",
+      transactions: []
+    })),
+    Effect.catchAll(rpcFail)
+  )
   const methods: Methods = {
     starknet_specVersion: method([], NoParams, () => Effect.succeed("0.9.0")),
     starknet_chainId: method([], NoParams, () => rpc.chainId.pipe(Effect.catchAll(rpcFail))),
     starknet_blockNumber: method([], NoParams, () => rpc.latestBlock.pipe(Effect.map((b) => b.blockNumber), Effect.catchAll(rpcFail))),
-    starknet_getBlockWithTxHashes: method(["block_id"], Schema.Struct({ block_id: blockId }), ({ block_id }) =>
-      devnet.block(toBlockId(block_id), "starknet_getBlockWithTxHashes").pipe(
-        Effect.map((b) => ({ ...blockHeader(b), transactions: b.transactions.map((t) => t.transactionHash) })),
-        Effect.catchAll(rpcFail)
-      )),
-    starknet_getBlockWithTxs: method(["block_id"], Schema.Struct({ block_id: blockId }), ({ block_id }) =>
-      devnet.block(toBlockId(block_id), "starknet_getBlockWithTxs").pipe(
-        Effect.map((b) => ({ ...blockHeader(b), transactions: b.transactions.map(invokeTxn) })),
-        Effect.catchAll(rpcFail)
-      )),
+    starknet_getBlockWithTxHashes: method(["block_id"], Schema.Struct({ block_id: blockId }), () => block),
     starknet_call: method(
       ["request", "block_id"],
       Schema.Struct({ request: FunctionCall, block_id: blockId }),
@@ -135,5 +102,6 @@ export const starknetMethods = Effect.gen(function*() {
       ({ contract_address }) => rpc.getNonce(contract_address).pipe(Effect.catchAll(rpcFail))
     )
   }
-  return methods
+  // A devnet of this package answers the reads its node holds (blocks by any id, ...); a fake handle has none.
+  return node === undefined ? methods : { ...methods, ...chainMethods(node) }
 })
