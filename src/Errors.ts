@@ -282,6 +282,7 @@ export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLos
  * @category errors
  */
 export class SpendingLimitExceeded extends Schema.TaggedError<SpendingLimitExceeded>()("SpendingLimitExceeded", {
+  code: errorCode("SPENDING_LIMIT_EXCEEDED"),
   sessionPublicKey: Schema.String,
   token: Schema.String,
   limit: Schema.Literal("perCall", "perWindow"),

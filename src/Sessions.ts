@@ -710,7 +710,9 @@ export interface SpendingPolicyData {
   readonly windowResetsAt: number | null
 }
 
-const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+/** A refused policy input carries the SDK's code for it. */
+const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }], code: "INVALID_SPENDING_POLICY" })
+const asPolicyInput = (error: InvalidInput) => new InvalidInput({ ...error, code: "INVALID_SPENDING_POLICY" })
 
 /**
  * Sets a session's spending policy for a token: an owner-signed, sponsored `set_spending_policy` (it starts a fresh
@@ -732,7 +734,9 @@ export const setSpendingPolicy = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
-    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig)
+    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig).pipe(
+      Effect.mapError(asPolicyInput)
+    )
     if (config.maxPerWindow === 0n) {
       return yield* invalidAt(
         "spendingPolicyConfig.maxPerWindow",
@@ -782,8 +786,8 @@ export const removeSpendingPolicy = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
-    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    const token = yield* decode(Address, "token")(params.token)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey).pipe(Effect.mapError(asPolicyInput))
+    const token = yield* decode(Address, "token")(params.token).pipe(Effect.mapError(asPolicyInput))
     return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
   }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
 

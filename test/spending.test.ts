@@ -48,6 +48,7 @@ describe("spending policies through the Effect API", () => {
       const perWindow = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(600n)] }))
       expect(perWindow).toBeInstanceOf(Errors.SpendingLimitExceeded)
       expect(perWindow).toMatchObject({
+        code: "SPENDING_LIMIT_EXCEEDED",
         token: USDC,
         limit: "perWindow",
         limitAmount: 1_500n,
@@ -122,7 +123,7 @@ describe("spending policies through the Effect API", () => {
           wallet,
           spendingPolicyConfig: { sessionPublicKey: session.publicKey, token: USDC, ...policy, ...config }
         }))
-      expect(yield* set({ windowSeconds: 0 })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
+      expect(yield* set({ windowSeconds: 0 })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds", code: "INVALID_SPENDING_POLICY" })
       expect(yield* set({ windowSeconds: 1.5 })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
       expect(yield* set({ windowSeconds: U64_MAX + 1n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
       // Fits u64 alone, but not added to the block time the window starts at.
@@ -130,7 +131,7 @@ describe("spending policies through the Effect API", () => {
       expect(overflow).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
       expect(overflow.message).toMatch(/overflow u64/)
       expect(yield* set({ maxPerWindow: 0n, maxPerCall: 0n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerWindow" })
-      expect(yield* set({ maxPerCall: 2_000n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerCall" })
+      expect(yield* set({ maxPerCall: 2_000n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerCall", code: "INVALID_SPENDING_POLICY" })
       expect(yield* set({ maxPerWindow: 2n ** 256n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerWindow" })
       expect(yield* set({ maxPerCall: -1n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerCall" })
       expect(yield* set({ token: "not-an-address" })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.token" })
