@@ -249,27 +249,6 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
 }
 
 /**
- * A submission was accepted by the paymaster on an earlier attempt whose answer (the transaction hash) was lost
- * with the connection; the retry was refused as a duplicate (its outside-execution nonce was taken), so nothing was
- * sent twice. The transaction's hash is unknown: the account's `is_valid_outside_execution_nonce(nonce)` turns false
- * once it is included, and its effects (balances, the session's `callsUsed`) show on chain.
- *
- * @since 0.1.0
- * @category errors
- */
-export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLost>()("SubmissionAnswerLost", {
-  code: errorCode("SUBMISSION_ANSWER_LOST"),
-  wallet: Schema.String,
-  nonce: Schema.String,
-  attempts: Schema.Number
-}) {
-  override get message() {
-    return `the paymaster accepted this submission for ${this.wallet} on an earlier attempt but its answer was lost; ` +
-      `the retry was refused as a duplicate (outside-execution nonce ${this.nonce}), so it was not sent twice`
-  }
-}
-
-/**
  * An execute whose token amounts would break the session's spending policy for a token: one call above
  * `maxPerCall` (`limit: "perCall"`), or the calls' total for the token above what the current window has left
  * (`limit: "perWindow"`). `requested` is the amount that broke the limit (that call's for `perCall`, the execute's

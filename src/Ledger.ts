@@ -49,7 +49,7 @@ export type PaymentStatus = typeof PaymentStatus.Type
  * @since 0.2.0
  * @category models
  */
-export const PaymentPurpose = Schema.Literal("execute", "register", "revoke")
+export const PaymentPurpose = Schema.Literal("execute", "register", "revoke", "policy")
 /** @since 0.2.0 */
 export type PaymentPurpose = typeof PaymentPurpose.Type
 

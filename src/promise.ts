@@ -107,7 +107,17 @@ export interface Client {
     ) => Promise<string>
   }
   readonly executeTransactionWithSession: (args: {
-    readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
+    readonly params: {
+      readonly encryptKey: string
+      readonly wallet: Wallet
+      readonly session: Session
+      readonly calls: ReadonlyArray<CallInput>
+      /**
+       * Names one payment across retries: while the payload signed for it can still execute, a call with the same
+       * key sends that same payload again, so the payment moves at most once (see docs/exactly-once.md).
+       */
+      readonly idempotencyKey?: string
+    }
   }) => Promise<string>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
@@ -238,7 +248,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
       removeSpendingPolicy: (params, bearerToken) =>
         run(Sessions.removeSpendingPolicy({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken)))
     },
-    executeTransactionWithSession: ({ params }) => run(Sessions.execute({ ...params, encryptKey: pin(params.encryptKey) })),
+    executeTransactionWithSession: ({ params }) =>
+      run(Sessions.execute(
+        { ...params, encryptKey: pin(params.encryptKey) },
+        params.idempotencyKey !== undefined ? { idempotencyKey: params.idempotencyKey } : {}
+      )),
     getTransactionStatus: (args) => run(Transactions.getStatus(typeof args === "string" ? args : args.txHash)),
     waitForTransaction: (args) => {
       const { txHash, timeoutMs, intervalMs } = typeof args === "string" ? { txHash: args, timeoutMs: undefined, intervalMs: undefined } : args

@@ -13,6 +13,7 @@ const scripted = (script: ReadonlyArray<Schemas.TransactionStatus | "missing" | 
       latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+      getBlockWithTxs: () => Effect.die("not used"),
       getTransactionStatus: (txHash) =>
         Ref.getAndUpdate(looks, (n) => n + 1).pipe(Effect.flatMap((n): Effect.Effect<Schemas.TransactionStatus, Errors.RpcError | Errors.TransactionNotFound> => {
           const step = script[Math.min(n, script.length - 1)]!
@@ -199,6 +200,7 @@ describe("Transactions.wait", () => {
           latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
           call: () => Effect.succeed([]),
           getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+          getBlockWithTxs: () => Effect.die("not used"),
           getTransactionStatus: (txHash) =>
             Effect.flatMap(TestClock.currentTimeMillis, (now) => {
               instants.push(now)

@@ -115,7 +115,7 @@ export const readAllowedEntrypoints = (
   wallet: Address,
   sessionPublicKey: Felt,
   length: number,
-  retry: Schedule.Schedule<unknown, unknown> | undefined
+  retry: Schedule.Schedule<unknown, RpcError> | undefined
 ): Effect.Effect<ReadonlyArray<Felt> | undefined, RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     if (length === 0) return []
@@ -139,7 +139,7 @@ export const readPolicy = (
   wallet: Address,
   sessionPublicKey: Felt,
   token: Felt,
-  retry: Schedule.Schedule<unknown, unknown> | undefined
+  retry: Schedule.Schedule<unknown, RpcError> | undefined
 ): Effect.Effect<Policy, RpcError, StarknetRpc> =>
   Effect.flatMap(StarknetRpc, (rpc) =>
     orMissing(
@@ -169,7 +169,7 @@ export const readChainState = (
   sessionPublicKey: Felt,
   calls: ReadonlyArray<Call>,
   known: ReadonlyArray<Felt> | undefined,
-  retry: Schedule.Schedule<unknown, unknown> | undefined
+  retry: Schedule.Schedule<unknown, RpcError> | undefined
 ): Effect.Effect<ChainState, RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
