@@ -96,7 +96,8 @@ const avnuLike = (
   })
 
 const served = Effect.gen(function*() {
-  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+  // The flat reason: the AVNU-like proxy in front shapes it as AVNU does.
+  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0, executionErrorShape: "flat" })
   const devnet = yield* Devnet.Devnet
   return { ...server, devnet }
 }).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))

@@ -316,7 +316,7 @@ describe("Chipi's REST API", () => {
             .then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } }))
         )
       const good = { "x-api-key": "pk_dev_a", authorization: "Bearer sk_dev_b" }
-      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "" }
+      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a", walletType: "CHIPI" }
       expect((yield* post("prepare-typed-data", { authorization: "Bearer x" }, prepare)).status).toBe(401)
       expect((yield* post("prepare-typed-data", { "x-api-key": "pk_dev_a" }, prepare)).status).toBe(401)
       const built = yield* post("prepare-typed-data", good, prepare)

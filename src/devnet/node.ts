@@ -67,7 +67,10 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       let closed = 0
       while (closed < due) {
         const from = chain.latest.number
-        const step = chain.pending.length === 0 ? due - closed : 1
+        // Blocks in which every pending transaction is still held run nothing either: jump to the first that runs one.
+        let firstRun = Infinity
+        for (const tx of chain.pending) firstRun = Math.min(firstRun, tx.holdUntil + 1)
+        const step = Math.max(1, Math.min(due - closed, firstRun - from))
         closed += step
         lastBlockMillis += step * blockMillis
         chain.closeBlock(from + step, Math.floor(lastBlockMillis / 1000))
