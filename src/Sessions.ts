@@ -915,7 +915,7 @@ export const preflight = (
     const wallet = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
     const calls = yield* decodeCalls(params.calls)
-    const { refusal } = yield* verdictNow(wallet, sessionPublicKey, calls, options.retry)
+    const { refusal } = yield* verdictNow(wallet, sessionPublicKey, calls, options.retry, {})
     if (refusal !== undefined) return yield* refusal
   })
 
@@ -939,11 +939,21 @@ const decodeCalls = (raw: unknown) =>
  * Reads the session data, block time, allow-list and the policies of the tokens the calls move, and runs the
  * account's checks on them (`session_allows`, then the spending policy).
  */
-const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, retry: Options["retry"]) =>
+const verdictNow = (
+  wallet: Address,
+  sessionPublicKey: Felt,
+  calls: ReadonlyArray<Call>,
+  retry: Options["retry"],
+  /** Count the amounts of this session's payloads that may still execute, but for the one under this key. */
+  pending?: { readonly except?: string }
+) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
     const known = yield* ledger.allowedEntrypoints({ wallet, sessionPublicKey })
-    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry)
+    const open = pending === undefined
+      ? []
+      : (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute" && p.idempotencyKey !== pending.except)
+    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry, open)
     const { data, now } = state
     return { data, now, refusal: chainVerdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
   })
@@ -985,7 +995,7 @@ const executeWith = (
     // The verdict of the last check, for the reservation's refusal.
     const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
     const guard = Effect.gen(function*() {
-      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry)
+      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey })
       yield* Ref.set(lastVerdict, verdict)
       if (verdict.refusal !== undefined) return yield* verdict.refusal
     })

@@ -213,6 +213,32 @@ describe("spending policies set by the owner's own transactions", () => {
       expect(yield* check([RECIPIENT, "0", "1"])).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perCall", requested: 2n ** 128n })
     }).pipe(Effect.provide(Layer.merge(chain.layer(), Sessions.layer))))
 
+  it.effect("amounts of payloads sent from here that may still execute count against the window", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 10 })
+      yield* withBlocks(Sessions.setSpendingPolicyAndWait({
+        encryptKey: PIN,
+        wallet,
+        spendingPolicyConfig: { sessionPublicKey: session.publicKey, token: USDC, ...policy }
+      }))
+      // Sent, not included yet: the chain still shows nothing spent.
+      yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "pay-1" })
+      const sent = (yield* devnet.transactions).length
+      const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(600n)] }))
+      expect(refused).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perWindow", remaining: 500n, requested: 600n })
+      expect((yield* devnet.transactions).length).toBe(sent)
+      // The same payment asked again is not counted against itself.
+      const again = yield* withBlocks(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "pay-1" }))
+      expect(again).toMatch(/^0x/)
+      // Included: counted once, by the chain.
+      yield* TestClock.adjust("4 seconds")
+      const read = yield* Sessions.getSpendingPolicy({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey, token: USDC })
+      expect(read).toMatchObject({ spentInWindow: 1_000n, remainingInWindow: 500n })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(500n)] }))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1_500n)
+    }).pipe(Effect.provide(TestLayer())))
+
   it.effect("a refusal by the chain (another process spent the window first) is the same typed error", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
