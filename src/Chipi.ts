@@ -4,11 +4,13 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import { withRedactedHeaders } from "./internal/jsonrpc.js"
-import { reasonIn } from "./internal/reason.js"
+import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"
@@ -72,7 +74,7 @@ const reasonOfMessage = (message: string): string | undefined =>
  * The class hash the published SDK (`@chipi-stack/shared` 14.4, `WALLET_CLASS_HASHES.CHIPI`) sends as
  * `accountClassHash` for a CHIPI wallet: the session-key account.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const CHIPI_ACCOUNT_CLASS_HASH = "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a"
@@ -153,7 +155,12 @@ export const make = (options: Options) =>
 
     /** `GET /transactions/{hash}/status`, as the guide reads it. */
     const getTransactionStatus = (hash: string) =>
-      send("GET", `/transactions/${encodeURIComponent(hash)}/status`, undefined, TransactionStatus)
+      send("GET", `/transactions/${encodeURIComponent(hash)}/status`, undefined, TransactionStatus).pipe(
+        // A node's trace relayed as is: the account's reason is what the lifecycle maps to a typed error.
+        Effect.map((status) =>
+          status.revertReason === undefined ? status : { ...status, revertReason: revertReasonOf(status.revertReason) ?? status.revertReason }
+        )
+      )
 
     return { paymaster, getTransactionStatus }
   })

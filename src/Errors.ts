@@ -177,7 +177,7 @@ export const InputIssue = Schema.Struct({
  * @category errors
  */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
-  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY", "INVALID_WALLET_TYPE_FOR_SESSION"),
+  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY"),
   path: Schema.String,
   rule: Schema.String,
   issues: Schema.Array(InputIssue)

@@ -736,14 +736,15 @@ const ownerSubmit = (
       const crypto = yield* Crypto
       const ledger = yield* Ledger
       const key = yield* ownerKey(wallet, pin, options.retry)
-      const purpose = entrypoint === "revoke_session_key" ? "revoke" : entrypoint === "add_or_update_session_key" ? "register" : "policy"
-      const reset = purpose === "policy" ? Effect.void : ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey }, allowedEntrypoints)
+      const reset = entrypoint === "add_or_update_session_key" || entrypoint === "revoke_session_key"
+        ? ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey }, allowedEntrypoints)
+        : Effect.void
       const txHash = yield* submitOnce({
         wallet: wallet.publicKey,
         calls: [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
-        purpose,
+        purpose: entrypoint === "revoke_session_key" ? "revoke" : entrypoint === "add_or_update_session_key" ? "register" : "policy",
         sessionPublicKey,
-        idempotencyKey: newKey(`${purpose}:`),
+        idempotencyKey: newKey(`${entrypoint}:`),
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
       }, { guard: Effect.void }).pipe(Effect.tapErrorTag("OutcomeUnknown", () => reset))
@@ -764,9 +765,9 @@ const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["r
     const looks = yield* Effect.forEach(open, (p) => Effect.map(lookAt(p, retry), (look) => [p, look] as const), { concurrency: 10 })
     const live: Array<Payment> = []
     for (const [p, look] of looks) {
+      // A used nonce is no risk; its record learns the transaction when it is resolved.
       if (look === "open") live.push(p)
-      else if (look === "used") yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "executed" })
-      else {
+      else if (look === "dead") {
         if (p.reservation !== undefined) yield* ledger.release(p.reservation)
         yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "not-executed" })
       }

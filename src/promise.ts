@@ -333,10 +333,10 @@ export const createClient = (options: ClientOptions = {}): Client => {
         const { params } = yield* argument(args, "args")
         const checked = yield* withObjects(params, "params", ["wallet", "session"])
         const encryptKey = yield* pinOf(checked)
-        const given = params as Parameters<Client["executeTransactionWithSession"]>[0]["params"]
+        const asked = params as Parameters<Client["executeTransactionWithSession"]>[0]["params"]
         return yield* Sessions.execute(
-          { ...given, encryptKey },
-          given.idempotencyKey !== undefined ? { idempotencyKey: given.idempotencyKey } : {}
+          { ...asked, encryptKey },
+          asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
         )
       })),
     getTransactionStatus: method((args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),

@@ -44,7 +44,8 @@ const innermost = (data: unknown): string | undefined => {
  * `{ execution_error: CONTRACT_EXECUTION_ERROR }` (@starknet-io/starknet-types-09, snip-29/errors) whose frames
  * (forwarder, then the account) end in the sequencer's formatting of the account's panic.
  */
-const avnu156 = (user: string, reason: string) => ({
+const avnu156 = (user: string, reason: string) => avnu156Formatted(user, `(${short(reason)}, ${short("ENTRYPOINT_FAILED")})`)
+const avnu156Formatted = (user: string, panic: string) => ({
   code: 156,
   message: "An error occurred (TRANSACTION_EXECUTION_ERROR)",
   data: {
@@ -58,7 +59,7 @@ const avnu156 = (user: string, reason: string) => ({
         selector: Schemas.selectorOf("execute_from_outside_v2"),
         error: `Transaction execution has failed:\n0: Error in the called contract (contract address: ${user}, class hash: ${CHIPI_CLASS}, selector: ${
           Schemas.selectorOf("execute_from_outside_v2")
-        }):\nExecution failed. Failure reason:\n(${short(reason)}, ${short("ENTRYPOINT_FAILED")}).\n`
+        }):\nExecution failed. Failure reason:\n${panic}.\n`
       }
     }
   }
@@ -70,7 +71,8 @@ const avnu156 = (user: string, reason: string) => ({
  */
 const avnuLike = (
   devnetUrl: string,
-  beforeExecute?: (params: { readonly user: string }) => Promise<string | undefined>
+  beforeExecute?: (params: { readonly user: string }) => Promise<string | undefined>,
+  refusals: Array<string> = []
 ) =>
   loopback(async (req, body, res) => {
     const request = JSON.parse(body) as { id: number; method: string; params: any }
@@ -88,19 +90,24 @@ const avnuLike = (
     const answer = await upstream.json() as any
     if (answer.error?.code === 156) {
       const params = Array.isArray(request.params) ? request.params[0] : request.params
-      const reason = innermost(answer.error.data) ?? ""
-      answer.error = avnu156(params.transaction.invoke.user_address, reason)
+      // The devnet's own panic data (already formatted, or its flat reason), in AVNU's frames.
+      const inner = innermost(answer.error.data) ?? ""
+      refusals.push(inner)
+      const user = params.transaction.invoke.user_address
+      answer.error = inner.startsWith("(") ? avnu156Formatted(user, inner) : avnu156(user, inner)
     }
     res.writeHead(upstream.status, { "content-type": "application/json" })
     res.end(JSON.stringify(answer))
   })
 
-const served = Effect.gen(function*() {
-  // The flat reason: the AVNU-like proxy in front shapes it as AVNU does.
-  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0, executionErrorShape: "flat" })
-  const devnet = yield* Devnet.Devnet
-  return { ...server, devnet }
-}).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
+// The AVNU-like proxy in front puts the devnet's panic data (its nested default, or the flat reason) in AVNU's frames.
+const servedWith = (executionErrorShape: DevnetServer.ExecutionErrorShape) =>
+  Effect.gen(function*() {
+    const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0, executionErrorShape })
+    const devnet = yield* Devnet.Devnet
+    return { ...server, devnet }
+  }).pipe(Effect.provide(Devnet.layer({ blockTime: "50 millis" })))
+const served = servedWith("flat")
 
 const wait = { schedule: Schedule.spaced("50 millis") }
 const retry = Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
@@ -125,9 +132,9 @@ const register = (wallet: Schemas.WalletData, config: { readonly maxCalls: numbe
   })
 
 describe("a SNIP-29 paymaster that answers as AVNU does (nested 156 frames)", () => {
-  it.live("a refusal by an allow-list only the chain knows is EntrypointNotAllowed", () =>
+  it.live.each(["flat", "nested", "wrapped"] as const)("a refusal by an allow-list only the chain knows is EntrypointNotAllowed (devnet data %s)", (shape) =>
     Effect.gen(function*() {
-      const { url, devnet } = yield* served
+      const { url, devnet } = yield* servedWith(shape)
       const paymasterUrl = yield* avnuLike(url)
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
       const approve = { contractAddress: USDC, entrypoint: "approve", calldata: ["0xabc", "0x1", "0x0"] }
@@ -138,6 +145,9 @@ describe("a SNIP-29 paymaster that answers as AVNU does (nested 156 frames)", ()
       )
       expect(refused).toBeInstanceOf(Errors.EntrypointNotAllowed)
       expect(refused).toMatchObject({ entrypoint: "approve", code: "SESSION_ENTRYPOINT_NOT_ALLOWED" })
+      // And straight from the served devnet's own 156, in its shape, with no proxy.
+      const direct = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [approve] })).pipe(Effect.provide(overHttp(url, url)))
+      expect(direct).toBeInstanceOf(Errors.EntrypointNotAllowed)
     }).pipe(Effect.scoped))
 
   it.live("a paymaster simulating at a later block refuses with Session: valid_until exceeded: Expired", () =>
@@ -164,8 +174,9 @@ describe("a SNIP-29 paymaster that answers as AVNU does (nested 156 frames)", ()
 
   it.live("after a lost answer, the retry's SRC9: duplicated nonce in nested frames is recognised: sent once, never a bare PaymasterError", () =>
     Effect.gen(function*() {
-      const { url, devnet } = yield* served
-      const paymasterUrl = yield* avnuLike(url)
+      const { url, devnet } = yield* servedWith("nested")
+      const devnetAnswers: Array<string> = []
+      const paymasterUrl = yield* avnuLike(url, undefined, devnetAnswers)
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
       const outcome = yield* Effect.gen(function*() {
         const session = yield* register(wallet, { maxCalls: 5 })
@@ -174,10 +185,9 @@ describe("a SNIP-29 paymaster that answers as AVNU does (nested 156 frames)", ()
           Sessions.execute({ encryptKey: PIN, wallet, session, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0xd2", "0x5", "0x0"] }] }, { retry })
         )
       }).pipe(Effect.provide(overHttp(url, paymasterUrl)))
-      if (Either.isLeft(outcome)) {
-        expect(outcome.left._tag).not.toBe("PaymasterError")
-        expect(["SubmissionAnswerLost", "OutcomeUnknown"]).toContain(outcome.left._tag)
-      }
+      // Recognised as the earlier attempt's own nonce (not a refusal), whatever the lifecycle then makes of it.
+      if (Either.isLeft(outcome)) expect(["SubmissionAnswerLost", "OutcomeUnknown"]).toContain(outcome.left._tag)
+      expect(devnetAnswers.some((a) => a.includes("('SRC9: duplicated nonce')"))).toBe(true)
       yield* devnet.mineBlock
       expect(yield* devnet.balanceOf(USDC, "0xd2")).toBe(5n)
     }).pipe(Effect.scoped))
@@ -313,4 +323,66 @@ describe("secrets in spans", () => {
       expect(text).toContain("http.request.header.x-api-key")
       for (const secret of [paymasterKey, "pk_dev_secret_99", "sk_dev_secret_77"]) expect(text).not.toContain(secret)
     }).pipe(Effect.scoped))
+})
+
+/** A Starknet node stand-in answering each method with a fixed JSON-RPC item body (an error or a result). */
+const fakeNode = (answers: Record<string, { readonly error?: unknown; readonly result?: unknown }>) =>
+  loopback(async (_req, body, res) => {
+    const parsed = JSON.parse(body)
+    const one = (r: { id: number; method: string }) => ({ jsonrpc: "2.0", id: r.id, ...answers[r.method] })
+    res.writeHead(200, { "content-type": "application/json" })
+    res.end(JSON.stringify(Array.isArray(parsed) ? parsed.map(one) : one(parsed)))
+  })
+
+describe("Starknet RPC 0.9 error shapes (@starknet-io/starknet-types-09 api/errors, components)", () => {
+  const trace = (reason: string) =>
+    `Transaction execution has failed:\n0: Error in the called contract (contract address: 0x1, class hash: 0x2, selector: 0x3):\nExecution failed. Failure reason:\n(${
+      short(reason)
+    }, ${short("ENTRYPOINT_FAILED")}).\n`
+
+  it.scoped("40 CONTRACT_ERROR with data.revert_error a nested frame, 41 with data.execution_error, and a receipt's formatted revert_reason", () =>
+    Effect.gen(function*() {
+      const hash = "0x" + "12".repeat(31)
+      const url = yield* fakeNode({
+        starknet_call: {
+          error: {
+            code: 40,
+            message: "Contract error",
+            data: { revert_error: { contract_address: "0x1", class_hash: "0x2", selector: "0x3", error: trace("Session: unauthorized selector") } }
+          }
+        },
+        starknet_getNonce: { error: { code: 41, message: "Transaction execution error", data: { transaction_index: 0, execution_error: trace("SRC9: duplicated nonce") } } },
+        starknet_getTransactionReceipt: {
+          result: {
+            transaction_hash: hash,
+            finality_status: "ACCEPTED_ON_L2",
+            execution_status: "REVERTED",
+            revert_reason: trace("Spending: exceeds per-call"),
+            block_number: 7,
+            events: []
+          }
+        }
+      })
+      const rpc = yield* StarknetRpc.makeHttp({ url }).pipe(Effect.provide(FetchHttpClient.layer))
+      const call = yield* Effect.flip(rpc.call({ contractAddress: "0x1" as Schemas.Address, entrypoint: "get_session_data", calldata: [] }))
+      expect(call).toMatchObject({ _tag: "RpcError", code: 40, message: "Session: unauthorized selector" })
+      const other = yield* Effect.flip(rpc.getNonce("0x1" as Schemas.Address))
+      expect(other).toMatchObject({ code: 41, message: "SRC9: duplicated nonce" })
+      const receipt = yield* rpc.getTransactionReceipt(hash as Schemas.TxHash)
+      expect(receipt.revertReason).toBe("Spending: exceeds per-call")
+    }))
+
+  it.scoped("Chipi's status route relaying a node's trace gives the account's reason", () =>
+    Effect.gen(function*() {
+      const { url } = yield* chipiLike({
+        status: 200,
+        body: { finalityStatus: "ACCEPTED_ON_L2", executionStatus: "REVERTED", revertReason: trace("Session: valid_until exceeded") }
+      })
+      const chipi = yield* Chipi.make({ apiPublicKey: Redacted.make("pk"), apiSecretKey: Redacted.make("sk"), baseUrl: `${url}/v1` })
+      expect(yield* chipi.getTransactionStatus("0x1")).toEqual({
+        finalityStatus: "ACCEPTED_ON_L2",
+        executionStatus: "REVERTED",
+        revertReason: "Session: valid_until exceeded"
+      })
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
 })

@@ -105,9 +105,9 @@ describe("waitForTransaction({ intervalMs: 0 })", () => {
       latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+      getBlockWithTxs: () => Effect.die("not used"),
       getTransactionStatus: () => Effect.sync(() => (reads++, { finalityStatus: "RECEIVED" as const })),
-      getTransactionReceipt: (txHash) => Effect.fail(new Errors.TransactionNotFound({ txHash })),
-      getBlockWithTxs: () => Effect.fail(new Errors.RpcError({ method: "starknet_getBlockWithTxs", code: 24, message: "Block not found", transient: false }))
+      getTransactionReceipt: (txHash) => Effect.fail(new Errors.TransactionNotFound({ txHash }))
     } as StarknetRpc.StarknetRpc["Type"])
     const sdk = createClient({ layer: Layer.merge(node, Layer.succeed(Paymaster.Paymaster, {} as Paymaster.Paymaster["Type"])) })
     try {

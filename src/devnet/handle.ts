@@ -4,12 +4,13 @@
 import * as nodeCrypto from "node:crypto"
 import { Duration, Effect, Redacted } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
-import { PaymasterError } from "../Errors.js"
+import { PaymasterError, RpcError } from "../Errors.js"
 import { Rejected, Revert } from "../internal/chain.js"
 import { encryptLegacy, encryptV1 } from "../internal/keystore.js"
 import * as stark from "../internal/stark.js"
 import { type Address, callSelector, type TxHash } from "../Schemas.js"
-import type { FaultGate } from "./faults.js"
+import { type FaultGate, faultMessage } from "./faults.js"
+import { blockNotFound } from "./rpc.js"
 import { felt, type Node } from "./node.js"
 import type { DevnetHandle, DevnetOptions } from "./types.js"
 
@@ -88,6 +89,16 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
       }),
     allowedEntrypoints: (account, key) =>
       control(() => (chain.account(BigInt(account))?.sessions.get(BigInt(key))?.allowed ?? []).map(felt)),
+    block: (id) =>
+      faults.gate(
+        "starknet_getBlockWithTxs",
+        (code) => new RpcError({ method: "starknet_getBlockWithTxs", code, message: faultMessage(code), transient: true }),
+        catchUp,
+        Effect.suspend(() => {
+          const block = node.block(id)
+          return block === undefined ? Effect.fail(blockNotFound("starknet_getBlockWithTxs")) : Effect.succeed(block)
+        })
+      ),
     transactions: control(() => [...chain.txs.values()].map((tx) => ({ hash: felt(tx.hash) as TxHash, status: node.statusOf(tx) }))),
     invoke: (params) =>
       Effect.gen(function*() {
@@ -110,10 +121,10 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           }
           if (!(error instanceof Revert)) throw error
         }
-        return node.enqueue(payload, [params.account, String(params.nonce)])
+        return node.enqueue(payload)
       }),
     submitOutside: (account, calldata) =>
-      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata }, calldata)),
+      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata })),
     setFaults: (next) =>
       Effect.zipRight(
         catchUp,

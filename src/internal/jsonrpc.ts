@@ -7,7 +7,10 @@
  * `batching: true`; to batch across fibers as well (100 independent `Transactions.wait` fibers polling on the
  * same tick), a short collector gathers what every fiber asks within a window and hands it to the resolver at once.
  */
-import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
+// Modules by path, not the @effect/platform index: the index loads its HTTP server and API modules too.
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */

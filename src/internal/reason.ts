@@ -78,10 +78,19 @@ const panicPart = (text: string): string => {
   return tail.replace(FRAME_HEADER, "").replace(/^(?:\\n|\s)+/, "")
 }
 
+// A quoted ByteArray as JSON writes it (the devnet), else as the sequencer does (no escapes but `\"`).
+const unquote = (body: string): string => {
+  try {
+    return JSON.parse(`"${body}"`) as string
+  } catch {
+    return body.replace(/\\"/g, "\"")
+  }
+}
+
 const items = (part: string): Array<Item> =>
   [...part.matchAll(ITEM)].map((m) =>
     m[3] !== undefined
-      ? { text: m[3].replace(/\\(.)/g, "$1") }
+      ? { text: unquote(m[3]) }
       : { felt: BigInt("0x" + m[1]!), ...(m[2] !== undefined ? { text: m[2] } : {}) }
   )
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
 import { BYTE_ARRAY_MAGIC, decodeByteArray, innermostText, reasonIn, revertReasonOf } from "../../src/internal/reason.js"
 
 const hex = (text: string) => "0x" + Buffer.from(text).toString("hex")
@@ -80,6 +81,16 @@ describe("reason extraction: published fixtures", () => {
       "@starknet-io/starknet-types-09 api/errors CONTRACT_ERROR (40): data.revert_error is a CONTRACT_EXECUTION_ERROR",
       { revert_error: frame(`Execution failed. Failure reason: ${short("Session: valid_until exceeded")}.\n`) },
       "Session: valid_until exceeded"
+    ],
+    [
+      "blockifier, stack-trace tests (Cairo 1 expected_trace): a hint error inside, the innermost frame last",
+      "Error in the called contract (0x1):\nError at pc=0:4942:\nGot an exception while executing a hint.\nCairo traceback (most recent call last):\nUnknown location (pc=0:82)\n\nError in the called contract (0x2):\nError at pc=0:4942:\nGot an exception while executing a hint: Hint Error: Execution failed. Failure reason: 0x6661696c ('fail').\nCairo traceback (most recent call last):\nUnknown location (pc=0:82)\n\nError in the called contract (0x3):\nExecution failed. Failure reason: 0x6661696c ('fail').\n",
+      "fail"
+    ],
+    [
+      "madara-alliance/madara crates/primitives/receipt/src/revert_error.rs tests: a receipt's string frame",
+      "Execution failed. Failure reason:\nError in contract (contract address: 0x06f373b346561036d98ea10fb3e60d2f459c872b1933b50b21fe6ef4fda3b75e, class hash: 0x05ffbcfeb50d200a0677c48a129a11245a3fc519d1d98d76882d1c9a1b19c6ed, selector: 0x0041b033f4a31df8067c24d1e9b550a2ce75fd4a29e1147af9752174f0e6cb20):\n0x753235365f737562204f766572666c6f77 ('u256_sub Overflow').\n",
+      "u256_sub Overflow"
     ],
     [
       "CONTRACT_EXECUTION_ERROR_INNER's string form (a plain string in data)",
@@ -175,5 +186,24 @@ describe("reason extraction: what is not a reason", () => {
     let deep: unknown = "Session: unauthorized selector"
     for (let i = 0; i < 1000; i++) deep = { error: deep }
     expect(innermostText(deep)).toBeUndefined()
+  })
+})
+
+describe("reason extraction: properties", () => {
+  // A short string as the account writes one: printable ASCII, at most 31 characters (no `')`, which would end
+  // the formatter's quote early).
+  const shortReason = fc.stringMatching(/^[A-Za-z0-9 :_<>=!.,/-]{1,31}$/).filter((s) => s.trim() === s && s !== "" && !s.endsWith("."))
+  const frames = (depth: number, leaf: string): unknown => (depth === 0 ? leaf : frame(frames(depth - 1, leaf)))
+
+  it.prop("any short-string reason comes back from any depth of frames, wrapped or not", [shortReason, fc.integer({ min: 0, max: 6 }), fc.boolean()], ([reason, depth, wrapped]) => {
+    const leaf = `Execution failed. Failure reason:\n(${short(reason)}, ${ENTRYPOINT_FAILED}).\n`
+    const data = frames(depth, leaf)
+    expect(revertReasonOf(wrapped ? { execution_error: data } : data)).toBe(reason)
+  })
+
+  it.prop("any ByteArray reason comes back, quoted as JSON writes it or as raw felts", [fc.string({ minLength: 1, maxLength: 120 })], ([text]) => {
+    expect(revertReasonOf(`(${JSON.stringify(text)}, ${ENTRYPOINT_FAILED})`)).toBe(text)
+    const felts = [BYTE_ARRAY_MAGIC, ...byteArrayFelts(text)].map((f) => "0x" + f.toString(16))
+    expect(revertReasonOf(felts)).toBe(text)
   })
 })

@@ -6,14 +6,12 @@ import { Effect, Schema } from "effect"
 import type { RpcError, TransactionNotFound } from "../../Errors.js"
 import { Address, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
+import { internalsOf } from "../registry.js"
+import { Devnet } from "../types.js"
+import { BlockId, chainMethods } from "./chain.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
 
-/** RPC 0.9 `BLOCK_ID`: a tag, a number or a hash (`pending` read as `pre_confirmed`, as older clients send it). */
-export const BlockId = Schema.Union(
-  Schema.Literal("latest", "l1_accepted", "pre_confirmed", "pending"),
-  Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
-  Schema.Struct({ block_hash: Felt })
-)
+export { BlockId }
 const blockId = Schema.optionalWith(BlockId, { default: () => "latest" as const })
 const NoParams = Schema.Struct({})
 
@@ -25,10 +23,11 @@ const FunctionCall = Schema.Struct({
 
 export const starknetMethods = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
+  const node = internalsOf(yield* Devnet)?.node
   const rpcFail = (e: RpcError | TransactionNotFound): Effect.Effect<never, WireError | Transient> =>
     e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
-      : e.transient
+      : e.transient === true
       ? Effect.fail(new Transient(e.code))
       : e.code === 40
       ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
@@ -103,5 +102,6 @@ export const starknetMethods = Effect.gen(function*() {
       ({ contract_address }) => rpc.getNonce(contract_address).pipe(Effect.catchAll(rpcFail))
     )
   }
-  return methods
+  // A devnet of this package answers the reads its node holds (blocks by any id, ...); a fake handle has none.
+  return node === undefined ? methods : { ...methods, ...chainMethods(node) }
 })
