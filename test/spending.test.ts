@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
-import { Constants, Crypto, Devnet, Errors, Sessions } from "starknet-session-keys"
+import { Constants, Crypto, Devnet, Errors, Sessions, StarknetRpc } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../src/internal/keystore.js"
 import * as chain from "./helpers/chain.js"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
@@ -282,4 +283,36 @@ describe("the allow-list read from the chain", () => {
       // approve goes through.
       yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [{ ...transfer(1n), entrypoint: "approve" }] }))
     }).pipe(Effect.provide(counting.layer)))
+})
+
+describe("the preflight's reads over JSON-RPC", () => {
+  it.live("session data, block, allow-list and two tokens' policies: two HTTP requests, each a batch", () =>
+    Effect.gen(function*() {
+      const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const devnet = yield* Devnet.Devnet
+      const strk = Constants.STARKNET_CONTRACTS.STRK.contractAddress
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000n, STRK: 10_000n } })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+      yield* Sessions.registerAndWait({
+        encryptKey: PIN,
+        wallet,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5, allowedEntrypoints: ["transfer", "approve"] }
+      })
+      for (const token of [USDC, strk]) {
+        yield* Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: { sessionPublicKey: session.publicKey, token, ...policy } })
+      }
+      // Another process: its ledger does not know the allow-list.
+      const elsewhere = Layer.merge(StarknetRpc.layerHttp({ url: server.url }), Sessions.layer)
+      const calls = [transfer(1_000n), { ...transfer(2_000n), contractAddress: strk }]
+      const before = server.httpRequests()
+      const refused = yield* Effect.flip(Sessions.preflight({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey, calls }))
+        .pipe(Effect.provide(elsewhere))
+      expect(refused).toMatchObject({ _tag: "SpendingLimitExceeded", token: strk, limit: "perCall" })
+      expect(server.httpRequests() - before).toBe(2)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey }).pipe(Effect.provide(elsewhere))
+      expect(data.allowedEntrypoints).toEqual([Constants.SELECTORS.transfer, Constants.SELECTORS.approve])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(Devnet.layer({ blockTime: "50 millis" }), Crypto.layerDeterministic("spending-http"), Sessions.layer))
+    ), 30_000)
 })
