@@ -143,10 +143,13 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
         Effect.catchTag("JsonRpcFailure", (e) => {
           const name = SNIP29_ERRORS[e.code]
           const revertReason = e.code === 156 ? revertReasonOf(e.data) : undefined
+          // UNKNOWN_ERROR's data is a string saying what went wrong (AVNU: "x-paymaster-api-key is invalid",
+          // "blacklisted calls", "service not available"); short, and it is the only explanation given.
+          const detail = revertReason ?? (e.code === 163 && typeof e.data === "string" && e.data.length <= 200 ? e.data : undefined)
           return Effect.fail(
             new PaymasterError({
               code: e.code,
-              message: name !== undefined ? `An error occurred (${name})${revertReason !== undefined ? `: ${revertReason}` : ""}` : e.message,
+              message: name !== undefined ? `An error occurred (${name})${detail !== undefined ? `: ${detail}` : ""}` : e.message,
               transient: e.transient,
               ...(revertReason !== undefined ? { revertReason } : {})
             })

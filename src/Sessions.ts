@@ -539,18 +539,17 @@ const sendPayment = (
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
     const ledger = yield* Ledger
-    // A paymaster may open the window a little ahead of our clock: the chain refuses it until then.
-    const wallMillis = yield* Clock.currentTimeMillis
+    // A paymaster may open the window a little ahead of our clocks (at most the tolerance): the chain refuses it
+    // until then. The later of the wall clock and the latest block is what a submission now would see.
     const opensAt = (payment.executeAfter + 1) * 1000
+    const wallMillis = yield* Clock.currentTimeMillis
     if (wallMillis < opensAt) {
-      // The chain's clock decides: a chain already past the opening (one ahead of our wall clock, as a devnet moved
-      // forward is) needs no wait.
       const rpc = yield* StarknetRpc
-      const block = yield* retrying(rpc.latestBlock, options.retry).pipe(Effect.orElseSucceed(() => undefined))
-      const wait = Math.min(opensAt - wallMillis, block === undefined ? Infinity : opensAt - block.timestamp * 1000)
-      if (wait > 0) {
+      const block = yield* Effect.either(retrying(rpc.latestBlock, options.retry))
+      const now = Math.max(wallMillis, Either.isRight(block) ? block.right.timestamp * 1000 : 0)
+      if (now < opensAt) {
         yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
-        yield* Effect.sleep(Duration.millis(wait))
+        yield* Effect.sleep(Duration.millis(opensAt - now))
       }
     }
     let attempt = 0

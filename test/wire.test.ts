@@ -135,7 +135,7 @@ describe("the devnet on the wire", () => {
       expect(Object.keys(yield* devnet.faults).sort()).toEqual(["faultMethods", "latency"])
     }).pipe(Effect.scoped))
 
-  it.live("dropped connections on the wire: retried when nothing was done; OutcomeUnknown, never sent twice, when only the answer was lost", () =>
+  it.live("dropped connections on the wire: retried when nothing was done; settled from the chain (or OutcomeUnknown), never sent twice, when only the answer was lost", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
@@ -145,14 +145,16 @@ describe("the devnet on the wire", () => {
         const session = yield* registeredSession(wallet, { maxCalls: 5 })
         yield* devnet.setFaults({ dropNext: 2, faultMethods: ["starknet_call", "paymaster_executeTransaction"] })
         const first = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: transfer("0xd1") }, { retry, wait: { schedule: Schedule.spaced("50 millis") } })
-        yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+        // Held out of the next blocks, so the one look at the chain cannot see it executed yet.
+        yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 20 })
         // Not looked for on chain here (resolution: Schedule.stop): the outcome stays unknown.
         const lost = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xd2") }, { retry, resolution: Schedule.stop }))
         return { first, lost }
       }).pipe(Effect.provide(overHttp(url)))
       expect(outcome.first.executionStatus).toBe("SUCCEEDED")
       expect(`${outcome.lost._tag}: ${outcome.lost.message}`).toMatch(/^OutcomeUnknown: /)
-      yield* devnet.mineBlock
+      yield* devnet.setFaults({})
+      for (let i = 0; i < 21; i++) yield* devnet.mineBlock
       expect(yield* devnet.balanceOf(USDC, "0xd1")).toBe(5n)
       expect(yield* devnet.balanceOf(USDC, "0xd2")).toBe(5n)
       // register, the first execute, and the lost one: three transactions, none doubled.
