@@ -1259,7 +1259,9 @@ export const setSpendingPolicy = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig)
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey: config.sessionPublicKey })
     if (config.maxPerWindow === 0n) {
       return yield* invalidAt(
         "spendingPolicyConfig.maxPerWindow",
@@ -1290,7 +1292,7 @@ export const setSpendingPolicy = (
       toHex(config.windowSeconds) as Felt
     ]
     return yield* ownerSubmit(params, "set_spending_policy", calldata, config.sessionPublicKey, undefined, options)
-  }).pipe(Effect.withSpan("Sessions.setSpendingPolicy", { attributes: { sessionPublicKey: String(params.spendingPolicyConfig?.sessionPublicKey) } }))
+  }).pipe(Effect.withSpan("Sessions.setSpendingPolicy"))
 
 /**
  * Removes a session's spending policy for a token: an owner-signed, sponsored `remove_spending_policy`. The session
@@ -1309,10 +1311,12 @@ export const removeSpendingPolicy = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
     const token = yield* decode(Address, "token")(params.token)
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey })
     return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
-  }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
+  }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy"))
 
 /**
  * Reads a session's spending policy for a token (`get_spending_policy`), with what it leaves at the latest block's

@@ -232,7 +232,7 @@ describe("defects become typed errors", () => {
       expect((yield* devnet.transactions).length).toBe(count)
     }).pipe(Effect.provide(TestLayer())))
 
-  it.effect("execute, register and revoke never throw while the Effect is built; bad arguments fail typed", () =>
+  it.effect("execute, register, revoke, the spending-policy calls and resolve never throw while the Effect is built; bad arguments fail typed", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const built = [
@@ -241,7 +241,10 @@ describe("defects become typed errors", () => {
         () => Sessions.register(undefined as never),
         () => Sessions.register({ encryptKey: PIN } as never),
         () => Sessions.revoke(undefined as never),
-        () => Sessions.revoke({ encryptKey: PIN } as never)
+        () => Sessions.revoke({ encryptKey: PIN } as never),
+        () => Sessions.setSpendingPolicy(undefined as never),
+        () => Sessions.removeSpendingPolicy(undefined as never),
+        () => Sessions.resolve(undefined as never)
       ]
       for (const build of built) {
         let effect: Effect.Effect<unknown, unknown, never> | undefined
