@@ -369,3 +369,37 @@ describe("the Ledger service", () => {
       expect(yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 1 })).toMatchObject({ ok: true, used: 0 })
     }).pipe(Effect.provide(Ledger.layer)))
 })
+
+describe("the Promise client", () => {
+  it.live("executeTransactionWithSession with an idempotencyKey: a lost answer and the app's retries move the money once", () =>
+    Effect.promise(async () => {
+      const { createClient, OutcomeUnknown } = await import("starknet-session-keys/promise")
+      const sdk = createClient({ devnet: { blockTime: "20 millis" } })
+      try {
+        const wallet = await sdk.devnet!.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
+        await sdk.waitForTransaction(await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
+        }))
+        const handle = await sdk.devnet!.handle()
+        await Effect.runPromise(handle.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] }))
+        const pay = () =>
+          sdk.executeTransactionWithSession({ params: { encryptKey: PIN, wallet, session, calls: [transfer(77n)], idempotencyKey: "invoice-77" } })
+        let hash: string | undefined
+        for (let i = 0; i < 10 && hash === undefined; i++) {
+          hash = await pay().catch((e: unknown) => {
+            expect(e).toBeInstanceOf(OutcomeUnknown)
+            return undefined
+          })
+        }
+        expect(hash).toBeDefined()
+        await sdk.waitForTransaction(hash!)
+        expect(await pay()).toBe(hash)
+        expect(await Effect.runPromise(handle.balanceOf(USDC, RECIPIENT))).toBe(77n)
+      } finally {
+        await sdk.close()
+      }
+    }))
+})
