@@ -403,3 +403,32 @@ describe("the Promise client", () => {
       }
     }))
 })
+
+describe("the in-memory Ledger's bound", () => {
+  it.effect("past 10,000 records it forgets settled ones only: a record not settled is kept, however old", () =>
+    Effect.gen(function*() {
+      // Long past the records' windows.
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const ledger = yield* Ledger.Ledger
+      const record = (key: string, status: "pending" | "executed") => ({
+        wallet: "0x1" as never,
+        idempotencyKey: key,
+        purpose: "execute" as const,
+        sessionPublicKey: "0x2" as never,
+        nonce: "0xa" as never,
+        executeAfter: 1,
+        executeBefore: 2,
+        typedData: {} as never,
+        signature: [],
+        calls: [],
+        firstBlock: 0,
+        recordedAt: 0,
+        status
+      })
+      yield* ledger.recordPayment(record("old-unsettled", "pending"))
+      yield* ledger.recordPayment(record("old-settled", "executed"))
+      for (let i = 0; i < 10_001; i++) yield* ledger.recordPayment(record(`k${i}`, "executed"))
+      expect(yield* ledger.payment("0x1" as never, "old-unsettled")).toBeDefined()
+      expect(yield* ledger.payment("0x1" as never, "old-settled")).toBeUndefined()
+    }).pipe(Effect.provide(Ledger.layer)))
+})
