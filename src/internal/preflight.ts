@@ -157,6 +157,15 @@ export interface ChainState {
   readonly allowedEntrypoints: ReadonlyArray<Felt> | undefined
   /** The policies of the tokens the calls transfer or approve, by token. */
   readonly policies: ReadonlyMap<bigint, Policy>
+  /** The multicalls of payloads sent from here that move those tokens and can still execute. */
+  readonly pending: ReadonlyArray<ReadonlyArray<Call>>
+}
+
+/** A payload this process signed and that is not known final: its calls, nonce and window. */
+export interface OpenPayload {
+  readonly nonce: Felt
+  readonly executeBefore: number
+  readonly calls: ReadonlyArray<Call>
 }
 
 /**
@@ -169,18 +178,29 @@ export const readChainState = (
   sessionPublicKey: Felt,
   calls: ReadonlyArray<Call>,
   known: ReadonlyArray<Felt> | undefined,
-  retry: Schedule.Schedule<unknown, RpcError> | undefined
+  retry: Schedule.Schedule<unknown, RpcError> | undefined,
+  open: ReadonlyArray<OpenPayload> = []
 ): Effect.Effect<ChainState, RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const tokens = trackedTokens(calls)
-    const [felts, block, policies] = yield* Effect.all([
+    const moving = new Set(tokens.map((t) => BigInt(t)))
+    // Only payloads that move the same tokens matter; whether each can still execute is its nonce's answer.
+    const candidates = moving.size === 0 ? [] : open.filter((p) => trackedTokens(p.calls).some((t) => moving.has(BigInt(t))))
+    const [felts, block, policies, unused] = yield* Effect.all([
       retryTransient(
         rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: [sessionPublicKey] }),
         retry
       ),
       retryTransient(rpc.latestBlock, retry),
-      Effect.all(tokens.map((token) => readPolicy(wallet, sessionPublicKey, token, retry)), { concurrency: "unbounded" })
+      Effect.all(tokens.map((token) => readPolicy(wallet, sessionPublicKey, token, retry)), { concurrency: "unbounded" }),
+      Effect.all(
+        candidates.map((p) =>
+          retryTransient(rpc.call({ contractAddress: wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [p.nonce] }), retry)
+            .pipe(Effect.map(([valid]) => valid !== undefined && BigInt(valid) !== 0n))
+        ),
+        { concurrency: "unbounded" }
+      )
     ], { concurrency: "unbounded" })
     const data = sessionDataFromFelts(felts, block.timestamp)
     const allowedEntrypoints = known !== undefined && known.length === data.allowedEntrypointsLen
@@ -190,7 +210,9 @@ export const readChainState = (
       data: allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data,
       now: block.timestamp,
       allowedEntrypoints,
-      policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const))
+      policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const)),
+      // Unused and still inside its window: it may yet execute (a refused or reverted payload included).
+      pending: candidates.filter((p, i) => unused[i]! && block.timestamp < p.executeBefore).map((p) => p.calls)
     }
   })
 
@@ -202,4 +224,10 @@ export const verdict = (
   input: Omit<PreflightInput, "stored" | "allowedEntrypoints"> & { readonly state: ChainState }
 ): SessionRefusal | InvalidInput | undefined =>
   preflight({ ...input, stored: input.state.data, allowedEntrypoints: input.state.allowedEntrypoints }) ??
-    checkSpending({ sessionPublicKey: input.sessionPublicKey, calls: input.calls, policies: input.state.policies, now: BigInt(input.now) })
+    checkSpending({
+      sessionPublicKey: input.sessionPublicKey,
+      calls: input.calls,
+      policies: input.state.policies,
+      now: BigInt(input.now),
+      pending: input.state.pending
+    })
