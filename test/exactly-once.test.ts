@@ -60,7 +60,7 @@ describe("idempotency keys and unknown outcomes", () => {
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
     }).pipe(Effect.provide(TestLayer())))
 
-  it.effect("a revert after a lost answer resolves NotExecuted, never success; then the same key builds a new payload", () =>
+  it.effect("a revert after a lost answer resolves NotExecuted, never success; nothing moved", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
