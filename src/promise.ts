@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
@@ -119,6 +119,17 @@ export interface Client {
       readonly idempotencyKey?: string
     }
   }) => Promise<string>
+  /**
+   * Settles a payment whose outcome was unknown (`OutcomeUnknown`) from the chain: resolves with
+   * `{ _tag: "Executed", transactionHash }` or `{ _tag: "NotExecuted", nonce, executeBefore }` (its window closed with
+   * its nonce unused: safe to pay again). `Sessions.resolve` of the Effect API; rejects with `OutcomeUnknown` when
+   * `timeoutMs` ends first, with `InvalidInput` for a key this client never recorded.
+   */
+  readonly resolveExecution: (params: {
+    readonly walletAddress: string
+    readonly idempotencyKey: string
+    readonly timeoutMs?: number
+  }) => Promise<Sessions.Outcome>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
   /**
@@ -327,6 +338,15 @@ export const createClient = (options: ClientOptions = {}): Client => {
         return yield* Sessions.execute(
           { ...asked, encryptKey },
           asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
+        )
+      })),
+    resolveExecution: method((params) =>
+      Effect.gen(function*() {
+        const checked = yield* argument(params, "params")
+        const timeoutMs = yield* millisOf(checked["timeoutMs"], "timeoutMs")
+        return yield* Sessions.resolve(
+          { wallet: checked["walletAddress"] as string, idempotencyKey: checked["idempotencyKey"] as string },
+          timeoutMs !== undefined ? Transactions.defaultPolling.pipe(Schedule.upTo(Duration.millis(timeoutMs))) : undefined
         )
       })),
     getTransactionStatus: method((args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),
