@@ -243,6 +243,60 @@ export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLos
 }
 
 /**
+ * The outcome of a sent payload is not known yet: an attempt may have reached the paymaster and no answer
+ * settled it before the retry budget ended. Nothing was sent twice, and nothing more will be sent for it unless
+ * asked with the same `idempotencyKey` (which re-sends the same payload, never a new one). The chain decides:
+ * `Sessions.resolve({ wallet, idempotencyKey })` waits until it is `Executed` (its nonce is used) or `NotExecuted`
+ * (its window closed at `executeBefore` with its nonce unused).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
+  wallet: Schema.String,
+  nonce: Schema.String,
+  executeBefore: Schema.Number,
+  idempotencyKey: Schema.String
+}) {
+  override get message() {
+    return `the outcome of payload ${short(this.nonce)} for ${short(this.wallet)} (idempotency key ${this.idempotencyKey}) ` +
+      `is not known yet: it was not sent twice; it executes at most once, and not at all once ${this.executeBefore} passes unexecuted; ` +
+      `resolve it with Sessions.resolve`
+  }
+}
+
+/**
+ * Registering this session key again now could revive payloads it signed that did not execute (refused,
+ * reverted or unresolved) while their windows are still open: anyone holding one could then replay it. Safe at
+ * `safeAt` (seconds, block time), when the last of them closes. To start a session afresh, create a new key.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloads", {
+  wallet: Schema.String,
+  sessionPublicKey: Schema.String,
+  nonces: Schema.Array(Schema.String),
+  safeAt: Schema.Number
+}) {
+  override get message() {
+    return `session ${short(this.sessionPublicKey)} has ${this.nonces.length} signed payload(s) that did not execute and stay valid until ${this.safeAt}; ` +
+      `registering it again before then could let them be replayed (create a new session key instead, or wait)`
+  }
+}
+
+/**
+ * The ledger (the store of payments and reservations) failed; nothing was sent on its account.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
+  operation: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * Every typed session failure the chain's rules can produce.
  *
  * @since 0.1.0

@@ -8,6 +8,7 @@ export * as Constants from "./Constants.js"
 export * as Crypto from "./Crypto.js"
 export * as Devnet from "./Devnet.js"
 export * as Errors from "./Errors.js"
+export * as Ledger from "./Ledger.js"
 export * as OutsideExecution from "./OutsideExecution.js"
 export * as Paymaster from "./Paymaster.js"
 export * as Schemas from "./Schemas.js"
@@ -20,8 +21,11 @@ export {
   ForbiddenCall,
   InvalidInput,
   InvalidPin,
+  LedgerError,
+  LivePayloads,
   MaxCallsExceeded,
   NotRegistered,
+  OutcomeUnknown,
   PaymasterError,
   Reverted,
   RpcError,

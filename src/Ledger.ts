@@ -1,0 +1,365 @@
+/**
+ * The ledger of payments and sessions: what this library must remember so that a payment moves at most once.
+ *
+ * - **Payments.** Every signed outside execution is recorded under its idempotency key *before* it is sent: the
+ *   nonce, the window, the typed data, the signature and the calls asked. A later execute with the same key sends
+ *   that same payload again (the chain accepts one nonce once), and an unknown outcome is resolved from the chain
+ *   with what the record holds.
+ * - **Reservations.** Calls reserved by executes in flight, per session, so that concurrent executes never exceed
+ *   a session's calls.
+ * - **What was registered from here:** allow-lists and the own `validUntil` of keys created here.
+ *
+ * The in-memory layer (`layer`) is the default: it lives as long as the process. A durable store implements the
+ * same service: every value is serialisable (`Payment` is a `Schema`), records are keyed by
+ * `(wallet, idempotencyKey)`, reservations by session, and `recordPayment` is the one operation that must be
+ * atomic ("record if absent, or in place of a given dead record").
+ *
+ * @since 0.2.0
+ */
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { LedgerError } from "./Errors.js"
+import { OutsideExecutionTypedData } from "./OutsideExecution.js"
+import { Address, Call, Felt, TxHash } from "./Schemas.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Where a recorded payload stands.
+ *
+ * - `pending`: recorded, maybe sent; no answer yet (or the answer was lost).
+ * - `submitted`: the paymaster answered its transaction hash; not yet seen final.
+ * - `refused`: the last attempt was refused (simulation); its nonce is unused and it stays valid until
+ *   `executeBefore`.
+ * - `reverted`: seen reverted on chain; its nonce is unused and it stays valid until `executeBefore`.
+ * - `executed`: its nonce is used on chain (`transactionHash` when found).
+ * - `not-executed`: its window closed with its nonce unused: dead, it can never execute.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const PaymentStatus = Schema.Literal("pending", "submitted", "refused", "reverted", "executed", "not-executed")
+/** @since 0.2.0 */
+export type PaymentStatus = typeof PaymentStatus.Type
+
+/**
+ * What a payload was for: a session execute, or an owner's register / revoke.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const PaymentPurpose = Schema.Literal("execute", "register", "revoke")
+/** @since 0.2.0 */
+export type PaymentPurpose = typeof PaymentPurpose.Type
+
+/**
+ * A signed outside execution recorded under its idempotency key. Serialisable: `Schema.encode(Payment)` gives
+ * plain JSON.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const Payment = Schema.Struct({
+  wallet: Address,
+  idempotencyKey: Schema.String,
+  purpose: PaymentPurpose,
+  /** The session key that signed it (`execute`), or the session it concerns (`register` / `revoke`). */
+  sessionPublicKey: Felt,
+  /** The outside-execution nonce: consumed on chain exactly when the payload executed. */
+  nonce: Felt,
+  /** The signed window, seconds (strict on both sides on chain). */
+  executeAfter: Schema.Number,
+  executeBefore: Schema.Number,
+  typedData: OutsideExecutionTypedData,
+  signature: Schema.Array(Felt),
+  /** The calls asked. */
+  calls: Schema.Array(Call),
+  /** The latest block when it was recorded: a search for its transaction starts there. */
+  firstBlock: Schema.Number,
+  /** When it was recorded, milliseconds since the Unix epoch. */
+  recordedAt: Schema.Number,
+  status: PaymentStatus,
+  transactionHash: Schema.optional(TxHash),
+  /** The refusal or revert reason of its last attempt. */
+  reason: Schema.optional(Schema.String),
+  /** The reservation its execute holds, given back if it turns out not to have counted. */
+  reservation: Schema.optional(Schema.String)
+}).annotations({ identifier: "Payment" })
+/** @since 0.2.0 */
+export type Payment = typeof Payment.Type
+
+/**
+ * A change of a record's state.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PaymentUpdate {
+  readonly status: PaymentStatus
+  readonly transactionHash?: TxHash
+  readonly reason?: string
+  readonly reservation?: string
+}
+
+/**
+ * A session: a wallet and one of its session keys.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SessionRef {
+  readonly wallet: Address
+  readonly sessionPublicKey: Felt
+}
+
+/**
+ * The answer of `reserve`: a reservation, or the count of calls known used that left none.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Reserved =
+  | { readonly ok: true; readonly reservation: string; readonly used: number }
+  | { readonly ok: false; readonly used: number }
+
+/**
+ * Whether a record can still execute: it is not final and its window has not closed at `now` (seconds).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isLive = (payment: Payment, now: number): boolean =>
+  payment.status !== "executed" && payment.status !== "not-executed" && now < payment.executeBefore
+
+// ---------------------------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The ledger. Every operation may fail with `LedgerError` (a durable store's fault); the library then sends
+ * nothing.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
+  Ledger,
+  {
+    /**
+     * Records `payment` under `(wallet, idempotencyKey)` if no record is there, or in place of the record there
+     * when its nonce is `replacing` (a dead record). Atomic. Answers the record stored now: `payment`, or the
+     * one that was there (then `payment` was not recorded and must not be sent).
+     */
+    readonly recordPayment: (payment: Payment, options?: { readonly replacing?: Felt }) => Effect.Effect<Payment, LedgerError>
+    /** The record under a key. */
+    readonly payment: (wallet: Address, idempotencyKey: string) => Effect.Effect<Payment | undefined, LedgerError>
+    /** The record whose transaction hash this is. */
+    readonly paymentByHash: (txHash: TxHash) => Effect.Effect<Payment | undefined, LedgerError>
+    /** Changes a record's state; nothing when the record under the key no longer has this nonce. */
+    readonly updatePayment: (
+      wallet: Address,
+      idempotencyKey: string,
+      nonce: Felt,
+      update: PaymentUpdate
+    ) => Effect.Effect<void, LedgerError>
+    /** The records of a session that are not final (`executed` or `not-executed`), whatever their window. */
+    readonly openPayments: (session: SessionRef) => Effect.Effect<ReadonlyArray<Payment>, LedgerError>
+    /**
+     * Reserves one call of a session when `max(chain's count, reserved here) < maxCalls`; answers the count seen.
+     */
+    readonly reserve: (
+      session: SessionRef,
+      chain: { readonly callsUsed: number; readonly maxCalls: number }
+    ) => Effect.Effect<Reserved, LedgerError>
+    /** Gives a reserved call back. Idempotent; nothing for a reservation from before the session's reset. */
+    readonly release: (reservation: string) => Effect.Effect<void, LedgerError>
+    /** The session was (re-)registered or revoked: its count starts afresh, with this allow-list. */
+    readonly resetSession: (session: SessionRef, allowedEntrypoints?: ReadonlyArray<Felt>) => Effect.Effect<void, LedgerError>
+    /** The allow-list registered from here, when known. */
+    readonly allowedEntrypoints: (session: SessionRef) => Effect.Effect<ReadonlyArray<Felt> | undefined, LedgerError>
+    /** Remembers a session key created here, with its own `validUntil`. */
+    readonly rememberKey: (publicKey: Felt, validUntil: number) => Effect.Effect<void, LedgerError>
+    /** The own `validUntil` of a session key created here. */
+    readonly keyValidUntil: (publicKey: Felt) => Effect.Effect<number | undefined, LedgerError>
+  }
+>() {}
+
+/**
+ * A transaction reached a final status: the record it belongs to learns it, and when the chain did not count it
+ * (reverted), its reserved call is given back. Used by `Transactions.wait` and `getStatus`; a fault of the ledger
+ * here is logged, not raised (the wait's answer stands).
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effect.Effect<void> =>
+  Effect.serviceOption(Ledger).pipe(
+    Effect.flatMap((ledger) =>
+      ledger._tag === "None" ? Effect.void : Effect.gen(function*() {
+        const payment = yield* ledger.value.paymentByHash(txHash)
+        if (payment === undefined || payment.status === "executed" || payment.status === "not-executed") return
+        if (counted) {
+          yield* ledger.value.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: txHash })
+          return
+        }
+        if (payment.reservation !== undefined) yield* ledger.value.release(payment.reservation)
+        yield* ledger.value.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, {
+          status: "reverted",
+          transactionHash: txHash,
+          ...(reason !== undefined ? { reason } : {})
+        })
+      })
+    ),
+    Effect.catchAll((error) => Effect.logWarning("the ledger could not record a final status", error))
+  )
+
+// ---------------------------------------------------------------------------------------------------------------
+// In memory
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Final records kept at most (the oldest forgotten first); open ones are kept until their window closes. */
+const KEPT = 10_000
+
+const norm = (hex: string) => {
+  try {
+    return BigInt(hex).toString(16)
+  } catch {
+    return hex
+  }
+}
+const sessionKey = (s: SessionRef) => `${norm(s.wallet)}:${norm(s.sessionPublicKey)}`
+const paymentKey = (wallet: string, idempotencyKey: string) => `${norm(wallet)}|${idempotencyKey}`
+
+interface SessionEntry {
+  /** Calls known used: the chain's count, raised by every reservation made here since the last reset. */
+  used: number
+  /** Reservations counted in `used`. */
+  readonly live: Set<string>
+  allowedEntrypoints?: ReadonlyArray<Felt>
+}
+
+/**
+ * Builds an in-memory ledger.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
+  const payments = new Map<string, Payment>()
+  const byHash = new Map<string, string>()
+  const sessions = new Map<string, SessionEntry>()
+  const reservations = new Map<string, string>()
+  const keys = new Map<string, number>()
+  let reservationCounter = 0
+
+  const entry = (s: SessionRef) => {
+    const key = sessionKey(s)
+    let e = sessions.get(key)
+    if (e === undefined) {
+      e = { used: 0, live: new Set() }
+      sessions.set(key, e)
+    }
+    return e
+  }
+  const isFinal = (p: Payment) => p.status === "executed" || p.status === "not-executed"
+  /** Forgets the oldest final (or closed) records beyond the bound. */
+  const sweep = (nowSeconds: number) => {
+    if (payments.size <= KEPT) return
+    for (const [key, p] of payments) {
+      if (payments.size <= KEPT) break
+      if (isFinal(p) || p.executeBefore <= nowSeconds) {
+        payments.delete(key)
+        if (p.transactionHash !== undefined) byHash.delete(norm(p.transactionHash))
+      }
+    }
+  }
+  const store = (p: Payment) => {
+    payments.set(paymentKey(p.wallet, p.idempotencyKey), p)
+    if (p.transactionHash !== undefined) byHash.set(norm(p.transactionHash), paymentKey(p.wallet, p.idempotencyKey))
+  }
+
+  return Ledger.of({
+    recordPayment: (payment, options) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const existing = payments.get(paymentKey(payment.wallet, payment.idempotencyKey))
+        if (existing !== undefined && (options?.replacing === undefined || norm(existing.nonce) !== norm(options.replacing))) {
+          return existing
+        }
+        if (existing?.transactionHash !== undefined) byHash.delete(norm(existing.transactionHash))
+        store(payment)
+        sweep(Math.floor(now / 1000))
+        return payment
+      }),
+    payment: (wallet, idempotencyKey) => Effect.sync(() => payments.get(paymentKey(wallet, idempotencyKey))),
+    paymentByHash: (txHash) =>
+      Effect.sync(() => {
+        const key = byHash.get(norm(txHash))
+        return key === undefined ? undefined : payments.get(key)
+      }),
+    updatePayment: (wallet, idempotencyKey, nonce, update) =>
+      Effect.sync(() => {
+        const existing = payments.get(paymentKey(wallet, idempotencyKey))
+        if (existing === undefined || norm(existing.nonce) !== norm(nonce)) return
+        store({ ...existing, ...update })
+      }),
+    openPayments: (session) =>
+      Effect.sync(() =>
+        [...payments.values()].filter((p) =>
+          !isFinal(p) && norm(p.wallet) === norm(session.wallet) && norm(p.sessionPublicKey) === norm(session.sessionPublicKey)
+        )
+      ),
+    reserve: (session, chain) =>
+      Effect.sync((): Reserved => {
+        const e = entry(session)
+        const used = Math.max(chain.callsUsed, e.used)
+        if (used >= chain.maxCalls) return { ok: false, used }
+        const reservation = `r${++reservationCounter}`
+        e.used = used + 1
+        e.live.add(reservation)
+        reservations.set(reservation, sessionKey(session))
+        return { ok: true, reservation, used }
+      }),
+    release: (reservation) =>
+      Effect.sync(() => {
+        const key = reservations.get(reservation)
+        if (key === undefined) return
+        reservations.delete(reservation)
+        const e = sessions.get(key)
+        if (e !== undefined && e.live.delete(reservation)) e.used = Math.max(0, e.used - 1)
+      }),
+    resetSession: (session, allowedEntrypoints) =>
+      Effect.sync(() => {
+        const e = entry(session)
+        for (const r of e.live) reservations.delete(r)
+        e.live.clear()
+        e.used = 0
+        if (allowedEntrypoints !== undefined) e.allowedEntrypoints = allowedEntrypoints
+        else delete e.allowedEntrypoints
+      }),
+    allowedEntrypoints: (session) => Effect.sync(() => sessions.get(sessionKey(session))?.allowedEntrypoints),
+    rememberKey: (publicKey, validUntil) =>
+      Effect.sync(() => {
+        if (keys.size >= KEPT) keys.delete(keys.keys().next().value!)
+        keys.set(norm(publicKey), validUntil)
+      }),
+    keyValidUntil: (publicKey) => Effect.sync(() => keys.get(norm(publicKey)))
+  })
+})
+
+/**
+ * The in-memory ledger: one per process (or per set of sessions that share a wallet). What it holds is lost with
+ * the process; use a durable layer of `Ledger` where a restart must not forget a payment in flight.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory)
+
+/**
+ * The same, as `layerMemory` for symmetry with durable layers.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<Ledger> = layer
