@@ -652,3 +652,56 @@ export const cancel = (automationId: string) => Effect.flatMap(Automations, (a) 
  */
 export const awaitEnd = (automationId: string) => Effect.flatMap(Automations, (a) => a.await(automationId))
 
+
+// ---------------------------------------------------------------------------------------------------------------
+// Persistence
+// ---------------------------------------------------------------------------------------------------------------
+
+export {
+  /**
+   * PGlite on a data directory, served on 127.0.0.1 (a free port) by `@electric-sql/pglite-socket`, with an
+   * `@effect/sql-pg` pool on it: the embedded database.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerPglite,
+  /**
+   * A real Postgres through `@effect/sql-pg`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerPostgres,
+  /**
+   * `DATABASE_URL` when set, else PGlite in `AUTOMATION_DATA_DIR` (default `./.automations`).
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerFromConfig as layerDatabaseConfig,
+  /**
+   * The `@effect/cluster` workflow engine on the SQL database, one runner: durable across restarts.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerEngineSingle
+} from "./internal/automations/database.js"
+
+export {
+  /**
+   * The `Ledger` (idempotency records, reservations) in the SQL database, shared by every instance on it.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerSql as layerLedgerSql,
+  /**
+   * Builds the SQL `Ledger`.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  makeSql as makeLedgerSql
+} from "./internal/automations/ledger-sql.js"
