@@ -233,7 +233,11 @@ const storeOp = <A>(f: (store: Store["Type"]) => Effect.Effect<A, StoreError>) =
   )
 
 /** Sleeps until `dueAt` on the durable clock, unless a cancel or a notification ends the wait first. */
-const durableWait = (name: string, millis: number, notified?: DurableDeferred.DurableDeferred<typeof Schema.Void>) =>
+const durableWait = (
+  name: string,
+  millis: number,
+  ends: { readonly cancellable?: boolean; readonly notified?: DurableDeferred.DurableDeferred<typeof Schema.Void> | undefined } = {}
+) =>
   DurableDeferred.raceAll({
     name,
     success: Schema.Literal("due", "cancelled", "notified"),
@@ -242,8 +246,8 @@ const durableWait = (name: string, millis: number, notified?: DurableDeferred.Du
       DurableClock.sleep({ name, duration: Duration.millis(Math.max(1, millis)), inMemoryThreshold: Duration.zero }).pipe(
         Effect.as("due" as const)
       ),
-      DurableDeferred.await(CancelRequested).pipe(Effect.as("cancelled" as const)),
-      ...(notified !== undefined ? [DurableDeferred.await(notified).pipe(Effect.as("notified" as const))] : [])
+      ...(ends.cancellable === true ? [DurableDeferred.await(CancelRequested).pipe(Effect.as("cancelled" as const))] : []),
+      ...(ends.notified !== undefined ? [DurableDeferred.await(ends.notified).pipe(Effect.as("notified" as const))] : [])
     ]
   })
 
@@ -286,7 +290,7 @@ const followTx = (automationId: string, executionId: string, name: string, txHas
         return state as Final
       }
       // A notification already used would end every later wait at once: after one, the clock alone decides.
-      const woke: "due" | "cancelled" | "notified" = yield* durableWait(`${name}/poll/${i}`, options.pollMillis, lastNotified ? undefined : notified)
+      const woke: "due" | "cancelled" | "notified" = yield* durableWait(`${name}/poll/${i}`, options.pollMillis, { notified: lastNotified ? undefined : notified })
       lastNotified = lastNotified || woke === "notified"
     }
     return { _tag: "Reverted", reason: "not final in time" } as Final
@@ -297,6 +301,42 @@ const sessionState = (wallet: string, sessionPublicKey: string, retry: Schedule.
   Sessions.getSessionData({ walletAddress: wallet, sessionPublicKey }, { retry }).pipe(
     Effect.map((data) => data.validUntil)
   )
+
+/**
+ * Step `k`: one execute under the idempotency key `automationId:k`. Replayed after a crash, it re-sends the payload
+ * recorded for that key (the chain runs it at most once). An outcome not known yet is looked at again on the
+ * durable clock, with the same key, until the chain decides.
+ */
+const executeStep = (payload: typeof Payload.Type, k: number) =>
+  Effect.gen(function*() {
+    const options = yield* EngineOptions
+    const step = payload.steps[k]!
+    const idempotencyKey = `${payload.automationId}:${k}`
+    for (let attempt = 0; attempt < options.polls; attempt++) {
+      const result = yield* Activity.make({
+        name: attempt === 0 ? `step/${k}` : `step/${k}/again/${attempt}`,
+        success: Schema.Union(StepResult, Schema.TaggedStruct("Unknown", { reason: Schema.String })),
+        execute: Sessions.execute(
+          { encryptKey: options.serverKey, wallet: payload.wallet, session: payload.session, calls: step.calls },
+          { retry: options.retry, idempotencyKey }
+        ).pipe(
+          Effect.map((txHash) => ({ _tag: "Sent" as const, txHash })),
+          Effect.catchAll((error) =>
+            Effect.succeed(
+              // Faults of the ledger or the node leave the payment as it was: the same key decides it later.
+              error._tag === "OutcomeUnknown" || error._tag === "LedgerError" || error._tag === "RpcError" ||
+                (error._tag === "PaymasterError" && error.revertReason === undefined)
+                ? { _tag: "Unknown" as const, reason: reasonOf(error) }
+                : { _tag: "Refused" as const, reason: reasonOf(error) }
+            )
+          )
+        )
+      })
+      if (result._tag !== "Unknown") return result
+      yield* durableWait(`step/${k}/again/${attempt}`, options.pollMillis).pipe(Effect.asVoid)
+    }
+    return { _tag: "Refused" as const, reason: "the outcome stayed unknown" }
+  })
 
 const recordOf = (payload: typeof Payload.Type, executionId: string) => ({
   automationId: payload.automationId,
@@ -339,7 +379,19 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
     const registeredUntil = yield* Activity.make({
       name: "register/check",
       success: Schema.Number,
-      execute: sessionState(wallet, payload.session.publicKey, options.retry).pipe(Effect.orDie)
+      execute: sessionState(wallet, payload.session.publicKey, options.retry).pipe(
+        // Registered from here: the ledger knows the allow-list and counts the session from zero.
+        Effect.tap((validUntil) =>
+          validUntil === payload.session.validUntil
+            ? Effect.flatMap(Sessions.Ledger, (ledger) =>
+              ledger.resetSession(
+                { wallet: wallet as never, sessionPublicKey: payload.session.publicKey as never },
+                allowList(payload.steps.map((s) => s.calls.map((c) => ({ ...c, calldata: c.calldata as never }))) as never)
+              ))
+            : Effect.void
+        ),
+        Effect.orDie
+      )
     })
     if (registeredUntil !== payload.session.validUntil) {
       return yield* end({ state: "failed", stepsDone: 0, error: "the session is not registered as planned" })
@@ -352,22 +404,12 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
     for (let k = 0; k < N; k++) {
       const step = payload.steps[k]!
       const now = yield* Clock.currentTimeMillis
-      const woke = yield* durableWait(`due/${k}`, step.dueAt - now)
+      const woke = yield* durableWait(`due/${k}`, step.dueAt - now, { cancellable: true })
       if (woke === "cancelled") {
         outcome = { state: "cancelled", stepsDone }
         break
       }
-      const sent = yield* Activity.make({
-        name: `step/${k}`,
-        success: StepResult,
-        execute: Sessions.execute(
-          { encryptKey: options.serverKey, wallet: payload.wallet, session: payload.session, calls: step.calls },
-          { retry: options.retry }
-        ).pipe(
-          Effect.map((txHash) => ({ _tag: "Sent" as const, txHash })),
-          Effect.catchAll((error) => Effect.succeed({ _tag: "Refused" as const, reason: reasonOf(error) }))
-        )
-      })
+      const sent = yield* executeStep(payload, k)
       if (sent._tag === "Refused") {
         outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N}: ${sent.reason}` }
         break

@@ -223,26 +223,6 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
 }
 
 /**
- * A submission was accepted by the paymaster on an earlier attempt whose answer (the transaction hash) was lost
- * with the connection; the retry was refused as a duplicate (its outside-execution nonce was taken), so nothing was
- * sent twice. The transaction's hash is unknown: the account's `is_valid_outside_execution_nonce(nonce)` turns false
- * once it is included, and its effects (balances, the session's `callsUsed`) show on chain.
- *
- * @since 0.1.0
- * @category errors
- */
-export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLost>()("SubmissionAnswerLost", {
-  wallet: Schema.String,
-  nonce: Schema.String,
-  attempts: Schema.Number
-}) {
-  override get message() {
-    return `the paymaster accepted this submission for ${this.wallet} on an earlier attempt but its answer was lost; ` +
-      `the retry was refused as a duplicate (outside-execution nonce ${this.nonce}), so it was not sent twice`
-  }
-}
-
-/**
  * The outcome of a sent payload is not known yet: an attempt may have reached the paymaster and no answer
  * settled it before the retry budget ended. Nothing was sent twice, and nothing more will be sent for it unless
  * asked with the same `idempotencyKey` (which re-sends the same payload, never a new one). The chain decides:

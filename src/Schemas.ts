@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import { Effect, ParseResult, Schema } from "effect"
-import { hash } from "starknet"
 import { InvalidInput } from "./Errors.js"
 import { ADDRESS_BOUND, P, parseNumeric, toHex, U32_MAX, U64_MAX } from "./internal/felt.js"
+import { selectorOfName } from "./internal/stark.js"
 
 const feltArbitrary = <A extends string>(max: bigint) => () => (fc: typeof import("effect/FastCheck")) =>
   fc.bigInt({ min: 0n, max: max - 1n }).map((n) => toHex(n) as A)
@@ -119,7 +119,7 @@ const ENTRYPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export const selectorOf = (name: string): Felt => {
   let selector = selectors.get(name)
   if (selector === undefined) {
-    selector = toHex(BigInt(hash.getSelectorFromName(name))) as Felt
+    selector = toHex(selectorOfName(name)) as Felt
     // A backend names a handful of entrypoints: keep them, bounded.
     if (selectors.size >= 4096) selectors.clear()
     selectors.set(name, selector)

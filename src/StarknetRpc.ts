@@ -52,6 +52,23 @@ export interface Receipt {
 }
 
 /**
+ * A block with its transactions (the fields the library reads).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface BlockWithTxs {
+  readonly blockNumber: number
+  readonly timestamp: number
+  readonly transactions: ReadonlyArray<{
+    readonly transactionHash: TxHash
+    readonly type: string
+    readonly senderAddress?: Address
+    readonly calldata: ReadonlyArray<Felt>
+  }>
+}
+
+/**
  * A read-only contract call. `entrypoint` is a name or a selector.
  *
  * @since 0.1.0
@@ -79,6 +96,7 @@ export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc"
     readonly getTransactionStatus: (txHash: TxHash) => Effect.Effect<TransactionStatus, RpcError | TransactionNotFound>
     readonly getTransactionReceipt: (txHash: TxHash) => Effect.Effect<Receipt, RpcError | TransactionNotFound>
     readonly getNonce: (address: Address) => Effect.Effect<Felt, RpcError>
+    readonly getBlockWithTxs: (blockNumber: number) => Effect.Effect<BlockWithTxs, RpcError>
   }
 >() {}
 
@@ -110,6 +128,16 @@ export interface HttpOptions {
 
 const FeltList = Schema.Array(Schemas.Felt)
 const Block = Schema.Struct({ block_number: Schema.Number, timestamp: Schema.Number })
+const BlockWithTxsWire = Schema.Struct({
+  block_number: Schema.Number,
+  timestamp: Schema.Number,
+  transactions: Schema.Array(Schema.Struct({
+    transaction_hash: Schemas.TxHash,
+    type: Schema.String,
+    sender_address: Schema.optional(Schemas.Address),
+    calldata: Schema.optionalWith(FeltList, { default: () => [] })
+  }))
+})
 const StatusWire = Schema.Struct({
   finality_status: Schemas.FinalityStatus,
   execution_status: Schema.optional(Schemas.ExecutionStatus),
@@ -202,7 +230,20 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           })),
           Effect.catchTag("RpcError", notFound(txHash))
         ),
-      getNonce: (address) => request("starknet_getNonce", { block_id: "latest", contract_address: address }, Schemas.Felt)
+      getNonce: (address) => request("starknet_getNonce", { block_id: "latest", contract_address: address }, Schemas.Felt),
+      getBlockWithTxs: (blockNumber) =>
+        request("starknet_getBlockWithTxs", { block_id: { block_number: blockNumber } }, BlockWithTxsWire).pipe(
+          Effect.map((b): BlockWithTxs => ({
+            blockNumber: b.block_number,
+            timestamp: b.timestamp,
+            transactions: b.transactions.map((tx) => ({
+              transactionHash: tx.transaction_hash,
+              type: tx.type,
+              ...(tx.sender_address !== undefined ? { senderAddress: tx.sender_address } : {}),
+              calldata: tx.calldata
+            }))
+          }))
+        )
     })
   })
 

@@ -9,18 +9,16 @@ import { Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
 import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
-import { Ledger } from "./internal/ledger.js"
+import * as Ledger from "./Ledger.js"
+import { faultAnnotations } from "./internal/retry.js"
 
 /**
  * Tells the ledger, when one is provided, that a transaction reached a final status: a reverted or rejected execute
  * gives its reserved call back (the chain did not count it).
  */
-const settle = (txHash: string, status: TransactionStatus) =>
+const settle = (txHash: TxHash, status: TransactionStatus) =>
   isFinal(status)
-    ? Effect.flatMap(Effect.serviceOption(Ledger), (ledger) =>
-      ledger._tag === "Some"
-        ? ledger.value.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED")
-        : Effect.void)
+    ? Ledger.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED", status.revertReason)
     : Effect.void
 
 /**
@@ -68,20 +66,54 @@ export const defaultPolling: Schedule.Schedule<unknown, unknown> = Schedule.expo
  */
 export const defaultTimeout: Duration.DurationInput = "2 minutes"
 
+/**
+ * The shortest delay between two looks of `wait`: a faster schedule (`Schedule.forever`, `spaced(0)`) is slowed to
+ * it, so that no wait floods a node. A block takes seconds; a look every 100 ms already sees it at once.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const minimumPollInterval: Duration.Duration = Duration.millis(100)
+
+/**
+ * Raises every delay of a schedule below `minimumPollInterval` to it (`wait` does this to the schedule it is given).
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const atLeastMinimumInterval = <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): Schedule.Schedule<Out, In, R> =>
+  Schedule.modifyDelay(schedule, (_, delay) => Duration.max(delay, minimumPollInterval))
+
 /** A fault worth retrying. @since 0.1.0 @category predicates */
 export const isTransient = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "transient" in error && (error as { transient: unknown }).transient === true
 
 /**
- * Retries an effect's transient failures with a schedule.
+ * The failures of `E` that can be transient (those with a `transient` flag): what a retry schedule is given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransientOf<E> = Extract<E, { readonly transient: boolean }>
+
+/**
+ * Retries an effect's transient failures with a schedule, which sees those failures (so an error-aware schedule,
+ * e.g. `Schedule.recurWhile((e: RpcError) => e.code === 429)`, type-checks). Each retried fault is logged at debug
+ * level.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const retryTransient = <A, E, R>(
+export const retryTransient = <A, E, R, R2 = never>(
   effect: Effect.Effect<A, E, R>,
-  schedule: Schedule.Schedule<unknown, unknown> = defaultRetry
-): Effect.Effect<A, E, R> => Effect.retry(effect, { schedule, while: isTransient })
+  schedule: Schedule.Schedule<unknown, TransientOf<E>, R2> = defaultRetry
+): Effect.Effect<A, E, R | R2> =>
+  Effect.retry(
+    Effect.tapError(effect, (error) =>
+      isTransient(error) ? Effect.logDebug("transient fault").pipe(Effect.annotateLogs(faultAnnotations(error))) : Effect.void),
+    // Only transient failures reach the schedule (`while`), and those are `TransientOf<E>`.
+    { schedule: schedule as Schedule.Schedule<unknown, E, R2>, while: isTransient }
+  )
 
 /**
  * The status of a transaction, as the guide reads it. Transient RPC faults are retried.
@@ -91,7 +123,7 @@ export const retryTransient = <A, E, R>(
  */
 export const getStatus = (
   txHash: string,
-  options: { readonly retry?: Schedule.Schedule<unknown, unknown> } = {}
+  options: { readonly retry?: Schedule.Schedule<unknown, RpcError> } = {}
 ): Effect.Effect<TransactionStatus, InvalidInput | RpcError | TransactionNotFound, StarknetRpc> =>
   Effect.gen(function*() {
     const hash = yield* decode(TxHash, "txHash")(txHash)
@@ -108,11 +140,15 @@ export const getStatus = (
  * @category models
  */
 export interface WaitOptions {
-  /** When to look again; the wait fails with `TransactionNotFound` if the schedule ends before the hash is seen. */
+  /**
+   * When to look again; the wait fails with `TransactionNotFound` if the schedule ends before the hash is seen. Its
+   * delays are never shorter than `minimumPollInterval`.
+   */
   readonly schedule?: Schedule.Schedule<unknown, unknown>
   /** The whole budget; past it, `Timeout`. */
   readonly timeout?: Duration.DurationInput
-  readonly retry?: Schedule.Schedule<unknown, unknown>
+  /** Retries of each read's transient faults (default `defaultRetry`). */
+  readonly retry?: Schedule.Schedule<unknown, RpcError>
 }
 
 const isFinal = (status: TransactionStatus) =>
@@ -124,7 +160,8 @@ const isFinal = (status: TransactionStatus) =>
  * Waits until a transaction is final. Succeeds with the receipt on `SUCCEEDED`; fails with `Reverted` on
  * `REVERTED` (or `REJECTED`); when the schedule or the time budget ends first, with `Timeout` if the node knows the
  * hash but it is not final, and with `TransactionNotFound` if the node never knew it (a fresh hash may not be
- * visible at once, so "not found" is only the answer when the wait gives up).
+ * visible at once, so "not found" is only the answer when the wait gives up). `Timeout.waited` is the time the wait
+ * took on the `Clock`. Each look is logged at debug level, annotated with the hash and the status seen.
  *
  * @since 0.1.0
  * @category waiting
@@ -137,16 +174,25 @@ export const wait = (
     const hash = yield* decode(TxHash, "txHash")(txHash)
     const rpc = yield* StarknetRpc
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+    const start = yield* Clock.currentTimeMillis
     // One look: the status, or "missing" while the node does not know the hash yet.
     const look = retryTransient(rpc.getTransactionStatus(hash), options.retry).pipe(
       Effect.map((status): TransactionStatus | "missing" => status),
-      Effect.catchTag("TransactionNotFound", () => Effect.succeed("missing" as const))
+      Effect.catchTag("TransactionNotFound", () => Effect.succeed("missing" as const)),
+      Effect.tap((seen) =>
+        Effect.logDebug("transaction status").pipe(
+          Effect.annotateLogs(
+            seen === "missing"
+              ? { finalityStatus: "NOT_FOUND" }
+              : { finalityStatus: seen.finalityStatus, ...(seen.executionStatus !== undefined ? { executionStatus: seen.executionStatus } : {}) }
+          )
+        ))
     )
     const lastSeen = yield* Ref.make<TransactionStatus | "missing">("missing")
     yield* look.pipe(
       Effect.tap((seen) => Ref.set(lastSeen, seen)),
       Effect.repeat({
-        schedule: options.schedule ?? defaultPolling,
+        schedule: atLeastMinimumInterval(options.schedule ?? defaultPolling),
         until: (seen) => seen !== "missing" && isFinal(seen)
       }),
       Effect.timeoutOption(timeout)
@@ -154,7 +200,10 @@ export const wait = (
     const last = yield* Ref.get(lastSeen)
     // The schedule or the budget ended first: never seen is "not found", seen but pending is a timeout.
     if (last === "missing") return yield* new TransactionNotFound({ txHash: hash })
-    if (!isFinal(last)) return yield* new Timeout({ txHash: hash, waited: timeout })
+    if (!isFinal(last)) {
+      const waited = Duration.millis((yield* Clock.currentTimeMillis) - start)
+      return yield* new Timeout({ txHash: hash, waited })
+    }
     const status = last
     yield* settle(hash, status)
     if (status.finalityStatus === "REJECTED") {
@@ -165,13 +214,16 @@ export const wait = (
       return yield* new Reverted({ txHash: hash, revertReason: receipt.revertReason ?? status.revertReason ?? "" })
     }
     return receipt
-  })
+  }).pipe(Effect.annotateLogs({ txHash }), Effect.withLogSpan("Transactions.wait"))
 
 /**
- * Polls every `interval`, on the multiples of `interval` on the clock (so concurrent waits poll together).
+ * Polls every `interval` (at least `minimumPollInterval`), on the multiples of it on the clock (so concurrent waits
+ * poll together).
  *
  * @since 0.1.0
  * @category schedules
  */
-export const spaced = (interval: Duration.DurationInput): Schedule.Schedule<unknown, unknown> =>
-  Schedule.spaced(interval).pipe(alignedTo(interval))
+export const spaced = (interval: Duration.DurationInput): Schedule.Schedule<unknown, unknown> => {
+  const step = Duration.max(Duration.decode(interval), minimumPollInterval)
+  return Schedule.spaced(step).pipe(alignedTo(step))
+}

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
+import { Cause, Context, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
@@ -93,7 +93,17 @@ export interface Client {
     readonly getSessionData: (params: { readonly walletAddress: string; readonly sessionPublicKey: string }) => Promise<SessionData>
   }
   readonly executeTransactionWithSession: (args: {
-    readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
+    readonly params: {
+      readonly encryptKey: string
+      readonly wallet: Wallet
+      readonly session: Session
+      readonly calls: ReadonlyArray<CallInput>
+      /**
+       * Names one payment across retries: while the payload signed for it can still execute, a call with the same
+       * key sends that same payload again, so the payment moves at most once (see docs/exactly-once.md).
+       */
+      readonly idempotencyKey?: string
+    }
   }) => Promise<string>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
@@ -139,7 +149,11 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effec
  */
 export const createClient = (options: ClientOptions = {}): Client => {
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
-  const crypto = Effect.runSync(Effect.provide(Crypto, "layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer))
+  // Its scope (the key cache's) stays open until `close`, which wipes the cached keys.
+  const cryptoScope = Effect.runSync(Scope.make())
+  const crypto = Effect.runSync(
+    Layer.buildWithScope("layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer, cryptoScope)
+  ).pipe(Context.get(Crypto))
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
@@ -200,7 +214,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
           Sessions.createSessionKey({
             encryptKey: pin(params.encryptKey),
             ...(params.durationSeconds !== undefined ? { durationSeconds: params.durationSeconds } : {})
-          }).pipe(Effect.provide(local))
+          }).pipe(
+            // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
+            Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
+            Effect.provide(local)
+          )
         )
         if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
@@ -211,7 +229,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
         run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
       getSessionData: (params) => run(Sessions.getSessionData(params))
     },
-    executeTransactionWithSession: ({ params }) => run(Sessions.execute({ ...params, encryptKey: pin(params.encryptKey) })),
+    executeTransactionWithSession: ({ params }) =>
+      run(Sessions.execute(
+        { ...params, encryptKey: pin(params.encryptKey) },
+        params.idempotencyKey !== undefined ? { idempotencyKey: params.idempotencyKey } : {}
+      )),
     getTransactionStatus: (args) => run(Transactions.getStatus(typeof args === "string" ? args : args.txHash)),
     waitForTransaction: (args) => {
       const { txHash, timeoutMs, intervalMs } = typeof args === "string" ? { txHash: args, timeoutMs: undefined, intervalMs: undefined } : args
@@ -224,7 +246,7 @@ export const createClient = (options: ClientOptions = {}): Client => {
     },
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
-    close: () => runtime.dispose()
+    close: () => runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))
   }
 }
 

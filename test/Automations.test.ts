@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Schedule } from "effect"
 import { Devnet, Sessions } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 import { atRealisticTime, PIN, RECIPIENT, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
@@ -38,4 +38,71 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
       const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: started.sessionPublicKey })
       expect(data.validUntil).toBe(0)
     }).pipe(Effect.provide(AutomationsTest)))
+
+  it.effect("cancel after the first step: no step starts after it, the session is revoked", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
+      const started = yield* Automations.start({
+        automationId: "cancel-me",
+        wallet,
+        pin: PIN,
+        calls: () => [transfer(500n)],
+        schedule: { every: "10 minutes", times: 5 }
+      })
+      const firstDone = Automations.status("cancel-me").pipe(
+        Effect.filterOrFail((s) => s.stepsDone === 1, () => "not yet"),
+        Effect.retry(Schedule.spaced("1 second"))
+      )
+      const afterOne = yield* withBlocks(firstDone, 300)
+      expect(afterOne.nextRunAt).toBeGreaterThan(afterOne.steps[0]!.at)
+      yield* Automations.cancel("cancel-me")
+      const outcome = yield* withBlocks(Automations.awaitEnd("cancel-me"), 300)
+      expect(outcome).toEqual({ state: "cancelled", stepsDone: 1 })
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(500n)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: started.sessionPublicKey })
+      expect(data.validUntil).toBe(0)
+      expect((yield* Automations.status("cancel-me")).state).toBe("cancelled")
+    }).pipe(Effect.provide(AutomationsTest)))
+
+  it.effect("a step the chain refuses ends the plan: the steps before stand, the session is revoked", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000n } })
+      const started = yield* Automations.start({
+        automationId: "runs-dry",
+        wallet,
+        pin: PIN,
+        // The third step calls a blocklisted entrypoint: the session's rules refuse it whatever its allow-list.
+        calls: (k) => (k < 2 ? [transfer(1_000n)] : [{ contractAddress: USDC, entrypoint: "upgrade", calldata: ["0x1"] }]),
+        schedule: { every: "1 minute", times: 3 }
+      })
+      const outcome = yield* withBlocks(Automations.awaitEnd("runs-dry"), 600)
+      expect(outcome.state).toBe("failed")
+      expect(outcome.stepsDone).toBe(2)
+      expect(outcome.error).toMatch(/step 3\/3: ForbiddenCall/)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(2_000n)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: started.sessionPublicKey })
+      expect(data.validUntil).toBe(0)
+    }).pipe(Effect.provide(AutomationsTest)))
+
+  it.effect("bad definitions are typed errors, nothing is signed", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const base = { automationId: "bad", wallet, pin: PIN, calls: () => [transfer(1n)] }
+      const times = yield* Effect.flip(Automations.start({ ...base, schedule: { every: "1 minute", times: 0 } }))
+      expect(times).toMatchObject({ _tag: "InvalidInput", path: "schedule.times" })
+      const cron = yield* Effect.flip(Automations.start({ ...base, schedule: { cron: "not a cron", times: 2 } }))
+      expect(cron).toMatchObject({ _tag: "InvalidInput", path: "schedule.cron" })
+      const thrown = yield* Effect.flip(Automations.start({ ...base, calls: () => { throw new Error("boom") }, schedule: { every: "1 minute", times: 1 } }))
+      expect(thrown).toMatchObject({ _tag: "InvalidInput", path: "calls(0)" })
+      const pin = yield* Effect.flip(Automations.start({ ...base, pin: "wrong", schedule: { every: "1 minute", times: 1 } }))
+      expect(pin._tag).toBe("InvalidPin")
+      expect(yield* Effect.flip(Automations.status("bad"))).toMatchObject({ _tag: "AutomationNotFound" })
+    }).pipe(Effect.provide(AutomationsTest)))
 })
+

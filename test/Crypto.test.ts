@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import CryptoJS from "crypto-js"
 import { Effect, Exit, FastCheck as fc, Layer, Redacted } from "effect"
 import { ec } from "starknet"
-import { Crypto, Errors, type Schemas } from "starknet-session-keys"
+import { Crypto, Errors, type Schemas, Sessions } from "starknet-session-keys"
 import * as keystore from "../src/internal/keystore.js"
 
 const N = ec.starkCurve.CURVE.n
@@ -158,4 +158,169 @@ describe("keys at rest", () => {
       expect(text).not.toContain("secret-pin-42")
       expect(text).not.toContain("wrong-pin-77")
     }))
+})
+
+const envelopeOf = (blob: string) => JSON.parse(Buffer.from(blob.slice(5), "base64url").toString())
+const blobOf = (envelope: unknown) => "ssk1." + Buffer.from(JSON.stringify(envelope)).toString("base64url")
+
+describe("the key envelope's bounds", () => {
+  const key = keyBytes(0xc0ffeen)
+  const publicKey = hex(BigInt(ec.starkCurve.getStarkKey(key))) as Schemas.Felt
+  const pin = Redacted.make("2468")
+  const decrypt = (blob: string) =>
+    withCrypto((crypto) => Effect.flip(crypto.decryptPrivateKey(blob, pin, publicKey)))
+
+  it.effect("a KDF cost above what the library writes is InvalidInput, refused before any derivation", () =>
+    Effect.gen(function*() {
+      // Written by our own writer with the right PIN: only the cost is wrong.
+      for (const params of [{ N: 2 ** 16, r: 8, p: 1 }, { N: 2 ** 15, r: 16, p: 1 }, { N: 2 ** 14, r: 8, p: 2 }]) {
+        const blob = keystore.encryptV1Sync(key, publicKey, Redacted.value(pin), params)
+        const error = yield* decrypt(blob)
+        expect(error).toBeInstanceOf(Errors.InvalidInput)
+        expect((error as Errors.InvalidInput).rule).toMatch(/KDF cost above/)
+      }
+      // N = 2^22 was trusted before: 4 GiB and seconds per attempt.
+      const hostile = envelopeOf(keystore.encryptV1Sync(key, publicKey, Redacted.value(pin), { N: 2 ** 10, r: 8, p: 1 }))
+      expect(yield* decrypt(blobOf({ ...hostile, N: 2 ** 22 }))).toBeInstanceOf(Errors.InvalidInput)
+      // A lower cost than ours (an older writer) still reads.
+      const cheap = keystore.encryptV1Sync(key, publicKey, Redacted.value(pin), { N: 2 ** 10, r: 8, p: 1 })
+      const back = yield* withCrypto((crypto) => crypto.decryptPrivateKey(cheap, pin, publicKey).pipe(Effect.map((k) => Uint8Array.from(Redacted.value(k)))))
+      expect(Buffer.from(back).equals(Buffer.from(key))).toBe(true)
+    }))
+
+  it.effect("only 16-byte GCM tags: a truncated tag that would authenticate is InvalidInput", () =>
+    Effect.gen(function*() {
+      const envelope = envelopeOf(keystore.encryptV1Sync(key, publicKey, Redacted.value(pin), { N: 2 ** 10, r: 8, p: 1 }))
+      const tag = Buffer.from(envelope.tag, "base64url")
+      for (const length of [4, 8, 12, 15]) {
+        const error = yield* decrypt(blobOf({ ...envelope, tag: tag.subarray(0, length).toString("base64url") }))
+        expect(error).toBeInstanceOf(Errors.InvalidInput)
+      }
+      const longer = Buffer.concat([tag, Buffer.from([0])]).toString("base64url")
+      expect(yield* decrypt(blobOf({ ...envelope, tag: longer }))).toBeInstanceOf(Errors.InvalidInput)
+    }))
+
+  it.effect("malformed parameters are InvalidInput, not InvalidPin", () =>
+    Effect.gen(function*() {
+      const envelope = envelopeOf(keystore.encryptV1Sync(key, publicKey, Redacted.value(pin), { N: 2 ** 10, r: 8, p: 1 }))
+      const b64 = (n: number) => Buffer.alloc(n, 7).toString("base64url")
+      const malformed: ReadonlyArray<Record<string, unknown>> = [
+        { N: 1000 },
+        { N: 0 },
+        { N: -1024 },
+        { N: "1024" },
+        { r: 0 },
+        { p: 0 },
+        { r: 1.5 },
+        { iv: b64(8) },
+        { iv: b64(16) },
+        { iv: "not base64!" },
+        { salt: b64(2) },
+        { salt: undefined },
+        { ct: b64(31) },
+        { ct: b64(48) },
+        { tag: 42 },
+        { v: 2 },
+        { kdf: "pbkdf2" }
+      ]
+      for (const change of malformed) {
+        const error = yield* decrypt(blobOf({ ...envelope, ...change }))
+        expect(error, JSON.stringify(change)).toBeInstanceOf(Errors.InvalidInput)
+      }
+      expect(yield* decrypt("ssk1." + "A".repeat(10_000))).toBeInstanceOf(Errors.InvalidInput)
+      expect(yield* decrypt(blobOf(null))).toBeInstanceOf(Errors.InvalidInput)
+      // The untouched envelope still decrypts; a wrong PIN on it is InvalidPin.
+      const wrong = yield* withCrypto((crypto) => Effect.flip(crypto.decryptPrivateKey(blobOf(envelope), Redacted.make("1357"), publicKey)))
+      expect(wrong).toBeInstanceOf(Errors.InvalidPin)
+    }))
+})
+
+describe("no string copies of a decrypted key", () => {
+  // A key whose hex is easy to spot in any string.
+  const secret = 0x0123456789abcdef0fedcba9876543210123456789abcdef0fedcba98765432n
+  const secretHex = secret.toString(16)
+  const publicKey = hex(BigInt(ec.starkCurve.getStarkKey(keyBytes(secret)))) as Schemas.Felt
+
+  /** Runs `effect` while recording every string made by the usual byte-to-text routes. */
+  const recordingStrings = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const made: Array<string> = []
+      const bufferToString = Buffer.prototype.toString
+      const bigintToString = BigInt.prototype.toString
+      const padStart = String.prototype.padStart
+      const record = (value: unknown) => {
+        if (typeof value === "string") made.push(value)
+        return value
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          Buffer.prototype.toString = function(this: Buffer, ...args: Array<any>) {
+            return record(bufferToString.apply(this, args as never)) as string
+          } as never
+          BigInt.prototype.toString = function(this: bigint, ...args: Array<any>) {
+            return record(bigintToString.apply(this, args as never)) as string
+          } as never
+          String.prototype.padStart = function(this: string, ...args: Array<any>) {
+            return record(padStart.apply(this, args as never)) as string
+          } as never
+        }),
+        () =>
+          Effect.sync(() => {
+            Buffer.prototype.toString = bufferToString
+            BigInt.prototype.toString = bigintToString
+            String.prototype.padStart = padStart
+          })
+      )
+      yield* effect
+      return made
+    }).pipe(Effect.scoped)
+
+  it.effect("decrypting (both formats) and deriving the public key make no string of the key", () =>
+    withCrypto((crypto) =>
+      Effect.gen(function*() {
+        const pin = Redacted.make("9753")
+        const v1 = keystore.encryptV1Sync(keyBytes(secret), publicKey, Redacted.value(pin), { N: 2 ** 10, r: 8, p: 1 })
+        const legacy = CryptoJS.AES.encrypt(hex(secret), Redacted.value(pin)).toString()
+        const made = yield* recordingStrings(Effect.scoped(Effect.gen(function*() {
+          for (const blob of [v1, legacy]) {
+            const key = yield* crypto.decryptPrivateKey(blob, pin, publicKey)
+            expect(yield* crypto.publicKeyOf(key)).toBe(publicKey)
+          }
+        })))
+        expect(made.length).toBeGreaterThan(0)
+        expect(made.filter((text) => text.toLowerCase().includes(secretHex.slice(0, 24)))).toEqual([])
+      })
+    ))
+})
+
+describe("scrypt off the event loop", () => {
+  /** How many times the event loop turned while `effect` ran. */
+  const turnsDuring = async (effect: Effect.Effect<unknown, unknown>) => {
+    let turns = 0
+    let running = true
+    const spin = () => {
+      turns++
+      if (running) setImmediate(spin)
+    }
+    setImmediate(spin)
+    await Effect.runPromise(Effect.scoped(effect) as Effect.Effect<unknown>)
+    running = false
+    return turns
+  }
+  const withLayer = <A, E>(f: (c: Crypto.Crypto["Type"]) => Effect.Effect<A, E, any>) =>
+    Effect.flatMap(Crypto.Crypto, f).pipe(Effect.provide(Crypto.layer)) as Effect.Effect<A, E, never>
+
+  it("encrypting, decrypting and creating a session key let the event loop run", async () => {
+    const key = Redacted.make(keyBytes(4242n))
+    const pin = Redacted.make("8642")
+    const publicKey = await Effect.runPromise(withLayer((c) => c.publicKeyOf(key)))
+    let blob = ""
+    expect(await turnsDuring(withLayer((c) => Effect.map(c.encryptPrivateKey(key, pin), (b) => (blob = b))))).toBeGreaterThan(5)
+    expect(await turnsDuring(withLayer((c) => c.decryptPrivateKey(blob, pin, publicKey)))).toBeGreaterThan(5)
+    expect(await turnsDuring(Sessions.createSessionKey({ encryptKey: pin }).pipe(Effect.provide(Crypto.layer)))).toBeGreaterThan(5)
+    expect(await turnsDuring(Crypto.generateEncrypted(pin))).toBeGreaterThan(5)
+    expect(await turnsDuring(keystore.encryptV1(Redacted.value(key), publicKey, Redacted.value(pin)))).toBeGreaterThan(5)
+    // The synchronous writers stay for callers that must return at once.
+    expect(await turnsDuring(Effect.sync(() => Crypto.generateEncryptedSync(pin)))).toBeLessThanOrEqual(1)
+  })
 })

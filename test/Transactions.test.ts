@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Ref, Schedule, TestClock } from "effect"
+import { Duration, Effect, Fiber, Layer, Logger, LogLevel, Ref, Schedule, TestClock } from "effect"
 import { Errors, Schemas, StarknetRpc, Transactions } from "starknet-session-keys"
 
 const HASH = "0xabc"
@@ -13,6 +13,7 @@ const scripted = (script: ReadonlyArray<Schemas.TransactionStatus | "missing" | 
       latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+      getBlockWithTxs: () => Effect.die("not used"),
       getTransactionStatus: (txHash) =>
         Ref.getAndUpdate(looks, (n) => n + 1).pipe(Effect.flatMap((n): Effect.Effect<Schemas.TransactionStatus, Errors.RpcError | Errors.TransactionNotFound> => {
           const step = script[Math.min(n, script.length - 1)]!
@@ -98,8 +99,81 @@ describe("Transactions.wait", () => {
   it.effect("a hash that is seen but never final when the schedule ends is a Timeout, not not-found", () =>
     Effect.gen(function*() {
       const { layer } = yield* scripted([received])
-      const error = yield* Effect.flip(Transactions.wait(HASH, { schedule: Schedule.recurs(2) }).pipe(Effect.provide(layer)))
+      const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH, { schedule: Schedule.recurs(2) }).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBeInstanceOf(Errors.Timeout)
+    }))
+
+  it.effect("Timeout.waited is the time the wait took, not the budget", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scripted([received])
+      const schedule = Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(3)))
+      const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH, { schedule, timeout: "2 minutes" }).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("1 minute")
+      const error = yield* Fiber.join(fiber)
       expect(error).toBeInstanceOf(Errors.Timeout)
+      // Four looks, three seconds apart in all: the schedule ended long before the two-minute budget.
+      expect(Duration.toMillis((error as Errors.Timeout).waited)).toBe(3_000)
+      expect(error.message).toContain("3s")
+    }))
+
+  it.effect("a schedule faster than the floor is slowed to minimumPollInterval: no flood of reads", () =>
+    Effect.gen(function*() {
+      const { layer, looks } = yield* scripted([received])
+      const floor = Duration.toMillis(Transactions.minimumPollInterval)
+      for (const schedule of [Schedule.recurs(10_000), Transactions.spaced(0)]) {
+        yield* Ref.set(looks, 0)
+        const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH, { schedule, timeout: "1 second" }).pipe(Effect.provide(layer))))
+        yield* TestClock.adjust("1 second")
+        expect(yield* Fiber.join(fiber)).toBeInstanceOf(Errors.Timeout)
+        // One look at once, then one per floor interval within the second.
+        expect(yield* Ref.get(looks)).toBeLessThanOrEqual(1_000 / floor + 1)
+        expect(yield* Ref.get(looks)).toBeGreaterThanOrEqual(1_000 / floor - 1)
+      }
+    }))
+
+  it.effect("the retry schedule is typed by the faults it sees: an error-aware one decides what is retried", () =>
+    Effect.gen(function*() {
+      // Retries 503s only, and at most twice.
+      const only503 = Schedule.recurWhile((e: Errors.RpcError) => e.code === 503).pipe(Schedule.intersect(Schedule.recurs(2)))
+      const { layer, looks } = yield* scripted(["flaky", "flaky", succeeded])
+      const receipt = yield* Transactions.wait(HASH, { retry: only503 }).pipe(Effect.provide(layer))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(yield* Ref.get(looks)).toBe(3)
+      const status = yield* Transactions.getStatus(HASH, { retry: only503 }).pipe(Effect.provide(layer))
+      expect(status.executionStatus).toBe("SUCCEEDED")
+      const tooFlaky = yield* scripted(["flaky", "flaky", "flaky", succeeded])
+      const error = yield* Effect.flip(Transactions.getStatus(HASH, { retry: only503 }).pipe(Effect.provide(tooFlaky.layer)))
+      expect(error).toMatchObject({ _tag: "RpcError", code: 503 })
+      expect(yield* Ref.get(tooFlaky.looks)).toBe(3)
+    }))
+
+  it.effect("polls and retries are logged at debug level, annotated with the hash and what was seen", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ message: unknown; level: string; annotations: Record<string, unknown> }> = []
+      const logger = Logger.make(({ annotations, logLevel, message }) => {
+        lines.push({ message, level: logLevel.label, annotations: Object.fromEntries(annotations) })
+      })
+      const { layer } = yield* scripted(["flaky", "missing", received, succeeded])
+      const fiber = yield* Effect.fork(
+        Transactions.wait(HASH, { schedule: Schedule.spaced("1 second") }).pipe(
+          Effect.provide(layer),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+          Logger.withMinimumLogLevel(LogLevel.Debug)
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect(lines.every((line) => line.level === "DEBUG" && line.annotations["txHash"] === HASH)).toBe(true)
+      expect(lines.map((line) => [line.message, line.annotations["fault"] ?? line.annotations["finalityStatus"]])).toEqual([
+        [["transient fault"], "RpcError"],
+        [["transaction status"], "NOT_FOUND"],
+        [["transaction status"], "RECEIVED"],
+        [["transaction status"], "ACCEPTED_ON_L2"]
+      ])
+      expect(lines[0]!.annotations).toMatchObject({ code: 503, method: "starknet_getTransactionStatus" })
+      // The fault's text (which may carry a node's URL and key) is not logged.
+      expect(JSON.stringify(lines)).not.toContain("unavailable")
     }))
 
   it.effect("transient RPC faults are retried, not surfaced", () =>
@@ -126,6 +200,7 @@ describe("Transactions.wait", () => {
           latestBlock: Effect.succeed({ blockNumber: 1, timestamp: 1 }),
           call: () => Effect.succeed([]),
           getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
+          getBlockWithTxs: () => Effect.die("not used"),
           getTransactionStatus: (txHash) =>
             Effect.flatMap(TestClock.currentTimeMillis, (now) => {
               instants.push(now)

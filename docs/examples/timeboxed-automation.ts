@@ -19,7 +19,7 @@
 // Prints `session 0x…` once, `step k/N 0x<tx hash>` per step done, and exits 0 once the session is revoked.
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Duration, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
-import { Crypto, Paymaster, Sessions, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
+import { Crypto, Paymaster, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 
 const Settings = Config.all({
@@ -76,9 +76,9 @@ const serverKey = Config.redacted("AUTOMATION_SERVER_KEY").pipe(
 
 // One database for the engine's journal, the automation store and the ledger of payments.
 const Database = Automations.layerDatabaseConfig
-const Chain = Layer.mergeAll(StarknetRpc.layerConfig, Paymaster.layerSnip29Config, Crypto.layer, Sessions.layer)
+const Chain = Layer.mergeAll(StarknetRpc.layerConfig, Paymaster.layerSnip29Config, Crypto.layer)
 const Engine = Layer.unwrapEffect(Effect.map(serverKey, (key) => Automations.layer({ serverKey: key, pollInterval: "1 second" }))).pipe(
-  Layer.provide([Automations.layerEngineSingle(), Automations.layerStoreSql()]),
+  Layer.provide([Automations.layerEngineSingle(), Automations.layerStoreSql(), Automations.layerLedgerSql()]),
   Layer.provide(Chain),
   Layer.provide(Database)
 )

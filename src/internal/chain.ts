@@ -3,7 +3,6 @@
  * the spec states them (check order, revert strings). Synchronous and single-threaded: every mutation goes
  * through a journal so a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
-import { hash } from "starknet"
 import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../Constants.js"
 import {
   directSessionHash,
@@ -276,9 +275,7 @@ export class Chain {
   // -- deployment ---------------------------------------------------------------------------------------------
 
   deployAccount(publicKey: bigint, salt: bigint): bigint {
-    const address = BigInt(
-      hash.calculateContractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey.toString()], 0)
-    )
+    const address = stark.contractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey], 0n)
     this.contracts.set(address, {
       kind: "account",
       publicKey,

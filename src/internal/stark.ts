@@ -1,15 +1,15 @@
 /**
- * Stark-curve ECDSA on top of starknet.js `ec.starkCurve` (@scure/starknet, @noble/curves).
+ * Stark-curve ECDSA, selectors and contract addresses on top of @scure/starknet (itself on @noble/curves): the same
+ * functions starknet.js calls as `ec.starkCurve`, without starknet.js at run time.
  *
- * Signing is starknet.js's own. Verification computes the same equation as `ec.starkCurve.verify`
+ * Signing is @scure/starknet's own. Verification computes the same equation as `ec.starkCurve.verify`
  * (R = h/s·G + r/s·P, accept when R.x mod n = r) over a public point decoded once per key and precomputed
  * (8-bit windows), which is what makes a devnet that verifies every signature fast. Starknet public keys are
  * x-coordinates only: the two points with that x are P and -P, and u2·(-P) = -(u2·P), so both parities are
  * checked from one multiplication.
  */
-import { ec } from "starknet"
+import * as curve from "@scure/starknet"
 
-const curve = ec.starkCurve
 const Point = curve.ProjectivePoint
 type Point = InstanceType<typeof Point>
 const N = curve.CURVE.n
@@ -78,3 +78,27 @@ export const publicKeyOf = (privateKey: Uint8Array): bigint => BigInt(curve.getS
 
 /** The order of the curve's group: private keys lie in [1, N - 1]. */
 export const CURVE_ORDER = N
+
+/** starknet_keccak of an entrypoint name: its selector (starknet.js `hash.getSelectorFromName`). */
+export const selectorOfName = (name: string): bigint => curve.keccak(new TextEncoder().encode(name))
+
+/** Pedersen over `[...values, length]` from 0 (starknet.js `hash.computeHashOnElements`). */
+const pedersenChain = (values: ReadonlyArray<bigint>): bigint =>
+  BigInt([...values, BigInt(values.length)].reduce<bigint>((x, y) => BigInt(curve.pedersen(x, y)), 0n))
+
+/** 'STARKNET_CONTRACT_ADDRESS' as a short string. */
+const CONTRACT_ADDRESS_PREFIX = 0x535441524b4e45545f434f4e54524143545f41444452455353n
+/** Addresses are reduced below 2^251 - 256. */
+const ADDRESS_BOUND = 2n ** 251n - 256n
+
+/**
+ * The address of a contract deployed from a class hash (starknet.js `hash.calculateContractAddressFromHash`):
+ * Pedersen over the prefix, deployer, salt, class hash and the hash of the constructor's calldata.
+ */
+export const contractAddressFromHash = (
+  salt: bigint,
+  classHash: bigint,
+  constructorCalldata: ReadonlyArray<bigint>,
+  deployer: bigint
+): bigint =>
+  pedersenChain([CONTRACT_ADDRESS_PREFIX, deployer, salt, classHash, pedersenChain(constructorCalldata)]) % ADDRESS_BOUND

@@ -21,7 +21,7 @@ export async function run(): Promise<void> {
   const pin = "839201"
   const v1 = keystore.encryptV1Sync(key, "0x" + publicKey.toString(16), pin)
   const encryptV1 = msPerOp(() => keystore.encryptV1Sync(key, "0x" + publicKey.toString(16), pin), { warmup: 2, minMillis: 1000 })
-  const decryptV1 = await msPerOpAsync(() => keystore.decryptV1(v1, pin, "0x" + publicKey.toString(16)), { warmup: 2, minMillis: 1000 })
+  const decryptV1 = await msPerOpAsync(() => Effect.runPromise(keystore.decryptV1(v1, pin, "0x" + publicKey.toString(16))), { warmup: 2, minMillis: 1000 })
   console.log(`new format (scrypt N=2^15 r=8 p=1, AES-256-GCM): encrypt ${fmt(encryptV1)} ms, decrypt ${fmt(decryptV1)} ms`)
   const legacy = keystore.encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
   console.log(

@@ -83,7 +83,8 @@ const program = Effect.gen(function*() {
     call: () => Effect.succeed(stored),
     getTransactionStatus: () => Effect.die("not used"),
     getTransactionReceipt: () => Effect.die("not used"),
-    getNonce: () => Effect.die("not used")
+    getNonce: () => Effect.die("not used"),
+    getBlockWithTxs: () => Effect.die("not used")
   })
   const instantPaymaster = Paymaster.Paymaster.of({
     isAvailable: Effect.succeed(true),

@@ -5,12 +5,13 @@
 import { Effect, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
 import { Crypto, Devnet, Paymaster, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { fmt } from "./_measure.js"
 
 const PIN = "1111"
 
 const served = Effect.gen(function*() {
-  const server = yield* Devnet.serve({ host: "127.0.0.1", port: 0 })
+  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
   return { ...server, devnet: yield* Devnet.Devnet }
 }).pipe(Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "1 hour" }))))
 
@@ -72,7 +73,7 @@ export async function run(): Promise<void> {
   const times = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const inMemory = yield* Effect.flatMap(Devnet.Devnet, lifecycle).pipe(Effect.provide(Devnet.layer({ blockTime: "5 millis" })))
     const server = yield* Effect.gen(function*() {
-      const s = yield* Devnet.serve({ host: "127.0.0.1", port: 0 })
+      const s = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
       return { ...s, devnet: yield* Devnet.Devnet }
     }).pipe(Effect.provide(Devnet.layer({ blockTime: "5 millis" })))
     const overHttp = yield* lifecycle(server.devnet).pipe(

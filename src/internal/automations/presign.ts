@@ -2,7 +2,7 @@
  * Owner-signed outside executions signed now and sent later: the registration and the revoke of an automation's
  * session are both signed while the owner's PIN is at hand, so the rest of the plan never needs it.
  */
-import { Effect, type Redacted, Schema, type Schedule } from "effect"
+import { Clock, Effect, type Redacted, Schema, type Schedule } from "effect"
 import { Crypto } from "../../Crypto.js"
 import { InvalidInput, PaymasterError } from "../../Errors.js"
 import { messageHash, ownerSignature, OutsideExecutionTypedData, toOutsideCalls } from "../../OutsideExecution.js"
@@ -20,6 +20,9 @@ export const Presigned = Schema.Struct({
   executeBefore: Schema.Number
 })
 export type Presigned = typeof Presigned.Type
+
+/** How far the paymaster's clock may differ from ours, seconds (as for any sponsored submission). */
+const CLOCK_TOLERANCE = 60
 
 /** Builds `calls` through the paymaster for the window `now - 1 .. executeBefore`, checks the typed data, signs it. */
 export const presign = (
@@ -49,11 +52,13 @@ export const presign = (
         paymaster.buildTransaction({ userAddress: wallet.publicKey, calls, timeBounds }),
         retry
       )
+      const wall = Math.floor((yield* Clock.currentTimeMillis) / 1000)
       const outsideExecution = yield* checkTypedData(built.typedData, {
         chainId,
         calls: toOutsideCalls(calls),
-        ...timeBounds,
-        now: window.now,
+        validity: window.executeBefore - window.now,
+        clocks: { block: window.now, wall },
+        tolerance: CLOCK_TOLERANCE,
         boundsAsked: paymaster.takesTimeBounds !== false
       })
       const signature = yield* crypto.sign(messageHash(chainId, wallet.publicKey, outsideExecution), key)

@@ -5,7 +5,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { Devnet } from "starknet-session-keys"
+import * as Devnet from "../Devnet.js"
+import * as DevnetServer from "../DevnetServer.js"
 
 const flag = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -18,7 +19,7 @@ const blockTime = Number(flag("block-time", "2000"))
 const paymasterApiKey = flag("paymaster-api-key", "")
 
 const program = Effect.gen(function*() {
-  const { url } = yield* Devnet.serve({ port, host, ...(paymasterApiKey !== "" ? { paymasterApiKey } : {}) })
+  const { url } = yield* DevnetServer.serve({ port, host, ...(paymasterApiKey !== "" ? { paymasterApiKey } : {}) })
   const devnet = yield* Devnet.Devnet
   yield* Console.log(`starknet-session-keys devnet listening on ${url}`)
   yield* Console.log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, paymaster relayer ${devnet.relayer}`)

@@ -1,0 +1,17 @@
+/**
+ * The devnet served over HTTP: Starknet JSON-RPC, the SNIP-29 paymaster, the `devnet_*` admin methods and Chipi's
+ * REST routes, answered by the devnet of the current context. Its own entry point
+ * (`starknet-session-keys/devnet/server`), so that the library's root loads no HTTP server.
+ *
+ * @since 0.1.0
+ */
+export {
+  /**
+   * Serves the devnet of the current context over HTTP on loopback (by default) until the scope closes: its
+   * `starknet_*`, `paymaster_*` and `devnet_*` methods as JSON-RPC, batches included. Answers the URL.
+   *
+   * @since 0.1.0
+   * @category serving
+   */
+  serve
+} from "./devnet/server/http.js"

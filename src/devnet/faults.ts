@@ -1,0 +1,63 @@
+/**
+ * The faults in force and the gate every request of the embedded services passes: latency, injected failures and
+ * dropped connections, counted per method by its wire name. The served devnet gates each JSON-RPC entry itself
+ * (by the method the client sent) and marks the fiber, so the services it calls are not gated a second time.
+ */
+import { Effect, FiberRef } from "effect"
+import type { Faults } from "./types.js"
+
+/** Set by the served devnet while it runs an entry it has already gated. */
+export const gatedOnTheWire: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+
+export interface FaultGate {
+  readonly current: () => Faults
+  readonly merge: (next: Faults) => void
+  readonly clear: () => void
+  readonly requests: () => number
+  /**
+   * Runs `body` as one request of `method`: latency, an injected failure (`fail(status)`, 0 for a dropped
+   * connection), then `before` (the chain catching up with the clock), then the body.
+   */
+  readonly gate: <A, E>(method: string, fail: (code: number) => E, before: Effect.Effect<void>, body: Effect.Effect<A, E>) => Effect.Effect<A, E>
+}
+
+export const make = (initial: Faults = {}): FaultGate => {
+  let faults: Faults = initial
+  let requests = 0
+  const gate = <A, E>(method: string, fail: (code: number) => E, before: Effect.Effect<void>, body: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.gen(function*() {
+      if (yield* FiberRef.get(gatedOnTheWire)) {
+        yield* before
+        return yield* body
+      }
+      if (faults.latency !== undefined) yield* Effect.sleep(faults.latency)
+      const targeted = faults.faultMethods === undefined || faults.faultMethods.includes(method)
+      if (targeted && (faults.failNext ?? 0) > 0) {
+        faults = { ...faults, failNext: faults.failNext! - 1 }
+        return yield* Effect.fail(fail(faults.failStatus ?? 503))
+      }
+      const drop = targeted && (faults.dropNext ?? 0) > 0
+      if (drop) faults = { ...faults, dropNext: faults.dropNext! - 1 }
+      if (drop && faults.dropWhen !== "after") return yield* Effect.fail(fail(0))
+      requests++
+      yield* before
+      if (!drop) return yield* body
+      // Carried out, whatever its outcome; the answer is lost with the connection.
+      yield* Effect.exit(body)
+      return yield* Effect.fail(fail(0))
+    })
+  return {
+    current: () => faults,
+    merge: (next) => {
+      faults = { ...faults, ...next }
+    },
+    clear: () => {
+      faults = {}
+    },
+    requests: () => requests,
+    gate
+  }
+}
+
+export const faultMessage = (code: number) =>
+  code === 0 ? "connection dropped (injected fault)" : code === 429 ? "Too Many Requests (injected fault)" : "Service Unavailable (injected fault)"

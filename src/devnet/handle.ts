@@ -1,0 +1,125 @@
+/**
+ * The devnet's control handle: wallets, minting, time, inspection, the direct path and the faults.
+ */
+import * as nodeCrypto from "node:crypto"
+import { Duration, Effect, Redacted } from "effect"
+import { STARKNET_CONTRACTS } from "../Constants.js"
+import { PaymasterError } from "../Errors.js"
+import { Rejected, Revert } from "../internal/chain.js"
+import { encryptLegacy, encryptV1Sync } from "../internal/keystore.js"
+import * as stark from "../internal/stark.js"
+import { type Address, callSelector, type TxHash } from "../Schemas.js"
+import type { FaultGate } from "./faults.js"
+import { felt, type Node } from "./node.js"
+import type { DevnetHandle, DevnetOptions } from "./types.js"
+
+export const make = (node: Node, faults: FaultGate, options: DevnetOptions): DevnetHandle => {
+  const { catchUp, chain, relayer } = node
+  let walletCounter = 0
+
+  const walletKey = () => {
+    if (options.seed === undefined) {
+      for (;;) {
+        const bytes = nodeCrypto.randomBytes(32)
+        bytes[0] = bytes[0]! & 0x07
+        const value = BigInt("0x" + bytes.toString("hex"))
+        if (value > 0n && value < stark.CURVE_ORDER) return Uint8Array.from(bytes)
+      }
+    }
+    const digest = nodeCrypto.createHash("sha256").update(`${options.seed}:wallet:${walletCounter++}`).digest()
+    const value = (BigInt("0x" + digest.toString("hex")) % (stark.CURVE_ORDER - 1n)) + 1n
+    return Uint8Array.from(Buffer.from(value.toString(16).padStart(64, "0"), "hex"))
+  }
+
+  const control = <A>(f: () => A) => Effect.zipRight(catchUp, Effect.sync(f))
+
+  return {
+    chainId: felt(node.chainId),
+    relayer: felt(relayer) as Address,
+    createWallet: (params) =>
+      control(() => {
+        const pin = Redacted.isRedacted(params.encryptKey) ? Redacted.value(params.encryptKey) : params.encryptKey
+        const key = walletKey()
+        try {
+          const publicKey = stark.publicKeyOf(key)
+          // With a seed, addresses are reproducible too.
+          const salt = options.seed === undefined ? BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")) : publicKey
+          const address = chain.deployAccount(publicKey, salt)
+          for (const [symbol, amount] of Object.entries(params.fund ?? {})) {
+            const token = STARKNET_CONTRACTS[symbol as keyof typeof STARKNET_CONTRACTS]
+            if (token !== undefined && amount !== undefined && amount > 0n) chain.mint(BigInt(token.contractAddress), address, amount)
+          }
+          const encryptedPrivateKey = params.keyFormat === "v1"
+            ? encryptV1Sync(key, felt(publicKey), pin)
+            : encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
+          return { publicKey: felt(address) as Address, encryptedPrivateKey, walletType: "CHIPI" }
+        } finally {
+          key.fill(0)
+        }
+      }),
+    mint: (token, to, amount) => control(() => chain.mint(BigInt(token), BigInt(to), amount)),
+    balanceOf: (token, account) =>
+      control(() => {
+        const [low, high] = chain.dryRun(BigInt(chain.latest.timestamp), () =>
+          chain.call(0n, BigInt(token), BigInt(callSelector({ entrypoint: "balance_of" })), [BigInt(account)]))
+        return (high! << 128n) | low!
+      }),
+    advanceTime: (by) => Effect.zipRight(Effect.sync(() => node.advance(Duration.toMillis(Duration.decode(by)))), catchUp),
+    mineBlock: Effect.gen(function*() {
+      yield* catchUp
+      const now = yield* node.nowMillis
+      chain.closeBlock(chain.latest.number + 1, Math.max(chain.latest.timestamp, Math.floor(now / 1000)))
+      return { blockNumber: chain.latest.number, timestamp: chain.latest.timestamp }
+    }),
+    blockNumber: control(() => chain.latest.number),
+    blockTimestamp: control(() => chain.latest.timestamp),
+    sessionData: (account, key) =>
+      control(() => {
+        const s = chain.account(BigInt(account))?.sessions.get(BigInt(key))
+        return s === undefined ? [0n, 0n, 0n, 0n] : [s.validUntil, s.maxCalls, s.callsUsed, BigInt(s.allowed.length)]
+      }),
+    allowedEntrypoints: (account, key) =>
+      control(() => (chain.account(BigInt(account))?.sessions.get(BigInt(key))?.allowed ?? []).map(felt)),
+    transactions: control(() => [...chain.txs.values()].map((tx) => ({ hash: felt(tx.hash) as TxHash, status: node.statusOf(tx) }))),
+    invoke: (params) =>
+      Effect.gen(function*() {
+        yield* catchUp
+        const payload = {
+          kind: "invoke" as const,
+          account: BigInt(params.account),
+          calls: params.calls,
+          signature: params.signature.map(BigInt),
+          nonce: params.nonce
+        }
+        // Validation runs at submission: a transaction that fails it is refused, never included. One that only
+        // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand).
+        const now = yield* node.nowSeconds
+        try {
+          chain.dryRun(now, () => chain.apply(payload, now))
+        } catch (error) {
+          if (error instanceof Rejected) {
+            return yield* new PaymasterError({ code: 55, message: `Account validation failed (VALIDATION_FAILURE): ${error.reason}`, revertReason: error.reason })
+          }
+          if (!(error instanceof Revert)) throw error
+        }
+        return node.enqueue(payload, [params.account, String(params.nonce)])
+      }),
+    submitOutside: (account, calldata) =>
+      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata }, calldata)),
+    setFaults: (next) =>
+      Effect.zipRight(
+        catchUp,
+        Effect.sync(() => {
+          if ((next.readLagBlocks ?? 0) > 0 && (faults.current().readLagBlocks ?? 0) === 0) node.beginLag()
+          faults.merge(next)
+        })
+      ),
+    clearFaults: Effect.sync(() => {
+      faults.clear()
+      node.endLag()
+    }),
+    requestCount: Effect.sync(() => faults.requests()),
+    faults: Effect.sync(() => faults.current())
+  }
+}
+

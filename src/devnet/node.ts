@@ -1,0 +1,162 @@
+/**
+ * The devnet's node: the chain, its clock (blocks close lazily as `Clock` passes, plus `advanceTime`), submission,
+ * and the lagging view readers may be given. What the RPC, the paymaster and the control handle share.
+ */
+import * as nodeCrypto from "node:crypto"
+import { Clock, Duration, Effect } from "effect"
+import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
+import { TransactionNotFound } from "../Errors.js"
+import { toHex, typedDataScalar } from "../internal/felt.js"
+import type { Felt, TransactionStatus, TxHash } from "../Schemas.js"
+import { Chain, type State, type Tx } from "../internal/chain.js"
+import type { FaultGate } from "./faults.js"
+import type { DevnetOptions } from "./types.js"
+
+export const felt = (v: bigint) => toHex(v) as Felt
+
+export interface Node {
+  readonly chain: Chain
+  readonly chainId: bigint
+  readonly relayer: bigint
+  /** Closes every block whose interval has passed by `Clock` (plus `advanceTime`). */
+  readonly catchUp: Effect.Effect<void>
+  /** The chain's clock in seconds: `Clock` plus what `advanceTime` added. */
+  readonly nowSeconds: Effect.Effect<bigint>
+  readonly nowMillis: Effect.Effect<number>
+  readonly advance: (millis: number) => void
+  /** The block readers see, `readLagBlocks` behind (never before the lag began). */
+  readonly readBlock: () => number
+  /** The state readers see when they lag; `undefined` for the present. */
+  readonly lagged: () => { readonly state: State; readonly timestamp: number } | undefined
+  /** From now on readers see this block for a while, then trail by `readLagBlocks`. */
+  readonly beginLag: () => void
+  readonly endLag: () => void
+  readonly enqueue: (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => TxHash
+  readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
+  readonly statusOf: (tx: Tx) => TransactionStatus
+  /** A read-only call as readers see the chain. */
+  readonly view: (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => Array<bigint>
+}
+
+export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<Node> =>
+  Effect.gen(function*() {
+    const chainId = typedDataScalar(options.chainId ?? SN_SEPOLIA)
+    const blockMillis = Math.max(1, Duration.toMillis(Duration.decode(options.blockTime ?? "100 millis")))
+    const startMillis = yield* Clock.currentTimeMillis
+    const chain = new Chain(chainId, Math.floor(startMillis / 1000), options.l1AcceptAfterBlocks ?? 10)
+    for (const { contractAddress, decimals } of Object.values(STARKNET_CONTRACTS)) {
+      chain.deployToken(BigInt(contractAddress), decimals === 6 ? "USDC" : "STRK", decimals)
+    }
+    const relayer = BigInt("0x" + nodeCrypto.createHash("sha256").update("devnet-relayer").digest("hex")) >> 6n
+    let offsetMillis = 0
+    let lastBlockMillis = startMillis
+    let txCounter = 0
+    // The state and timestamp of each of the last blocks, kept only while reads lag; and the first block the
+    // lagging view may show (the one closed when the lag began).
+    const history = new Map<number, { readonly state: State; readonly timestamp: number }>()
+    let lagFrom = 0
+
+    const nowMillis = Effect.map(Clock.currentTimeMillis, (ms) => ms + offsetMillis)
+
+    const catchUp = Effect.gen(function*() {
+      const now = yield* nowMillis
+      const due = Math.floor((now - lastBlockMillis) / blockMillis)
+      if (due <= 0) return
+      const lag = faults.current().readLagBlocks ?? 0
+      // Empty blocks need no work: with nothing pending, jump to the last one due.
+      let closed = 0
+      while (closed < due) {
+        const from = chain.latest.number
+        const step = chain.pending.length === 0 ? due - closed : 1
+        closed += step
+        lastBlockMillis += step * blockMillis
+        chain.closeBlock(from + step, Math.floor(lastBlockMillis / 1000))
+        if (lag > 0) {
+          // The blocks of one step share one state: all but the last are empty.
+          const state = chain.snapshotState()
+          for (let n = Math.max(from + 1, from + step - lag); n <= from + step; n++) {
+            history.set(n, { state, timestamp: Math.floor((lastBlockMillis - (from + step - n) * blockMillis) / 1000) })
+          }
+          for (const n of history.keys()) if (n < chain.latest.number - lag) history.delete(n)
+        }
+      }
+    })
+
+    const readBlock = () => {
+      const lag = faults.current().readLagBlocks ?? 0
+      return lag === 0 ? chain.latest.number : Math.max(lagFrom, chain.latest.number - lag)
+    }
+    const lagged = () => {
+      const block = readBlock()
+      return block === chain.latest.number ? undefined : history.get(block)
+    }
+
+    const nextTxHash = (parts: ReadonlyArray<string>) =>
+      BigInt("0x" + nodeCrypto.createHash("sha256").update(`${txCounter++}:${parts.join(",")}`).digest("hex")) >> 6n
+
+    const enqueue = (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => {
+      const tx: Tx = {
+        hash: nextTxHash(parts),
+        payload,
+        ...(outsideNonce !== undefined ? { outsideNonce } : {}),
+        events: [],
+        holdUntil: chain.latest.number + (faults.current().holdBlocks ?? 0)
+      }
+      chain.submit(tx)
+      return felt(tx.hash) as TxHash
+    }
+
+    const findTx = (txHash: string) =>
+      Effect.suspend(() => {
+        let key: bigint
+        try {
+          key = BigInt(txHash)
+        } catch {
+          return Effect.fail(new TransactionNotFound({ txHash }))
+        }
+        const tx = chain.txs.get(key)
+        return tx === undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
+      })
+
+    const statusOf = (tx: Tx): TransactionStatus => {
+      const finalityStatus = chain.finalityAt(tx, readBlock())
+      if (finalityStatus === "RECEIVED") return { finalityStatus }
+      if (finalityStatus === "REJECTED") return { finalityStatus, revertReason: tx.rejected! }
+      return {
+        finalityStatus,
+        executionStatus: tx.execution!,
+        ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {})
+      }
+    }
+
+    const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
+      const past = lagged()
+      return past !== undefined
+        ? chain.viewAt(past.state, BigInt(past.timestamp), () => chain.call(0n, contract, selector, calldata))
+        : chain.dryRun(BigInt(chain.latest.timestamp), () => chain.call(0n, contract, selector, calldata))
+    }
+
+    return {
+      chain,
+      chainId,
+      relayer,
+      catchUp,
+      nowMillis,
+      nowSeconds: Effect.map(nowMillis, (ms) => BigInt(Math.floor(ms / 1000))),
+      advance: (millis) => {
+        offsetMillis += millis
+      },
+      readBlock,
+      lagged,
+      beginLag: () => {
+        history.clear()
+        history.set(chain.latest.number, { state: chain.snapshotState(), timestamp: chain.latest.timestamp })
+        lagFrom = chain.latest.number
+      },
+      endLag: () => history.clear(),
+      enqueue,
+      findTx,
+      statusOf,
+      view
+    }
+  })

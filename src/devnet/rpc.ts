@@ -1,0 +1,93 @@
+/**
+ * The `StarknetRpc` service over the devnet's node: reads as the (possibly lagging) readers see the chain, each
+ * gated by the faults under the name of the JSON-RPC method the HTTP layer sends for it.
+ */
+import { Effect } from "effect"
+import { RpcError, TransactionNotFound } from "../Errors.js"
+import { Revert } from "../internal/chain.js"
+import { type Address, callSelector, type TxHash } from "../Schemas.js"
+import type { Receipt, StarknetRpc } from "../StarknetRpc.js"
+import { type FaultGate, faultMessage } from "./faults.js"
+import { felt, type Node } from "./node.js"
+
+export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
+  const { chain } = node
+  const request = <A, E>(method: string, body: Effect.Effect<A, E>) =>
+    faults.gate<A, E | RpcError>(
+      method,
+      (code) => new RpcError({ method, code, message: faultMessage(code), transient: true }),
+      node.catchUp,
+      body
+    )
+  return {
+    chainId: request("starknet_chainId", Effect.succeed(felt(node.chainId))),
+    latestBlock: request(
+      "starknet_getBlockWithTxHashes",
+      Effect.sync(() => ({ blockNumber: node.readBlock(), timestamp: node.lagged()?.timestamp ?? chain.latest.timestamp }))
+    ),
+    call: (req) =>
+      request(
+        "starknet_call",
+        Effect.suspend(() => {
+          const contract = BigInt(req.contractAddress)
+          if (!(node.lagged()?.state ?? chain.contracts).has(contract)) {
+            return Effect.fail(new RpcError({ method: "starknet_call", code: 20, message: "Contract not found", transient: false }))
+          }
+          try {
+            return Effect.succeed(node.view(contract, BigInt(callSelector(req)), req.calldata.map(BigInt)).map(felt))
+          } catch (error) {
+            if (!(error instanceof Revert)) throw error
+            return Effect.fail(new RpcError({ method: "starknet_call", code: 40, message: error.reason, transient: false }))
+          }
+        })
+      ),
+    getTransactionStatus: (txHash) => request("starknet_getTransactionStatus", Effect.map(node.findTx(txHash), node.statusOf)),
+    getTransactionReceipt: (txHash) =>
+      request(
+        "starknet_getTransactionReceipt",
+        Effect.flatMap(node.findTx(txHash), (tx): Effect.Effect<Receipt, TransactionNotFound> => {
+          const status = node.statusOf(tx)
+          if (status.executionStatus === undefined) return Effect.fail(new TransactionNotFound({ txHash }))
+          return Effect.succeed({
+            transactionHash: felt(tx.hash) as TxHash,
+            finalityStatus: status.finalityStatus,
+            executionStatus: status.executionStatus,
+            ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {}),
+            events: tx.events.map((e) => ({ fromAddress: felt(e.fromAddress), keys: e.keys.map(felt), data: e.data.map(felt) })),
+            ...(tx.blockNumber !== undefined ? { blockNumber: tx.blockNumber } : {})
+          })
+        })
+      ),
+    getNonce: (address) =>
+      request(
+        "starknet_getNonce",
+        Effect.suspend(() => {
+          const contract = (node.lagged()?.state ?? chain.contracts).get(BigInt(address))
+          return contract === undefined
+            ? Effect.fail(new RpcError({ method: "starknet_getNonce", code: 20, message: "Contract not found", transient: false }))
+            : Effect.succeed(felt(contract.kind === "account" ? contract.nonce : 0n))
+        })
+      ),
+    // Minimal: the relayer's invoke carries the multicall `[1, account, execute_from_outside_v2, len, calldata…]`.
+    getBlockWithTxs: (blockNumber) =>
+      request(
+        "starknet_getBlockWithTxs",
+        Effect.suspend(() => {
+          if (blockNumber > node.readBlock()) {
+            return Effect.fail(new RpcError({ method: "starknet_getBlockWithTxs", code: 24, message: "Block not found", transient: false }))
+          }
+          const transactions = [...chain.txs.values()].filter((tx) => tx.blockNumber === blockNumber).map((tx) => ({
+            transactionHash: felt(tx.hash) as TxHash,
+            type: "INVOKE",
+            senderAddress: felt(tx.payload.kind === "outside" ? tx.payload.relayer : tx.payload.account) as Address,
+            calldata: tx.payload.kind === "outside"
+              ? [felt(1n), felt(tx.payload.account), EXECUTE_FROM_OUTSIDE, felt(BigInt(tx.payload.calldata.length)), ...tx.payload.calldata.map((c) => felt(BigInt(c)))]
+              : []
+          }))
+          return Effect.succeed({ blockNumber, timestamp: chain.latest.timestamp, transactions })
+        })
+      )
+  }
+}
+
+const EXECUTE_FROM_OUTSIDE = callSelector({ entrypoint: "execute_from_outside_v2" })

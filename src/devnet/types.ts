@@ -1,0 +1,131 @@
+/**
+ * The devnet's public shapes: its options, faults and control handle.
+ */
+import { Context, type Duration, type Effect, type Redacted } from "effect"
+import type { PaymasterError } from "../Errors.js"
+import type { OutsideCall } from "../OutsideExecution.js"
+import type { Address, Felt, TransactionStatus, TxHash, WalletData } from "../Schemas.js"
+
+/**
+ * Misbehaviours to test against, all off by default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Faults {
+  /** Delay before every request is answered. */
+  readonly latency?: Duration.DurationInput
+  /** The next N requests (RPC or paymaster) fail with a transient error before doing anything. */
+  readonly failNext?: number
+  /** The HTTP shape of those failures: 503 (default) or 429 with a `Retry-After` of `retryAfterSeconds`. */
+  readonly failStatus?: 429 | 503
+  readonly retryAfterSeconds?: number
+  /**
+   * The next N requests lose their connection (on the wire the socket is closed without an answer): `dropWhen:
+   * "before"` (default) before the request is carried out; `"after"` once it is carried out, so only the answer
+   * is lost (a submission went through and its hash never reached the caller).
+   */
+  readonly dropNext?: number
+  readonly dropWhen?: "before" | "after"
+  /**
+   * `failNext` and `dropNext` count only requests of these methods (`starknet_call`, `starknet_getTransactionStatus`,
+   * `paymaster_buildTransaction`, `paymaster_executeTransaction`, …); by default every request.
+   */
+  readonly faultMethods?: ReadonlyArray<string>
+  /** Transactions submitted from now on stay `RECEIVED` for this many extra blocks. */
+  readonly holdBlocks?: number
+  /** Reads (`StarknetRpc`: calls, nonces, blocks, statuses) see the chain as it was this many blocks ago; the paymaster sees the present. */
+  readonly readLagBlocks?: number
+  /** The paymaster returns typed data that differs from what was asked, in this field. */
+  readonly alterTypedData?: "calldata" | "to" | "selector" | "chainId" | "window" | "caller"
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DevnetOptions {
+  /** Default `SN_SEPOLIA`. */
+  readonly chainId?: string
+  /** Default 100 milliseconds, so code that waits for blocks finishes at once. */
+  readonly blockTime?: Duration.DurationInput
+  /** Blocks after inclusion before `ACCEPTED_ON_L1` (default 10). */
+  readonly l1AcceptAfterBlocks?: number
+  /** Makes wallet owner keys reproducible. */
+  readonly seed?: string
+  /** The paymaster names its relayer as the caller instead of `ANY_CALLER`. */
+  readonly callerMode?: "any" | "relayer"
+  readonly faults?: Faults
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateWalletParams {
+  readonly encryptKey: string | Redacted.Redacted<string>
+  /** Tokens to mint to the wallet, in raw units, by symbol. */
+  readonly fund?: { readonly USDC?: bigint; readonly STRK?: bigint }
+  /** `legacy` (default, as existing wallets are stored) or `v1`. */
+  readonly keyFormat?: "legacy" | "v1"
+}
+
+/**
+ * A direct invoke transaction of the account (`__validate__` / `__execute__`). A session signature signs the
+ * spec's direct-path hash; an owner signature signs the same formula with `valid_until = 0` (the devnet's stand-in
+ * for the real invoke hash, which involves fees).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InvokeParams {
+  readonly account: string
+  readonly calls: ReadonlyArray<OutsideCall>
+  readonly signature: ReadonlyArray<string>
+  readonly nonce: bigint
+}
+
+/**
+ * The devnet's control handle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DevnetHandle {
+  readonly chainId: Felt
+  /** The address the paymaster relays from. */
+  readonly relayer: Address
+  readonly createWallet: (params: CreateWalletParams) => Effect.Effect<WalletData>
+  readonly mint: (token: string, to: string, amount: bigint) => Effect.Effect<void>
+  readonly balanceOf: (token: string, account: string) => Effect.Effect<bigint>
+  /** Moves the chain's clock forward (on top of `Clock`). */
+  readonly advanceTime: (by: Duration.DurationInput) => Effect.Effect<void>
+  /** Closes a block now, with whatever is pending. */
+  readonly mineBlock: Effect.Effect<{ readonly blockNumber: number; readonly timestamp: number }>
+  readonly blockNumber: Effect.Effect<number>
+  readonly blockTimestamp: Effect.Effect<number>
+  /** The raw `get_session_data` of an account, `[valid_until, max_calls, calls_used, len]`. */
+  readonly sessionData: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<bigint>>
+  /** The allow-list stored for a session (what the chain keeps but does not expose). */
+  readonly allowedEntrypoints: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<Felt>>
+  /** Every transaction the chain has seen, in submission order. */
+  readonly transactions: Effect.Effect<ReadonlyArray<{ readonly hash: TxHash; readonly status: TransactionStatus }>>
+  /** Submits the account's own invoke transaction (direct path). */
+  readonly invoke: (params: InvokeParams) => Effect.Effect<TxHash, PaymasterError>
+  /** Submits an `execute_from_outside_v2` as the relayer without the paymaster's simulation. */
+  readonly submitOutside: (account: string, calldata: ReadonlyArray<string>) => Effect.Effect<TxHash>
+  readonly setFaults: (faults: Faults) => Effect.Effect<void>
+  readonly clearFaults: Effect.Effect<void>
+  /** Calls since creation that the devnet answered (RPC and paymaster). */
+  readonly requestCount: Effect.Effect<number>
+  /** The faults in force. */
+  readonly faults: Effect.Effect<Faults>
+}
+
+/**
+ * The control handle of the devnet a layer provides.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Devnet extends Context.Tag("starknet-session-keys/Devnet")<Devnet, DevnetHandle>() {}
