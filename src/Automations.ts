@@ -333,6 +333,7 @@ const executeStep = (payload: typeof Payload.Type, k: number) =>
         )
       })
       if (result._tag !== "Unknown") return result
+      yield* Effect.logDebug(`step ${k + 1}: outcome not known yet`, result.reason)
       yield* durableWait(`step/${k}/again/${attempt}`, options.pollMillis).pipe(Effect.asVoid)
     }
     return { _tag: "Refused" as const, reason: "the outcome stayed unknown" }
