@@ -17,6 +17,7 @@ import { InvalidInput } from "./Errors.js"
 import { dueTimes, allowList, type Schedule as PlanSchedule } from "./internal/automations/plan.js"
 import { Presigned, presign, sendPresigned } from "./internal/automations/presign.js"
 import { type AutomationRecord, State, Store, StoreError } from "./internal/automations/store.js"
+import * as Webhook from "./internal/automations/webhook.js"
 import { addOrUpdateSessionKeyCalldata, sessionKeyCalldata } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"
 import { Call, decode, SessionConfig, WalletData } from "./Schemas.js"
@@ -183,8 +184,8 @@ export const AutomationWorkflow = Workflow.make({
 /** Completed by `cancel`: every later wait of the workflow ends at once. */
 const CancelRequested = DurableDeferred.make("cancel")
 
-/** Completed by a webhook notification for a transaction the workflow waits on. */
-const txNotified = (txHash: string) => DurableDeferred.make(`tx/${BigInt(txHash).toString(16)}`)
+/** Completed by a webhook notification for a transaction the workflow waits on (its `i`-th wait). */
+const txNotified = (txHash: string, i: number) => DurableDeferred.make(`tx/${BigInt(txHash).toString(16)}/${i}`)
 
 /**
  * The engine's settings.
@@ -260,12 +261,6 @@ type Final = { readonly _tag: "Succeeded" } | { readonly _tag: "Reverted"; reado
 const followTx = (automationId: string, executionId: string, name: string, txHash: string) =>
   Effect.gen(function*() {
     const options = yield* EngineOptions
-    const notified = txNotified(txHash)
-    yield* Activity.make({
-      name: `${name}/waiter`,
-      execute: storeOp((store) => store.addWaiter(txHash, { automationId, executionId, deferred: notified.name }))
-    })
-    let lastNotified = false
     for (let i = 0; i < options.polls; i++) {
       const state: TxState = yield* Activity.make({
         name: `${name}/status/${i}`,
@@ -289,9 +284,14 @@ const followTx = (automationId: string, executionId: string, name: string, txHas
         yield* Activity.make({ name: `${name}/unwait`, execute: storeOp((store) => store.removeWaiter(txHash)) })
         return state as Final
       }
-      // A notification already used would end every later wait at once: after one, the clock alone decides.
-      const woke: "due" | "cancelled" | "notified" = yield* durableWait(`${name}/poll/${i}`, options.pollMillis, { notified: lastNotified ? undefined : notified })
-      lastNotified = lastNotified || woke === "notified"
+      // Each wait has its own deferred, named in the store: a notification ends the wait in progress, and one that
+      // came too early (the node had not seen the transaction final yet) leaves the next wait to the next one.
+      const notified = txNotified(txHash, i)
+      yield* Activity.make({
+        name: `${name}/waiter/${i}`,
+        execute: storeOp((store) => store.addWaiter(txHash, { automationId, executionId, deferred: notified.name }))
+      })
+      yield* durableWait(`${name}/poll/${i}`, options.pollMillis, { notified })
     }
     return { _tag: "Reverted", reason: "not final in time" } as Final
   })
@@ -621,7 +621,7 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const waiter = yield* store.waiterOf(txHash)
       if (waiter === undefined) return false
-      const deferred = txNotified(txHash)
+      const deferred = DurableDeferred.make(waiter.deferred)
       const token = DurableDeferred.tokenFromExecutionId(deferred, { workflow: AutomationWorkflow, executionId: waiter.executionId })
       yield* withEngine(DurableDeferred.done(deferred, { token, exit: Exit.void }))
       return true
@@ -748,3 +748,35 @@ export {
    */
   makeSql as makeLedgerSql
 } from "./internal/automations/ledger-sql.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Options of the webhook receiver.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WebhookOptions = Webhook.WebhookOptions
+
+/**
+ * A signed webhook receiver (`HttpRouter`): `POST /webhooks/transactions` with `x-signature: sha256=<hex
+ * HMAC-SHA256 of the raw body>` and the body `{ id, transactionHash, timestamp }` resumes at once the automation
+ * waiting on that transaction. Unsigned or wrongly signed (401), malformed (400), stale or replayed (409)
+ * notifications are refused. Polling stays the fallback.
+ *
+ * @since 0.1.0
+ * @category webhooks
+ */
+export const webhookRouter = (options: WebhookOptions) =>
+  Webhook.router(options, (txHash) => Effect.flatMap(Automations, (a) => a.notify(txHash)))
+
+/**
+ * Signs a notification body as a sender does (for senders written with this library, and tests).
+ *
+ * @since 0.1.0
+ * @category webhooks
+ */
+export const signWebhook: (secret: Redacted.Redacted<string>, body: string | Uint8Array) => string = Webhook.sign
