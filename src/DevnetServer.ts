@@ -13,5 +13,23 @@ export {
    * @since 0.1.0
    * @category serving
    */
-  serve
+  serve,
+  /** @since 0.1.0 */
+  SERVE_DEFAULTS,
+  /** @since 0.1.0 */
+  ServeError,
+  /** @since 0.1.0 */
+  type ServeOptions
 } from "./devnet/server/http.js"
+export {
+  /**
+   * The bounds on the `devnet_*` admin values.
+   *
+   * @since 0.1.0
+   */
+  ADMIN_LIMITS
+} from "./devnet/server/admin.js"
+export {
+  /** @since 0.1.0 */
+  type ExecutionErrorShape
+} from "./devnet/server/executionError.js"

@@ -6,12 +6,13 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { poseidonHashMany } from "@scure/starknet"
 import { ANY_CALLER } from "./Constants.js"
 import { typedDataScalar, toHex, encodeShortString } from "./internal/felt.js"
+import { hashMany } from "./internal/poseidon.js"
 import { callSelector, type Call, type Felt, type SessionConfig } from "./Schemas.js"
 
-const poseidon = (values: ReadonlyArray<bigint>): bigint => poseidonHashMany(values as bigint[])
+/** Starknet's Poseidon, specialised for its parameters (bit-exact with @scure/starknet's, several times faster). */
+const poseidon = (values: ReadonlyArray<bigint>): bigint => hashMany(values)
 
 /** @since 0.1.0 @category type hashes */
 export const DOMAIN_TYPE_HASH = 0x1ff2f602e42168014d405a94f75e8a93d640751d71d16311266e140d8b0a210n

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Duration, Effect, Either, Exit, Option, Redacted, Ref, Schedule, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
 import { SELECTORS } from "./Constants.js"
 import { Crypto } from "./Crypto.js"
 import {
@@ -25,8 +25,15 @@ import {
   type TypedDataMismatch
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
-import { parseNumeric } from "./internal/felt.js"
-import { preflight as preflightCheck } from "./internal/preflight.js"
+import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
+import {
+  preflight as preflightCheck,
+  readAllowedEntrypoints,
+  readChainState,
+  readPolicy,
+  verdict
+} from "./internal/preflight.js"
+import { allowance, splitU256, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import {
   addOrUpdateSessionKeyCalldata,
@@ -279,7 +286,8 @@ const readStored = (wallet: Address, sessionPublicKey: Felt, retry: Options["ret
 
 /**
  * Reads a session's data from the wallet, in the contract's order, with `isActive` (registered, not expired at
- * block time, calls left) and `remainingCalls` derived.
+ * block time, calls left) and `remainingCalls` derived, and its allow-list's selectors (`allowedEntrypoints`, read
+ * in one batch from the account's `get_session_allowed_entrypoint_at`).
  *
  * @since 0.1.0
  * @category reads
@@ -292,7 +300,9 @@ export const getSessionData = (
     yield* objectParams(params)
     const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    return (yield* readStored(walletAddress, sessionPublicKey, options.retry)).data
+    const { data } = yield* readStored(walletAddress, sessionPublicKey, options.retry)
+    const allowedEntrypoints = yield* readAllowedEntrypoints(walletAddress, sessionPublicKey, data.allowedEntrypointsLen, options.retry)
+    return allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -535,12 +545,18 @@ const sendPayment = (
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
     const ledger = yield* Ledger
-    // A paymaster may open the window a little ahead of our clock: the chain refuses it until then.
-    const wallMillis = yield* Clock.currentTimeMillis
+    // A paymaster may open the window a little ahead of our clocks (at most the tolerance): the chain refuses it
+    // until then. The later of the wall clock and the latest block is what a submission now would see.
     const opensAt = (payment.executeAfter + 1) * 1000
+    const wallMillis = yield* Clock.currentTimeMillis
     if (wallMillis < opensAt) {
-      yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
-      yield* Effect.sleep(Duration.millis(opensAt - wallMillis))
+      const rpc = yield* StarknetRpc
+      const block = yield* Effect.either(retrying(rpc.latestBlock, options.retry))
+      const now = Math.max(wallMillis, Either.isRight(block) ? block.right.timestamp * 1000 : 0)
+      if (now < opensAt) {
+        yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
+        yield* Effect.sleep(Duration.millis(opensAt - now))
+      }
     }
     let attempt = 0
     let uncertain = false
@@ -706,12 +722,13 @@ const ownerKey = (wallet: WalletData, pin: Redacted.Redacted<string>, retry: Opt
   })
 
 /**
- * An owner-signed, sponsored call of the account on itself; once it is sent (or its outcome is unknown), the
- * ledger's count of the session it concerns starts afresh (the chain resets its count too).
+ * An owner-signed, sponsored call of the account on itself; once a (re-)registration or revocation is sent (or its
+ * outcome is unknown), the ledger's count of the session it concerns starts afresh (the chain resets its count
+ * too). A policy change leaves the session's count as it is, on chain and here.
  */
 const ownerSubmit = (
   params: { readonly encryptKey: Pin; readonly wallet: unknown },
-  entrypoint: "add_or_update_session_key" | "revoke_session_key",
+  entrypoint: "add_or_update_session_key" | "revoke_session_key" | "set_spending_policy" | "remove_spending_policy",
   calldata: ReadonlyArray<Felt>,
   sessionPublicKey: Felt,
   allowedEntrypoints: ReadonlyArray<Felt> | undefined,
@@ -724,13 +741,15 @@ const ownerSubmit = (
       const crypto = yield* Crypto
       const ledger = yield* Ledger
       const key = yield* ownerKey(wallet, pin, options.retry)
-      const reset = ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey }, allowedEntrypoints)
+      const reset = entrypoint === "add_or_update_session_key" || entrypoint === "revoke_session_key"
+        ? ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey }, allowedEntrypoints)
+        : Effect.void
       const txHash = yield* submitOnce({
         wallet: wallet.publicKey,
         calls: [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
-        purpose: entrypoint === "revoke_session_key" ? "revoke" : "register",
+        purpose: entrypoint === "revoke_session_key" ? "revoke" : entrypoint === "add_or_update_session_key" ? "register" : "policy",
         sessionPublicKey,
-        idempotencyKey: newKey(entrypoint === "revoke_session_key" ? "revoke:" : "register:"),
+        idempotencyKey: newKey(`${entrypoint}:`),
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
       }, { guard: Effect.void }).pipe(Effect.tapErrorTag("OutcomeUnknown", () => reset))
@@ -751,9 +770,9 @@ const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["r
     const looks = yield* Effect.forEach(open, (p) => Effect.map(lookAt(p, retry), (look) => [p, look] as const), { concurrency: 10 })
     const live: Array<Payment> = []
     for (const [p, look] of looks) {
+      // A used nonce is no risk; its record learns the transaction when it is resolved.
       if (look === "open") live.push(p)
-      else if (look === "used") yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "executed" })
-      else {
+      else if (look === "dead") {
         if (p.reservation !== undefined) yield* ledger.release(p.reservation)
         yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "not-executed" })
       }
@@ -886,8 +905,9 @@ export interface SessionHandle {
 }
 
 /**
- * The verdict the chain would give these calls now: the same `session_allows` the account computes, with a
- * precise typed error. Reads the session data and the block time; uses the allow-list this process registered.
+ * The verdict the chain would give these calls now: the same `session_allows` the account computes, then its
+ * spending policy, with a precise typed error. Reads the session data, the block time, the allow-list (from the
+ * chain when this process does not know it) and the policies of the tokens the calls transfer or approve.
  *
  * @since 0.1.0
  * @category checks
@@ -921,19 +941,23 @@ const decodeCalls = (raw: unknown) =>
     return yield* decode(Calls, "calls")(raw)
   })
 
-/** Reads the session data and block time and runs `session_allows` on them, with the allow-list this process knows. */
+/**
+ * Reads the session data, block time, allow-list and the policies of the tokens the calls move, and runs the
+ * account's checks on them (`session_allows`, then the spending policy).
+ */
 const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, retry: Options["retry"]) =>
   Effect.gen(function*() {
-    const { data, now } = yield* readStored(wallet, sessionPublicKey, retry)
     const ledger = yield* Ledger
-    const allowedEntrypoints = yield* ledger.allowedEntrypoints({ wallet, sessionPublicKey })
-    return { data, now, refusal: preflightCheck({ walletAddress: wallet, sessionPublicKey, stored: data, now, calls, allowedEntrypoints }) }
+    const known = yield* ledger.allowedEntrypoints({ wallet, sessionPublicKey })
+    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry)
+    const { data, now } = state
+    return { data, now, refusal: verdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
 const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
   Effect.gen(function*() {
-    if (!/Session: |SRC9: invalid signature/.test(reason)) return original
+    if (!/Session: |SRC9: invalid signature|Spending: |u64_add Overflow|u256_add Overflow/.test(reason)) return original
     const fresh = yield* Effect.either(verdictNow(wallet, sessionPublicKey, calls, undefined))
     if (Either.isLeft(fresh)) return original
     const { data, refusal } = fresh.right
@@ -1043,8 +1067,8 @@ export const withSession = <A, E, R>(
 
 /**
  * Executes one multicall signed by the session key (4-felt signature), sponsored by the paymaster. Fails locally
- * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall` or `EntrypointNotAllowed` when the chain
- * would refuse; a refusal by the chain anyway maps to the same errors. The signed payload is recorded in the
+ * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall`, `EntrypointNotAllowed` or
+ * `SpendingLimitExceeded` when the chain would refuse; a refusal by the chain anyway maps to the same errors. The signed payload is recorded in the
  * `Ledger` under `options.idempotencyKey` (a fresh key without one) before it is sent; an execute with the same key
  * sends that same payload again while it can execute, so the payment moves at most once. An outcome not known when
  * the retry budget ends is `OutcomeUnknown` (see `resolve`), never a transient error.
@@ -1136,3 +1160,216 @@ export const wait = (
         return yield* Effect.fail(yield* explain(payment.wallet, payment.sessionPublicKey, payment.calls, reverted.revertReason, reverted))
       }))
   )
+
+// ---------------------------------------------------------------------------------------------------------------
+// Spending policies: per-token limits on what a session may transfer or approve
+// ---------------------------------------------------------------------------------------------------------------
+
+const amountInput = (name: string) =>
+  Schema.transformOrFail(Schema.Union(Schema.BigIntFromSelf, Schema.String, Schema.Number), Schema.BigIntFromSelf, {
+    strict: true,
+    decode: (input, _, ast) => {
+      const value = typeof input === "bigint"
+        ? input
+        : typeof input === "number"
+        ? (Number.isSafeInteger(input) ? BigInt(input) : undefined)
+        : parseNumeric(input)
+      if (value === undefined) return ParseResult.fail(new ParseResult.Type(ast, input, `${name} must be an integer (a bigint, 0x-hex or decimal)`))
+      if (value < 0n || value > U256_MAX) return ParseResult.fail(new ParseResult.Type(ast, input, `${name} must fit in u256`))
+      return ParseResult.succeed(value)
+    },
+    encode: (value) => ParseResult.succeed(value)
+  })
+
+const SpendingPolicyConfigSchema = Schema.Struct({
+  sessionPublicKey: Felt,
+  token: Address,
+  maxPerCall: amountInput("maxPerCall"),
+  maxPerWindow: amountInput("maxPerWindow"),
+  windowSeconds: Schema.transformOrFail(Schema.Union(Schema.Number, Schema.BigIntFromSelf), Schema.BigIntFromSelf, {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (typeof input === "number" && !Number.isSafeInteger(input)) {
+        return ParseResult.fail(new ParseResult.Type(ast, input, "windowSeconds must be an integer"))
+      }
+      const value = BigInt(input)
+      return value <= 0n || value > U64_MAX
+        ? ParseResult.fail(new ParseResult.Type(ast, input, "windowSeconds must be a positive integer that fits in u64"))
+        : ParseResult.succeed(value)
+    },
+    encode: (value) => ParseResult.succeed(value)
+  })
+})
+
+/**
+ * A spending policy to set, as the Chipi SDK's `SpendingPolicyConfig`: at most `maxPerCall` per transfer or
+ * approval of `token`, and `maxPerWindow` in total per `windowSeconds` (u256 amounts in the token's raw units).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpendingPolicyConfig {
+  readonly sessionPublicKey: string
+  readonly token: string
+  readonly maxPerCall: bigint
+  readonly maxPerWindow: bigint
+  /** Seconds, a u64 on chain: a number as in the SDK, or a bigint for the whole range. */
+  readonly windowSeconds: number | bigint
+}
+
+/**
+ * A session's spending policy for a token, as the Chipi SDK's `SpendingPolicyData` (all zero: no policy, no
+ * limit), with what it leaves now derived as the account derives it: `remainingInWindow` (`null` without a policy)
+ * and `windowResetsAt`, the block time from which the full `maxPerWindow` is available again (`null` without a
+ * policy, when the window is already over, or when the window's end overflows u64, in which case
+ * `remainingInWindow` is 0).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpendingPolicyData {
+  readonly maxPerCall: bigint
+  readonly maxPerWindow: bigint
+  readonly windowSeconds: number
+  readonly spentInWindow: bigint
+  readonly windowStart: number
+  readonly remainingInWindow: bigint | null
+  readonly windowResetsAt: number | null
+}
+
+const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+
+/**
+ * Sets a session's spending policy for a token: an owner-signed, sponsored `set_spending_policy` (it starts a fresh
+ * window, nothing spent, at inclusion). The account then refuses any execute of the session whose `transfer`,
+ * `approve`, `increase_allowance` or `increaseAllowance` calls on that token exceed it, and `execute` refuses such
+ * calls before signing (`SpendingLimitExceeded`). Checked first, nothing signed otherwise: amounts fit u256,
+ * `maxPerWindow > 0` (0 is no policy: use `removeSpendingPolicy`), `maxPerCall <= maxPerWindow`, `windowSeconds` a
+ * positive integer whose window end fits u64 at the latest time the transaction can be included.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const setSpendingPolicy = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly spendingPolicyConfig: SpendingPolicyConfig
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    yield* objectParams(params)
+    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig)
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey: config.sessionPublicKey })
+    if (config.maxPerWindow === 0n) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.maxPerWindow",
+        "maxPerWindow must be above 0 (the account treats 0 as no policy; removeSpendingPolicy removes one)"
+      )
+    }
+    if (config.maxPerCall > config.maxPerWindow) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.maxPerCall",
+        `maxPerCall (${config.maxPerCall}) cannot exceed maxPerWindow (${config.maxPerWindow})`
+      )
+    }
+    const rpc = yield* StarknetRpc
+    const { validity } = yield* windowOptions(options)
+    const block = yield* retrying(rpc.latestBlock, options.retry)
+    // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
+    if (windowOverflowsAt(config.windowSeconds, BigInt(block.timestamp + validity))) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.windowSeconds",
+        `windowSeconds ${config.windowSeconds} makes the window's end overflow u64; the account would refuse every call it limits`
+      )
+    }
+    const calldata = [
+      config.sessionPublicKey,
+      config.token,
+      ...splitU256(config.maxPerCall),
+      ...splitU256(config.maxPerWindow),
+      toHex(config.windowSeconds) as Felt
+    ]
+    return yield* ownerSubmit(params, "set_spending_policy", calldata, config.sessionPublicKey, undefined, options)
+  }).pipe(Effect.withSpan("Sessions.setSpendingPolicy"))
+
+/**
+ * Removes a session's spending policy for a token: an owner-signed, sponsored `remove_spending_policy`. The session
+ * then has no limit on that token's amounts.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const removeSpendingPolicy = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly sessionPublicKey: string
+    readonly token: string
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    yield* objectParams(params)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    const token = yield* decode(Address, "token")(params.token)
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey })
+    return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
+  }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy"))
+
+/**
+ * Reads a session's spending policy for a token (`get_spending_policy`), with what it leaves at the latest block's
+ * time. All zero means no policy (also on an account without the extension).
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const getSpendingPolicy = (
+  params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly token: string },
+  options: Pick<Options, "retry"> = {}
+): Effect.Effect<SpendingPolicyData, InvalidInput | RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    const token = yield* decode(Address, "token")(params.token)
+    const rpc = yield* StarknetRpc
+    const [policy, block] = yield* Effect.all([
+      readPolicy(walletAddress, sessionPublicKey, token, options.retry),
+      Transactions.retryTransient(rpc.latestBlock, options.retry)
+    ], { concurrency: "unbounded" })
+    const { remainingInWindow, windowResetsAt } = allowance(policy, BigInt(block.timestamp))
+    return {
+      maxPerCall: policy.maxPerCall,
+      maxPerWindow: policy.maxPerWindow,
+      windowSeconds: Number(policy.windowSeconds),
+      spentInWindow: policy.spentInWindow,
+      windowStart: Number(policy.windowStart),
+      remainingInWindow,
+      windowResetsAt
+    }
+  })
+
+/**
+ * `setSpendingPolicy`, then wait for the transaction to succeed.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const setSpendingPolicyAndWait = (
+  params: Parameters<typeof setSpendingPolicy>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.flatMap(setSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))
+
+/**
+ * `removeSpendingPolicy`, then wait for the transaction to succeed.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const removeSpendingPolicyAndWait = (
+  params: Parameters<typeof removeSpendingPolicy>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.flatMap(removeSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))

@@ -4,10 +4,12 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
+import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
@@ -46,22 +48,27 @@ export interface Receipt {
   readonly transactionHash: TxHash
   readonly finalityStatus: TransactionStatus["finalityStatus"]
   readonly executionStatus: "SUCCEEDED" | "REVERTED"
+  /** The account's reason: the short string (or `ByteArray`) the node's trace quotes, else the trace itself. */
   readonly revertReason?: string
   readonly events: ReadonlyArray<Event>
   readonly blockNumber?: number
 }
 
 /**
- * A block with its transactions (the fields the library reads).
+ * A closed block and its transactions, as much of them as the library reads: an INVOKE's `senderAddress` and
+ * `calldata` (what the sender's `__execute__` receives, so a relayed `execute_from_outside_v2` is found in it). A
+ * transaction without calldata (DECLARE) has an empty one; one without a sender (L1_HANDLER, DEPLOY) has none.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface BlockWithTxs {
   readonly blockNumber: number
+  /** Seconds since the Unix epoch. */
   readonly timestamp: number
   readonly transactions: ReadonlyArray<{
     readonly transactionHash: TxHash
+    /** `INVOKE`, `DECLARE`, `DEPLOY_ACCOUNT`, `DEPLOY` or `L1_HANDLER`. */
     readonly type: string
     readonly senderAddress?: Address
     readonly calldata: ReadonlyArray<Felt>
@@ -96,6 +103,7 @@ export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc"
     readonly getTransactionStatus: (txHash: TxHash) => Effect.Effect<TransactionStatus, RpcError | TransactionNotFound>
     readonly getTransactionReceipt: (txHash: TxHash) => Effect.Effect<Receipt, RpcError | TransactionNotFound>
     readonly getNonce: (address: Address) => Effect.Effect<Felt, RpcError>
+    /** A closed block with its transactions; a block not (yet) known fails with `RpcError` code 24. */
     readonly getBlockWithTxs: (blockNumber: number) => Effect.Effect<BlockWithTxs, RpcError>
   }
 >() {}
@@ -128,16 +136,6 @@ export interface HttpOptions {
 
 const FeltList = Schema.Array(Schemas.Felt)
 const Block = Schema.Struct({ block_number: Schema.Number, timestamp: Schema.Number })
-const BlockWithTxsWire = Schema.Struct({
-  block_number: Schema.Number,
-  timestamp: Schema.Number,
-  transactions: Schema.Array(Schema.Struct({
-    transaction_hash: Schemas.TxHash,
-    type: Schema.String,
-    sender_address: Schema.optional(Schemas.Address),
-    calldata: Schema.optionalWith(FeltList, { default: () => [] })
-  }))
-})
 const StatusWire = Schema.Struct({
   finality_status: Schemas.FinalityStatus,
   execution_status: Schema.optional(Schemas.ExecutionStatus),
@@ -152,17 +150,21 @@ const ReceiptWire = Schema.Struct({
   events: Schema.Array(Schema.Struct({ from_address: Schemas.Felt, keys: FeltList, data: FeltList }))
 })
 
-/** The revert reason a node puts in a CONTRACT_ERROR's data, in 0.8 or 0.9 shape. */
-const revertReasonOf = (data: unknown): string | undefined => {
-  if (typeof data === "string") return data
-  if (typeof data === "object" && data !== null) {
-    const d = data as Record<string, unknown>
-    const inner = d["revert_error"] ?? d["execution_error"] ?? d["revert_reason"]
-    if (typeof inner === "string") return inner
-    if (inner !== undefined) return revertReasonOf(inner) ?? JSON.stringify(inner)
-  }
-  return undefined
-}
+/**
+ * `BLOCK_WITH_TXS` of spec 0.9 (`@starknet-io/starknet-types-09`, `api/components`): the header's number and
+ * timestamp, and of each `TXN_WITH_HASH` its hash, type, and where the type has them `sender_address` and
+ * `calldata` (INVOKE v0 has `contract_address` instead of a sender; DEPLOY_ACCOUNT has `constructor_calldata`).
+ */
+const BlockWithTxsWire = Schema.Struct({
+  block_number: Schema.Number,
+  timestamp: Schema.Number,
+  transactions: Schema.Array(Schema.Struct({
+    transaction_hash: Schemas.TxHash,
+    type: Schema.String,
+    sender_address: Schema.optional(Schemas.Address),
+    calldata: Schema.optional(FeltList)
+  }))
+})
 
 /**
  * Builds the service over a JSON-RPC client (one HTTP request per tick, however many fibers read).
@@ -192,15 +194,20 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
             new RpcError({
               method,
               code: e.code,
-              message: e.code === 40 ? revertReasonOf(e.data) ?? e.message : e.message,
+              message: e.code === 40 || e.code === 41 ? revertReasonOf(e.data) ?? e.message : e.message,
               transient: e.transient
             })
           ))
       )
     const notFound = (txHash: string) => (e: RpcError): Effect.Effect<never, RpcError | TransactionNotFound> =>
       e.code === 29 ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.fail(e)
+    // An endpoint's chain id does not change: read once per layer (a failed read is not kept, the next one retries).
+    let knownChainId: Felt | undefined
+    const readChainId = request("starknet_chainId", [], Schemas.Felt).pipe(Effect.tap((id) => {
+      knownChainId = id
+    }))
     return StarknetRpc.of({
-      chainId: request("starknet_chainId", [], Schemas.Felt),
+      chainId: Effect.suspend(() => knownChainId !== undefined ? Effect.succeed(knownChainId) : readChainId),
       latestBlock: request("starknet_getBlockWithTxHashes", { block_id: "latest" }, Block).pipe(
         Effect.map((b) => ({ blockNumber: b.block_number, timestamp: b.timestamp }))
       ),
@@ -214,7 +221,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           Effect.map((s) => ({
             finalityStatus: s.finality_status,
             ...(s.execution_status !== undefined ? { executionStatus: s.execution_status } : {}),
-            ...(s.failure_reason !== undefined ? { revertReason: s.failure_reason } : {})
+            ...(s.failure_reason !== undefined ? { revertReason: revertReasonOf(s.failure_reason) ?? s.failure_reason } : {})
           })),
           Effect.catchTag("RpcError", notFound(txHash))
         ),
@@ -224,7 +231,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
             transactionHash: r.transaction_hash,
             finalityStatus: r.finality_status,
             executionStatus: r.execution_status,
-            ...(r.revert_reason !== undefined ? { revertReason: r.revert_reason } : {}),
+            ...(r.revert_reason !== undefined ? { revertReason: revertReasonOf(r.revert_reason) ?? r.revert_reason } : {}),
             events: r.events.map((e) => ({ fromAddress: e.from_address, keys: e.keys, data: e.data })),
             ...(r.block_number !== undefined ? { blockNumber: r.block_number } : {})
           })),
@@ -236,11 +243,11 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           Effect.map((b): BlockWithTxs => ({
             blockNumber: b.block_number,
             timestamp: b.timestamp,
-            transactions: b.transactions.map((tx) => ({
-              transactionHash: tx.transaction_hash,
-              type: tx.type,
-              ...(tx.sender_address !== undefined ? { senderAddress: tx.sender_address } : {}),
-              calldata: tx.calldata
+            transactions: b.transactions.map((t) => ({
+              transactionHash: t.transaction_hash,
+              type: t.type,
+              ...(t.sender_address !== undefined ? { senderAddress: t.sender_address } : {}),
+              calldata: t.calldata ?? []
             }))
           }))
         )

@@ -283,14 +283,18 @@ describe("the order of the checks, and the rules' edges", () => {
       expect((yield* submit(w.address, [transfer(BOB, 100n)], signer)).ok).toBe(true)
     }).pipe(Effect.provide(layer())))
 
-  it.effect("direct path: a session signature's own valid_until is checked against block time", () =>
+  it.effect("direct path: a session signature's own valid_until is checked against the validate-mode block time (rounded down to the hour)", () =>
     Effect.gen(function*() {
       const { w, s, devnet } = yield* setup(5n)
+      yield* TestClock.adjust("30 minutes")
       const now = BigInt(yield* devnet.blockTimestamp)
+      const hour = now - now % 3600n
+      expect(now - hour).toBeGreaterThan(1000n)
       const calls = [transfer(BOB, 1n)]
-      const stale = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, now - 1n) }))
+      const stale = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, hour - 1n) }))
       expect(stale.revertReason).toBe("Account validation failed: __validate__ returned 0")
-      yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, now + 5n) })
+      // Expired by the block's own time, yet valid in validate mode: __validate__ sees the hour, not the second.
+      yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, hour) })
     }).pipe(Effect.provide(layer())))
 
   it.effect("__execute__ refuses a caller that is neither the protocol nor the account", () =>

@@ -4,12 +4,13 @@
 import * as nodeCrypto from "node:crypto"
 import { Duration, Effect, Redacted } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
-import { PaymasterError } from "../Errors.js"
+import { PaymasterError, RpcError } from "../Errors.js"
 import { Rejected, Revert } from "../internal/chain.js"
-import { encryptLegacy, encryptV1Sync } from "../internal/keystore.js"
+import { encryptLegacy, encryptV1 } from "../internal/keystore.js"
 import * as stark from "../internal/stark.js"
 import { type Address, callSelector, type TxHash } from "../Schemas.js"
-import type { FaultGate } from "./faults.js"
+import { type FaultGate, faultMessage } from "./faults.js"
+import { blockNotFound } from "./rpc.js"
 import { felt, type Node } from "./node.js"
 import type { DevnetHandle, DevnetOptions } from "./types.js"
 
@@ -37,25 +38,26 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
     chainId: felt(node.chainId),
     relayer: felt(relayer) as Address,
     createWallet: (params) =>
-      control(() => {
+      Effect.suspend(() => {
         const pin = Redacted.isRedacted(params.encryptKey) ? Redacted.value(params.encryptKey) : params.encryptKey
         const key = walletKey()
-        try {
+        return Effect.gen(function*() {
+          yield* catchUp
           const publicKey = stark.publicKeyOf(key)
           // With a seed, addresses are reproducible too.
           const salt = options.seed === undefined ? BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")) : publicKey
+          // The key is sealed before the account exists, so a failure leaves no wallet behind. scrypt runs off
+          // the event loop: other requests go on while it works.
+          const encryptedPrivateKey = params.keyFormat === "v1"
+            ? yield* encryptV1(key, felt(publicKey), pin)
+            : encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
           const address = chain.deployAccount(publicKey, salt)
           for (const [symbol, amount] of Object.entries(params.fund ?? {})) {
             const token = STARKNET_CONTRACTS[symbol as keyof typeof STARKNET_CONTRACTS]
             if (token !== undefined && amount !== undefined && amount > 0n) chain.mint(BigInt(token.contractAddress), address, amount)
           }
-          const encryptedPrivateKey = params.keyFormat === "v1"
-            ? encryptV1Sync(key, felt(publicKey), pin)
-            : encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
           return { publicKey: felt(address) as Address, encryptedPrivateKey, walletType: "CHIPI" }
-        } finally {
-          key.fill(0)
-        }
+        }).pipe(Effect.ensuring(Effect.sync(() => key.fill(0))))
       }),
     mint: (token, to, amount) => control(() => chain.mint(BigInt(token), BigInt(to), amount)),
     balanceOf: (token, account) =>
@@ -64,7 +66,14 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           chain.call(0n, BigInt(token), BigInt(callSelector({ entrypoint: "balance_of" })), [BigInt(account)]))
         return (high! << 128n) | low!
       }),
-    advanceTime: (by) => Effect.zipRight(Effect.sync(() => node.advance(Duration.toMillis(Duration.decode(by)))), catchUp),
+    advanceTime: (by) =>
+      Effect.suspend(() => {
+        const millis = Duration.toMillis(Duration.decode(by))
+        // An infinite jump would leave the clock, and every block after it, unusable for good.
+        return Number.isFinite(millis) && millis >= 0
+          ? Effect.zipRight(Effect.sync(() => node.advance(millis)), catchUp)
+          : Effect.dieMessage(`advanceTime: a finite, non-negative duration, got ${millis} ms`)
+      }),
     mineBlock: Effect.gen(function*() {
       yield* catchUp
       const now = yield* node.nowMillis
@@ -80,6 +89,16 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
       }),
     allowedEntrypoints: (account, key) =>
       control(() => (chain.account(BigInt(account))?.sessions.get(BigInt(key))?.allowed ?? []).map(felt)),
+    block: (id) =>
+      faults.gate(
+        "starknet_getBlockWithTxs",
+        (code) => new RpcError({ method: "starknet_getBlockWithTxs", code, message: faultMessage(code), transient: true }),
+        catchUp,
+        Effect.suspend(() => {
+          const block = node.block(id)
+          return block === undefined ? Effect.fail(blockNotFound("starknet_getBlockWithTxs")) : Effect.succeed(block)
+        })
+      ),
     transactions: control(() => [...chain.txs.values()].map((tx) => ({ hash: felt(tx.hash) as TxHash, status: node.statusOf(tx) }))),
     invoke: (params) =>
       Effect.gen(function*() {
@@ -102,10 +121,10 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           }
           if (!(error instanceof Revert)) throw error
         }
-        return node.enqueue(payload, [params.account, String(params.nonce)])
+        return node.enqueue(payload)
       }),
     submitOutside: (account, calldata) =>
-      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata }, calldata)),
+      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata })),
     setFaults: (next) =>
       Effect.zipRight(
         catchUp,

@@ -6,11 +6,11 @@ import * as nodeCrypto from "node:crypto"
 import { Clock, Duration, Effect } from "effect"
 import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
 import { TransactionNotFound } from "../Errors.js"
-import { toHex, typedDataScalar } from "../internal/felt.js"
-import type { Felt, TransactionStatus, TxHash } from "../Schemas.js"
+import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
+import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
 import { Chain, type State, type Tx } from "../internal/chain.js"
 import type { FaultGate } from "./faults.js"
-import type { DevnetOptions } from "./types.js"
+import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 
 export const felt = (v: bigint) => toHex(v) as Felt
 
@@ -31,9 +31,14 @@ export interface Node {
   /** From now on readers see this block for a while, then trail by `readLagBlocks`. */
   readonly beginLag: () => void
   readonly endLag: () => void
-  readonly enqueue: (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => TxHash
+  /** Accepts a transaction into the pool; the same transaction twice is one. */
+  readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint) => TxHash
   readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
   readonly statusOf: (tx: Tx) => TransactionStatus
+  /** The number of the closed block `id` names, as readers see the chain; `undefined` when there is none. */
+  readonly blockNumberOf: (id: BlockId) => number | undefined
+  /** Closed block `id` as readers see it, in the devnet's shape. */
+  readonly block: (id: BlockId) => DevnetBlock | undefined
   /** A read-only call as readers see the chain. */
   readonly view: (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => Array<bigint>
 }
@@ -50,7 +55,6 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     const relayer = BigInt("0x" + nodeCrypto.createHash("sha256").update("devnet-relayer").digest("hex")) >> 6n
     let offsetMillis = 0
     let lastBlockMillis = startMillis
-    let txCounter = 0
     // The state and timestamp of each of the last blocks, kept only while reads lag; and the first block the
     // lagging view may show (the one closed when the lag began).
     const history = new Map<number, { readonly state: State; readonly timestamp: number }>()
@@ -67,10 +71,14 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       let closed = 0
       while (closed < due) {
         const from = chain.latest.number
-        const step = chain.pending.length === 0 ? due - closed : 1
+        // Blocks in which every pending transaction is still held run nothing either: jump to the first that runs one.
+        let firstRun = Infinity
+        for (const tx of chain.pending) firstRun = Math.min(firstRun, tx.holdUntil + 1)
+        const step = Math.max(1, Math.min(due - closed, firstRun - from))
         closed += step
         lastBlockMillis += step * blockMillis
-        chain.closeBlock(from + step, Math.floor(lastBlockMillis / 1000))
+        const endMillis = lastBlockMillis
+        chain.closeBlock(from + step, Math.floor(endMillis / 1000), (n) => Math.floor((endMillis - (from + step - n) * blockMillis) / 1000))
         if (lag > 0) {
           // The blocks of one step share one state: all but the last are empty.
           const state = chain.snapshotState()
@@ -91,20 +99,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       return block === chain.latest.number ? undefined : history.get(block)
     }
 
-    const nextTxHash = (parts: ReadonlyArray<string>) =>
-      BigInt("0x" + nodeCrypto.createHash("sha256").update(`${txCounter++}:${parts.join(",")}`).digest("hex")) >> 6n
-
-    const enqueue = (payload: Tx["payload"], parts: ReadonlyArray<string>, outsideNonce?: bigint) => {
-      const tx: Tx = {
-        hash: nextTxHash(parts),
-        payload,
-        ...(outsideNonce !== undefined ? { outsideNonce } : {}),
-        events: [],
-        holdUntil: chain.latest.number + (faults.current().holdBlocks ?? 0)
-      }
-      chain.submit(tx)
-      return felt(tx.hash) as TxHash
-    }
+    const enqueue = (payload: Tx["payload"], outsideNonce?: bigint) =>
+      felt(chain.submit(payload, chain.latest.number + (faults.current().holdBlocks ?? 0), outsideNonce).hash) as TxHash
 
     const findTx = (txHash: string) =>
       Effect.suspend(() => {
@@ -126,6 +122,40 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         finalityStatus,
         executionStatus: tx.execution!,
         ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {})
+      }
+    }
+
+    const blockNumberOf = (id: BlockId): number | undefined => {
+      const visible = readBlock()
+      const n = id === "latest" || id === "pre_confirmed"
+        ? visible
+        : id === "l1_accepted"
+        ? Math.max(0, visible - chain.l1AfterBlocks)
+        : "blockNumber" in id
+        ? id.blockNumber
+        : parseNumeric(id.blockHash) === undefined
+        ? undefined
+        : chain.blocks.numberOf(BigInt(id.blockHash))
+      return n !== undefined && Number.isSafeInteger(n) && n >= 0 && n <= visible ? n : undefined
+    }
+
+    const block = (id: BlockId): DevnetBlock | undefined => {
+      const n = blockNumberOf(id)
+      const b = n === undefined ? undefined : chain.blocks.get(n)
+      if (b === undefined) return undefined
+      return {
+        blockNumber: b.number,
+        blockHash: felt(b.hash),
+        parentHash: felt(b.parentHash),
+        timestamp: b.timestamp,
+        status: b.number <= readBlock() - chain.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
+        transactions: b.transactions.map((tx) => ({
+          transactionHash: felt(tx.hash) as TxHash,
+          senderAddress: felt(tx.sender) as Address,
+          nonce: felt(tx.nonce),
+          calldata: tx.calldata.map(felt),
+          signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
+        }))
       }
     }
 
@@ -157,6 +187,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       enqueue,
       findTx,
       statusOf,
+      blockNumberOf,
+      block,
       view
     }
   })

@@ -113,7 +113,7 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Pay
             if (!(error instanceof Revert)) throw error
             return yield* pmError("TRANSACTION_EXECUTION_ERROR", error.reason)
           }
-          return { transactionHash: node.enqueue(payload, calldata, nonce) }
+          return { transactionHash: node.enqueue(payload, nonce) }
         })
       )
   }

@@ -5,10 +5,12 @@
 import { Effect } from "effect"
 import { RpcError, TransactionNotFound } from "../Errors.js"
 import { Revert } from "../internal/chain.js"
-import { type Address, callSelector, type TxHash } from "../Schemas.js"
+import { callSelector, type TxHash } from "../Schemas.js"
 import type { Receipt, StarknetRpc } from "../StarknetRpc.js"
 import { type FaultGate, faultMessage } from "./faults.js"
 import { felt, type Node } from "./node.js"
+
+export const blockNotFound = (method: string) => new RpcError({ method, code: 24, message: "Block not found", transient: false })
 
 export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
   const { chain } = node
@@ -58,6 +60,24 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
           })
         })
       ),
+    getBlockWithTxs: (blockNumber) =>
+      request(
+        "starknet_getBlockWithTxs",
+        Effect.suspend(() => {
+          const block = node.block({ blockNumber })
+          if (block === undefined) return Effect.fail(blockNotFound("starknet_getBlockWithTxs"))
+          return Effect.succeed({
+            blockNumber: block.blockNumber,
+            timestamp: block.timestamp,
+            transactions: block.transactions.map((tx) => ({
+              transactionHash: tx.transactionHash,
+              type: "INVOKE",
+              senderAddress: tx.senderAddress,
+              calldata: tx.calldata
+            }))
+          })
+        })
+      ),
     getNonce: (address) =>
       request(
         "starknet_getNonce",
@@ -67,27 +87,6 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
             ? Effect.fail(new RpcError({ method: "starknet_getNonce", code: 20, message: "Contract not found", transient: false }))
             : Effect.succeed(felt(contract.kind === "account" ? contract.nonce : 0n))
         })
-      ),
-    // Minimal: the relayer's invoke carries the multicall `[1, account, execute_from_outside_v2, len, calldata…]`.
-    getBlockWithTxs: (blockNumber) =>
-      request(
-        "starknet_getBlockWithTxs",
-        Effect.suspend(() => {
-          if (blockNumber > node.readBlock()) {
-            return Effect.fail(new RpcError({ method: "starknet_getBlockWithTxs", code: 24, message: "Block not found", transient: false }))
-          }
-          const transactions = [...chain.txs.values()].filter((tx) => tx.blockNumber === blockNumber).map((tx) => ({
-            transactionHash: felt(tx.hash) as TxHash,
-            type: "INVOKE",
-            senderAddress: felt(tx.payload.kind === "outside" ? tx.payload.relayer : tx.payload.account) as Address,
-            calldata: tx.payload.kind === "outside"
-              ? [felt(1n), felt(tx.payload.account), EXECUTE_FROM_OUTSIDE, felt(BigInt(tx.payload.calldata.length)), ...tx.payload.calldata.map((c) => felt(BigInt(c)))]
-              : []
-          }))
-          return Effect.succeed({ blockNumber, timestamp: chain.latest.timestamp, transactions })
-        })
       )
   }
 }
-
-const EXECUTE_FROM_OUTSIDE = callSelector({ entrypoint: "execute_from_outside_v2" })

@@ -2,7 +2,7 @@
  * The devnet's public shapes: its options, faults and control handle.
  */
 import { Context, type Duration, type Effect, type Redacted } from "effect"
-import type { PaymasterError } from "../Errors.js"
+import type { PaymasterError, RpcError } from "../Errors.js"
 import type { OutsideCall } from "../OutsideExecution.js"
 import type { Address, Felt, TransactionStatus, TxHash, WalletData } from "../Schemas.js"
 
@@ -86,6 +86,41 @@ export interface InvokeParams {
 }
 
 /**
+ * A block as the devnet's node reads it: by number, by hash, or by tag (`latest`; `l1_accepted`, the newest block
+ * accepted on L1; `pre_confirmed`, the block being built, read as the latest closed one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BlockId =
+  | "latest"
+  | "l1_accepted"
+  | "pre_confirmed"
+  | { readonly blockNumber: number }
+  | { readonly blockHash: string }
+
+/**
+ * A closed block and its INVOKE transactions, as the devnet serves them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DevnetBlock {
+  readonly blockNumber: number
+  readonly blockHash: Felt
+  readonly parentHash: Felt
+  readonly timestamp: number
+  readonly status: "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1"
+  readonly transactions: ReadonlyArray<{
+    readonly transactionHash: TxHash
+    readonly senderAddress: Address
+    readonly nonce: Felt
+    readonly calldata: ReadonlyArray<Felt>
+    readonly signature: ReadonlyArray<Felt>
+  }>
+}
+
+/**
  * The devnet's control handle.
  *
  * @since 0.1.0
@@ -108,6 +143,11 @@ export interface DevnetHandle {
   readonly sessionData: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<bigint>>
   /** The allow-list stored for a session (what the chain keeps but does not expose). */
   readonly allowedEntrypoints: (account: string, sessionPublicKey: string) => Effect.Effect<ReadonlyArray<Felt>>
+  /**
+   * A closed block by id, as readers see it (`readLagBlocks` included); an unknown one fails with code 24. A read
+   * like any other: faults apply to it as to `starknet_getBlockWithTxs`.
+   */
+  readonly block: (id: BlockId) => Effect.Effect<DevnetBlock, RpcError>
   /** Every transaction the chain has seen, in submission order. */
   readonly transactions: Effect.Effect<ReadonlyArray<{ readonly hash: TxHash; readonly status: TransactionStatus }>>
   /** Submits the account's own invoke transaction (direct path). */

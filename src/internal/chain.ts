@@ -8,15 +8,20 @@ import {
   directSessionHash,
   messageHash,
   type OutsideCall,
-  parseCallArray,
-  parseExecuteFromOutsideCalldata
+  type OutsideExecution,
+  parseCallArray
 } from "../OutsideExecution.js"
-import { selectorOf } from "../Schemas.js"
-import { encodeShortString, U128_MAX, U64_MAX } from "./felt.js"
+import { type Felt, selectorOf } from "../Schemas.js"
+import { ADDRESS_BOUND, encodeShortString, toHex, U128_MAX, U64_MAX } from "./felt.js"
+import { Blocks, poseidon } from "../devnet/blocks.js"
 import * as stark from "./stark.js"
 
+/**
+ * A panic: its reason, raised as a short string (`assert(..., 'reason')`) or as a `ByteArray` (`panic!("...")`),
+ * which the sequencer formats differently.
+ */
 export class Revert {
-  constructor(readonly reason: string) {}
+  constructor(readonly reason: string, readonly kind: "shortString" | "byteArray" = "shortString") {}
 }
 
 /** The sequencer refuses a transaction whose validation fails: it changes nothing and is never executed. */
@@ -30,6 +35,12 @@ const S = {
   revoke_session_key: sel("revoke_session_key"),
   get_session_data: sel("get_session_data"),
   get_public_key: sel("get_public_key"),
+  getPublicKey: sel("getPublicKey"),
+  get_snip9_version: sel("get_snip9_version"),
+  compute_session_message_hash: sel("compute_session_message_hash"),
+  register_interfaces: sel("register_interfaces"),
+  get_session_allowed_entrypoints_len: sel("get_session_allowed_entrypoints_len"),
+  get_session_allowed_entrypoint_at: sel("get_session_allowed_entrypoint_at"),
   is_valid_signature: sel("is_valid_signature"),
   supports_interface: sel("supports_interface"),
   is_valid_outside_execution_nonce: sel("is_valid_outside_execution_nonce"),
@@ -68,6 +79,9 @@ const EVENT = {
   SpendingPolicyRemoved: sel("SpendingPolicyRemoved")
 }
 const ANY = BigInt(ANY_CALLER)
+/** ISRC5 itself: OpenZeppelin's SRC5 component answers it whatever was registered. */
+export const ISRC5_ID = 0x3f918d17e5ee77373b56385708f855659a07f75997f365cf87748628532a055n
+const SUPPORTED_INTERFACES = new Set([ISRC5_ID, ...Object.values(INTERFACE_IDS).map(BigInt)])
 const VALID_FELT = BigInt(VALID)
 
 /** The class hash the devnet deploys session accounts with (its own; addresses derive from it). */
@@ -121,6 +135,12 @@ export type TxPayload =
 export interface Tx {
   readonly hash: bigint
   readonly payload: TxPayload
+  /** The account that sends the INVOKE transaction (the relayer for an outside execution). */
+  readonly sender: bigint
+  /** The sender's transaction nonce. */
+  readonly nonce: bigint
+  /** The INVOKE's calldata: what the sender's `__execute__` receives, a serialized `Array<Call>`. */
+  readonly calldata: ReadonlyArray<bigint>
   /** The outside-execution nonce of a relayed transaction. */
   readonly outsideNonce?: bigint
   execution?: "SUCCEEDED" | "REVERTED"
@@ -132,16 +152,58 @@ export interface Tx {
   holdUntil: number
 }
 
+const INVOKE_PREFIX = encodeShortString("invoke")
+/** Resource names of an INVOKE v3's bounds, as SNIP-8 encodes them (`name << 192 | max_amount << 128 | max_price`). */
+const RESOURCES = ["L1_GAS", "L2_GAS", "L1_DATA"].map((name) => encodeShortString(name) << 192n)
+let constants: { readonly bounds: bigint; readonly empty: bigint } | undefined
+const hashConstants = () => (constants ??= { bounds: poseidon([0n, ...RESOURCES]), empty: poseidon([]) })
+
+/**
+ * The INVOKE v3 transaction hash (SNIP-8) of a transaction with zero resource bounds, tip and paymaster data, L1
+ * data-availability modes and no deployment data: the shape the devnet serves, so a client can recompute it.
+ */
+export const invokeV3Hash = (chainId: bigint, sender: bigint, nonce: bigint, calldata: ReadonlyArray<bigint>): bigint => {
+  const { bounds, empty } = hashConstants()
+  return poseidon([
+    INVOKE_PREFIX,
+    3n,
+    sender,
+    bounds,
+    empty,
+    chainId,
+    nonce,
+    0n,
+    empty,
+    poseidon(calldata)
+  ])
+}
+
+/** `Array<Call>` serialized as an account's `__execute__` reads it. */
+export const serializeCalls = (calls: ReadonlyArray<OutsideCall>): Array<bigint> => [
+  BigInt(calls.length),
+  ...calls.flatMap((c) => [BigInt(c.to), BigInt(c.selector), BigInt(c.calldata.length), ...c.calldata.map(BigInt)])
+]
+
 const split = (v: bigint) => [v & U128_MAX, v >> 128n]
 
-type Param = "felt" | "u32" | "u64" | "u256" | "felts"
-type ParamValue<P extends Param> = P extends "felts" ? Array<bigint> : bigint
+type Param = "felt" | "u32" | "u64" | "u256" | "felts" | "calls" | "outside"
+interface OutsideParam {
+  readonly caller: bigint
+  readonly nonce: bigint
+  readonly executeAfter: bigint
+  readonly executeBefore: bigint
+  readonly calls: ReadonlyArray<OutsideCall>
+}
+type ParamValue<P extends Param> = P extends "felts" ? Array<bigint>
+  : P extends "calls" ? ReadonlyArray<OutsideCall>
+  : P extends "outside" ? OutsideParam
+  : bigint
 /**
  * Reads an entrypoint's calldata as Cairo's generated wrapper does, with its exact panics:
  * `Failed to deserialize param #N` for a missing or out-of-range value, `Input too long for arguments` for extra felts.
  */
 const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>, kinds: P): { -readonly [K in keyof P]: ParamValue<P[K]> } => {
-  const out: Array<bigint | Array<bigint>> = []
+  const out: Array<unknown> = []
   let at = 0
   kinds.forEach((kind, i) => {
     const fail = () => new Revert(`Failed to deserialize param #${i + 1}`)
@@ -171,6 +233,21 @@ const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>,
         at += Number(n)
         return void out.push(items)
       }
+      case "calls": {
+        const parsed = parseCallArray(cd, at)
+        if (parsed === undefined) throw fail()
+        at = parsed.end
+        return void out.push(parsed.calls)
+      }
+      case "outside": {
+        // `OutsideExecution { caller, nonce, execute_after: u64, execute_before: u64, calls: Span<Call> }`.
+        const [caller, nonce, executeAfter, executeBefore] = [next(), next(), next(), next()]
+        if (caller >= ADDRESS_BOUND || executeAfter > U64_MAX || executeBefore > U64_MAX) throw fail()
+        const parsed = parseCallArray(cd, at)
+        if (parsed === undefined) throw fail()
+        at = parsed.end
+        return void out.push({ caller, nonce, executeAfter, executeBefore, calls: parsed.calls })
+      }
     }
   })
   if (at < cd.length) throw new Revert("Input too long for arguments")
@@ -189,13 +266,19 @@ export class Chain {
   readonly txs = new Map<bigint, Tx>()
   readonly pending: Array<Tx> = []
   latest: { readonly number: number; readonly timestamp: number }
+  readonly blocks: Blocks<Tx>
+  /** Transaction nonces of senders that are not accounts of this chain (the paymaster's relayer). */
+  private readonly senderNonces = new Map<bigint, bigint>()
   private journal: Array<() => void> = []
   private events: Array<ChainEvent> = []
   /** Timestamp (seconds) the code currently executing sees. */
   private now = 0n
+  /** The nonce of the transaction executing (`get_tx_info().nonce`); 0 in a view call. */
+  private txNonce = 0n
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
+    this.blocks = new Blocks(genesisSeconds)
   }
 
   /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
@@ -397,22 +480,44 @@ export class Chain {
         return []
       }
       case S.get_session_data: {
-        const s = acc.sessions.get(cd[0] ?? 0n)
+        const s = acc.sessions.get(params(cd, ["felt"])[0])
         return s === undefined ? [0n, 0n, 0n, 0n] : [s.validUntil, s.maxCalls, s.callsUsed, BigInt(s.allowed.length)]
       }
       case S.get_public_key:
+      case S.getPublicKey:
+        params(cd, [])
         return [acc.publicKey]
+      case S.get_snip9_version:
+        params(cd, [])
+        return [2n]
+      case S.compute_session_message_hash: {
+        const [calls, validUntil] = params(cd, ["calls", "u64"])
+        return [BigInt(directSessionHash(toHex(self), this.chainId, this.txNonce, validUntil, calls))]
+      }
+      case S.register_interfaces:
+        this.ownerOnly(self, caller)
+        params(cd, [])
+        return []
+      case S.get_session_allowed_entrypoints_len: {
+        const [key] = params(cd, ["felt"])
+        return [BigInt(acc.sessions.get(key)?.allowed.length ?? 0)]
+      }
+      case S.get_session_allowed_entrypoint_at: {
+        const [key, index] = params(cd, ["felt", "u32"])
+        return [acc.sessions.get(key)?.allowed[Number(index)] ?? 0n]
+      }
       case S.is_valid_signature: {
-        const n = Number(cd[1] ?? 0n)
-        return [this.isValidSignature(acc, cd[0] ?? 0n, cd.slice(2, 2 + n)) ? VALID_FELT : 0n]
+        const [hashValue, signature] = params(cd, ["felt", "felts"])
+        return [this.isValidSignature(acc, hashValue, signature) ? VALID_FELT : 0n]
       }
       case S.supports_interface: {
-        const id = cd[0] ?? -1n
-        return [Object.values(INTERFACE_IDS).some((i) => BigInt(i) === id) ? 1n : 0n]
+        const [id] = params(cd, ["felt"])
+        return [SUPPORTED_INTERFACES.has(id) ? 1n : 0n]
       }
       case S.is_valid_outside_execution_nonce:
-        return [acc.usedNonces.has(cd[0] ?? 0n) ? 0n : 1n]
+        return [acc.usedNonces.has(params(cd, ["felt"])[0]) ? 0n : 1n]
       case S.get_contract_info:
+        params(cd, [])
         return [encodeShortString("v33")]
       case S.set_spending_policy: {
         this.ownerOnly(self, caller)
@@ -434,7 +539,8 @@ export class Chain {
         return []
       }
       case S.get_spending_policy: {
-        const p = acc.policies.get(`${cd[0] ?? 0n}:${cd[1] ?? 0n}`)
+        const [key, token] = params(cd, ["felt", "felt"])
+        const p = acc.policies.get(`${key}:${token}`)
         return p === undefined
           ? [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]
           : [...split(p.maxPerCall), ...split(p.maxPerWindow), p.windowSeconds, ...split(p.spent), p.windowStart]
@@ -497,11 +603,16 @@ export class Chain {
   }
 
   private executeFromOutside(acc: Account, self: bigint, relayer: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
-    const parsed = parseExecuteFromOutsideCalldata(cd.map((v) => "0x" + v.toString(16)))
-    if (parsed === undefined) throw new Revert("SRC9: invalid calldata")
-    const { outsideExecution: oe, signature } = parsed
-    const sig = signature.map(BigInt)
-    const caller = BigInt(oe.caller)
+    // Cairo's generated wrapper: `outside_execution: OutsideExecution` is param #1, `signature: Span<felt252>` #2.
+    const [outside, sig] = params(cd, ["outside", "felts"])
+    const oe: OutsideExecution = {
+      caller: toHex(outside.caller) as Felt,
+      nonce: toHex(outside.nonce) as Felt,
+      executeAfter: outside.executeAfter,
+      executeBefore: outside.executeBefore,
+      calls: outside.calls
+    }
+    const caller = outside.caller
     if (caller !== 0n && caller !== ANY && caller !== relayer) throw new Revert("SRC9: invalid caller")
     if (!(oe.executeAfter < this.now)) throw new Revert("SRC9: now <= execute_after")
     if (!(this.now < oe.executeBefore)) throw new Revert("SRC9: now >= execute_before")
@@ -535,10 +646,12 @@ export class Chain {
       if (policy === undefined || policy.maxPerWindow === 0n) continue
       if (call.calldata.length < 3) throw new Revert("Spending: calldata too short")
       const [low, high] = [BigInt(call.calldata[1]!), BigInt(call.calldata[2]!)]
-      if (low > U128_MAX || high > U128_MAX) throw new Revert("Spending: invalid amount")
+      if (low > U128_MAX || high > U128_MAX) throw new Revert("Spending: invalid amount", "byteArray")
       const amount = (high << 128n) | low
       if (amount > policy.maxPerCall) throw new Revert("Spending: exceeds per-call")
       let { spent, windowStart } = policy
+      // u64 arithmetic: a window whose end does not fit panics as Cairo's checked addition does.
+      if (windowStart + policy.windowSeconds > U64_MAX) throw new Revert("u64_add Overflow")
       if (this.now >= windowStart + policy.windowSeconds) {
         spent = 0n
         windowStart = this.now
@@ -569,11 +682,12 @@ export class Chain {
    * transaction did, except, for the account's own invoke, what its validation did (nonce and session count stand,
    * as on Starknet); a failed validation throws `Rejected` after rolling back everything.
    */
-  apply(payload: TxPayload, now: bigint): Array<ChainEvent> {
-    const saved = this.now
+  apply(payload: TxPayload, now: bigint, txNonce: bigint = payload.kind === "invoke" ? payload.nonce : 0n): Array<ChainEvent> {
+    const saved = { now: this.now, txNonce: this.txNonce }
     const start = this.mark()
     let keep = start
     this.now = now
+    this.txNonce = txNonce
     try {
       if (payload.kind === "outside") {
         this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
@@ -587,7 +701,8 @@ export class Chain {
       this.rollback(error instanceof Revert ? keep : start)
       throw error
     } finally {
-      this.now = saved
+      this.now = saved.now
+      this.txNonce = saved.txNonce
     }
   }
 
@@ -596,6 +711,17 @@ export class Chain {
    * input, it answers 0 and the sequencer rejects the transaction; only a bad owner signature panics.
    */
   private validateInvoke(p: Extract<TxPayload, { kind: "invoke" }>): Account {
+    // In validate mode Starknet gives the block timestamp rounded down to the hour: expiry checks here are coarse.
+    const now = this.now
+    this.now = now - now % 3600n
+    try {
+      return this.validateInvokeAt(p)
+    } finally {
+      this.now = now
+    }
+  }
+
+  private validateInvokeAt(p: Extract<TxPayload, { kind: "invoke" }>): Account {
     const acc = this.account(p.account)
     if (acc === undefined) throw new Rejected("Contract not found")
     if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`)
@@ -626,21 +752,51 @@ export class Chain {
     this.runCalls(p.account, p.calls)
   }
 
-  submit(tx: Tx) {
+  /**
+   * Accepts a transaction into the pending pool: the relayer's INVOKE (its multicall of one
+   * `execute_from_outside_v2`) or the account's own. Submitting the same transaction twice answers the same one.
+   */
+  submit(payload: TxPayload, holdUntil: number, outsideNonce?: bigint): Tx {
+    const [sender, nonce, calldata] = payload.kind === "outside"
+      ? [
+        payload.relayer,
+        this.senderNonces.get(payload.relayer) ?? 0n,
+        serializeCalls([{ to: toHex(payload.account) as Felt, selector: toHex(S.execute_from_outside_v2) as Felt, calldata: payload.calldata as ReadonlyArray<Felt> }])
+      ] as const
+      : [payload.account, payload.nonce, serializeCalls(payload.calls)] as const
+    const txHash = invokeV3Hash(this.chainId, sender, nonce, calldata)
+    const known = this.txs.get(txHash)
+    if (known !== undefined) return known
+    if (payload.kind === "outside") this.senderNonces.set(sender, nonce + 1n)
+    const tx: Tx = {
+      hash: txHash,
+      payload,
+      sender,
+      nonce,
+      calldata,
+      ...(outsideNonce !== undefined ? { outsideNonce } : {}),
+      events: [],
+      holdUntil
+    }
     this.txs.set(tx.hash, tx)
     this.pending.push(tx)
+    return tx
   }
 
-  /** Closes block `number` at `timestamp`: runs the pending transactions in order. */
-  closeBlock(number: number, timestamp: number) {
+  /**
+   * Closes block `number` at `timestamp`: runs the pending transactions in order. The blocks between the latest and
+   * `number`, if any, are empty; `gapTimestamp` gives their timestamps.
+   */
+  closeBlock(number: number, timestamp: number, gapTimestamp: (n: number) => number = () => timestamp) {
     const keep: Array<Tx> = []
+    const included: Array<Tx> = []
     for (const tx of this.pending) {
       if (tx.holdUntil >= number) {
         keep.push(tx)
         continue
       }
       try {
-        tx.events = this.apply(tx.payload, BigInt(timestamp))
+        tx.events = this.apply(tx.payload, BigInt(timestamp), tx.nonce)
         tx.execution = "SUCCEEDED"
       } catch (error) {
         if (error instanceof Revert) {
@@ -656,9 +812,11 @@ export class Chain {
       this.journal.length = 0
       this.events.length = 0
       tx.blockNumber = number
+      if (tx.rejected === undefined) included.push(tx)
     }
     this.pending.length = 0
     this.pending.push(...keep)
     this.latest = { number, timestamp }
+    this.blocks.close(number, timestamp, included, gapTimestamp)
   }
 }

@@ -1,88 +1,281 @@
 /**
- * The devnet on the wire: its `starknet_*`, `paymaster_*` and `devnet_*` methods as JSON-RPC over HTTP (batches
- * included) and Chipi's REST routes, on `@effect/platform`'s HttpServer for Node. Injected faults show as HTTP 503,
- * as 429 with a `Retry-After`, or as a connection closed without an answer.
+ * The devnet on the wire: its `starknet_*`, `paymaster_*` and `devnet_*` methods as JSON-RPC 2.0 over HTTP and
+ * Chipi's REST routes under `/v1/`, on Node's own `http` server. Bounded: a body limit (413), a batch limit, a
+ * request timeout, header and idle timeouts. Guarded: a bind beyond loopback needs an admin key, which the
+ * `devnet_*` methods then want; the paymaster key, when set, guards `paymaster_*` and `/v1`; keys are compared in
+ * constant time. Injected faults show as HTTP 503, as 429 with a `Retry-After`, or as a connection closed without
+ * an answer, counted by the wire method the client sent.
  */
+import * as nodeCrypto from "node:crypto"
 import * as http from "node:http"
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
-import { Effect, type Scope } from "effect"
-import { Devnet } from "../types.js"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Redacted, Runtime, Schema, type Scope } from "effect"
 import type { Paymaster } from "../../Paymaster.js"
 import type { StarknetRpc } from "../../StarknetRpc.js"
+import { gatedOnTheWire } from "../faults.js"
+import { internalsOf } from "../registry.js"
+import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
-import { type Params, Transient, WireError } from "./jsonrpc.js"
+import type { ExecutionErrorShape } from "./executionError.js"
+import { answer, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
 
-type Request = { readonly id?: unknown; readonly method?: unknown; readonly params?: Params }
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServeOptions {
+  /** Default 0: a free port. */
+  readonly port?: number
+  /** Default `127.0.0.1`. Any address beyond loopback needs `adminKey`. */
+  readonly host?: string
+  /** When set, `paymaster_*` want it in `x-paymaster-api-key` (else SNIP-29 error 163), and `/v1` routes in `x-api-key` or `x-paymaster-api-key` (else 401). */
+  readonly paymasterApiKey?: string | Redacted.Redacted<string>
+  /** When set, `devnet_*` want it in `x-devnet-admin-key` (else error -32001). Required to bind beyond loopback. */
+  readonly adminKey?: string | Redacted.Redacted<string>
+  /** Largest request body, in bytes (default 1 MiB); larger is HTTP 413. */
+  readonly maxBodyBytes?: number
+  /** Most requests in one JSON-RPC batch (default 1,000); more is one -32600. */
+  readonly maxBatch?: number
+  /** Longest a request may take (default 30 seconds); then HTTP 503 with -32603. */
+  readonly requestTimeout?: Duration.DurationInput
+  /** The shape of SNIP-29 error 156's data: `nested` frames (default, as real paymasters), `wrapped` in `execution_error`, or the `flat` reason string. */
+  readonly executionErrorShape?: ExecutionErrorShape
+}
 
 /**
- * Serves the devnet of the current context on HTTP until the scope closes; answers its URL. With `paymasterApiKey`,
- * `paymaster_*` requests want it in `x-paymaster-api-key`, as public paymasters do for sponsored mode (else SNIP-29
- * error 163).
+ * The server could not start: the options are invalid, the address is taken, or a bind beyond loopback has no
+ * admin key.
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export const serve = (options: { readonly port?: number; readonly host?: string; readonly paymasterApiKey?: string } = {}): Effect.Effect<
+export class ServeError extends Schema.TaggedError<ServeError>()("DevnetServeError", {
+  reason: Schema.Literal("InvalidOptions", "AddressInUse", "Unguarded", "ListenFailed"),
+  detail: Schema.String
+}) {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** Defaults of the limits (documented in docs/devnet.md). */
+export const SERVE_DEFAULTS = { maxBodyBytes: 1024 * 1024, maxBatch: 1000, requestTimeout: Duration.seconds(30) } as const
+
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)
+
+/** Equal in constant time whatever the lengths (both sides hashed first). */
+const sameKey = (given: string | undefined, expected: string): boolean =>
+  given !== undefined &&
+  nodeCrypto.timingSafeEqual(
+    nodeCrypto.createHash("sha256").update(given).digest(),
+    nodeCrypto.createHash("sha256").update(expected).digest()
+  )
+
+const header = (req: http.IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+const secret = (key: string | Redacted.Redacted<string> | undefined): string | undefined =>
+  key === undefined ? undefined : Redacted.isRedacted(key) ? Redacted.value(key) : key
+
+/**
+ * Serves the devnet of the current context until the scope closes; answers its URL.
+ *
+ * @since 0.1.0
+ * @category serving
+ */
+export const serve = (options: ServeOptions = {}): Effect.Effect<
   { readonly url: string; readonly port: number; readonly httpRequests: () => number },
-  unknown,
+  ServeError,
   Scope.Scope | Devnet | StarknetRpc | Paymaster
 > =>
   Effect.gen(function*() {
-    const methods = { ...(yield* starknetMethods), ...(yield* paymasterMethods), ...(yield* adminMethods) }
-    const rest = yield* restRoutes
     const host = options.host ?? "127.0.0.1"
-    const server = yield* NodeHttpServer.make(() => http.createServer(), { port: options.port ?? 0, host })
-    const one = (request: Request, apiKey: string | undefined) =>
-      Effect.suspend(() => {
-        const method = typeof request.method === "string" ? methods[request.method] : undefined
-        if (method === undefined) return Effect.fail(new WireError(-32601, `Method not found: ${String(request.method)}`))
-        if (options.paymasterApiKey !== undefined && String(request.method).startsWith("paymaster_") && apiKey !== options.paymasterApiKey) {
-          return Effect.fail(new WireError(163, "An error occurred (UNKNOWN_ERROR)", "missing or invalid x-paymaster-api-key"))
-        }
-        return method(request.params)
-      }).pipe(
-        Effect.map((result) => ({ jsonrpc: "2.0", id: request.id ?? null, result })),
-        Effect.catchIf((e): e is WireError => e instanceof WireError, (e) =>
-          Effect.succeed({
-            jsonrpc: "2.0",
-            id: request.id ?? null,
-            error: { code: e.code, message: e.message, ...(e.data !== undefined ? { data: e.data } : {}) }
-          }))
-      )
-    const devnet = yield* Devnet
-    let retryAfter = 1
-    let httpRequests = 0
-    const app = Effect.gen(function*() {
-      httpRequests++
-      retryAfter = (yield* devnet.faults).retryAfterSeconds ?? 1
-      const req = yield* HttpServerRequest.HttpServerRequest
-      const path = new URL(req.url, "http://devnet").pathname
-      if (path.startsWith("/v1/")) return yield* rest(req.method, path, req.headers, req.method === "POST" ? yield* req.json : undefined)
-      const body = (yield* req.json) as Request | ReadonlyArray<Request>
-      const apiKey = req.headers["x-paymaster-api-key"]
-      const answer = Array.isArray(body) ? yield* Effect.forEach(body, (r) => one(r, apiKey)) : yield* one(body as Request, apiKey)
-      return HttpServerResponse.unsafeJson(answer)
-    }).pipe(
-      Effect.catchAll((e) => {
-        if (!(e instanceof Transient)) {
-          return Effect.succeed(HttpServerResponse.unsafeJson({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } }))
-        }
-        if (e.status === 0) {
-          // A dropped connection: the socket closes and no answer is written.
-          return Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
-            NodeHttpServerRequest.toIncomingMessage(req).socket.destroy()
-            return HttpServerResponse.empty({ status: 503 })
-          })
-        }
-        return Effect.succeed(
-          e.status === 429
-            ? HttpServerResponse.unsafeJson({ message: "Too Many Requests" }, { status: 429, headers: { "retry-after": String(retryAfter) } })
-            : HttpServerResponse.unsafeJson({ message: "Service Unavailable" }, { status: 503 })
-        )
+    const port = options.port ?? 0
+    const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes
+    const maxBatch = options.maxBatch ?? SERVE_DEFAULTS.maxBatch
+    const timeout = Duration.decodeUnknown(options.requestTimeout ?? SERVE_DEFAULTS.requestTimeout)
+    const invalid = (detail: string) => Effect.fail(new ServeError({ reason: "InvalidOptions", detail }))
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* invalid(`port must be an integer from 0 to 65535, got ${port}`)
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) return yield* invalid(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`)
+    if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) return yield* invalid(`maxBatch must be a positive integer, got ${maxBatch}`)
+    if (timeout._tag === "None" || !Duration.isFinite(timeout.value) || Duration.toMillis(timeout.value) <= 0) {
+      return yield* invalid("requestTimeout must be a positive finite duration")
+    }
+    const requestTimeout = timeout.value
+    const adminKey = secret(options.adminKey)
+    const paymasterApiKey = secret(options.paymasterApiKey)
+    if (adminKey === "" || paymasterApiKey === "") return yield* invalid("an empty key guards nothing")
+    if (!isLoopback(host) && adminKey === undefined) {
+      return yield* new ServeError({
+        reason: "Unguarded",
+        detail: `refusing to bind ${host} (beyond loopback) without an admin key: anyone who can reach it could mint, create wallets and set faults`
       })
+    }
+
+    const devnet = yield* Devnet
+    const internals = internalsOf(devnet)
+    const starknet = yield* starknetMethods
+    const pm = yield* paymasterMethods({
+      executionErrorShape: options.executionErrorShape ?? "nested",
+      relayer: BigInt(devnet.relayer)
+    })
+    const admin = yield* adminMethods([...Object.keys(starknet), ...Object.keys(pm)])
+    const methods: Methods = { ...starknet, ...pm, ...admin }
+    const rest = yield* restRoutes
+    const runtime = yield* Effect.runtime<Devnet | StarknetRpc | Paymaster>()
+
+    const around: Hooks["around"] = internals === undefined
+      ? (_, run) => run
+      : (name, run) =>
+        internals.faults.gate(name, (code) => new Transient(code), internals.node.catchUp, Effect.locally(run, gatedOnTheWire, true))
+
+    let httpRequests = 0
+
+    const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (res.headersSent || res.destroyed) return
+      if (body === undefined) {
+        res.writeHead(status, headers).end()
+        return
+      }
+      const text = JSON.stringify(body)
+      res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers }).end(text)
+    }
+    const transient = (req: http.IncomingMessage, res: http.ServerResponse, e: Transient) => {
+      if (e.status === 0) {
+        // A dropped connection: the socket closes and no answer is written.
+        req.socket.destroy()
+        return
+      }
+      if (e.status === 429) {
+        const retryAfter = internals?.faults.current().retryAfterSeconds ?? 1
+        send(res, 429, { message: "Too Many Requests" }, { "retry-after": String(retryAfter) })
+        return
+      }
+      send(res, e.status, { message: "Service Unavailable" })
+    }
+    const timedOut = new WireError(-32603, "Internal error: request timed out")
+
+    /** Runs an answer's Effect, bounded by the request timeout, and writes what it gives. */
+    const run = <A>(req: http.IncomingMessage, res: http.ServerResponse, effect: Effect.Effect<A, Transient, Devnet | StarknetRpc | Paymaster>, write: (a: A) => void) => {
+      const fiber = Runtime.runFork(runtime)(effect)
+      // The timeout is a plain timer (cheaper than a racing fiber per request); it answers, then interrupts the work.
+      const timer = setTimeout(() => {
+        send(res, 503, { jsonrpc: "2.0", id: null, error: { code: timedOut.code, message: timedOut.message } })
+        Runtime.runFork(runtime)(Fiber.interrupt(fiber))
+      }, Duration.toMillis(requestTimeout))
+      // A client that goes away takes its work with it.
+      res.on("close", () => {
+        clearTimeout(timer)
+        if (!res.writableFinished) Runtime.runFork(runtime)(Fiber.interrupt(fiber))
+      })
+      fiber.addObserver((exit) => {
+        clearTimeout(timer)
+        if (Exit.isSuccess(exit)) return write(exit.value)
+        if (Exit.isInterrupted(exit)) return
+        const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
+        if (failure instanceof Transient) return transient(req, res, failure)
+        send(res, 500, { jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error" } })
+      })
+    }
+
+    const authorize = (req: http.IncomingMessage) => (name: string): WireError | undefined => {
+      if (name.startsWith("devnet_") && adminKey !== undefined && !sameKey(header(req, "x-devnet-admin-key"), adminKey)) {
+        return new WireError(-32001, "Unauthorized: devnet_* methods want the admin key in x-devnet-admin-key")
+      }
+      if (name.startsWith("paymaster_") && paymasterApiKey !== undefined && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
+        return new WireError(163, "An error occurred (UNKNOWN_ERROR)", "missing or invalid x-paymaster-api-key")
+      }
+      return undefined
+    }
+
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) => {
+      const path = new URL(req.url ?? "/", "http://devnet").pathname
+      let body: unknown
+      const text = raw.toString("utf8")
+      if (path.startsWith("/v1/")) {
+        if (paymasterApiKey !== undefined && !sameKey(header(req, "x-api-key"), paymasterApiKey) && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
+          return send(res, 401, { message: "missing or invalid API key (x-api-key)", code: "UNAUTHORIZED" })
+        }
+        if (req.method === "POST") {
+          try {
+            body = JSON.parse(text)
+          } catch {
+            return send(res, 400, { message: "the body is not JSON", code: "INVALID_JSON" })
+          }
+        }
+        const headers = Object.fromEntries(["x-api-key", "authorization"].map((h) => [h, header(req, h)]))
+        return run(req, res, rest(req.method ?? "GET", path, headers, body), (a) => send(res, a.status, a.body))
+      }
+      if (req.method !== "POST") {
+        return send(res, 405, { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: JSON-RPC is POST" } }, { allow: "POST" })
+      }
+      try {
+        body = JSON.parse(text)
+      } catch {
+        return send(res, 200, parseError)
+      }
+      const hooks: Hooks = { maxBatch, authorize: authorize(req), around }
+      run(req, res, answer(methods, hooks, body), (a) => (a === undefined ? send(res, 204, undefined) : send(res, 200, a)))
+    }
+
+    // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body).
+    const socketTimeout = Duration.toMillis(requestTimeout) + 5_000
+    const server = http.createServer({ requestTimeout: socketTimeout, headersTimeout: Math.min(10_000, socketTimeout), keepAliveTimeout: 5_000 }, (req, res) => {
+      httpRequests++
+      const declared = Number(header(req, "content-length") ?? "0")
+      const tooLarge = () => {
+        send(res, 413, { jsonrpc: "2.0", id: null, error: { code: -32600, message: `Invalid Request: the body is larger than ${maxBodyBytes} bytes` } }, { connection: "close" })
+        // Read no more of it.
+        res.on("finish", () => req.destroy())
+      }
+      if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge()
+      const chunks: Array<Buffer> = []
+      let size = 0
+      let refused = false
+      req.on("data", (chunk: Buffer) => {
+        if (refused) return
+        size += chunk.length
+        if (size > maxBodyBytes) {
+          refused = true
+          chunks.length = 0
+          return tooLarge()
+        }
+        chunks.push(chunk)
+      })
+      req.on("end", () => {
+        if (!refused) handle(req, res, Buffer.concat(chunks))
+      })
+      req.on("error", () => req.destroy())
+    })
+    server.on("clientError", (_, socket) => socket.destroy())
+
+    yield* Effect.acquireRelease(
+      Effect.async<void, ServeError>((resume) => {
+        const onError = (error: NodeJS.ErrnoException) => {
+          resume(Effect.fail(
+            error.code === "EADDRINUSE"
+              ? new ServeError({ reason: "AddressInUse", detail: `port ${port} on ${host} is already in use` })
+              : new ServeError({ reason: "ListenFailed", detail: `cannot listen on ${host}:${port}: ${error.code ?? error.message}` })
+          ))
+        }
+        server.once("error", onError)
+        server.listen(port, host, () => {
+          server.off("error", onError)
+          resume(Effect.void)
+        })
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
     )
-    yield* server.serve(app)
-    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
-    return { url: `http://${host}:${port}`, port, httpRequests: () => httpRequests }
+    const address = server.address()
+    const bound = typeof address === "object" && address !== null ? address.port : port
+    const shown = host.includes(":") ? `[${host}]` : host
+    return { url: `http://${shown}:${bound}`, port: bound, httpRequests: () => httpRequests }
   })

@@ -1,33 +1,158 @@
 /**
- * JSON-RPC 2.0 for the served devnet: errors, params, and a method table.
+ * JSON-RPC 2.0 as the specification (https://www.jsonrpc.org/specification) states it, for the served devnet:
+ * -32700 for a body that is not JSON, -32600 for an entry that is not a request (and for an empty batch, answered
+ * with one error, not an array), -32601 for an unknown method, -32602 for params a method's Schema refuses,
+ * -32603 for a defect. Notifications (no `id`) are carried out and never answered. A batch is answered entry by
+ * entry: every entry's params are decoded before any entry runs, so an invalid entry is refused on its own and
+ * never leaves half a batch applied; the valid ones then run in order.
  */
-import { Effect, type Schema } from "effect"
-import { decode } from "../../Schemas.js"
+import { Cause, Effect, Either, ParseResult, Schema } from "effect"
 
+/** An error answered in a JSON-RPC error object. */
 export class WireError {
   constructor(readonly code: number, readonly message: string, readonly data?: unknown) {}
 }
+
+/** A transient failure of the whole HTTP exchange: an HTTP status, or 0 for a connection closed without answer. */
 export class Transient {
   readonly _tag = "Transient"
   constructor(readonly status: number = 503) {}
 }
 
-export type Params = Record<string, unknown> | ReadonlyArray<unknown> | undefined
+export const invalidParams = (message: string) => new WireError(-32602, `Invalid params: ${message}`)
 
-/** A parameter by name, or by position (clients send either). */
-export const param = (params: Params, name: string, position: number): unknown =>
-  Array.isArray(params) ? params[position] : (params as Record<string, unknown> | undefined)?.[name]
+/**
+ * One method: the names of its params in positional order (clients send params by name or by position), the
+ * Schema they must pass, and what it does with them.
+ */
+export interface Method {
+  readonly names: ReadonlyArray<string>
+  readonly decode: (params: Record<string, unknown>) => Either.Either<unknown, WireError>
+  readonly run: (params: any) => Effect.Effect<unknown, WireError | Transient>
+  /** SNIP-29 clients may send the params object itself as the only element of an array. */
+  readonly wrapped?: boolean
+}
 
-/** SNIP-29 clients may send the params object alone or as a one-element array. */
-export const objectParams = (params: Params): Record<string, unknown> =>
-  (Array.isArray(params) ? params[0] : params) as Record<string, unknown> ?? {}
+export type Methods = Readonly<Record<string, Method>>
 
-/** Decodes a method's params, or fails with JSON-RPC's -32602 naming what is wrong. */
-export const decodeParams = <A, I>(schema: Schema.Schema<A, I>) => (input: unknown) =>
-  decode(schema)(input).pipe(Effect.mapError((e) => new WireError(-32602, `Invalid params: ${e.message}`)))
-export const paramsOf = <A, I>(schema: Schema.Schema<A, I>, params: Params) => decodeParams(schema)(objectParams(params))
+/** Defines a method whose params are decoded with `schema` (by name; positional params are named by `names`). */
+export const method = <A, I>(
+  names: ReadonlyArray<string>,
+  schema: Schema.Schema<A, I, never>,
+  run: (params: A) => Effect.Effect<unknown, WireError | Transient>,
+  options: { readonly wrapped?: boolean } = {}
+): Method => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  return {
+    names,
+    decode: (params) =>
+      Either.mapLeft(decode(params), (e) => invalidParams(ParseResult.TreeFormatter.formatErrorSync(e).replace(/\s+/g, " "))),
+    run,
+    ...(options.wrapped === true ? { wrapped: true } : {})
+  }
+}
 
+/** The hooks a transport gives: who may call what, and what wraps each call (faults, counting). */
+export interface Hooks {
+  readonly maxBatch: number
+  /** An error if the request may not call this method (a missing key). */
+  readonly authorize: (method: string) => WireError | undefined
+  /** Wraps the run of one entry (e.g. the devnet's faults, by wire method name). */
+  readonly around: <A>(method: string, run: Effect.Effect<A, WireError | Transient>) => Effect.Effect<A, WireError | Transient>
+}
 
-export const invalid = (message: string) => Effect.fail(new WireError(-32602, `Invalid params: ${message}`))
+type Id = string | number | null
+type Answer =
+  | { readonly jsonrpc: "2.0"; readonly id: Id; readonly result: unknown }
+  | { readonly jsonrpc: "2.0"; readonly id: Id; readonly error: { readonly code: number; readonly message: string; readonly data?: unknown } }
 
-export type Methods = Record<string, (params: Params) => Effect.Effect<unknown, WireError | Transient>>
+const errorAnswer = (id: Id, e: WireError): Answer => ({
+  jsonrpc: "2.0",
+  id,
+  error: { code: e.code, message: e.message, ...(e.data !== undefined ? { data: e.data } : {}) }
+})
+
+export const parseError: Answer = errorAnswer(null, new WireError(-32700, "Parse error"))
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const isId = (u: unknown): u is Id => typeof u === "string" || (typeof u === "number" && Number.isFinite(u)) || u === null
+
+/** An entry checked and decoded, ready to run; or its answer already known. */
+type Prepared =
+  | { readonly _tag: "Answer"; readonly answer: Answer | undefined }
+  | { readonly _tag: "Run"; readonly id: Id; readonly notification: boolean; readonly name: string; readonly method: Method; readonly params: unknown }
+
+const prepare = (methods: Methods, hooks: Hooks, entry: unknown): Prepared => {
+  const answer = (a: Answer | undefined): Prepared => ({ _tag: "Answer", answer: a })
+  if (!isRecord(entry)) return answer(errorAnswer(null, new WireError(-32600, "Invalid Request: not a JSON-RPC request object")))
+  const hasId = "id" in entry
+  const id = hasId && isId(entry["id"]) ? entry["id"] : null
+  if (hasId && !isId(entry["id"])) return answer(errorAnswer(null, new WireError(-32600, "Invalid Request: id must be a string, a number or null")))
+  if (entry["jsonrpc"] !== "2.0") return answer(errorAnswer(id, new WireError(-32600, "Invalid Request: jsonrpc must be exactly \"2.0\"")))
+  if (typeof entry["method"] !== "string") return answer(errorAnswer(id, new WireError(-32600, "Invalid Request: method must be a string")))
+  const raw = entry["params"]
+  if (raw !== undefined && typeof raw !== "object") return answer(errorAnswer(id, new WireError(-32600, "Invalid Request: params must be an array or an object")))
+  if (raw === null) return answer(errorAnswer(id, new WireError(-32600, "Invalid Request: params must be an array or an object")))
+  // From here on the entry is a well-formed request: a notification gets no answer, whatever happens to it.
+  const notification = !hasId
+  const fail = (e: WireError) => answer(notification ? undefined : errorAnswer(id, e))
+  const name = entry["method"]
+  const method = Object.hasOwn(methods, name) ? methods[name] : undefined
+  if (method === undefined) return fail(new WireError(-32601, `Method not found: ${name.length > 100 ? name.slice(0, 100) + "…" : name}`))
+  const refused = hooks.authorize(name)
+  if (refused !== undefined) return fail(refused)
+  let named: Record<string, unknown>
+  if (raw === undefined) {
+    named = {}
+  } else if (Array.isArray(raw)) {
+    if (method.wrapped === true && raw.length === 1 && isRecord(raw[0])) {
+      named = raw[0]
+    } else {
+      if (raw.length > method.names.length) {
+        return fail(invalidParams(`${name} takes at most ${method.names.length} params, got ${raw.length}`))
+      }
+      named = Object.fromEntries(raw.map((v, i) => [method.names[i]!, v]))
+    }
+  } else {
+    named = raw as Record<string, unknown>
+  }
+  const decoded = method.decode(named)
+  if (Either.isLeft(decoded)) return fail(decoded.left)
+  return { _tag: "Run", id, notification, name, method, params: decoded.right }
+}
+
+const run = (hooks: Hooks, p: Extract<Prepared, { _tag: "Run" }>): Effect.Effect<Answer | undefined, Transient> =>
+  hooks.around(p.name, Effect.suspend(() => p.method.run(p.params))).pipe(
+    Effect.map((result): Answer => ({ jsonrpc: "2.0", id: p.id, result: result === undefined ? null : result })),
+    Effect.catchIf((e): e is WireError => e instanceof WireError, (e) => Effect.succeed(errorAnswer(p.id, e))),
+    // A bug answers -32603 for this entry; it never takes the exchange (or the server) down.
+    Effect.catchAllDefect((defect) =>
+      Effect.as(
+        Effect.logError("devnet: defect answering " + p.name, Cause.die(defect)),
+        errorAnswer(p.id, new WireError(-32603, "Internal error"))
+      )
+    ),
+    Effect.map((answer) => (p.notification ? undefined : answer))
+  )
+
+/**
+ * Answers a parsed JSON-RPC body: an answer object, an array of them for a batch, or `undefined` when nothing is
+ * to be answered (notifications only). Fails only with a `Transient` of the whole exchange (an injected fault).
+ */
+export const answer = (methods: Methods, hooks: Hooks, body: unknown): Effect.Effect<unknown, Transient> => {
+  if (!Array.isArray(body)) {
+    const p = prepare(methods, hooks, body)
+    return p._tag === "Answer" ? Effect.succeed(p.answer) : run(hooks, p)
+  }
+  if (body.length === 0) return Effect.succeed(errorAnswer(null, new WireError(-32600, "Invalid Request: empty batch")))
+  if (body.length > hooks.maxBatch) {
+    return Effect.succeed(errorAnswer(null, new WireError(-32600, `Invalid Request: a batch holds at most ${hooks.maxBatch} requests, got ${body.length}`)))
+  }
+  const prepared = body.map((entry) => prepare(methods, hooks, entry))
+  return Effect.forEach(prepared, (p) => (p._tag === "Answer" ? Effect.succeed(p.answer) : run(hooks, p))).pipe(
+    Effect.map((answers) => {
+      const sent = answers.filter((a) => a !== undefined)
+      return sent.length === 0 ? undefined : sent
+    })
+  )
+}
