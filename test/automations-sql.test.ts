@@ -1,5 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Schema } from "effect"
 import { Ledger, OutsideExecution, Schemas } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 import { DATABASE_URL, freshPrefix, pgliteLayer, postgresLayer } from "./helpers/databases.js"
@@ -36,8 +37,7 @@ const payment = (nonce: string, idempotencyKey = "auto-1:0"): Ledger.Payment => 
 
 const session = { wallet: WALLET, sessionPublicKey: SESSION } as unknown as Ledger.SessionRef
 
-const ledgerTests = (name: string, it: { readonly scoped: (name: string, self: () => Effect.Effect<void, unknown, any>) => void }) => {
-  const prefix = freshPrefix(name)
+const ledgerTests = (prefix: string, it: { readonly scoped: (name: string, self: () => Effect.Effect<void, unknown, any>) => void }) => {
   const run = <E>(effect: Effect.Effect<void, E, any>) => effect
 
   it.scoped("records a payment once under concurrency; a replacement needs the dead record's nonce", () =>
@@ -125,9 +125,18 @@ const ledgerTests = (name: string, it: { readonly scoped: (name: string, self: (
 
 // One database per block: a fresh PGlite initialises its data directory first (seconds on a busy machine).
 describe("the SQL Ledger and store on PGlite (served on loopback, @effect/sql-pg)", () => {
-  layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => ledgerTests("pglite", it))
+  layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => ledgerTests(freshPrefix("pglite"), it))
 })
 
 describe.skipIf(DATABASE_URL === undefined)("the SQL Ledger and store on a real Postgres (DATABASE_URL)", () => {
-  layer(postgresLayer(), { timeout: 60_000, excludeTestServices: true })((it) => ledgerTests("pg", it))
+  // The shared database keeps nothing of the run: its tables are dropped when the block ends.
+  const prefix = freshPrefix("pg")
+  const dropped = Layer.scopedDiscard(Effect.addFinalizer(() =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.flatMap(
+        sql<{ readonly tablename: string }>`SELECT tablename FROM pg_tables WHERE tablename LIKE ${prefix + "%"}`,
+        (rows) => Effect.forEach(rows, (r) => sql.unsafe(`DROP TABLE IF EXISTS "${r.tablename}"`), { discard: true })
+      )).pipe(Effect.ignore)
+  ))
+  layer(Layer.provideMerge(dropped, postgresLayer()), { timeout: 60_000, excludeTestServices: true })((it) => ledgerTests(prefix, it))
 })
