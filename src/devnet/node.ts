@@ -52,6 +52,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     for (const { contractAddress, decimals } of Object.values(STARKNET_CONTRACTS)) {
       chain.deployToken(BigInt(contractAddress), decimals === 6 ? "USDC" : "STRK", decimals)
     }
+    chain.commitGenesis()
     const relayer = BigInt("0x" + nodeCrypto.createHash("sha256").update("devnet-relayer").digest("hex")) >> 6n
     let offsetMillis = 0
     let lastBlockMillis = startMillis
@@ -111,13 +112,13 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
           return Effect.fail(new TransactionNotFound({ txHash }))
         }
         const tx = chain.txs.get(key)
-        return tx === undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
+        // A dropped transaction is forgotten, as a node forgets what left its mempool unincluded.
+        return tx === undefined || tx.rejected !== undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
       })
 
     const statusOf = (tx: Tx): TransactionStatus => {
       const finalityStatus = chain.finalityAt(tx, readBlock())
       if (finalityStatus === "RECEIVED") return { finalityStatus }
-      if (finalityStatus === "REJECTED") return { finalityStatus, revertReason: tx.rejected! }
       return {
         finalityStatus,
         executionStatus: tx.execution!,

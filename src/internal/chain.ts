@@ -3,7 +3,7 @@
  * the spec states them (check order, revert strings). Synchronous and single-threaded: every mutation goes
  * through a journal so a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
-import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../Constants.js"
+import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, STARKNET_CONTRACTS, VALID } from "../Constants.js"
 import {
   directSessionHash,
   messageHash,
@@ -14,6 +14,7 @@ import {
 import { type Felt, selectorOf } from "../Schemas.js"
 import { ADDRESS_BOUND, encodeShortString, toHex, U128_MAX, U64_MAX } from "./felt.js"
 import { Blocks, poseidon } from "../devnet/blocks.js"
+import { History } from "../devnet/history.js"
 import * as stark from "./stark.js"
 
 /**
@@ -79,13 +80,17 @@ const EVENT = {
   SpendingPolicyRemoved: sel("SpendingPolicyRemoved")
 }
 const ANY = BigInt(ANY_CALLER)
+const STRK = BigInt(STARKNET_CONTRACTS.STRK.contractAddress)
+/** The sequencer the fees go to (Starknet's own on mainnet and Sepolia). */
+export const SEQUENCER_ADDRESS = 0x1176a1bd84444c89232ec27754698e5d2e7e1a7f1539f12027f28b23ec9f3d8n
 /** ISRC5 itself: OpenZeppelin's SRC5 component answers it whatever was registered. */
 export const ISRC5_ID = 0x3f918d17e5ee77373b56385708f855659a07f75997f365cf87748628532a055n
 const SUPPORTED_INTERFACES = new Set([ISRC5_ID, ...Object.values(INTERFACE_IDS).map(BigInt)])
 const VALID_FELT = BigInt(VALID)
 
 /** The class hash the devnet deploys session accounts with (its own; addresses derive from it). */
-export const SESSION_ACCOUNT_CLASS_HASH = 0x5e55104acc0a7c1a55e5d3e7d1e70000000000000000000000000000000001n
+export { SESSION_ACCOUNT_CLASS_HASH } from "../devnet/abi.js"
+import { SESSION_ACCOUNT_CLASS_HASH } from "../devnet/abi.js"
 
 export interface SessionEntry {
   validUntil: bigint
@@ -145,7 +150,7 @@ export interface Tx {
   readonly outsideNonce?: bigint
   execution?: "SUCCEEDED" | "REVERTED"
   revertReason?: string
-  /** Refused at inclusion because its validation failed (the state moved since it was accepted). */
+  /** Dropped at inclusion because its validation failed (the state moved since it was accepted). */
   rejected?: string
   events: Array<ChainEvent>
   blockNumber?: number
@@ -258,6 +263,12 @@ const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>,
 const serializeResults = (results: ReadonlyArray<ReadonlyArray<bigint>>): Array<bigint> =>
   [BigInt(results.length), ...results.flatMap((r) => [BigInt(r.length), ...r])]
 
+/** A copy that later writes do not reach: entries are replaced, never mutated, so copying the collections is enough. */
+const copyContract = (c: Account | Token): Account | Token =>
+  c.kind === "account"
+    ? { ...c, sessions: new Map(c.sessions), usedNonces: new Set(c.usedNonces), policies: new Map(c.policies) }
+    : { ...c, balances: new Map(c.balances), allowances: new Map(c.allowances) }
+
 /** Every contract's storage. */
 export type State = Map<bigint, Account | Token>
 
@@ -275,6 +286,12 @@ export class Chain {
   private now = 0n
   /** The nonce of the transaction executing (`get_tx_info().nonce`); 0 in a view call. */
   private txNonce = 0n
+  /** The contract executing, and whether this is a dry run (views, simulations) that keeps nothing. */
+  private self = 0n
+  private dryDepth = 0
+  /** Contracts changed since the last block closed. */
+  private readonly dirty = new Set<bigint>()
+  private readonly history = new History<Account | Token>()
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
@@ -282,9 +299,8 @@ export class Chain {
   }
 
   /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
-  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "REJECTED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
+  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
     if (tx.blockNumber === undefined || tx.blockNumber > asOf) return "RECEIVED"
-    if (tx.rejected !== undefined) return "REJECTED"
     return asOf >= tx.blockNumber + this.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2"
   }
 
@@ -293,12 +309,32 @@ export class Chain {
    * collections (and the objects whose fields change) is enough.
    */
   snapshotState(): State {
-    return new Map([...this.contracts].map(([address, c]) => [
-      address,
-      c.kind === "account"
-        ? { ...c, sessions: new Map(c.sessions), usedNonces: new Set(c.usedNonces), policies: new Map(c.policies) }
-        : { ...c, balances: new Map(c.balances), allowances: new Map(c.allowances) }
-    ]))
+    return new Map([...this.contracts].map(([address, c]) => [address, copyContract(c)]))
+  }
+
+  /**
+   * Records the contracts changed since the last block as the state after block `n` (deployments and mints between
+   * blocks belong to the next block).
+   */
+  private commit(n: number) {
+    for (const address of this.dirty) {
+      const c = this.contracts.get(address)
+      if (c !== undefined) this.history.record(n, address, copyContract(c))
+    }
+    this.dirty.clear()
+  }
+
+  /** Records genesis: what was deployed before the first block is block 0's state. */
+  commitGenesis() {
+    this.commit(0)
+  }
+
+  /**
+   * Every contract after block `n`: the live state for the latest block, a recorded one before it; `undefined`
+   * when that state is no longer kept.
+   */
+  stateAt(n: number): State | undefined {
+    return n >= this.latest.number ? this.contracts : this.history.stateAt(n)
   }
 
   /** Runs `f` against an earlier `state` at `timestamp`, changing nothing. */
@@ -322,12 +358,14 @@ export class Chain {
     this.events.length = to.events
   }
   private setMap<K, V>(map: Map<K, V>, key: K, value: V) {
+    this.touch()
     const had = map.has(key)
     const previous = map.get(key)
     this.journal.push(() => (had ? map.set(key, previous as V) : map.delete(key)))
     map.set(key, value)
   }
   private setField<T extends object, K extends keyof T>(target: T, key: K, value: T[K]) {
+    this.touch()
     const previous = target[key]
     this.journal.push(() => {
       target[key] = previous
@@ -335,8 +373,13 @@ export class Chain {
     target[key] = value
   }
   private addNonce(set: Set<bigint>, nonce: bigint) {
+    this.touch()
     this.journal.push(() => set.delete(nonce))
     set.add(nonce)
+  }
+  /** The contract executing changes: unless in a dry run, its state after this block must be recorded. */
+  private touch() {
+    if (this.dryDepth === 0) this.dirty.add(this.self)
   }
   private emit(event: ChainEvent) {
     this.events.push(event)
@@ -347,11 +390,13 @@ export class Chain {
     const saved = this.now
     const mark = this.mark()
     this.now = now
+    this.dryDepth++
     try {
       return f()
     } finally {
       this.rollback(mark)
       this.now = saved
+      this.dryDepth--
     }
   }
 
@@ -367,11 +412,13 @@ export class Chain {
       usedNonces: new Set(),
       policies: new Map()
     })
+    this.dirty.add(address)
     return address
   }
 
   deployToken(address: bigint, symbol: string, decimals: number) {
     this.contracts.set(address, { kind: "token", symbol, decimals, balances: new Map(), allowances: new Map(), supply: 0n })
+    this.dirty.add(address)
   }
 
   account(address: bigint): Account | undefined {
@@ -384,6 +431,7 @@ export class Chain {
     if (token?.kind !== "token") throw new Error(`no token at 0x${tokenAddress.toString(16)}`)
     token.balances.set(to, (token.balances.get(to) ?? 0n) + amount)
     token.supply += amount
+    this.dirty.add(tokenAddress)
   }
 
   // -- calls --------------------------------------------------------------------------------------------------
@@ -392,9 +440,15 @@ export class Chain {
   call(caller: bigint, to: bigint, selector: bigint, calldata: ReadonlyArray<bigint>): Array<bigint> {
     const contract = this.contracts.get(to)
     if (contract === undefined) throw new Revert("CONTRACT_NOT_DEPLOYED")
-    return contract.kind === "token"
-      ? this.callToken(contract, to, caller, selector, calldata)
-      : this.callAccount(contract, to, caller, selector, calldata)
+    const outer = this.self
+    this.self = to
+    try {
+      return contract.kind === "token"
+        ? this.callToken(contract, to, caller, selector, calldata)
+        : this.callAccount(contract, to, caller, selector, calldata)
+    } finally {
+      this.self = outer
+    }
   }
 
   private callToken(token: Token, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
@@ -692,9 +746,15 @@ export class Chain {
       if (payload.kind === "outside") {
         this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
       } else {
-        const acc = this.validateInvoke(payload)
-        keep = this.mark()
-        this.executeInvoke(acc, payload)
+        const outer = this.self
+        this.self = payload.account
+        try {
+          const acc = this.validateInvoke(payload)
+          keep = this.mark()
+          this.executeInvoke(acc, payload)
+        } finally {
+          this.self = outer
+        }
       }
       return this.events.slice(start.events)
     } catch (error) {
@@ -808,15 +868,21 @@ export class Chain {
           throw error
         }
       }
-      // Included for good: nothing to roll back any more.
+      // Included for good (or dropped): nothing to roll back any more.
       this.journal.length = 0
       this.events.length = 0
+      // A transaction whose validation fails when its turn comes is dropped, as a sequencer drops it: never
+      // included, never a status (there is no REJECTED in RPC 0.9).
+      if (tx.rejected !== undefined) continue
+      // The fee transfer ends every receipt, reverted ones too: the devnet's gas is free, so it moves 0 STRK.
+      tx.events = [...tx.events, { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }]
       tx.blockNumber = number
-      if (tx.rejected === undefined) included.push(tx)
+      included.push(tx)
     }
     this.pending.length = 0
     this.pending.push(...keep)
     this.latest = { number, timestamp }
+    this.commit(number)
     this.blocks.close(number, timestamp, included, gapTimestamp)
   }
 }
