@@ -457,11 +457,11 @@ describe("the contract's entrypoints beyond the session rules", () => {
 })
 
 describe("the chain and its faults", () => {
-  it.effect("transactions go RECEIVED -> ACCEPTED_ON_L2 -> ACCEPTED_ON_L1; unknown hashes are not found", () =>
+  it.effect("transactions go PRE_CONFIRMED (in the block being built) -> ACCEPTED_ON_L2 -> ACCEPTED_ON_L1; unknown hashes are not found", () =>
     Effect.gen(function*() {
       const { w, signer } = yield* setup()
       const { txHash } = yield* submit(w.address, [transfer(BOB, 1n)], signer)
-      expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
       yield* nextBlock
       expect(yield* status(txHash!)).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
       yield* TestClock.adjust("20 seconds")
@@ -469,13 +469,15 @@ describe("the chain and its faults", () => {
       expect((yield* Effect.flip(status("0x123")))._tag).toBe("TransactionNotFound")
     }).pipe(Effect.provide(layer())))
 
-  it.effect("held transactions stay RECEIVED for k blocks; lagging reads see old session data", () =>
+  it.effect("held transactions stay RECEIVED for k blocks, then PRE_CONFIRMED in the block being built; lagging reads see old session data", () =>
     Effect.gen(function*() {
       const { w, signer, s, devnet } = yield* setup()
       yield* devnet.setFaults({ holdBlocks: 3 })
       const { txHash } = yield* submit(w.address, [transfer(BOB, 1n)], signer)
-      yield* TestClock.adjust("3 seconds")
+      yield* TestClock.adjust("2 seconds")
       expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      yield* TestClock.adjust("1 second")
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
       yield* TestClock.adjust("1 second")
       expect(yield* status(txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
       yield* devnet.setFaults({ holdBlocks: 0, readLagBlocks: 2 })
@@ -550,6 +552,6 @@ describe("the chain and its faults", () => {
         }
       ])
       expect((yield* Effect.flip(viewCall("0x999", "decimals")))).toMatchObject({ code: 20 })
-      expect((yield* Effect.flip(viewCall(USDC, "nope")))).toMatchObject({ code: 40, message: "ENTRYPOINT_NOT_FOUND" })
+      expect((yield* Effect.flip(viewCall(USDC, "nope")))).toMatchObject({ code: 21, message: "Requested entrypoint does not exist in the contract" })
     }).pipe(Effect.provide(layer())))
 })

@@ -277,7 +277,7 @@ describe("Chipi's REST API", () => {
         return yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls })
       }).pipe(Effect.provide(layers))
       const status = yield* chipi.getTransactionStatus(txHash)
-      expect(["RECEIVED", "ACCEPTED_ON_L2"]).toContain(status.finalityStatus)
+      expect(["RECEIVED", "PRE_CONFIRMED", "ACCEPTED_ON_L2"]).toContain(status.finalityStatus)
 
       const [prepareOwner, executeOwner, prepareSession, executeSession, statusRead] = sent
       expect(sent.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([

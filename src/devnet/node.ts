@@ -63,8 +63,11 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
 
     const nowMillis = Effect.map(Clock.currentTimeMillis, (ms) => ms + offsetMillis)
 
+    // The chain's clock as last seen by a request: the time the block being built (pre-confirmed) runs at.
+    let seenMillis = startMillis
     const catchUp = Effect.gen(function*() {
       const now = yield* nowMillis
+      seenMillis = now
       const due = Math.floor((now - lastBlockMillis) / blockMillis)
       if (due <= 0) return
       const lag = faults.current().readLagBlocks ?? 0
@@ -118,7 +121,15 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
 
     const statusOf = (tx: Tx): TransactionStatus => {
       const finalityStatus = chain.finalityAt(tx, readBlock())
-      if (finalityStatus === "RECEIVED") return { finalityStatus }
+      if (finalityStatus === "RECEIVED") {
+        // Due in the block being built, as readers of the present see it: PRE_CONFIRMED, with the outcome it has
+        // there. Held, or behind a lagging reader: still RECEIVED.
+        if (tx.blockNumber !== undefined || lagged() !== undefined || readBlock() !== chain.latest.number) return { finalityStatus }
+        const outcome = chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000))).get(tx)
+        return outcome === undefined
+          ? { finalityStatus }
+          : { finalityStatus: "PRE_CONFIRMED", executionStatus: outcome.execution, ...(outcome.revertReason !== undefined ? { revertReason: outcome.revertReason } : {}) }
+      }
       return {
         finalityStatus,
         executionStatus: tx.execution!,

@@ -292,6 +292,9 @@ export class Chain {
   /** Contracts changed since the last block closed. */
   private readonly dirty = new Set<bigint>()
   private readonly history = new History<Account | Token>()
+  /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
+  private epoch = 0
+  private preview: { readonly key: string; readonly outcomes: ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> } | undefined
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
@@ -379,7 +382,11 @@ export class Chain {
   }
   /** The contract executing changes: unless in a dry run, its state after this block must be recorded. */
   private touch() {
-    if (this.dryDepth === 0) this.dirty.add(this.self)
+    if (this.dryDepth === 0) this.changed(this.self)
+  }
+  private changed(address: bigint) {
+    this.dirty.add(address)
+    this.epoch++
   }
   private emit(event: ChainEvent) {
     this.events.push(event)
@@ -412,13 +419,13 @@ export class Chain {
       usedNonces: new Set(),
       policies: new Map()
     })
-    this.dirty.add(address)
+    this.changed(address)
     return address
   }
 
   deployToken(address: bigint, symbol: string, decimals: number) {
     this.contracts.set(address, { kind: "token", symbol, decimals, balances: new Map(), allowances: new Map(), supply: 0n })
-    this.dirty.add(address)
+    this.changed(address)
   }
 
   account(address: bigint): Account | undefined {
@@ -431,7 +438,7 @@ export class Chain {
     if (token?.kind !== "token") throw new Error(`no token at 0x${tokenAddress.toString(16)}`)
     token.balances.set(to, (token.balances.get(to) ?? 0n) + amount)
     token.supply += amount
-    this.dirty.add(tokenAddress)
+    this.changed(tokenAddress)
   }
 
   // -- calls --------------------------------------------------------------------------------------------------
@@ -813,6 +820,31 @@ export class Chain {
   }
 
   /**
+   * The outcome each transaction due in the next block would have if the block closed at `timestamp` now (the
+   * pre-confirmed block): the pending transactions run in order in a dry run. Cached until the chain changes.
+   */
+  preConfirmed(timestamp: number): ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> {
+    const key = `${this.epoch}:${timestamp}`
+    if (this.preview?.key === key) return this.preview.outcomes
+    const outcomes = new Map<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }>()
+    const next = this.latest.number + 1
+    this.dryRun(BigInt(timestamp), () => {
+      for (const tx of this.pending) {
+        if (tx.holdUntil >= next) continue
+        try {
+          this.apply(tx.payload, BigInt(timestamp), tx.nonce)
+          outcomes.set(tx, { execution: "SUCCEEDED" })
+        } catch (error) {
+          if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason })
+          else if (!(error instanceof Rejected)) throw error
+        }
+      }
+    })
+    this.preview = { key, outcomes }
+    return outcomes
+  }
+
+  /**
    * Accepts a transaction into the pending pool: the relayer's INVOKE (its multicall of one
    * `execute_from_outside_v2`) or the account's own. Submitting the same transaction twice answers the same one.
    */
@@ -840,6 +872,7 @@ export class Chain {
     }
     this.txs.set(tx.hash, tx)
     this.pending.push(tx)
+    this.epoch++
     return tx
   }
 
@@ -882,6 +915,7 @@ export class Chain {
     this.pending.length = 0
     this.pending.push(...keep)
     this.latest = { number, timestamp }
+    this.epoch++
     this.commit(number)
     this.blocks.close(number, timestamp, included, gapTimestamp)
   }

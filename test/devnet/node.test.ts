@@ -108,11 +108,15 @@ describe("the served devnet as an RPC 0.9 node", () => {
       expect((yield* rpc("starknet_syncing")).result).toBe(false)
     })))
 
-  it.live("statuses: RECEIVED until its block closes, then ACCEPTED_ON_L2, then ACCEPTED_ON_L1; a direct invoke failing validation is refused at submission", () =>
+  it.live("statuses: RECEIVED while held, PRE_CONFIRMED with its outcome in the block being built, then ACCEPTED_ON_L2 and ACCEPTED_ON_L1; a direct invoke failing validation is refused at submission", () =>
     withDevnet(Effect.gen(function*() {
       const { devnet, owner, rpc, w } = yield* served
+      yield* devnet.setFaults({ holdBlocks: 1 })
       const { txHash } = yield* submit(w.publicKey, [transfer(BOB, 1n)], owner)
       expect((yield* rpc("starknet_getTransactionStatus", { transaction_hash: txHash })).result).toEqual({ finality_status: "RECEIVED" })
+      yield* devnet.setFaults({ holdBlocks: 0 })
+      yield* devnet.mineBlock
+      expect((yield* rpc("starknet_getTransactionStatus", { transaction_hash: txHash })).result).toEqual({ finality_status: "PRE_CONFIRMED", execution_status: "SUCCEEDED" })
       yield* devnet.mineBlock
       expect((yield* rpc("starknet_getTransactionStatus", { transaction_hash: txHash })).result).toEqual({ finality_status: "ACCEPTED_ON_L2", execution_status: "SUCCEEDED" })
       for (const _ of [1, 2, 3]) yield* devnet.mineBlock
