@@ -4,9 +4,13 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
+import { withRedactedHeaders } from "./internal/jsonrpc.js"
+import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"
@@ -53,13 +57,27 @@ export const withBearerToken = (token: string | Redacted.Redacted<string> | unde
     : Effect.locally(effect, bearerToken, Option.some(Redacted.isRedacted(token) ? token : Redacted.make(token)))
 
 const API_VERSION = "2025-12-30"
+// Both carry secrets: they never reach a span attribute, whatever `Headers.currentRedactedNames` says.
+const REDACTED_HEADERS = ["x-api-key", "authorization"]
 const Prepared = Schema.Union(
   Schema.Struct({ typedData: OutsideExecutionTypedData, walletType: Schema.optional(Schema.String) }),
   OutsideExecutionTypedData
 )
 const Executed = Schema.Struct({ transactionHash: TxHash })
 const ErrorBody = Schema.Struct({ message: Schema.optional(Schema.String), code: Schema.optional(Schema.Union(Schema.String, Schema.Number)) })
-const REASON = /(Session: [^"\n]+|SRC9: [^"\n]+|Spending: [^"\n]+)/
+// A message that names the account's reason without the sequencer's formatting (no quoted panic data).
+const FLAT_REASON = /(?:Session|SRC9|Spending): [^"'\n]+/
+const reasonOfMessage = (message: string): string | undefined =>
+  reasonIn(message) ?? FLAT_REASON.exec(message)?.[0].trim().replace(/\.$/, "")
+
+/**
+ * The class hash the published SDK (`@chipi-stack/shared` 14.4, `WALLET_CLASS_HASHES.CHIPI`) sends as
+ * `accountClassHash` for a CHIPI wallet: the session-key account.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const CHIPI_ACCOUNT_CLASS_HASH = "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a"
 
 /**
  * The REST client: a `Paymaster` and the status read.
@@ -87,6 +105,7 @@ export const make = (options: Options) =>
         )
         const response = yield* http.execute(request).pipe(
           Effect.timeout(timeout),
+          withRedactedHeaders(REDACTED_HEADERS),
           Effect.mapError((e) => new PaymasterError({ code: 0, message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : "network error"}`, transient: true }))
         )
         const json = yield* response.json.pipe(Effect.orElseSucceed(() => ({} as unknown)))
@@ -96,9 +115,11 @@ export const make = (options: Options) =>
           if (response.status === 429 && Number.isFinite(retryAfter)) yield* Effect.sleep(Duration.seconds(retryAfter))
           const error = Schema.decodeUnknownOption(ErrorBody)(json).pipe(Option.getOrElse(() => ({ message: undefined, code: undefined })))
           const message = error.message ?? `HTTP ${response.status}`
-          const reason = REASON.exec(message)?.[1]
+          const reason = reasonOfMessage(message)
+          const numeric = typeof error.code === "number" ? error.code : /^-?[0-9]+$/.test(error.code ?? "") ? Number(error.code) : undefined
           return yield* new PaymasterError({
-            code: typeof error.code === "number" ? error.code : response.status,
+            code: numeric ?? response.status,
+            ...(typeof error.code === "string" && numeric === undefined ? { apiCode: error.code } : {}),
             message: `${path}: ${message}`,
             transient: response.status === 429 || response.status >= 500,
             ...(reason !== undefined ? { revertReason: reason } : {})
@@ -116,7 +137,8 @@ export const make = (options: Options) =>
         send("POST", "/transactions/prepare-typed-data", {
           publicKey: req.userAddress,
           calls: req.calls.map((c) => ({ contractAddress: c.contractAddress, entrypoint: c.entrypoint, calldata: c.calldata })),
-          accountClassHash: ""
+          accountClassHash: CHIPI_ACCOUNT_CLASS_HASH,
+          walletType: "CHIPI"
         }, Prepared).pipe(Effect.map((r) => ({ typedData: "typedData" in r ? r.typedData : r }))),
       executeTransaction: (req) =>
         send("POST", "/transactions/execute-sponsored-transaction", {
@@ -133,7 +155,12 @@ export const make = (options: Options) =>
 
     /** `GET /transactions/{hash}/status`, as the guide reads it. */
     const getTransactionStatus = (hash: string) =>
-      send("GET", `/transactions/${encodeURIComponent(hash)}/status`, undefined, TransactionStatus)
+      send("GET", `/transactions/${encodeURIComponent(hash)}/status`, undefined, TransactionStatus).pipe(
+        // A node's trace relayed as is: the account's reason is what the lifecycle maps to a typed error.
+        Effect.map((status) =>
+          status.revertReason === undefined ? status : { ...status, revertReason: revertReasonOf(status.revertReason) ?? status.revertReason }
+        )
+      )
 
     return { paymaster, getTransactionStatus }
   })

@@ -5,8 +5,9 @@
  */
 import * as nodeCrypto from "node:crypto"
 import * as scure from "@scure/starknet"
-import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted, type Scope } from "effect"
+import { Context, type Duration, Effect, Layer, Redacted, type Scope } from "effect"
 import { InvalidInput, InvalidPin } from "./Errors.js"
+import * as keycache from "./internal/keycache.js"
 import * as keystore from "./internal/keystore.js"
 import * as stark from "./internal/stark.js"
 import type { Felt } from "./Schemas.js"
@@ -186,114 +187,6 @@ const decryptChecked = (
   })
 
 /**
- * Decrypted keys kept for a short time, so that per-call APIs pay the key derivation once per session. An entry is
- * found only by an HMAC, under a random key of this cache, of the blob, the PIN and the expected public key: a wrong
- * PIN (or another blob) never finds one, and always goes through the full derivation. Every entry is zero-filled
- * on expiry, on eviction and when the cache's scope closes; the TTL counts from the decryption, not the last use.
- */
-const makeKeyCache = (options: { readonly ttl: Duration.Duration; readonly maxEntries: number }) =>
-  Effect.gen(function*() {
-    const macKey = nodeCrypto.randomBytes(32)
-    const entries = new Map<string, { readonly bytes: Uint8Array; timer?: Fiber.RuntimeFiber<void> }>()
-    const inFlight = new Map<string, Deferred.Deferred<void, InvalidPin | InvalidInput>>()
-    const scope = yield* Effect.scope
-    let closed = false
-
-    const remove = (id: string) => {
-      const entry = entries.get(id)
-      if (entry === undefined) return undefined
-      entries.delete(id)
-      entry.bytes.fill(0)
-      return entry.timer
-    }
-    const evict = (id: string) => {
-      const timer = remove(id)
-      return timer === undefined ? Effect.void : Fiber.interrupt(timer)
-    }
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        closed = true
-        for (const id of [...entries.keys()]) remove(id)
-        macKey.fill(0)
-      })
-    )
-
-    const idOf = (encrypted: string, pin: Redacted.Redacted<string>, expectedPublicKey: Felt) => {
-      const mac = nodeCrypto.createHmac("sha256", macKey)
-      for (const part of [encrypted, Redacted.value(pin), expectedPublicKey]) {
-        const bytes = Buffer.from(part, "utf8")
-        const length = Buffer.alloc(4)
-        length.writeUInt32BE(bytes.length)
-        mac.update(length).update(bytes)
-        bytes.fill(0)
-      }
-      return mac.digest("base64")
-    }
-
-    /** A copy of the cached key (the caller's to wipe), moved to the back of the eviction order. */
-    const lookup = (id: string): Uint8Array | undefined => {
-      const entry = entries.get(id)
-      if (entry === undefined) return undefined
-      entries.delete(id)
-      entries.set(id, entry)
-      return Uint8Array.from(entry.bytes)
-    }
-
-    const insert = (id: string, bytes: Uint8Array) =>
-      Effect.gen(function*() {
-        if (closed) return
-        yield* evict(id)
-        while (entries.size >= options.maxEntries) {
-          const oldest = entries.keys().next().value
-          if (oldest === undefined) break
-          yield* evict(oldest)
-        }
-        const entry: { readonly bytes: Uint8Array; timer?: Fiber.RuntimeFiber<void> } = { bytes: Uint8Array.from(bytes) }
-        entries.set(id, entry)
-        entry.timer = yield* Effect.sleep(options.ttl).pipe(
-          Effect.zipRight(Effect.sync(() => {
-            if (entries.get(id) === entry) remove(id)
-          })),
-          Effect.forkIn(scope)
-        )
-      })
-
-    const get = (
-      encrypted: string,
-      pin: Redacted.Redacted<string>,
-      expectedPublicKey: Felt
-    ): Effect.Effect<Uint8Array, InvalidPin | InvalidInput> =>
-      Effect.suspend(() => {
-        if (closed || options.maxEntries < 1) return decryptChecked(encrypted, pin, expectedPublicKey)
-        const id = idOf(encrypted, pin, expectedPublicKey)
-        const hit = lookup(id)
-        if (hit !== undefined) return Effect.succeed(hit)
-        // Concurrent calls for the same key wait for one derivation instead of each running their own.
-        const pending = inFlight.get(id)
-        if (pending !== undefined) {
-          return Effect.zipRight(Deferred.await(pending), Effect.suspend(() => get(encrypted, pin, expectedPublicKey)))
-        }
-        return Effect.flatMap(Deferred.make<void, InvalidPin | InvalidInput>(), (deferred) => {
-          inFlight.set(id, deferred)
-          return decryptChecked(encrypted, pin, expectedPublicKey).pipe(
-            Effect.tap((bytes) => insert(id, bytes)),
-            Effect.onExit((exit) =>
-              Effect.suspend(() => {
-                inFlight.delete(id)
-                // A failure is shared (the same blob and PIN fail alike); otherwise the waiters look again.
-                return Exit.isFailure(exit) && Cause.isFailType(exit.cause)
-                  ? Deferred.fail(deferred, exit.cause.error)
-                  : Deferred.succeed(deferred, undefined)
-              })
-            )
-          )
-        })
-      })
-
-    return { get, size: () => entries.size }
-  })
-
-/**
  * How long decrypted session keys stay cached, and how many. `false` turns the cache off.
  *
  * @since 0.1.0
@@ -319,10 +212,7 @@ const makeWith = (nextKey: () => Uint8Array, options: Options) =>
   Effect.gen(function*() {
     const cache = options.keyCache === false
       ? undefined
-      : yield* makeKeyCache({
-        ttl: Duration.decode(options.keyCache?.ttl ?? "60 seconds"),
-        maxEntries: options.keyCache?.maxEntries ?? 1000
-      })
+      : yield* keycache.make({ ttl: options.keyCache?.ttl ?? "60 seconds", maxEntries: options.keyCache?.maxEntries ?? 1000 })
     const service: Crypto["Type"] = {
       generateKeyPair: Effect.gen(function*() {
         const privateKey = yield* scopedKey(nextKey())
@@ -344,7 +234,7 @@ const makeWith = (nextKey: () => Uint8Array, options: Options) =>
       decryptPrivateKey: (encrypted, pin, expectedPublicKey, decryptOptions) =>
         Effect.flatMap(
           cache !== undefined && decryptOptions?.cache === true
-            ? cache.get(encrypted, pin, expectedPublicKey)
+            ? cache.get([encrypted, Redacted.value(pin), expectedPublicKey], decryptChecked(encrypted, pin, expectedPublicKey))
             : decryptChecked(encrypted, pin, expectedPublicKey),
           scopedKey
         )

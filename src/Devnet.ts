@@ -20,7 +20,11 @@ import { StarknetRpc } from "./StarknetRpc.js"
 
 export type {
   /** @since 0.1.0 */
+  BlockId,
+  /** @since 0.1.0 */
   CreateWalletParams,
+  /** @since 0.1.0 */
+  DevnetBlock,
   /** @since 0.1.0 */
   DevnetHandle,
   /** @since 0.1.0 */

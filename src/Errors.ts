@@ -2,9 +2,22 @@
  * The typed failures of the library. Each carries the facts a caller needs to act and a readable `message`;
  * none carries a secret.
  *
+ * Every class also carries a `code`: the one the published Chipi SDK (`@chipi-stack/shared`, `SESSION_ERRORS` and
+ * `ERRORS`) gives the same failure, so code that checks `err.code` ports unchanged; a failure the SDK has no code
+ * for carries one of ours in the same style. `RpcError` and `PaymasterError` keep the protocol's numeric code
+ * (JSON-RPC, SNIP-29, HTTP). The table is in `docs/migrating.md`.
+ *
+ * A new class gets its code with one field, `code: errorCode("ITS_CODE")` (several codes: the first is the
+ * default, the others are set by the constructor's caller). The constructor fills it in, `Schema.encode` writes it
+ * and `Schema.decode` restores it (or the default, for an encoding without one). Add the row to the table.
+ *
  * @since 0.1.0
  */
 import { Duration, Schema } from "effect"
+
+/** The `code` field of an error class: a literal the constructor fills in with the first code unless given one. */
+const errorCode = <const Codes extends readonly [string, ...Array<string>]>(...codes: Codes) =>
+  Schema.optionalWith(Schema.Literal(...codes), { default: () => codes[0] })
 
 const short = (hex: string): string => (hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : hex)
 
@@ -15,6 +28,7 @@ const short = (hex: string): string => (hex.length > 14 ? `${hex.slice(0, 8)}…
  * @category errors
  */
 export class Reverted extends Schema.TaggedError<Reverted>()("Reverted", {
+  code: errorCode("TRANSACTION_FAILED"),
   txHash: Schema.String,
   revertReason: Schema.String
 }) {
@@ -30,6 +44,7 @@ export class Reverted extends Schema.TaggedError<Reverted>()("Reverted", {
  * @category errors
  */
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
+  code: errorCode("TRANSACTION_TIMEOUT"),
   txHash: Schema.String,
   waited: Schema.Duration
 }) {
@@ -45,6 +60,7 @@ export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
  * @category errors
  */
 export class Expired extends Schema.TaggedError<Expired>()("Expired", {
+  code: errorCode("SESSION_EXPIRED"),
   sessionPublicKey: Schema.String,
   validUntil: Schema.Number,
   now: Schema.Number
@@ -61,6 +77,7 @@ export class Expired extends Schema.TaggedError<Expired>()("Expired", {
  * @category errors
  */
 export class MaxCallsExceeded extends Schema.TaggedError<MaxCallsExceeded>()("MaxCallsExceeded", {
+  code: errorCode("SESSION_MAX_CALLS_EXCEEDED"),
   sessionPublicKey: Schema.String,
   maxCalls: Schema.Number,
   callsUsed: Schema.Number
@@ -77,6 +94,7 @@ export class MaxCallsExceeded extends Schema.TaggedError<MaxCallsExceeded>()("Ma
  * @category errors
  */
 export class EntrypointNotAllowed extends Schema.TaggedError<EntrypointNotAllowed>()("EntrypointNotAllowed", {
+  code: errorCode("SESSION_ENTRYPOINT_NOT_ALLOWED"),
   selector: Schema.String,
   entrypoint: Schema.optional(Schema.String)
 }) {
@@ -94,6 +112,7 @@ export class EntrypointNotAllowed extends Schema.TaggedError<EntrypointNotAllowe
  * @category errors
  */
 export class ForbiddenCall extends Schema.TaggedError<ForbiddenCall>()("ForbiddenCall", {
+  code: errorCode("SESSION_ENTRYPOINT_NOT_ALLOWED"),
   rule: Schema.Literal("blocklist", "self-call"),
   selector: Schema.String,
   entrypoint: Schema.optional(Schema.String),
@@ -114,6 +133,7 @@ export class ForbiddenCall extends Schema.TaggedError<ForbiddenCall>()("Forbidde
  * @category errors
  */
 export class NotRegistered extends Schema.TaggedError<NotRegistered>()("NotRegistered", {
+  code: errorCode("SESSION_NOT_REGISTERED", "SESSION_REVOKED"),
   sessionPublicKey: Schema.String,
   walletAddress: Schema.String
 }) {
@@ -129,6 +149,7 @@ export class NotRegistered extends Schema.TaggedError<NotRegistered>()("NotRegis
  * @category errors
  */
 export class InvalidPin extends Schema.TaggedError<InvalidPin>()("InvalidPin", {
+  code: errorCode("SESSION_DECRYPTION_FAILED"),
   expectedPublicKey: Schema.optional(Schema.String)
 }) {
   override get message() {
@@ -156,6 +177,7 @@ export const InputIssue = Schema.Struct({
  * @category errors
  */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  code: errorCode("VALIDATION_ERROR", "INVALID_SPENDING_POLICY"),
   path: Schema.String,
   rule: Schema.String,
   issues: Schema.Array(InputIssue)
@@ -173,6 +195,7 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
  * @category errors
  */
 export class TypedDataMismatch extends Schema.TaggedError<TypedDataMismatch>()("TypedDataMismatch", {
+  code: errorCode("TYPED_DATA_MISMATCH"),
   field: Schema.String,
   expected: Schema.String,
   actual: Schema.String
@@ -205,7 +228,9 @@ export class PaymasterError extends Schema.TaggedError<PaymasterError>()("Paymas
   code: Schema.Number,
   message: Schema.String,
   revertReason: Schema.optional(Schema.String),
-  transient: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  transient: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** The string `code` of a Chipi REST error body (`INVALID_API_KEY`, …), the SDK's `ChipiApiError.code`. */
+  apiCode: Schema.optional(Schema.String)
 }) {}
 
 /**
@@ -215,6 +240,7 @@ export class PaymasterError extends Schema.TaggedError<PaymasterError>()("Paymas
  * @category errors
  */
 export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>()("TransactionNotFound", {
+  code: errorCode("TRANSACTION_NOT_FOUND"),
   txHash: Schema.String
 }) {
   override get message() {
@@ -223,22 +249,36 @@ export class TransactionNotFound extends Schema.TaggedError<TransactionNotFound>
 }
 
 /**
- * A submission was accepted by the paymaster on an earlier attempt whose answer (the transaction hash) was lost
- * with the connection; the retry was refused as a duplicate (its outside-execution nonce was taken), so nothing was
- * sent twice. The transaction's hash is unknown: the account's `is_valid_outside_execution_nonce(nonce)` turns false
- * once it is included, and its effects (balances, the session's `callsUsed`) show on chain.
+ * An execute whose token amounts would break the session's spending policy for a token: one call above
+ * `maxPerCall` (`limit: "perCall"`), or the calls' total for the token above what the current window has left
+ * (`limit: "perWindow"`). `requested` is the amount that broke the limit (that call's for `perCall`, the execute's
+ * running total for the token for `perWindow`); `remaining` is what the window has left before this execute;
+ * `resetsAt` the block time from which the full `maxPerWindow` is available again (`null` when
+ * `window_start + window_seconds` overflows u64: the account then refuses every tracked call for that token until
+ * the owner sets the policy again).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLost>()("SubmissionAnswerLost", {
-  wallet: Schema.String,
-  nonce: Schema.String,
-  attempts: Schema.Number
+export class SpendingLimitExceeded extends Schema.TaggedError<SpendingLimitExceeded>()("SpendingLimitExceeded", {
+  code: errorCode("SPENDING_LIMIT_EXCEEDED"),
+  sessionPublicKey: Schema.String,
+  token: Schema.String,
+  limit: Schema.Literal("perCall", "perWindow"),
+  limitAmount: Schema.BigInt,
+  requested: Schema.BigInt,
+  remaining: Schema.BigInt,
+  resetsAt: Schema.NullOr(Schema.Number)
 }) {
   override get message() {
-    return `the paymaster accepted this submission for ${this.wallet} on an earlier attempt but its answer was lost; ` +
-      `the retry was refused as a duplicate (outside-execution nonce ${this.nonce}), so it was not sent twice`
+    const head = `session ${short(this.sessionPublicKey)} on token ${short(this.token)}`
+    if (this.limit === "perCall") {
+      return `${head}: ${this.requested} is above the per-call limit of ${this.limitAmount}`
+    }
+    if (this.resetsAt === null) {
+      return `${head}: the policy's window end overflows u64, so the account refuses every transfer or approval of this token until the policy is set again`
+    }
+    return `${head}: ${this.requested} is above the ${this.remaining} left of ${this.limitAmount} in this window (resets at ${this.resetsAt})`
   }
 }
 
@@ -253,6 +293,7 @@ export class SubmissionAnswerLost extends Schema.TaggedError<SubmissionAnswerLos
  * @category errors
  */
 export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
+  code: errorCode("OUTCOME_UNKNOWN"),
   wallet: Schema.String,
   nonce: Schema.String,
   executeBefore: Schema.Number,
@@ -274,6 +315,7 @@ export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("Outcom
  * @category errors
  */
 export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloads", {
+  code: errorCode("LIVE_PAYLOADS"),
   wallet: Schema.String,
   sessionPublicKey: Schema.String,
   nonces: Schema.Array(Schema.String),
@@ -292,6 +334,7 @@ export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloa
  * @category errors
  */
 export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
+  code: errorCode("LEDGER_ERROR"),
   operation: Schema.String,
   message: Schema.String
 }) {}
@@ -302,4 +345,10 @@ export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError"
  * @since 0.1.0
  * @category errors
  */
-export type SessionRefusal = Expired | MaxCallsExceeded | EntrypointNotAllowed | ForbiddenCall | NotRegistered
+export type SessionRefusal =
+  | Expired
+  | MaxCallsExceeded
+  | EntrypointNotAllowed
+  | ForbiddenCall
+  | NotRegistered
+  | SpendingLimitExceeded

@@ -44,12 +44,12 @@ export const PaymentStatus = Schema.Literal("pending", "submitted", "refused", "
 export type PaymentStatus = typeof PaymentStatus.Type
 
 /**
- * What a payload was for: a session execute, or an owner's register / revoke.
+ * What a payload was for: a session execute, or an owner's register, revoke or spending-policy change.
  *
  * @since 0.2.0
  * @category models
  */
-export const PaymentPurpose = Schema.Literal("execute", "register", "revoke")
+export const PaymentPurpose = Schema.Literal("execute", "register", "revoke", "policy")
 /** @since 0.2.0 */
 export type PaymentPurpose = typeof PaymentPurpose.Type
 

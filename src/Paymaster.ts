@@ -5,10 +5,12 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
+import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData, toOutsideCalls } from "./OutsideExecution.js"
 import { type Address, type Call, type Felt, type TxHash, TxHash as TxHashSchema } from "./Schemas.js"
@@ -111,20 +113,6 @@ const SNIP29_ERRORS: Record<number, string> = {
   163: "UNKNOWN_ERROR"
 }
 
-/** The account's revert reason inside a 156's data (a string, or AVNU's `execution_error`). */
-const reasonOf = (data: unknown): string | undefined => {
-  if (typeof data === "string") return data
-  if (typeof data === "object" && data !== null) {
-    const d = data as Record<string, unknown>
-    for (const key of ["execution_error", "revert_reason", "revert_error"]) {
-      const v = d[key]
-      if (typeof v === "string") return v
-      if (v !== undefined) return reasonOf(v)
-    }
-  }
-  return undefined
-}
-
 const BuildResult = Schema.Struct({ typed_data: OutsideExecutionTypedData })
 const ExecuteResult = Schema.Struct({ transaction_hash: TxHashSchema })
 
@@ -154,11 +142,14 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
         ),
         Effect.catchTag("JsonRpcFailure", (e) => {
           const name = SNIP29_ERRORS[e.code]
-          const revertReason = e.code === 156 ? reasonOf(e.data) : undefined
+          const revertReason = e.code === 156 ? revertReasonOf(e.data) : undefined
+          // UNKNOWN_ERROR's data is a string saying what went wrong (AVNU: "x-paymaster-api-key is invalid",
+          // "blacklisted calls", "service not available"); short, and it is the only explanation given.
+          const detail = revertReason ?? (e.code === 163 && typeof e.data === "string" && e.data.length <= 200 ? e.data : undefined)
           return Effect.fail(
             new PaymasterError({
               code: e.code,
-              message: name !== undefined ? `An error occurred (${name})${revertReason !== undefined ? `: ${revertReason}` : ""}` : e.message,
+              message: name !== undefined ? `An error occurred (${name})${detail !== undefined ? `: ${detail}` : ""}` : e.message,
               transient: e.transient,
               ...(revertReason !== undefined ? { revertReason } : {})
             })

@@ -265,7 +265,12 @@ export const SessionData = Schema.Struct({
   maxCalls: Schema.Number,
   callsUsed: Schema.Number,
   remainingCalls: Schema.Number,
-  allowedEntrypointsLen: Schema.Number
+  allowedEntrypointsLen: Schema.Number,
+  /**
+   * The allow-list's selectors (empty: any entrypoint but the account's own), read from the account's v33 views;
+   * absent only when the account lacks them.
+   */
+  allowedEntrypoints: Schema.optional(Schema.Array(FeltString))
 }).annotations({ identifier: "SessionData" })
 /** @since 0.1.0 */
 export type SessionData = typeof SessionData.Type
@@ -286,7 +291,8 @@ export const sessionDataFromFelts = (felts: ReadonlyArray<string | bigint>, now:
     maxCalls: maxCalls!,
     callsUsed: callsUsed!,
     remainingCalls,
-    allowedEntrypointsLen: len!
+    allowedEntrypointsLen: len!,
+    ...(len === 0 ? { allowedEntrypoints: [] } : {})
   }
 }
 
@@ -344,11 +350,17 @@ export const decodeSync = <A, I>(schema: Schema.Schema<A, I, never>, root?: stri
     return either.right
   })
 
+/**
+ * An encrypted private key in either format we read (the `ssk1.` envelope, the CryptoJS `U2FsdGVkX1…` blob): a value
+ * passed in the wrong place (a key blob where a key object or a public key is expected) must not be echoed.
+ */
+const ENCRYPTED_KEY = /(?:ssk1\.|U2FsdGVkX1)[A-Za-z0-9+/=_\-.]*/g
+
 /** @since 0.1.0 */
 export const toInvalidInput = (error: ParseResult.ParseError, root?: string): InvalidInput => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
     path: [...(root !== undefined ? [root] : []), ...issue.path.map(String)].join("."),
-    rule: issue.message
+    rule: issue.message.replace(ENCRYPTED_KEY, "<an encrypted key>")
   }))
   const first = issues[0] ?? { path: root ?? "", rule: "invalid input" }
   return new InvalidInput({ path: first.path, rule: first.rule, issues })

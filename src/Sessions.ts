@@ -1,19 +1,22 @@
 /**
  * The session-key lifecycle as Effects: create a key locally, register it on the wallet (owner-signed,
  * sponsored), execute calls signed by the session key, revoke it. Every operation checks locally what the chain
- * would refuse before anything is signed or sent.
+ * would refuse before anything is signed or sent, and every signed payload is recorded in the `Ledger` before it
+ * is sent, so that a payment moves at most once (see docs/exactly-once.md).
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Redacted, Ref, Schema, type Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
 import { SELECTORS } from "./Constants.js"
 import { Crypto } from "./Crypto.js"
 import {
   EntrypointNotAllowed,
   InvalidInput,
   type InvalidPin,
+  type LedgerError,
+  LivePayloads,
+  OutcomeUnknown,
   PaymasterError,
-  SubmissionAnswerLost,
   type Reverted,
   type RpcError,
   type SessionRefusal,
@@ -22,9 +25,16 @@ import {
   type TypedDataMismatch
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
-import { parseNumeric } from "./internal/felt.js"
-import { Ledger } from "./internal/ledger.js"
-import { preflight as preflightCheck, type StoredSession } from "./internal/preflight.js"
+import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
+import {
+  preflight as preflightCheck,
+  readAllowedEntrypoints,
+  readChainState,
+  readPolicy,
+  verdict
+} from "./internal/preflight.js"
+import { allowance, splitU256, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
+import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
@@ -50,29 +60,22 @@ import {
 import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import * as Transactions from "./Transactions.js"
 
-// ---------------------------------------------------------------------------------------------------------------
-// The ledger: what this process has reserved, so concurrent executes never exceed a session's calls
-// ---------------------------------------------------------------------------------------------------------------
-
 export {
   /**
-   * Process-local bookkeeping of sessions: calls reserved by in-flight executes and allow-lists registered from
-   * here.
+   * The ledger of payments, reservations and registrations (see the `Ledger` module).
    *
    * @since 0.1.0
    * @category tags
    */
   Ledger,
   /**
-   * Provides the `Ledger`. One per process (or per set of sessions that share a wallet).
+   * The in-memory `Ledger`. One per process (or per set of sessions that share a wallet).
    *
    * @since 0.1.0
    * @category layers
    */
   layer
-} from "./internal/ledger.js"
-
-const ledgerKey = (wallet: string, sessionPublicKey: string) => `${BigInt(wallet)}:${BigInt(sessionPublicKey)}`
+} from "./Ledger.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Inputs
@@ -86,12 +89,26 @@ const ledgerKey = (wallet: string, sessionPublicKey: string) => `${BigInt(wallet
  */
 export type Pin = string | Redacted.Redacted<string>
 
+const invalid = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+
 const toPin = (pin: Pin, path: string): Effect.Effect<Redacted.Redacted<string>, InvalidInput> => {
   const value = Redacted.isRedacted(pin) ? Redacted.value(pin) : pin
   return typeof value === "string" && value.length > 0
     ? Effect.succeed(Redacted.isRedacted(pin) ? pin : Redacted.make(pin))
-    : Effect.fail(new InvalidInput({ path, rule: "a non-empty PIN is required", issues: [{ path, rule: "a non-empty PIN is required" }] }))
+    : Effect.fail(invalid(path, "a non-empty PIN is required"))
 }
+
+/** Parameters must be an object before any field is read (a missing argument is a typed error, not a throw). */
+const objectParams = <P>(params: P): Effect.Effect<P, InvalidInput> =>
+  typeof params === "object" && params !== null ? Effect.succeed(params) : Effect.fail(invalid("", "parameters must be an object"))
+
+/**
+ * The failures the lifecycle retries when they are transient: what a `retry` schedule is fed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Retried = RpcError | PaymasterError
 
 /**
  * Options shared by the lifecycle operations.
@@ -100,12 +117,54 @@ const toPin = (pin: Pin, path: string): Effect.Effect<Redacted.Redacted<string>,
  * @category models
  */
 export interface Options {
-  /** Retries of transient RPC and paymaster faults. */
-  readonly retry?: Schedule.Schedule<unknown, unknown>
-  /** How long the signed outside execution stays valid (default 10 minutes). */
+  /**
+   * Retries of transient RPC and paymaster faults (default `Transactions.defaultRetry`). The schedule is fed the
+   * error, so an error-aware schedule (`Schedule.recurWhile((e: Retried) => e.code !== 429)`, …) fits.
+   */
+  readonly retry?: Schedule.Schedule<unknown, Retried>
+  /**
+   * When an attempt may have reached the paymaster and no answer settled it, how long to look at the chain for the
+   * outcome before failing with `OutcomeUnknown` (default `Transactions.defaultRetry`'s delays).
+   */
+  readonly resolution?: Schedule.Schedule<unknown, unknown>
+  /** How long the signed outside execution stays valid: 1 second to 1 day, default 2 minutes. */
   readonly validity?: Duration.DurationInput
+  /**
+   * How far a paymaster's clock may run from ours (the latest block's timestamp and the wall clock) when it sets
+   * the window itself (default 60 seconds). See docs/exactly-once.md.
+   */
+  readonly clockTolerance?: Duration.DurationInput
   /** Pin the relayer: typed data naming another specific caller is refused. */
   readonly relayer?: string
+}
+
+/**
+ * Options of an execute.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ExecuteOptions extends Options {
+  /**
+   * Names one payment across retries, processes (with a durable `Ledger`) and restarts. While the payload signed
+   * for it can still execute, an execute with the same key sends that same payload again, never a new one; once
+   * its window has closed unexecuted, a new one is built. Without a key every execute is a new payment.
+   */
+  readonly idempotencyKey?: string
+}
+
+/**
+ * Options of `register`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RegisterOptions extends Options {
+  /**
+   * When the session key still has signed payloads that did not execute inside their windows, wait until the last
+   * window closes (block time) instead of failing with `LivePayloads`.
+   */
+  readonly waitForLivePayloads?: boolean
 }
 
 /**
@@ -114,7 +173,7 @@ export interface Options {
  * @since 0.1.0
  * @category errors
  */
-export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | PaymasterError | SubmissionAnswerLost | RpcError
+export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError
 
 /**
  * Every failure of a session execute.
@@ -123,6 +182,47 @@ export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | Paymas
  * @category errors
  */
 export type ExecuteError = SubmitError | SessionRefusal
+
+/**
+ * Every failure of `register`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type RegisterError = SubmitError | LivePayloads
+
+const DEFAULT_VALIDITY = Duration.minutes(2)
+const MAX_VALIDITY = Duration.days(1)
+const DEFAULT_TOLERANCE = Duration.seconds(60)
+/** The most calldata felts an execute may carry, in all its calls (far above what a sequencer accepts). */
+const MAX_CALLDATA = 10_000
+
+const seconds = (input: unknown, path: string, fallback: Duration.Duration, min: Duration.Duration, max: Duration.Duration) =>
+  Effect.suspend(() => {
+    if (input === undefined) return Effect.succeed(Math.ceil(Duration.toSeconds(fallback)))
+    const decoded = Duration.decodeUnknown(input)
+    if (Option.isNone(decoded)) return Effect.fail(invalid(path, "must be a duration (\"2 minutes\", milliseconds, a Duration)"))
+    const d = decoded.value
+    if (!Duration.isFinite(d) || Duration.lessThan(d, min) || Duration.greaterThan(d, max)) {
+      return Effect.fail(invalid(path, `must be between ${Duration.format(min)} and ${Duration.format(max)}`))
+    }
+    return Effect.succeed(Math.ceil(Duration.toSeconds(d)))
+  })
+
+const windowOptions = (options: Options) =>
+  Effect.all({
+    validity: seconds(options.validity, "options.validity", DEFAULT_VALIDITY, Duration.seconds(1), MAX_VALIDITY),
+    tolerance: seconds(options.clockTolerance, "options.clockTolerance", DEFAULT_TOLERANCE, Duration.zero, Duration.hours(1))
+  })
+
+const retrying = <A, E extends Retried, R>(effect: Effect.Effect<A, E, R>, schedule: Options["retry"]): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, {
+    schedule: schedule ?? Transactions.defaultRetry,
+    while: (error) => {
+      if (!error.transient) return false
+      return Effect.as(Effect.logDebug("retrying a transient fault").pipe(Effect.annotateLogs({ code: error.code, error: error._tag })), true)
+    }
+  })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Create
@@ -148,6 +248,7 @@ export const createSessionKey = (params: {
 }): Effect.Effect<SessionKeyData, InvalidInput, Crypto> =>
   Effect.scoped(
     Effect.gen(function*() {
+      yield* objectParams(params)
       const pin = yield* toPin(params.encryptKey, "encryptKey")
       const { durationSeconds } = yield* decode(CreateParams)(params)
       const crypto = yield* Crypto
@@ -157,7 +258,11 @@ export const createSessionKey = (params: {
       const validUntil = Math.floor(now / 1000) + durationSeconds
       // With a ledger at hand, registering this key later is checked against its own validUntil.
       const ledger = yield* Effect.serviceOption(Ledger)
-      if (ledger._tag === "Some") yield* ledger.value.rememberKey(pair.publicKey, validUntil)
+      if (ledger._tag === "Some") {
+        yield* ledger.value.rememberKey(pair.publicKey, validUntil).pipe(
+          Effect.catchAll((error) => Effect.logWarning("the ledger could not remember a new session key", error))
+        )
+      }
       return { publicKey: pair.publicKey, encryptedPrivateKey, validUntil }
     })
   )
@@ -166,22 +271,23 @@ export const createSessionKey = (params: {
 // Reads
 // ---------------------------------------------------------------------------------------------------------------
 
-const readStored = (wallet: Address, sessionPublicKey: Felt, retry: Schedule.Schedule<unknown, unknown> | undefined) =>
+const readStored = (wallet: Address, sessionPublicKey: Felt, retry: Options["retry"]) =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const [felts, block] = yield* Effect.all([
-      Transactions.retryTransient(
+      retrying(
         rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: sessionKeyCalldata(sessionPublicKey) }),
         retry
       ),
-      Transactions.retryTransient(rpc.latestBlock, retry)
+      retrying(rpc.latestBlock, retry)
     ], { concurrency: 2 })
     return { data: sessionDataFromFelts(felts, block.timestamp), now: block.timestamp }
   })
 
 /**
  * Reads a session's data from the wallet, in the contract's order, with `isActive` (registered, not expired at
- * block time, calls left) and `remainingCalls` derived.
+ * block time, calls left) and `remainingCalls` derived, and its allow-list's selectors (`allowedEntrypoints`, read
+ * in one batch from the account's `get_session_allowed_entrypoint_at`).
  *
  * @since 0.1.0
  * @category reads
@@ -191,91 +297,438 @@ export const getSessionData = (
   options: Pick<Options, "retry"> = {}
 ): Effect.Effect<SessionData, InvalidInput | RpcError, StarknetRpc> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    return (yield* readStored(walletAddress, sessionPublicKey, options.retry)).data
+    const { data } = yield* readStored(walletAddress, sessionPublicKey, options.retry)
+    const allowedEntrypoints = yield* readAllowedEntrypoints(walletAddress, sessionPublicKey, data.allowedEntrypointsLen, options.retry)
+    return allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data
   })
 
 // ---------------------------------------------------------------------------------------------------------------
-// Sponsored submission: build, check, sign, send
+// What the chain says about a recorded payload
 // ---------------------------------------------------------------------------------------------------------------
 
-const DEFAULT_VALIDITY = Duration.minutes(10)
+/**
+ * The outcome of a payment, as the chain decides it: `Executed` once its nonce is used (a reverted outside
+ * execution leaves it unused), `NotExecuted` once its window has closed with its nonce unused.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Outcome =
+  | { readonly _tag: "Executed"; readonly transactionHash: TxHash }
+  | { readonly _tag: "NotExecuted"; readonly nonce: Felt; readonly executeBefore: number }
+
+type Look = "used" | "dead" | "open"
+
+/** One look: the block first, then the nonce, so that "unused at a block past the window" means dead for good. */
+const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    const rpc = yield* StarknetRpc
+    const block = yield* retrying(rpc.latestBlock, retry)
+    const [valid] = yield* retrying(
+      rpc.call({ contractAddress: payment.wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [payment.nonce] }),
+      retry
+    )
+    if (valid !== undefined && BigInt(valid) === 0n) return "used"
+    return block.timestamp >= payment.executeBefore ? "dead" : "open"
+  })
+
+const EXECUTE_FROM_OUTSIDE = BigInt(SELECTORS.execute_from_outside_v2)
+
+/** Whether a relayer's invoke calldata (`[n, (to, selector, len, data…)*]`) carries this payload. */
+const carries = (calldata: ReadonlyArray<string>, wallet: bigint, nonce: bigint): boolean => {
+  try {
+    const n = Number(BigInt(calldata[0] ?? "0x0"))
+    let i = 1
+    for (let k = 0; k < n && i + 2 < calldata.length; k++) {
+      const to = BigInt(calldata[i]!)
+      const selector = BigInt(calldata[i + 1]!)
+      const len = Number(BigInt(calldata[i + 2]!))
+      // execute_from_outside_v2(outside_execution: { caller, nonce, … }, signature)
+      if (to === wallet && selector === EXECUTE_FROM_OUTSIDE && len >= 2 && BigInt(calldata[i + 4] ?? "0x0") === nonce) return true
+      i += 3 + len
+    }
+  } catch {
+    return false
+  }
+  return false
+}
+
+/** Blocks read per look while searching for a transaction (read together: one batch over HTTP). */
+const SCAN_BATCH = 20
 
 /**
- * Builds the outside execution through the paymaster, checks the typed data it returns, signs its hash with
- * `signWith` and submits it. Nothing is signed unless the typed data says exactly what was asked.
+ * Looks for the transaction that executed a payload in the blocks from `cursor` to the latest: the relayer's
+ * invoke whose calldata carries the payload's nonce, and that succeeded. Moves the cursor on.
  */
-const submit = <E, R>(
-  wallet: Address,
-  calls: ReadonlyArray<Call>,
-  now: number,
-  signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>,
-  options: Options
-): Effect.Effect<TxHash, E | TypedDataMismatch | PaymasterError | SubmissionAnswerLost | RpcError, R | Paymaster | StarknetRpc> =>
+const findTransaction = (payment: Payment, cursor: Ref.Ref<number>, retry: Options["retry"]) =>
   Effect.gen(function*() {
+    const rpc = yield* StarknetRpc
+    const latest = (yield* retrying(rpc.latestBlock, retry)).blockNumber
+    const wallet = BigInt(payment.wallet)
+    const nonce = BigInt(payment.nonce)
+    while ((yield* Ref.get(cursor)) <= latest) {
+      const from = yield* Ref.get(cursor)
+      const numbers = Array.from({ length: Math.min(SCAN_BATCH, latest - from + 1) }, (_, i) => from + i)
+      const blocks = yield* Effect.forEach(numbers, (n) => retrying(rpc.getBlockWithTxs(n), retry), { concurrency: SCAN_BATCH })
+      const candidates = blocks.flatMap((b) => b.transactions.filter((tx) => carries(tx.calldata, wallet, nonce)))
+      for (const tx of candidates) {
+        const receipt = yield* retrying(
+          rpc.getTransactionReceipt(tx.transactionHash).pipe(Effect.catchTag("TransactionNotFound", () => Effect.succeed(undefined))),
+          retry
+        )
+        if (receipt?.executionStatus === "SUCCEEDED") return tx.transactionHash
+      }
+      yield* Ref.set(cursor, from + numbers.length)
+    }
+    return undefined
+  })
+
+/**
+ * Looks at the chain until the outcome of a payload is known or `schedule` ends (then `undefined`). Reads that fail
+ * leave the outcome open. The record learns what is found.
+ */
+const resolvePayment = (
+  payment: Payment,
+  schedule: Schedule.Schedule<unknown, unknown>,
+  retry: Options["retry"]
+): Effect.Effect<Outcome | undefined, LedgerError, StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const cursor = yield* Ref.make(payment.firstBlock)
+    const decided = yield* Ref.make<Outcome | undefined>(undefined)
+    const step = Effect.gen(function*() {
+      const look = yield* lookAt(payment, retry)
+      if (look === "open") return
+      if (look === "dead") return yield* Ref.set(decided, { _tag: "NotExecuted", nonce: payment.nonce, executeBefore: payment.executeBefore })
+      const found = payment.transactionHash !== undefined && payment.status === "executed"
+        ? payment.transactionHash
+        : yield* findTransaction(payment, cursor, retry)
+      if (found !== undefined) yield* Ref.set(decided, { _tag: "Executed", transactionHash: found })
+    }).pipe(
+      Effect.catchAll((error) => Effect.logDebug("a look at the chain failed; the outcome stays open", error)),
+      Effect.zipRight(Ref.get(decided))
+    )
+    yield* Effect.repeat(step, { schedule, until: (outcome) => outcome !== undefined })
+    const outcome = yield* Ref.get(decided)
+    if (outcome?._tag === "Executed") {
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: outcome.transactionHash })
+    } else if (outcome?._tag === "NotExecuted") {
+      if (payment.reservation !== undefined) yield* ledger.release(payment.reservation)
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "not-executed" })
+    }
+    return outcome
+  }).pipe(Effect.annotateLogs({ wallet: payment.wallet, nonce: payment.nonce, idempotencyKey: payment.idempotencyKey }))
+
+const unknownOf = (payment: Payment) =>
+  new OutcomeUnknown({
+    wallet: payment.wallet,
+    nonce: payment.nonce,
+    executeBefore: payment.executeBefore,
+    idempotencyKey: payment.idempotencyKey
+  })
+
+/**
+ * Waits until the chain decides the payment recorded under an idempotency key: `Executed` with its transaction
+ * hash, or `NotExecuted` once its window has closed with its nonce unused. By default it looks with
+ * `Transactions.defaultPolling` until two minutes past the payload's window; when `schedule` ends first, it fails
+ * with `OutcomeUnknown`. Fails with `InvalidInput` for a key the ledger does not hold.
+ *
+ * @since 0.2.0
+ * @category lifecycle
+ */
+export const resolve = (
+  params: { readonly wallet: string; readonly idempotencyKey: string },
+  schedule?: Schedule.Schedule<unknown, unknown>,
+  options: Pick<Options, "retry"> = {}
+): Effect.Effect<Outcome, InvalidInput | OutcomeUnknown | LedgerError, StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    yield* objectParams(params)
+    const wallet = yield* decode(Address, "wallet")(params.wallet)
+    const idempotencyKey = yield* decode(IdempotencyKey, "idempotencyKey")(params.idempotencyKey)
+    const ledger = yield* Ledger
+    const payment = yield* ledger.payment(wallet, idempotencyKey)
+    if (payment === undefined) return yield* invalid("idempotencyKey", "no payload is recorded under this key for this wallet")
+    if (payment.status === "executed" && payment.transactionHash !== undefined) {
+      return { _tag: "Executed" as const, transactionHash: payment.transactionHash }
+    }
+    if (payment.status === "not-executed") return { _tag: "NotExecuted" as const, nonce: payment.nonce, executeBefore: payment.executeBefore }
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const budget = Duration.seconds(Math.max(0, payment.executeBefore - now) + 120)
+    const outcome = yield* resolvePayment(payment, schedule ?? Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry)
+    if (outcome === undefined) return yield* unknownOf(payment)
+    return outcome
+  }).pipe(Effect.withSpan("Sessions.resolve"))
+
+const IdempotencyKey = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "an idempotency key is a non-empty string" }),
+  Schema.maxLength(255, { message: () => "an idempotency key is at most 255 characters" })
+)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sponsored submission: build, check, sign, record, send
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Submission<E, R> {
+  readonly wallet: Address
+  readonly calls: ReadonlyArray<Call>
+  readonly purpose: PaymentPurpose
+  readonly sessionPublicKey: Felt
+  readonly idempotencyKey: string
+  readonly signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>
+  readonly options: Options
+}
+
+/**
+ * Builds the outside execution through the paymaster, checks the typed data it returns and signs its hash.
+ * Nothing is signed unless the typed data says exactly what was asked, in a window we accept. Not recorded, not
+ * sent.
+ */
+const buildPayment = <E, R>(
+  submission: Submission<E, R>,
+  reservation: string | undefined
+): Effect.Effect<Payment, E | InvalidInput | TypedDataMismatch | PaymasterError | RpcError, R | Paymaster | StarknetRpc> =>
+  Effect.gen(function*() {
+    const { options, wallet } = submission
     const paymaster = yield* Paymaster
     const rpc = yield* StarknetRpc
-    const chainId = yield* Transactions.retryTransient(rpc.chainId, options.retry)
-    const validity = Math.ceil(Duration.toSeconds(Duration.decode(options.validity ?? DEFAULT_VALIDITY)))
-    const timeBounds = { executeAfter: now - 1, executeBefore: now + validity }
-    const built = yield* Transactions.retryTransient(
-      paymaster.buildTransaction({ userAddress: wallet, calls, timeBounds }),
-      options.retry
-    )
+    const { tolerance, validity } = yield* windowOptions(options)
+    const [chainId, block] = yield* Effect.all([retrying(rpc.chainId, options.retry), retrying(rpc.latestBlock, options.retry)], {
+      concurrency: 2
+    })
+    const wall = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const timeBounds = { executeAfter: block.timestamp - 1, executeBefore: block.timestamp + validity }
+    const built = yield* retrying(paymaster.buildTransaction({ userAddress: wallet, calls: submission.calls, timeBounds }), options.retry)
     const outsideExecution = yield* checkTypedData(built.typedData, {
       chainId,
-      calls: toOutsideCalls(calls),
-      ...timeBounds,
-      now,
+      calls: toOutsideCalls(submission.calls),
+      validity,
+      clocks: { block: block.timestamp, wall },
+      tolerance,
       relayer: options.relayer,
       boundsAsked: paymaster.takesTimeBounds !== false
     })
-    const signature = yield* signWith(messageHash(chainId, wallet, outsideExecution))
-    // The outside-execution nonce makes a repeated submission of the same signed payload refused, never doubled.
-    // A retry refused for that nonce means an earlier attempt went through and only its answer was lost.
-    let attempts = 0
-    const { transactionHash } = yield* Transactions.retryTransient(
-      Effect.suspend(() => {
-        attempts++
-        return paymaster.executeTransaction({ userAddress: wallet, typedData: built.typedData, signature })
-      }),
-      options.retry
-    ).pipe(
-      Effect.catchIf(
-        (error) => attempts > 1 && error.revertReason === "SRC9: duplicated nonce",
-        () => Effect.fail(new SubmissionAnswerLost({ wallet, nonce: outsideExecution.nonce, attempts }))
-      )
-    )
-    return transactionHash
+    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution))
+    const recordedAt = yield* Clock.currentTimeMillis
+    return {
+      wallet,
+      idempotencyKey: submission.idempotencyKey,
+      purpose: submission.purpose,
+      sessionPublicKey: submission.sessionPublicKey,
+      nonce: outsideExecution.nonce,
+      executeAfter: Number(outsideExecution.executeAfter),
+      executeBefore: Number(outsideExecution.executeBefore),
+      typedData: built.typedData,
+      signature,
+      calls: submission.calls,
+      firstBlock: block.blockNumber,
+      recordedAt,
+      status: "pending" as const,
+      ...(reservation !== undefined ? { reservation } : {})
+    }
   })
+
+const isDuplicatedNonce = (error: PaymasterError) => error.revertReason !== undefined && /duplicated nonce/i.test(error.revertReason)
+
+/**
+ * Sends a recorded payload, retrying transient faults. Succeeds with its transaction hash; fails with the
+ * paymaster's refusal when the first answer is a refusal (the record says `refused`, the payload stays valid
+ * until its window closes); whenever an attempt may have reached the paymaster and no answer settled it, the chain
+ * decides (`resolvePayment`, within the retry budget), and an outcome still open is `OutcomeUnknown`.
+ */
+const sendPayment = (
+  payment: Payment,
+  options: Options
+): Effect.Effect<TxHash, PaymasterError | OutcomeUnknown | LedgerError | NotExecutedSignal, Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const paymaster = yield* Paymaster
+    const ledger = yield* Ledger
+    // A paymaster may open the window a little ahead of our clocks (at most the tolerance): the chain refuses it
+    // until then. The later of the wall clock and the latest block is what a submission now would see.
+    const opensAt = (payment.executeAfter + 1) * 1000
+    const wallMillis = yield* Clock.currentTimeMillis
+    if (wallMillis < opensAt) {
+      const rpc = yield* StarknetRpc
+      const block = yield* Effect.either(retrying(rpc.latestBlock, options.retry))
+      const now = Math.max(wallMillis, Either.isRight(block) ? block.right.timestamp * 1000 : 0)
+      if (now < opensAt) {
+        yield* Effect.logDebug("waiting for the payload's window to open").pipe(Effect.annotateLogs({ opensAt: payment.executeAfter + 1 }))
+        yield* Effect.sleep(Duration.millis(opensAt - now))
+      }
+    }
+    let attempt = 0
+    let uncertain = false
+    const once = Effect.suspend(() => {
+      attempt++
+      return Effect.logDebug("submitting a signed payload").pipe(
+        Effect.annotateLogs({ attempt }),
+        Effect.zipRight(paymaster.executeTransaction({ userAddress: payment.wallet, typedData: payment.typedData, signature: payment.signature })),
+        Effect.tapError((error) =>
+          Effect.sync(() => {
+            // Any fault may have happened after the paymaster received the payload.
+            if (error.transient) uncertain = true
+          }).pipe(
+            Effect.zipRight(Effect.logDebug("a submission attempt failed")),
+            Effect.annotateLogs({ attempt, code: error.code, transient: error.transient })
+          )
+        )
+      )
+    })
+    const result = yield* Effect.either(retrying(once, options.retry))
+    if (Either.isRight(result)) {
+      const { transactionHash } = result.right
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "submitted", transactionHash })
+      return transactionHash
+    }
+    const error = result.left
+    if (!uncertain && !error.transient && !isDuplicatedNonce(error)) {
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, {
+        status: "refused",
+        ...(error.revertReason !== undefined ? { reason: error.revertReason } : { reason: error.message })
+      })
+      return yield* Effect.fail(error)
+    }
+    // The answer is unknown (or the nonce is taken): the chain decides.
+    yield* Effect.logDebug("the outcome of a submission is unknown; looking at the chain").pipe(Effect.annotateLogs({ attempts: attempt }))
+    const outcome = yield* resolvePayment(payment, options.resolution ?? Transactions.defaultRetry, options.retry)
+    if (outcome === undefined) return yield* unknownOf(payment)
+    if (outcome._tag === "NotExecuted") return yield* new NotExecutedSignal()
+    return outcome.transactionHash
+  }).pipe(Effect.annotateLogs({ wallet: payment.wallet, nonce: payment.nonce, idempotencyKey: payment.idempotencyKey }))
+
+/** The payload's window closed unexecuted while it was being sent: a new one may be built. */
+class NotExecutedSignal extends Schema.TaggedError<NotExecutedSignal>()("NotExecutedSignal", {}) {}
+
+const isSignal = (error: unknown): error is NotExecutedSignal => error instanceof NotExecutedSignal
+
+/** At most this many payloads are built for one call when each dies unexecuted before its answer is known. */
+const MAX_ROUNDS = 3
+
+/** Calls compare equal when they ask the same thing. */
+const sameCalls = (a: ReadonlyArray<Call>, b: ReadonlyArray<Call>) =>
+  JSON.stringify(toOutsideCalls(a)) === JSON.stringify(toOutsideCalls(b))
+
+/**
+ * The one path of every signed payload: the record under the key first (its outcome, or its payload sent again),
+ * else a new payload built, recorded (atomically: a concurrent call with the same key wins or loses as a whole)
+ * and sent. `guard` runs before anything is sent (the execute's preflight); `reserve` holds a call while a new
+ * payload is built and sent, kept when it counts (sent, or unknown) and given back on every other exit.
+ */
+const submitOnce = <E, R, E2, R2>(
+  submission: Submission<E, R>,
+  hooks: {
+    readonly guard: Effect.Effect<void, E2, R2>
+    readonly reserve?: Effect.Effect<string, E2 | LedgerError, R2 | Ledger>
+  }
+): Effect.Effect<
+  TxHash,
+  E | E2 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError,
+  R | R2 | Paymaster | StarknetRpc | Ledger
+> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const { idempotencyKey, options, wallet } = submission
+    for (let round = 1;; round++) {
+      const existing = yield* ledger.payment(wallet, idempotencyKey)
+      let replacing: Felt | undefined
+      if (existing !== undefined) {
+        if (
+          existing.purpose !== submission.purpose || BigInt(existing.sessionPublicKey) !== BigInt(submission.sessionPublicKey) ||
+          !sameCalls(existing.calls, submission.calls)
+        ) {
+          return yield* invalid("idempotencyKey", "this key names a payment of other calls (or of another session)")
+        }
+        if (existing.status === "executed" && existing.transactionHash !== undefined) return existing.transactionHash
+        if (existing.status !== "not-executed") {
+          const look = yield* lookAt(existing, options.retry)
+          if (look === "used") {
+            const outcome = yield* resolvePayment(existing, options.resolution ?? Transactions.defaultRetry, options.retry)
+            if (outcome?._tag === "Executed") return outcome.transactionHash
+            return yield* unknownOf(existing)
+          }
+          if (look === "open") {
+            // Still able to execute: that same payload again, never a new one.
+            yield* hooks.guard
+            const sent = yield* Effect.either(sendPayment(existing, options))
+            if (Either.isRight(sent)) return sent.right
+            if (!isSignal(sent.left)) return yield* Effect.fail(sent.left)
+          } else {
+            if (existing.reservation !== undefined) yield* ledger.release(existing.reservation)
+            yield* ledger.updatePayment(wallet, idempotencyKey, existing.nonce, { status: "not-executed" })
+          }
+        }
+        replacing = existing.nonce
+        if (round >= MAX_ROUNDS) return yield* unknownOf(existing)
+        yield* Effect.logDebug("the payload recorded under this key is dead; building a new one")
+      }
+      yield* hooks.guard
+      const attempt = (reservation: string | undefined) =>
+        Effect.gen(function*() {
+          const built = yield* buildPayment(submission, reservation)
+          // Recorded before anything is sent; a concurrent call with this key that recorded first wins.
+          const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
+          if (stored.nonce !== built.nonce) return { raced: true as const }
+          return { raced: false as const, hash: yield* sendPayment(built, options) }
+        })
+      const outcome = yield* Effect.either(
+        hooks.reserve === undefined
+          ? attempt(undefined)
+          : Effect.acquireUseRelease(
+            hooks.reserve,
+            attempt,
+            (reservation, exit) => (keepsReservation(exit) ? Effect.void : ledger.release(reservation).pipe(Effect.ignoreLogged))
+          )
+      )
+      if (Either.isRight(outcome)) {
+        if (!outcome.right.raced) return outcome.right.hash
+        continue
+      }
+      if (isSignal(outcome.left)) {
+        if (round >= MAX_ROUNDS) {
+          const dead = yield* ledger.payment(wallet, idempotencyKey)
+          if (dead !== undefined) return yield* unknownOf(dead)
+        }
+        continue
+      }
+      return yield* Effect.fail(outcome.left)
+    }
+  })
+
+/**
+ * A reserved call counts when its payload was sent (the chain may count it): a hash, or an unknown outcome. Every
+ * other exit gives it back: a refusal, a fault, an interruption, a defect.
+ */
+const keepsReservation = (exit: Exit.Exit<{ readonly raced: boolean }, unknown>) =>
+  Exit.isSuccess(exit)
+    ? !exit.value.raced
+    : Option.exists(Cause.failureOption(exit.cause), (e) => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "OutcomeUnknown")
+
+const newKey = (prefix: string) => `${prefix}${globalThis.crypto.randomUUID()}`
+
+// ---------------------------------------------------------------------------------------------------------------
+// Owner submissions: register and revoke
+// ---------------------------------------------------------------------------------------------------------------
 
 /** Decrypts the owner key of a wallet into the scope, checked against the account's public key. */
 const ownerKey = (wallet: WalletData, pin: Redacted.Redacted<string>, retry: Options["retry"]) =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const crypto = yield* Crypto
-    const [publicKey] = yield* Transactions.retryTransient(
-      rpc.call({ contractAddress: wallet.publicKey, entrypoint: "get_public_key", calldata: [] }),
-      retry
-    )
-    if (publicKey === undefined) {
-      return yield* new InvalidInput({
-        path: "wallet.publicKey",
-        rule: "the account did not answer get_public_key",
-        issues: [{ path: "wallet.publicKey", rule: "the account did not answer get_public_key" }]
-      })
-    }
+    const [publicKey] = yield* retrying(rpc.call({ contractAddress: wallet.publicKey, entrypoint: "get_public_key", calldata: [] }), retry)
+    if (publicKey === undefined) return yield* invalid("wallet.publicKey", "the account did not answer get_public_key")
     return yield* crypto.decryptPrivateKey(wallet.encryptedPrivateKey, pin, publicKey)
   })
 
 /**
- * An owner-signed, sponsored call of the account on itself; once it is sent, the ledger entry of the session it
- * concerns starts afresh (the chain resets its count too).
+ * An owner-signed, sponsored call of the account on itself; once a (re-)registration or revocation is sent (or its
+ * outcome is unknown), the ledger's count of the session it concerns starts afresh (the chain resets its count
+ * too). A policy change leaves the session's count as it is, on chain and here.
  */
 const ownerSubmit = (
   params: { readonly encryptKey: Pin; readonly wallet: unknown },
-  entrypoint: "add_or_update_session_key" | "revoke_session_key",
+  entrypoint: "add_or_update_session_key" | "revoke_session_key" | "set_spending_policy" | "remove_spending_policy",
   calldata: ReadonlyArray<Felt>,
   sessionPublicKey: Felt,
   allowedEntrypoints: ReadonlyArray<Felt> | undefined,
@@ -285,33 +738,73 @@ const ownerSubmit = (
     Effect.gen(function*() {
       const pin = yield* toPin(params.encryptKey, "encryptKey")
       const wallet = yield* decode(WalletData, "wallet")(params.wallet)
-      const rpc = yield* StarknetRpc
       const crypto = yield* Crypto
       const ledger = yield* Ledger
-      const block = yield* Transactions.retryTransient(rpc.latestBlock, options.retry)
       const key = yield* ownerKey(wallet, pin, options.retry)
-      // Once sent, the chain's entry starts afresh, and so does this process's.
-      const reset = ledger.reset(ledgerKey(wallet.publicKey, sessionPublicKey), allowedEntrypoints)
-      const txHash = yield* submit(
-        wallet.publicKey,
-        [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
-        block.timestamp,
-        (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
+      const reset = entrypoint === "add_or_update_session_key" || entrypoint === "revoke_session_key"
+        ? ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey }, allowedEntrypoints)
+        : Effect.void
+      const txHash = yield* submitOnce({
+        wallet: wallet.publicKey,
+        calls: [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
+        purpose: entrypoint === "revoke_session_key" ? "revoke" : entrypoint === "add_or_update_session_key" ? "register" : "policy",
+        sessionPublicKey,
+        idempotencyKey: newKey(`${entrypoint}:`),
+        signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
-      ).pipe(Effect.tapErrorTag("SubmissionAnswerLost", () => reset)) // sent, though its answer was lost
+      }, { guard: Effect.void }).pipe(Effect.tapErrorTag("OutcomeUnknown", () => reset))
       yield* reset
       return txHash
     })
   )
 
-// ---------------------------------------------------------------------------------------------------------------
-// Register and revoke
-// ---------------------------------------------------------------------------------------------------------------
+/**
+ * The payloads a session key signed that did not execute and are still inside their windows: replayable once the
+ * key is registered again. Each is looked at on chain first (an executed or dead one is no risk, and its record
+ * learns it).
+ */
+const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["retry"]) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const open = (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute")
+    const looks = yield* Effect.forEach(open, (p) => Effect.map(lookAt(p, retry), (look) => [p, look] as const), { concurrency: 10 })
+    const live: Array<Payment> = []
+    for (const [p, look] of looks) {
+      // A used nonce is no risk; its record learns the transaction when it is resolved.
+      if (look === "open") live.push(p)
+      else if (look === "dead") {
+        if (p.reservation !== undefined) yield* ledger.release(p.reservation)
+        yield* ledger.updatePayment(p.wallet, p.idempotencyKey, p.nonce, { status: "not-executed" })
+      }
+    }
+    return live
+  })
+
+/** Fails with `LivePayloads` while the key has live unexecuted payloads, or waits them out. */
+const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: RegisterOptions) =>
+  Effect.gen(function*() {
+    const rpc = yield* StarknetRpc
+    for (;;) {
+      const live = yield* livePayloads(wallet, sessionPublicKey, options.retry)
+      if (live.length === 0) return
+      const safeAt = Math.max(...live.map((p) => p.executeBefore))
+      if (options.waitForLivePayloads !== true) {
+        return yield* new LivePayloads({ wallet, sessionPublicKey, nonces: live.map((p) => p.nonce), safeAt })
+      }
+      yield* Effect.logDebug("waiting for the session's live payloads to expire").pipe(Effect.annotateLogs({ safeAt }))
+      yield* retrying(rpc.latestBlock, options.retry).pipe(
+        Effect.repeat({ schedule: Transactions.defaultPolling, until: (block) => block.timestamp >= safeAt })
+      )
+    }
+  })
 
 /**
  * Registers a session key on the wallet: an owner-signed, sponsored `add_or_update_session_key`. The config is
  * checked first (valid_until in the future at block time and not beyond the session key's own `validUntil` when the
- * key is given, maxCalls a u32 >= 1, selectors valid); nothing is signed otherwise.
+ * key is given, maxCalls a u32 >= 1, selectors valid); nothing is signed otherwise. When the key still has signed
+ * payloads that did not execute inside their windows (refused, reverted, unresolved), registering it again would
+ * make them replayable: it fails with `LivePayloads` naming when it becomes safe (or waits, with
+ * `waitForLivePayloads`). To start a session afresh, create a new key.
  *
  * @since 0.1.0
  * @category lifecycle
@@ -329,29 +822,35 @@ export const register = (
     /** The session key being registered: its `validUntil` bounds the config's (a key created in this process with a `Ledger` at hand is known without it). */
     readonly session?: { readonly publicKey: string; readonly validUntil: number }
   },
-  options: Options = {}
-): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions = {}
+): Effect.Effect<TxHash, RegisterError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const config = yield* decode(SessionConfig, "sessionConfig")(params.sessionConfig)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    yield* Effect.annotateCurrentSpan({ wallet: wallet.publicKey, sessionPublicKey: config.sessionPublicKey })
+    yield* windowOptions(options)
     const rpc = yield* StarknetRpc
-    const block = yield* Transactions.retryTransient(rpc.latestBlock, options.retry)
-    const invalid = (rule: string) =>
-      new InvalidInput({ path: "sessionConfig.validUntil", rule, issues: [{ path: "sessionConfig.validUntil", rule }] })
+    const block = yield* retrying(rpc.latestBlock, options.retry)
     if (config.validUntil <= block.timestamp) {
-      return yield* invalid(`validUntil ${config.validUntil} is not in the future (block time ${block.timestamp})`)
+      return yield* invalid("sessionConfig.validUntil", `validUntil ${config.validUntil} is not in the future (block time ${block.timestamp})`)
     }
     const ledger = yield* Ledger
     const remembered = yield* ledger.keyValidUntil(config.sessionPublicKey)
     const session = params.session ?? (remembered !== undefined ? { publicKey: config.sessionPublicKey, validUntil: remembered } : undefined)
     if (session !== undefined) {
-      if (BigInt(session.publicKey) !== BigInt(config.sessionPublicKey)) {
-        const rule = "sessionPublicKey is not the given session key's public key"
-        return yield* new InvalidInput({ path: "sessionConfig.sessionPublicKey", rule, issues: [{ path: "sessionConfig.sessionPublicKey", rule }] })
+      if (typeof session !== "object" || session === null || typeof session.validUntil !== "number") {
+        return yield* invalid("session", "must be the session key's { publicKey, validUntil }")
+      }
+      const publicKey = yield* decode(Felt, "session.publicKey")(session.publicKey)
+      if (BigInt(publicKey) !== BigInt(config.sessionPublicKey)) {
+        return yield* invalid("sessionConfig.sessionPublicKey", "sessionPublicKey is not the given session key's public key")
       }
       if (config.validUntil > session.validUntil) {
-        return yield* invalid(`validUntil ${config.validUntil} is beyond the session key's own ${session.validUntil}`)
+        return yield* invalid("sessionConfig.validUntil", `validUntil ${config.validUntil} is beyond the session key's own ${session.validUntil}`)
       }
     }
+    yield* guardReplays(wallet.publicKey, config.sessionPublicKey, options)
     return yield* ownerSubmit(
       params,
       "add_or_update_session_key",
@@ -360,7 +859,7 @@ export const register = (
       config.allowedEntrypoints,
       options
     )
-  }).pipe(Effect.withSpan("Sessions.register", { attributes: { sessionPublicKey: params.sessionConfig.sessionPublicKey } }))
+  }).pipe(Effect.withSpan("Sessions.register"))
 
 /**
  * Revokes a session key: an owner-signed, sponsored `revoke_session_key`.
@@ -377,13 +876,17 @@ export const revoke = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey })
     return yield* ownerSubmit(params, "revoke_session_key", sessionKeyCalldata(sessionPublicKey), sessionPublicKey, undefined, options)
-  }).pipe(Effect.withSpan("Sessions.revoke", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
+  }).pipe(Effect.withSpan("Sessions.revoke"))
 
 // ---------------------------------------------------------------------------------------------------------------
 // Execute
 // ---------------------------------------------------------------------------------------------------------------
+
+type CallInput = { readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }
 
 /**
  * A session whose key is decrypted once, for a batch of executes (the KDF is paid once).
@@ -396,13 +899,15 @@ export interface SessionHandle {
   readonly session: SessionKeyData
   /** One multicall signed by the session key, sponsored. Checked locally first. */
   readonly execute: (
-    calls: ReadonlyArray<{ readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }>
+    calls: ReadonlyArray<CallInput>,
+    options?: Pick<ExecuteOptions, "idempotencyKey">
   ) => Effect.Effect<TxHash, ExecuteError, Paymaster | StarknetRpc | Ledger>
 }
 
 /**
- * The verdict the chain would give these calls now: the same `session_allows` the account computes, with a
- * precise typed error. Reads the session data and the block time; counts calls this process has reserved.
+ * The verdict the chain would give these calls now: the same `session_allows` the account computes, then its
+ * spending policy, with a precise typed error. Reads the session data, the block time, the allow-list (from the
+ * chain when this process does not know it) and the policies of the tokens the calls transfer or approve.
  *
  * @since 0.1.0
  * @category checks
@@ -410,28 +915,49 @@ export interface SessionHandle {
 export const preflight = (
   params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly calls: ReadonlyArray<unknown> },
   options: Pick<Options, "retry"> = {}
-): Effect.Effect<void, InvalidInput | RpcError | SessionRefusal, StarknetRpc | Ledger> =>
+): Effect.Effect<void, InvalidInput | RpcError | SessionRefusal | LedgerError, StarknetRpc | Ledger> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const wallet = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    const calls = yield* decode(Schema.Array(Call), "calls")(params.calls)
+    const calls = yield* decodeCalls(params.calls)
     const { refusal } = yield* verdictNow(wallet, sessionPublicKey, calls, options.retry)
     if (refusal !== undefined) return yield* refusal
   })
 
-/** Reads the session data and block time and runs `session_allows` on them, with the allow-list this process knows. */
+const Calls = Schema.Array(Call).pipe(Schema.minItems(1, { message: () => "at least one call is required" }))
+
+/** Decodes calls, refusing (as a typed error, before any work) more calldata than any sequencer takes. */
+const decodeCalls = (raw: unknown) =>
+  Effect.gen(function*() {
+    if (Array.isArray(raw)) {
+      let felts = 0
+      for (const call of raw as ReadonlyArray<{ readonly calldata?: unknown }>) {
+        const data = typeof call === "object" && call !== null ? call.calldata : undefined
+        if (Array.isArray(data)) felts += data.length
+      }
+      if (felts > MAX_CALLDATA) return yield* invalid("calls", `at most ${MAX_CALLDATA} calldata felts in all (got ${felts})`)
+    }
+    return yield* decode(Calls, "calls")(raw)
+  })
+
+/**
+ * Reads the session data, block time, allow-list and the policies of the tokens the calls move, and runs the
+ * account's checks on them (`session_allows`, then the spending policy).
+ */
 const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, retry: Options["retry"]) =>
   Effect.gen(function*() {
-    const { data, now } = yield* readStored(wallet, sessionPublicKey, retry)
     const ledger = yield* Ledger
-    const allowedEntrypoints = yield* ledger.allowedEntrypoints(ledgerKey(wallet, sessionPublicKey))
-    return { data, now, refusal: preflightCheck({ walletAddress: wallet, sessionPublicKey, stored: data, now, calls, allowedEntrypoints }) }
+    const known = yield* ledger.allowedEntrypoints({ wallet, sessionPublicKey })
+    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry)
+    const { data, now } = state
+    return { data, now, refusal: verdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
 const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, reason: string, original: E) =>
   Effect.gen(function*() {
-    if (!/Session: |SRC9: invalid signature/.test(reason)) return original
+    if (!/Session: |SRC9: invalid signature|Spending: |u64_add Overflow|u256_add Overflow/.test(reason)) return original
     const fresh = yield* Effect.either(verdictNow(wallet, sessionPublicKey, calls, undefined))
     if (Either.isLeft(fresh)) return original
     const { data, refusal } = fresh.right
@@ -450,42 +976,57 @@ const executeWith = (
   wallet: WalletData,
   session: SessionKeyData,
   privateKey: Redacted.Redacted<Uint8Array>,
-  rawCalls: ReadonlyArray<unknown>,
-  options: Options
+  rawCalls: unknown,
+  options: ExecuteOptions
 ): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
-    const calls = yield* decode(Schema.Array(Call).pipe(Schema.minItems(1, { message: () => "at least one call is required" })), "calls")(rawCalls)
+    const calls = yield* decodeCalls(rawCalls)
+    yield* windowOptions(options)
+    const idempotencyKey = options.idempotencyKey === undefined
+      ? newKey("execute:")
+      : yield* decode(IdempotencyKey, "options.idempotencyKey")(options.idempotencyKey)
     const crypto = yield* Crypto
     const ledger = yield* Ledger
-    const key = ledgerKey(wallet.publicKey, session.publicKey)
-    const { data, now, refusal } = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry)
-    if (refusal !== undefined) return yield* refusal
-    const reservation = yield* ledger.reserve(key, data)
-    if (!reservation.ok) {
+    const ref: SessionRef = { wallet: wallet.publicKey, sessionPublicKey: session.publicKey }
+    // The verdict of the last check, for the reservation's refusal.
+    const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
+    const guard = Effect.gen(function*() {
+      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry)
+      yield* Ref.set(lastVerdict, verdict)
+      if (verdict.refusal !== undefined) return yield* verdict.refusal
+    })
+    const reserve = Effect.gen(function*() {
+      const verdict = (yield* Ref.get(lastVerdict))!
+      const reserved = yield* ledger.reserve(ref, verdict.data)
+      if (reserved.ok) return reserved.reservation
       return yield* preflightCheck({
         walletAddress: wallet.publicKey,
         sessionPublicKey: session.publicKey,
-        stored: data,
-        now,
+        stored: verdict.data,
+        now: verdict.now,
         calls,
-        callsUsed: reservation.used
+        callsUsed: reserved.used
       })!
-    }
+    })
     // The session signature carries the registered valid_until, which the account compares with its own.
     const signWith = (hash: Felt) =>
-      crypto.sign(hash, privateKey).pipe(Effect.map((sig) => sessionSignature(session.publicKey, sig, data.validUntil)))
-    return yield* submit(wallet.publicKey, calls, now, signWith, options).pipe(
-      // Followed until a wait or a status read sees it final: a revert gives its call back.
-      Effect.tap((txHash) => ledger.track(txHash, key, { wallet: wallet.publicKey, sessionPublicKey: session.publicKey, calls })),
-      // A submission whose answer was lost went through: its reserved call is spent.
-      Effect.tapError((error) => (error._tag === "SubmissionAnswerLost" ? Effect.void : ledger.release(key))),
+      Effect.gen(function*() {
+        const verdict = (yield* Ref.get(lastVerdict))!
+        const sig = yield* crypto.sign(hash, privateKey)
+        return sessionSignature(session.publicKey, sig, verdict.data.validUntil)
+      })
+    return yield* submitOnce(
+      { wallet: wallet.publicKey, calls, purpose: "execute", sessionPublicKey: session.publicKey, idempotencyKey, signWith, options },
+      { guard, reserve }
+    ).pipe(
       Effect.catchIf(
         (error): error is PaymasterError => error instanceof PaymasterError && error.revertReason !== undefined,
         (error) =>
           explain(wallet.publicKey, session.publicKey, calls, error.revertReason ?? "", error).pipe(
             Effect.flatMap((mapped) => Effect.fail(mapped))
           )
-      )
+      ),
+      Effect.annotateLogs({ idempotencyKey })
     )
   })
 
@@ -507,6 +1048,7 @@ export const withSession = <A, E, R>(
 ): Effect.Effect<A, E | InvalidInput | InvalidPin, R | Crypto> =>
   Effect.scoped(
     Effect.gen(function*() {
+      yield* objectParams(params)
       const pin = yield* toPin(params.encryptKey, "encryptKey")
       const wallet = yield* decode(WalletData, "wallet")(params.wallet)
       const session = yield* decode(SessionKeyData, "session")(params.session)
@@ -516,7 +1058,8 @@ export const withSession = <A, E, R>(
       const handle: SessionHandle = {
         wallet,
         session,
-        execute: (calls) => executeWith(wallet, session, privateKey, calls, options).pipe(Effect.provideService(Crypto, crypto))
+        execute: (calls, more = {}) =>
+          executeWith(wallet, session, privateKey, calls, { ...options, ...more }).pipe(Effect.provideService(Crypto, crypto))
       }
       return yield* use(handle)
     })
@@ -524,8 +1067,11 @@ export const withSession = <A, E, R>(
 
 /**
  * Executes one multicall signed by the session key (4-felt signature), sponsored by the paymaster. Fails locally
- * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall` or `EntrypointNotAllowed` when the chain
- * would refuse; a refusal by the chain anyway maps to the same errors.
+ * with `NotRegistered`, `Expired`, `MaxCallsExceeded`, `ForbiddenCall`, `EntrypointNotAllowed` or
+ * `SpendingLimitExceeded` when the chain would refuse; a refusal by the chain anyway maps to the same errors. The signed payload is recorded in the
+ * `Ledger` under `options.idempotencyKey` (a fresh key without one) before it is sent; an execute with the same key
+ * sends that same payload again while it can execute, so the payment moves at most once. An outcome not known when
+ * the retry budget ends is `OutcomeUnknown` (see `resolve`), never a transient error.
  *
  * @since 0.1.0
  * @category lifecycle
@@ -535,13 +1081,15 @@ export const execute = (
     readonly encryptKey: Pin
     readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
     readonly session: { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
-    readonly calls: ReadonlyArray<{ readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }>
+    readonly calls: ReadonlyArray<CallInput>
   },
-  options: Options = {}
+  options: ExecuteOptions = {}
 ): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
-  withSession(params, (handle) => handle.execute(params.calls), options).pipe(
-    Effect.withSpan("Sessions.execute", { attributes: { wallet: params.wallet.publicKey, sessionPublicKey: params.session.publicKey } })
-  )
+  withSession(params, (handle) =>
+    Effect.zipRight(
+      Effect.annotateCurrentSpan({ wallet: handle.wallet.publicKey, sessionPublicKey: handle.session.publicKey }),
+      handle.execute(params.calls, options)
+    ), options).pipe(Effect.withSpan("Sessions.execute"))
 
 // ---------------------------------------------------------------------------------------------------------------
 // ... and wait
@@ -563,8 +1111,8 @@ export type WaitError = Reverted | Timeout | TransactionNotFound | RpcError | In
  */
 export const registerAndWait = (
   params: Parameters<typeof register>[0],
-  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
-): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, RegisterError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(register(params, options), (hash) => Transactions.wait(hash, options.wait))
 
 /**
@@ -588,7 +1136,7 @@ export const revokeAndWait = (
  */
 export const executeAndWait = (
   params: Parameters<typeof execute>[0],
-  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+  options: ExecuteOptions & { readonly wait?: Transactions.WaitOptions } = {}
 ): Effect.Effect<Receipt, ExecuteError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(execute(params, options), (txHash) => wait(txHash, options.wait))
 
@@ -607,9 +1155,217 @@ export const wait = (
   Transactions.wait(txHash, options).pipe(
     Effect.catchTag("Reverted", (reverted) =>
       Effect.gen(function*() {
-        const asked = yield* (yield* Ledger).asked(txHash)
-        if (asked === undefined) return yield* reverted
-        return yield* Effect.fail(yield* explain(asked.wallet, asked.sessionPublicKey, asked.calls, reverted.revertReason, reverted))
+        const payment = yield* (yield* Ledger).paymentByHash(reverted.txHash as TxHash).pipe(Effect.orElseSucceed(() => undefined))
+        if (payment === undefined || payment.purpose !== "execute") return yield* reverted
+        return yield* Effect.fail(yield* explain(payment.wallet, payment.sessionPublicKey, payment.calls, reverted.revertReason, reverted))
       }))
   )
 
+// ---------------------------------------------------------------------------------------------------------------
+// Spending policies: per-token limits on what a session may transfer or approve
+// ---------------------------------------------------------------------------------------------------------------
+
+const amountInput = (name: string) =>
+  Schema.transformOrFail(Schema.Union(Schema.BigIntFromSelf, Schema.String, Schema.Number), Schema.BigIntFromSelf, {
+    strict: true,
+    decode: (input, _, ast) => {
+      const value = typeof input === "bigint"
+        ? input
+        : typeof input === "number"
+        ? (Number.isSafeInteger(input) ? BigInt(input) : undefined)
+        : parseNumeric(input)
+      if (value === undefined) return ParseResult.fail(new ParseResult.Type(ast, input, `${name} must be an integer (a bigint, 0x-hex or decimal)`))
+      if (value < 0n || value > U256_MAX) return ParseResult.fail(new ParseResult.Type(ast, input, `${name} must fit in u256`))
+      return ParseResult.succeed(value)
+    },
+    encode: (value) => ParseResult.succeed(value)
+  })
+
+const SpendingPolicyConfigSchema = Schema.Struct({
+  sessionPublicKey: Felt,
+  token: Address,
+  maxPerCall: amountInput("maxPerCall"),
+  maxPerWindow: amountInput("maxPerWindow"),
+  windowSeconds: Schema.transformOrFail(Schema.Union(Schema.Number, Schema.BigIntFromSelf), Schema.BigIntFromSelf, {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (typeof input === "number" && !Number.isSafeInteger(input)) {
+        return ParseResult.fail(new ParseResult.Type(ast, input, "windowSeconds must be an integer"))
+      }
+      const value = BigInt(input)
+      return value <= 0n || value > U64_MAX
+        ? ParseResult.fail(new ParseResult.Type(ast, input, "windowSeconds must be a positive integer that fits in u64"))
+        : ParseResult.succeed(value)
+    },
+    encode: (value) => ParseResult.succeed(value)
+  })
+})
+
+/**
+ * A spending policy to set, as the Chipi SDK's `SpendingPolicyConfig`: at most `maxPerCall` per transfer or
+ * approval of `token`, and `maxPerWindow` in total per `windowSeconds` (u256 amounts in the token's raw units).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpendingPolicyConfig {
+  readonly sessionPublicKey: string
+  readonly token: string
+  readonly maxPerCall: bigint
+  readonly maxPerWindow: bigint
+  /** Seconds, a u64 on chain: a number as in the SDK, or a bigint for the whole range. */
+  readonly windowSeconds: number | bigint
+}
+
+/**
+ * A session's spending policy for a token, as the Chipi SDK's `SpendingPolicyData` (all zero: no policy, no
+ * limit), with what it leaves now derived as the account derives it: `remainingInWindow` (`null` without a policy)
+ * and `windowResetsAt`, the block time from which the full `maxPerWindow` is available again (`null` without a
+ * policy, when the window is already over, or when the window's end overflows u64, in which case
+ * `remainingInWindow` is 0).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpendingPolicyData {
+  readonly maxPerCall: bigint
+  readonly maxPerWindow: bigint
+  readonly windowSeconds: number
+  readonly spentInWindow: bigint
+  readonly windowStart: number
+  readonly remainingInWindow: bigint | null
+  readonly windowResetsAt: number | null
+}
+
+const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+
+/**
+ * Sets a session's spending policy for a token: an owner-signed, sponsored `set_spending_policy` (it starts a fresh
+ * window, nothing spent, at inclusion). The account then refuses any execute of the session whose `transfer`,
+ * `approve`, `increase_allowance` or `increaseAllowance` calls on that token exceed it, and `execute` refuses such
+ * calls before signing (`SpendingLimitExceeded`). Checked first, nothing signed otherwise: amounts fit u256,
+ * `maxPerWindow > 0` (0 is no policy: use `removeSpendingPolicy`), `maxPerCall <= maxPerWindow`, `windowSeconds` a
+ * positive integer whose window end fits u64 at the latest time the transaction can be included.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const setSpendingPolicy = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly spendingPolicyConfig: SpendingPolicyConfig
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig)
+    if (config.maxPerWindow === 0n) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.maxPerWindow",
+        "maxPerWindow must be above 0 (the account treats 0 as no policy; removeSpendingPolicy removes one)"
+      )
+    }
+    if (config.maxPerCall > config.maxPerWindow) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.maxPerCall",
+        `maxPerCall (${config.maxPerCall}) cannot exceed maxPerWindow (${config.maxPerWindow})`
+      )
+    }
+    const rpc = yield* StarknetRpc
+    const { validity } = yield* windowOptions(options)
+    const block = yield* retrying(rpc.latestBlock, options.retry)
+    // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
+    if (windowOverflowsAt(config.windowSeconds, BigInt(block.timestamp + validity))) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.windowSeconds",
+        `windowSeconds ${config.windowSeconds} makes the window's end overflow u64; the account would refuse every call it limits`
+      )
+    }
+    const calldata = [
+      config.sessionPublicKey,
+      config.token,
+      ...splitU256(config.maxPerCall),
+      ...splitU256(config.maxPerWindow),
+      toHex(config.windowSeconds) as Felt
+    ]
+    return yield* ownerSubmit(params, "set_spending_policy", calldata, config.sessionPublicKey, undefined, options)
+  }).pipe(Effect.withSpan("Sessions.setSpendingPolicy", { attributes: { sessionPublicKey: String(params.spendingPolicyConfig?.sessionPublicKey) } }))
+
+/**
+ * Removes a session's spending policy for a token: an owner-signed, sponsored `remove_spending_policy`. The session
+ * then has no limit on that token's amounts.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const removeSpendingPolicy = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly sessionPublicKey: string
+    readonly token: string
+  },
+  options: Options = {}
+): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    const token = yield* decode(Address, "token")(params.token)
+    return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
+  }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
+
+/**
+ * Reads a session's spending policy for a token (`get_spending_policy`), with what it leaves at the latest block's
+ * time. All zero means no policy (also on an account without the extension).
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const getSpendingPolicy = (
+  params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly token: string },
+  options: Pick<Options, "retry"> = {}
+): Effect.Effect<SpendingPolicyData, InvalidInput | RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
+    const token = yield* decode(Address, "token")(params.token)
+    const rpc = yield* StarknetRpc
+    const [policy, block] = yield* Effect.all([
+      readPolicy(walletAddress, sessionPublicKey, token, options.retry),
+      Transactions.retryTransient(rpc.latestBlock, options.retry)
+    ], { concurrency: "unbounded" })
+    const { remainingInWindow, windowResetsAt } = allowance(policy, BigInt(block.timestamp))
+    return {
+      maxPerCall: policy.maxPerCall,
+      maxPerWindow: policy.maxPerWindow,
+      windowSeconds: Number(policy.windowSeconds),
+      spentInWindow: policy.spentInWindow,
+      windowStart: Number(policy.windowStart),
+      remainingInWindow,
+      windowResetsAt
+    }
+  })
+
+/**
+ * `setSpendingPolicy`, then wait for the transaction to succeed.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const setSpendingPolicyAndWait = (
+  params: Parameters<typeof setSpendingPolicy>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.flatMap(setSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))
+
+/**
+ * `removeSpendingPolicy`, then wait for the transaction to succeed.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const removeSpendingPolicyAndWait = (
+  params: Parameters<typeof removeSpendingPolicy>[0],
+  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.flatMap(removeSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))

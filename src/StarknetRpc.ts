@@ -4,10 +4,12 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
+import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
@@ -46,6 +48,7 @@ export interface Receipt {
   readonly transactionHash: TxHash
   readonly finalityStatus: TransactionStatus["finalityStatus"]
   readonly executionStatus: "SUCCEEDED" | "REVERTED"
+  /** The account's reason: the short string (or `ByteArray`) the node's trace quotes, else the trace itself. */
   readonly revertReason?: string
   readonly events: ReadonlyArray<Event>
   readonly blockNumber?: number
@@ -163,18 +166,6 @@ const BlockWithTxsWire = Schema.Struct({
   }))
 })
 
-/** The revert reason a node puts in a CONTRACT_ERROR's data, in 0.8 or 0.9 shape. */
-const revertReasonOf = (data: unknown): string | undefined => {
-  if (typeof data === "string") return data
-  if (typeof data === "object" && data !== null) {
-    const d = data as Record<string, unknown>
-    const inner = d["revert_error"] ?? d["execution_error"] ?? d["revert_reason"]
-    if (typeof inner === "string") return inner
-    if (inner !== undefined) return revertReasonOf(inner) ?? JSON.stringify(inner)
-  }
-  return undefined
-}
-
 /**
  * Builds the service over a JSON-RPC client (one HTTP request per tick, however many fibers read).
  *
@@ -203,15 +194,20 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
             new RpcError({
               method,
               code: e.code,
-              message: e.code === 40 ? revertReasonOf(e.data) ?? e.message : e.message,
+              message: e.code === 40 || e.code === 41 ? revertReasonOf(e.data) ?? e.message : e.message,
               transient: e.transient
             })
           ))
       )
     const notFound = (txHash: string) => (e: RpcError): Effect.Effect<never, RpcError | TransactionNotFound> =>
       e.code === 29 ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.fail(e)
+    // An endpoint's chain id does not change: read once per layer (a failed read is not kept, the next one retries).
+    let knownChainId: Felt | undefined
+    const readChainId = request("starknet_chainId", [], Schemas.Felt).pipe(Effect.tap((id) => {
+      knownChainId = id
+    }))
     return StarknetRpc.of({
-      chainId: request("starknet_chainId", [], Schemas.Felt),
+      chainId: Effect.suspend(() => knownChainId !== undefined ? Effect.succeed(knownChainId) : readChainId),
       latestBlock: request("starknet_getBlockWithTxHashes", { block_id: "latest" }, Block).pipe(
         Effect.map((b) => ({ blockNumber: b.block_number, timestamp: b.timestamp }))
       ),
@@ -225,7 +221,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           Effect.map((s) => ({
             finalityStatus: s.finality_status,
             ...(s.execution_status !== undefined ? { executionStatus: s.execution_status } : {}),
-            ...(s.failure_reason !== undefined ? { revertReason: s.failure_reason } : {})
+            ...(s.failure_reason !== undefined ? { revertReason: revertReasonOf(s.failure_reason) ?? s.failure_reason } : {})
           })),
           Effect.catchTag("RpcError", notFound(txHash))
         ),
@@ -235,7 +231,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
             transactionHash: r.transaction_hash,
             finalityStatus: r.finality_status,
             executionStatus: r.execution_status,
-            ...(r.revert_reason !== undefined ? { revertReason: r.revert_reason } : {}),
+            ...(r.revert_reason !== undefined ? { revertReason: revertReasonOf(r.revert_reason) ?? r.revert_reason } : {}),
             events: r.events.map((e) => ({ fromAddress: e.from_address, keys: e.keys, data: e.data })),
             ...(r.block_number !== undefined ? { blockNumber: r.block_number } : {})
           })),

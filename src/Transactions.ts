@@ -9,19 +9,16 @@ import { Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
 import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
-import { Ledger } from "./internal/ledger.js"
+import * as Ledger from "./Ledger.js"
 import { faultAnnotations } from "./internal/retry.js"
 
 /**
  * Tells the ledger, when one is provided, that a transaction reached a final status: a reverted or rejected execute
  * gives its reserved call back (the chain did not count it).
  */
-const settle = (txHash: string, status: TransactionStatus) =>
+const settle = (txHash: TxHash, status: TransactionStatus) =>
   isFinal(status)
-    ? Effect.flatMap(Effect.serviceOption(Ledger), (ledger) =>
-      ledger._tag === "Some"
-        ? ledger.value.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED")
-        : Effect.void)
+    ? Ledger.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED", status.revertReason)
     : Effect.void
 
 /**

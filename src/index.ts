@@ -29,7 +29,6 @@ export {
   PaymasterError,
   Reverted,
   RpcError,
-  SubmissionAnswerLost,
   Timeout,
   TransactionNotFound,
   TypedDataMismatch

@@ -91,9 +91,33 @@ export interface Client {
       bearerToken?: string
     ) => Promise<string>
     readonly getSessionData: (params: { readonly walletAddress: string; readonly sessionPublicKey: string }) => Promise<SessionData>
+    /** The Chipi SDK's `setSpendingPolicy`: an owner-signed, sponsored `set_spending_policy`; resolves with the hash. */
+    readonly setSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly spendingPolicyConfig: Sessions.SpendingPolicyConfig },
+      bearerToken?: string
+    ) => Promise<string>
+    /** The Chipi SDK's `getSpendingPolicy` (all zero: no policy), with `remainingInWindow` and `windowResetsAt`. */
+    readonly getSpendingPolicy: (
+      params: { readonly walletAddress: string; readonly sessionPublicKey: string; readonly token: string }
+    ) => Promise<Sessions.SpendingPolicyData>
+    /** The Chipi SDK's `removeSpendingPolicy`: an owner-signed, sponsored `remove_spending_policy`. */
+    readonly removeSpendingPolicy: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKey: string; readonly token: string },
+      bearerToken?: string
+    ) => Promise<string>
   }
   readonly executeTransactionWithSession: (args: {
-    readonly params: { readonly encryptKey: string; readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<CallInput> }
+    readonly params: {
+      readonly encryptKey: string
+      readonly wallet: Wallet
+      readonly session: Session
+      readonly calls: ReadonlyArray<CallInput>
+      /**
+       * Names one payment across retries: while the payload signed for it can still execute, a call with the same
+       * key sends that same payload again, so the payment moves at most once (see docs/exactly-once.md).
+       */
+      readonly idempotencyKey?: string
+    }
   }) => Promise<string>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
@@ -123,12 +147,64 @@ export interface DevnetClient {
   readonly handle: () => Promise<Devnet.DevnetHandle>
 }
 
-/** Runs an effect and rejects with its typed error itself (not a wrapper), so `instanceof` works. */
-const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effect: Effect.Effect<A, E, any>): Promise<A> =>
-  runtime.runPromiseExit(effect).then((exit) => {
-    if (Exit.isSuccess(exit)) return exit.value
-    throw Cause.squash(exit.cause)
-  })
+/**
+ * Runs an effect and rejects with its typed error itself (not a wrapper), so `instanceof` works. The effect is built
+ * inside the runtime (`Effect.suspend`), so whatever throws while building it rejects too.
+ */
+const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, build: () => Effect.Effect<A, E, any>): Promise<A> => {
+  try {
+    return runtime.runPromiseExit(Effect.suspend(build)).then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      throw Cause.squash(exit.cause)
+    })
+  } catch (e) {
+    return Promise.reject(e)
+  }
+}
+
+const invalid = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+
+/** What a value is, for a message that must not echo it (it may be a PIN or an encrypted key). */
+const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
+
+/**
+ * The argument at `path` as an object, or `InvalidInput` naming it (without echoing what was passed instead).
+ *
+ * @since 0.1.0
+ * @category arguments
+ */
+export const argument = (value: unknown, path: string): Effect.Effect<Readonly<Record<string, unknown>>, InvalidInput> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? Effect.succeed(value as Readonly<Record<string, unknown>>)
+    : Effect.fail(invalid(path, value === undefined ? "is required" : `must be an object, not ${kindOf(value)}`))
+
+/**
+ * The objects an argument must hold (`wallet`, `session`, …), each checked as `argument` does.
+ *
+ * @since 0.1.0
+ * @category arguments
+ */
+export const withObjects = (value: unknown, path: string, fields: ReadonlyArray<string>) =>
+  Effect.flatMap(argument(value, path), (object) =>
+    Effect.as(Effect.forEach(fields, (field) => argument(object[field], field), { discard: true }), object))
+
+/** The PIN of an argument, as a `Redacted`; never echoed in an error. */
+const pinOf = (params: Readonly<Record<string, unknown>>): Effect.Effect<Redacted.Redacted<string>, InvalidInput> =>
+  typeof params["encryptKey"] === "string"
+    ? Effect.succeed(Redacted.make(params["encryptKey"]))
+    : Effect.fail(invalid("encryptKey", params["encryptKey"] === undefined ? "is required" : `must be a string, not ${kindOf(params["encryptKey"])}`))
+
+/** A number of milliseconds given to the client: finite and not negative. */
+const millisOf = (value: unknown, path: string): Effect.Effect<number | undefined, InvalidInput> =>
+  value === undefined
+    ? Effect.succeed(undefined)
+    : typeof value === "number" && Number.isFinite(value) && value >= 0
+    ? Effect.succeed(value)
+    : Effect.fail(invalid(path, "must be a finite number of milliseconds, 0 or more"))
+
+/** A transaction hash given as the guide does (`{ txHash }`) or plainly. */
+const txHashOf = (args: unknown): Effect.Effect<unknown, InvalidInput> =>
+  typeof args === "string" ? Effect.succeed(args) : Effect.map(argument(args, "txHash"), (object) => object["txHash"])
 
 /**
  * Creates a client. With no options it runs on an embedded devnet (`client.devnet.createWallet` gives wallets);
@@ -138,6 +214,7 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, effec
  * @category constructors
  */
 export const createClient = (options: ClientOptions = {}): Client => {
+  if (typeof options !== "object" || options === null) throw invalid("options", `must be an object, not ${kindOf(options)}`)
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
   // Its scope (the key cache's) stays open until `close`, which wipes the cached keys.
   const cryptoScope = Effect.runSync(Scope.make())
@@ -161,12 +238,12 @@ export const createClient = (options: ClientOptions = {}): Client => {
     for (const [name, value] of checks) {
       if (value === undefined || !URL.canParse(value)) {
         const rule = value === undefined ? "is required" : "must be a URL"
-        throw new InvalidInput({ path: name, rule, issues: [{ path: name, rule }] })
+        throw invalid(name, rule)
       }
     }
     if ("apiPublicKey" in options && (options.apiPublicKey === "" || options.apiSecretKey === "")) {
       const rule = "apiPublicKey and apiSecretKey are required"
-      throw new InvalidInput({ path: "apiPublicKey", rule, issues: [{ path: "apiPublicKey", rule }] })
+      throw invalid("apiPublicKey", rule)
     }
   }
   const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
@@ -189,21 +266,32 @@ export const createClient = (options: ClientOptions = {}): Client => {
       )
       : devnetLayer ?? (options as { layer: Layer.Layer<Paymaster | StarknetRpc, unknown> }).layer
   const runtime = ManagedRuntime.make(Layer.mergeAll(services, local))
-  const run = <A, E>(effect: Effect.Effect<A, E, any>) => toPromise(runtime, effect)
-  const pin = (text: string) => Redacted.make(text)
+  /**
+   * Every Promise method of the client is one of these: its body reads the arguments and builds the Effect inside
+   * the runtime, so a method never throws synchronously; a missing or malformed argument rejects with InvalidInput
+   * (check it with `argument` / `withObjects`), anything else with the typed error of the Effect.
+   */
+  const method = <Args extends ReadonlyArray<any>, A, E>(body: (...args: Args) => Effect.Effect<A, E, any>) =>
+  (...args: Args): Promise<A> => toPromise(runtime, () => body(...args))
 
   const devnet: DevnetClient | undefined = devnetLayer === undefined ? undefined : {
-    createWallet: (params) => run(Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet(params))),
-    handle: () => run(Devnet.Devnet)
+    createWallet: method((params: Devnet.CreateWalletParams) =>
+      Effect.flatMap(argument(params, "params"), () => Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet(params)))),
+    handle: method(() => Devnet.Devnet)
   }
 
   return {
     sessions: {
+      // Synchronous, as in the guide: it throws, but only the typed error.
       createSessionKey: (params) => {
         const exit = Effect.runSyncExit(
-          Sessions.createSessionKey({
-            encryptKey: pin(params.encryptKey),
-            ...(params.durationSeconds !== undefined ? { durationSeconds: params.durationSeconds } : {})
+          Effect.gen(function*() {
+            const checked = yield* argument(params, "params")
+            const encryptKey = yield* pinOf(checked)
+            return yield* Sessions.createSessionKey({
+              encryptKey,
+              ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {})
+            })
           }).pipe(
             // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
             Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
@@ -213,23 +301,57 @@ export const createClient = (options: ClientOptions = {}): Client => {
         if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
       },
-      addSessionKeyToContract: (params, bearerToken) =>
-        run(Sessions.register({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
-      revokeSessionKey: (params, bearerToken) =>
-        run(Sessions.revoke({ ...params, encryptKey: pin(params.encryptKey) }).pipe(ChipiLayers.withBearerToken(bearerToken))),
-      getSessionData: (params) => run(Sessions.getSessionData(params))
+      addSessionKeyToContract: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet", "sessionConfig"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.register({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      revokeSessionKey: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
+      setSpendingPolicy: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      getSpendingPolicy: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
+      removeSpendingPolicy: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        }))
     },
-    executeTransactionWithSession: ({ params }) => run(Sessions.execute({ ...params, encryptKey: pin(params.encryptKey) })),
-    getTransactionStatus: (args) => run(Transactions.getStatus(typeof args === "string" ? args : args.txHash)),
-    waitForTransaction: (args) => {
-      const { txHash, timeoutMs, intervalMs } = typeof args === "string" ? { txHash: args, timeoutMs: undefined, intervalMs: undefined } : args
-      return run(
-        Sessions.wait(txHash, {
+    executeTransactionWithSession: method((args) =>
+      Effect.gen(function*() {
+        const { params } = yield* argument(args, "args")
+        const checked = yield* withObjects(params, "params", ["wallet", "session"])
+        const encryptKey = yield* pinOf(checked)
+        const asked = params as Parameters<Client["executeTransactionWithSession"]>[0]["params"]
+        return yield* Sessions.execute(
+          { ...asked, encryptKey },
+          asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
+        )
+      })),
+    getTransactionStatus: method((args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),
+    waitForTransaction: method((args) =>
+      Effect.gen(function*() {
+        const txHash = yield* txHashOf(args)
+        const options: { readonly timeoutMs?: unknown; readonly intervalMs?: unknown } = typeof args === "string" ? {} : args
+        const timeoutMs = yield* millisOf(options.timeoutMs, "timeoutMs")
+        const intervalMs = yield* millisOf(options.intervalMs, "intervalMs")
+        return yield* Sessions.wait(txHash as string, {
           ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
+          // Never faster than Transactions.minimumPollInterval, however small intervalMs is.
           ...(intervalMs !== undefined ? { schedule: Transactions.spaced(intervalMs) } : {})
         })
-      )
-    },
+      })),
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
     close: () => runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))

@@ -4,6 +4,7 @@ import { Effect, Exit, FastCheck as fc, Layer, Redacted } from "effect"
 import { ec } from "starknet"
 import { Crypto, Errors, type Schemas, Sessions } from "starknet-session-keys"
 import * as keystore from "../src/internal/keystore.js"
+import * as lifecycle from "./helpers/lifecycle.js"
 
 const N = ec.starkCurve.CURVE.n
 const hex = (n: bigint) => "0x" + n.toString(16)
@@ -323,4 +324,89 @@ describe("scrypt off the event loop", () => {
     // The synchronous writers stay for callers that must return at once.
     expect(await turnsDuring(Effect.sync(() => Crypto.generateEncryptedSync(pin)))).toBeLessThanOrEqual(1)
   })
+})
+
+describe("the decrypted session-key cache", () => {
+  const secret = keyBytes(0x5e55107n)
+  const publicKey = hex(BigInt(ec.starkCurve.getStarkKey(secret))) as Schemas.Felt
+  const pin = Redacted.make("1357")
+  const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function*() {
+      const start = performance.now()
+      const value = yield* effect
+      return { value, ms: performance.now() - start }
+    })
+
+  it.live("with { cache: true } the derivation is paid once; a wrong PIN or another blob never hits", () =>
+    withCrypto((crypto) =>
+      Effect.gen(function*() {
+        const blob = yield* crypto.encryptPrivateKey(Redacted.make(secret), pin)
+        const first = yield* timed(Effect.scoped(Effect.map(crypto.decryptPrivateKey(blob, pin, publicKey, { cache: true }), (k) => Uint8Array.from(Redacted.value(k)))))
+        let handedOut: Uint8Array | undefined
+        const second = yield* timed(Effect.scoped(Effect.map(crypto.decryptPrivateKey(blob, pin, publicKey, { cache: true }), (k) => {
+          handedOut = Redacted.value(k)
+          return Uint8Array.from(handedOut)
+        })))
+        expect(Buffer.from(second.value).equals(Buffer.from(secret))).toBe(true)
+        expect(Buffer.from(first.value).equals(Buffer.from(secret))).toBe(true)
+        // A hit costs no scrypt (tens of milliseconds at least).
+        expect(second.ms * 10).toBeLessThan(first.ms)
+        // The copy handed out is still wiped when its scope closes.
+        expect(handedOut!.every((b) => b === 0)).toBe(true)
+        // A wrong PIN is InvalidPin, cached right PIN or not, and pays the full derivation.
+        const wrong = yield* timed(Effect.flip(Effect.scoped(crypto.decryptPrivateKey(blob, Redacted.make("1358"), publicKey, { cache: true }))))
+        expect(wrong.value).toBeInstanceOf(Errors.InvalidPin)
+        expect(wrong.ms * 10).toBeGreaterThan(first.ms)
+        // Another blob of the same key under another PIN, and the right blob for another expected key, miss too.
+        const other = yield* crypto.encryptPrivateKey(Redacted.make(secret), Redacted.make("2468"))
+        expect(yield* Effect.flip(Effect.scoped(crypto.decryptPrivateKey(other, pin, publicKey, { cache: true })))).toBeInstanceOf(Errors.InvalidPin)
+        const otherKey = hex(BigInt(ec.starkCurve.getStarkKey(keyBytes(7n)))) as Schemas.Felt
+        expect(yield* Effect.flip(Effect.scoped(crypto.decryptPrivateKey(blob, pin, otherKey, { cache: true })))).toBeInstanceOf(Errors.InvalidPin)
+        // Without { cache: true } nothing is cached or read from the cache.
+        const uncached = yield* timed(Effect.scoped(crypto.decryptPrivateKey(blob, pin, publicKey)))
+        expect(uncached.ms * 10).toBeGreaterThan(first.ms)
+      })
+    ))
+
+  it.live("{ keyCache: false } turns it off", () =>
+    withCrypto((crypto) =>
+      Effect.gen(function*() {
+        const blob = yield* crypto.encryptPrivateKey(Redacted.make(secret), pin)
+        const first = yield* timed(Effect.scoped(crypto.decryptPrivateKey(blob, pin, publicKey, { cache: true })))
+        const second = yield* timed(Effect.scoped(crypto.decryptPrivateKey(blob, pin, publicKey, { cache: true })))
+        expect(second.ms * 10).toBeGreaterThan(first.ms)
+      }), Crypto.layerWith({ keyCache: false })))
+})
+
+describe("which decryptions use the cache", () => {
+  it.effect("Sessions.execute (and withSession) ask for it; owner keys (register, revoke) never do", () =>
+    Effect.gen(function*() {
+      const asked: Array<{ readonly key: string; readonly cache: boolean }> = []
+      const recording = Layer.effect(
+        Crypto.Crypto,
+        Effect.map(Crypto.Crypto, (inner) =>
+          Crypto.Crypto.of({
+            ...inner,
+            decryptPrivateKey: (blob, pin, expected, options) => {
+              asked.push({ key: expected, cache: options?.cache === true })
+              return inner.decryptPrivateKey(blob, pin, expected, options)
+            }
+          }))
+      ).pipe(Layer.provide(Crypto.layerDeterministic("cache-wiring")))
+      yield* lifecycle.atRealisticTime
+      yield* Effect.gen(function*() {
+        const { session, wallet } = yield* lifecycle.registeredSession({ maxCalls: 5 })
+        const params = { encryptKey: lifecycle.PIN, wallet, session }
+        yield* Sessions.execute({ ...params, calls: [lifecycle.transfer(1n)] })
+        yield* Sessions.execute({ ...params, calls: [lifecycle.transfer(2n)] })
+        yield* Sessions.withSession(params, (handle) => handle.execute([lifecycle.transfer(3n)]))
+        yield* lifecycle.withBlocks(Sessions.revokeAndWait({ encryptKey: lifecycle.PIN, wallet, sessionPublicKey: session.publicKey }))
+        const sessionKeys = asked.filter((a) => a.key === session.publicKey)
+        const ownerKeys = asked.filter((a) => a.key !== session.publicKey)
+        expect(sessionKeys.length).toBe(3)
+        expect(sessionKeys.every((a) => a.cache)).toBe(true)
+        expect(ownerKeys.length).toBeGreaterThanOrEqual(2)
+        expect(ownerKeys.some((a) => a.cache)).toBe(false)
+      }).pipe(Effect.provide(Layer.mergeAll(lifecycle.TestLayer(), recording)))
+    }))
 })

@@ -135,8 +135,11 @@ describe("SessionData", () => {
       maxCalls: 5,
       callsUsed: 1,
       remainingCalls: 4,
-      allowedEntrypointsLen: 0
+      allowedEntrypointsLen: 0,
+      // An empty allow-list is known from its length alone; a longer one is read with its own views.
+      allowedEntrypoints: []
     })
+    expect(Schemas.sessionDataFromFelts(["0x6a5c5b00", "0x5", "0x1", "0x2"], 1_700_000_000).allowedEntrypoints).toBeUndefined()
     expect(Schemas.sessionDataFromFelts(["0x6a5c5b00", "0x5", "0x1", "0x0"], 0x6a5c5b01).isActive).toBe(false)
     expect(Schemas.sessionDataFromFelts(["0x6a5c5b00", "0x5", "0x5", "0x0"], 0).isActive).toBe(false)
     expect(Schemas.sessionDataFromFelts(["0x0", "0x0", "0x0", "0x0"], 0).isActive).toBe(false)

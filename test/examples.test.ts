@@ -11,12 +11,12 @@ describe("docs/examples", () => {
     expect(result.walletBalance).toBe(5_000_000n - 1_000n)
   }, 60_000)
 
-  it("devnet-faults: tampered typed data is refused, transient faults are survived, a lost answer is reported", async () => {
+  it("devnet-faults: tampered typed data is refused, transient faults are survived, a lost answer is resolved from the chain", async () => {
     expect(await devnetFaults()).toEqual({
       refusedTamperedTypedData: true,
       field: "message.Calls.0.Calldata.0",
       executedDespiteFaults: "SUCCEEDED",
-      lostAnswer: "SubmissionAnswerLost",
+      lostAnswerResolved: "SUCCEEDED",
       recipientBalance: 200n
     })
   }, 30_000)

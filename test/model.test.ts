@@ -3,11 +3,11 @@ import { Effect, TestClock } from "effect"
 import { ModelLayer, runSequence, sequenceArbitrary } from "./model.js"
 
 // A small sample here; `npm run bench` runs 10,000 sequences of the same property.
-const RUNS = Number(process.env["MODEL_RUNS"] ?? 80)
+const RUNS = Number(process.env["MODEL_RUNS"] ?? 50)
 
 describe("model-based: the devnet against a plain model of the rules", () => {
   it.effect.prop(
-    "random register / execute / revoke / advance / re-register sequences: verdicts, session data and balances agree; preflight agrees with the chain",
+    "random register / execute / revoke / advance / re-register / spending-policy sequences: verdicts, session data, policies and balances agree; preflight agrees with the chain",
     [sequenceArbitrary],
     ([ops]) =>
       Effect.gen(function*() {

@@ -4,7 +4,7 @@
  */
 import { Effect, FastCheck as fc, Layer, TestClock } from "effect"
 import { Constants, Crypto, Devnet, Sessions } from "starknet-session-keys"
-import { call, nextBlock, sessionKey, submit, USDC, whileBlocks } from "./helpers/chain.js"
+import { call, nextBlock, sessionKey, submit, USDC, viewCall, whileBlocks } from "./helpers/chain.js"
 
 const PIN = "1357"
 const RECIPIENTS = ["0xa1", "0xa2"] as const
@@ -21,6 +21,8 @@ export type Op =
   | { readonly op: "execute"; readonly key: 0 | 1; readonly calls: ReadonlyArray<CallSpec> }
   | { readonly op: "revoke"; readonly key: 0 | 1 }
   | { readonly op: "advance"; readonly seconds: number }
+  | { readonly op: "policy"; readonly key: 0 | 1; readonly maxPerCall: bigint; readonly maxPerWindow: bigint; readonly windowSeconds: number }
+  | { readonly op: "unpolicy"; readonly key: 0 | 1 }
 
 const callSpec: fc.Arbitrary<CallSpec> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ kind: fc.constant("transfer" as const), to: fc.constantFrom(0 as const, 1 as const), amount: fc.bigInt({ min: 1n, max: 400n }) }) },
@@ -42,7 +44,18 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 8, arbitrary: fc.record({ op: fc.constant("execute" as const), key: fc.constantFrom(0 as const, 1 as const), calls: fc.array(callSpec, { minLength: 1, maxLength: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("revoke" as const), key: fc.constantFrom(0 as const, 1 as const) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("advance" as const), seconds: fc.integer({ min: 1, max: 90 }) }) }
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("advance" as const), seconds: fc.integer({ min: 1, max: 90 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("policy" as const),
+      key: fc.constantFrom(0 as const, 1 as const),
+      maxPerCall: fc.bigInt({ min: 0n, max: 400n }),
+      maxPerWindow: fc.bigInt({ min: 400n, max: 900n }),
+      windowSeconds: fc.integer({ min: 5, max: 60 })
+    })
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("unpolicy" as const), key: fc.constantFrom(0 as const, 1 as const) }) }
 )
 
 export const sequenceArbitrary = fc.array(opArbitrary, { minLength: 4, maxLength: 14 })
@@ -54,9 +67,19 @@ interface ModelSession {
   allowed: Set<string>
 }
 
+interface ModelPolicy {
+  maxPerCall: bigint
+  maxPerWindow: bigint
+  windowSeconds: bigint
+  spent: bigint
+  windowStart: bigint
+}
+
 /** The rules, written plainly from the spec, independent of the devnet's code. */
 class Model {
   sessions = new Map<number, ModelSession>()
+  /** USDC policies by session. */
+  policies = new Map<number, ModelPolicy>()
   balances = new Map<string, bigint>()
   constructor(readonly wallet: string, funds: bigint) {
     this.balances.set(wallet, funds)
@@ -68,8 +91,27 @@ class Model {
     if (s.allowed.size === 0) return !calls.some((c) => BigInt(c.to) === BigInt(this.wallet))
     return calls.every((c) => s.allowed.has(c.entrypoint))
   }
-  execute(key: number, specs: ReadonlyArray<CallSpec>) {
+  /** The spending rule over the calls at `now`: the refusal, or the policy after them. */
+  spending(key: number, specs: ReadonlyArray<CallSpec>, now: bigint): { refusal?: string; after?: ModelPolicy } {
+    const p = this.policies.get(key)
+    if (p === undefined || p.maxPerWindow === 0n) return {}
+    let { spent, windowStart } = p
+    for (const spec of specs) {
+      if (spec.kind !== "transfer" && spec.kind !== "approve") continue
+      if (spec.amount > p.maxPerCall) return { refusal: "Spending: exceeds per-call" }
+      if (now >= windowStart + p.windowSeconds) {
+        spent = 0n
+        windowStart = now
+      }
+      if (spent + spec.amount > p.maxPerWindow) return { refusal: "Spending: exceeds window limit" }
+      spent += spec.amount
+    }
+    return { after: { ...p, spent, windowStart } }
+  }
+  execute(key: number, specs: ReadonlyArray<CallSpec>, now: bigint) {
     this.sessions.get(key)!.callsUsed++
+    const { after } = this.spending(key, specs, now)
+    if (after !== undefined) this.policies.set(key, after)
     for (const spec of specs) {
       if (spec.kind !== "transfer") continue
       const from = this.balances.get(this.wallet) ?? 0n
@@ -94,7 +136,12 @@ const toCall = (wallet: string, spec: CallSpec) => {
   }
 }
 
-const refusalCategory = (tag: string) => (tag === "NotRegistered" ? "Session: valid_until exceeded" : "Session: unauthorized selector")
+const refusalCategory = (error: { readonly _tag: string; readonly limit?: string }) =>
+  error._tag === "NotRegistered"
+    ? "Session: valid_until exceeded"
+    : error._tag === "SpendingLimitExceeded"
+    ? (error.limit === "perCall" ? "Spending: exceeds per-call" : "Spending: exceeds window limit")
+    : "Session: unauthorized selector"
 
 /**
  * Plays one sequence on a fresh devnet and the model; fails (dies) at the first disagreement, naming it.
@@ -148,16 +195,32 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
           if ((verdict._tag === "Right") !== result.ok) {
             return yield* fail(`preflight ${verdict._tag === "Right" ? "accepts" : verdict.left._tag} but the devnet ${result.ok ? "accepts" : result.reason}`)
           }
-          if (verdict._tag === "Left" && refusalCategory(verdict.left._tag) !== result.reason) {
+          if (verdict._tag === "Left" && refusalCategory(verdict.left) !== result.reason) {
             return yield* fail(`preflight ${verdict.left._tag} but the devnet says ${result.reason}`)
           }
           yield* nextBlock
           const included = BigInt(yield* devnet.blockTimestamp)
-          const modelAccepts = model.allows(op.key, calls, included)
+          const modelAccepts = model.allows(op.key, calls, included) && model.spending(op.key, op.calls, included).refusal === undefined
           const chainAccepts = result.ok &&
             (yield* devnet.transactions).find((t) => t.hash === result.txHash)?.status.executionStatus === "SUCCEEDED"
           if (modelAccepts !== chainAccepts) return yield* fail(`model ${modelAccepts} vs chain ${chainAccepts} for execute`)
-          if (modelAccepts) model.execute(op.key, op.calls)
+          if (modelAccepts) model.execute(op.key, op.calls, included)
+          break
+        }
+        case "policy": {
+          const config = { sessionPublicKey: keys[op.key]!.publicKey, token: USDC, maxPerCall: op.maxPerCall, maxPerWindow: op.maxPerWindow, windowSeconds: op.windowSeconds }
+          yield* whileBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: config })).pipe(Effect.orDie)
+          // The window starts at inclusion: the model takes the chain's start once it knows it lies in the wait.
+          const windowStart = (yield* Sessions.getSpendingPolicy({ walletAddress: wallet.publicKey, sessionPublicKey: config.sessionPublicKey, token: USDC }).pipe(Effect.orDie)).windowStart
+          const after = BigInt(yield* devnet.blockTimestamp)
+          if (BigInt(windowStart) < now || BigInt(windowStart) > after) return yield* fail(`window start ${windowStart} outside [${now}, ${after}]`)
+          model.policies.set(op.key, { maxPerCall: op.maxPerCall, maxPerWindow: op.maxPerWindow, windowSeconds: BigInt(op.windowSeconds), spent: 0n, windowStart: BigInt(windowStart) })
+          break
+        }
+        case "unpolicy": {
+          yield* whileBlocks(Sessions.removeSpendingPolicyAndWait({ encryptKey: PIN, wallet, sessionPublicKey: keys[op.key]!.publicKey, token: USDC }))
+            .pipe(Effect.orDie)
+          model.policies.set(op.key, { maxPerCall: 0n, maxPerWindow: 0n, windowSeconds: 0n, spent: 0n, windowStart: 0n })
           break
         }
       }
@@ -167,6 +230,10 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
         const m = model.sessions.get(i)
         const expected = m === undefined ? [0n, 0n, 0n, 0n] : [m.validUntil, m.maxCalls, m.callsUsed, BigInt(m.allowed.size)]
         if (chain.join() !== expected.join()) return yield* fail(`session ${i}: chain [${chain}] model [${expected}]`)
+        const policy = (yield* viewCall(wallet.publicKey, "get_spending_policy", [key.publicKey, USDC]).pipe(Effect.orDie)).map(BigInt)
+        const p = model.policies.get(i)
+        const modelPolicy = p === undefined ? [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] : [p.maxPerCall, 0n, p.maxPerWindow, 0n, p.windowSeconds, p.spent, 0n, p.windowStart]
+        if (policy.join() !== modelPolicy.join()) return yield* fail(`policy ${i}: chain [${policy}] model [${modelPolicy}]`)
       }
       for (const address of [wallet.publicKey, ...RECIPIENTS]) {
         const chain = yield* devnet.balanceOf(USDC, address)

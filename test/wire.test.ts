@@ -136,7 +136,7 @@ describe("the devnet on the wire", () => {
       expect(Object.keys(yield* devnet.faults).sort()).toEqual(["faultMethods", "latency"])
     }).pipe(Effect.scoped))
 
-  it.live("dropped connections on the wire: retried when nothing was done; SubmissionAnswerLost, never sent twice, when only the answer was lost", () =>
+  it.live("dropped connections on the wire: retried when nothing was done; settled from the chain (or OutcomeUnknown), never sent twice, when only the answer was lost", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
@@ -146,13 +146,16 @@ describe("the devnet on the wire", () => {
         const session = yield* registeredSession(wallet, { maxCalls: 5 })
         yield* devnet.setFaults({ dropNext: 2, faultMethods: ["starknet_call", "paymaster_executeTransaction"] })
         const first = yield* Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: transfer("0xd1") }, { retry, wait: { schedule: Schedule.spaced("50 millis") } })
-        yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
-        const lost = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xd2") }, { retry }))
+        // Held out of the next blocks, so the one look at the chain cannot see it executed yet.
+        yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 20 })
+        // Not looked for on chain here (resolution: Schedule.stop): the outcome stays unknown.
+        const lost = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: transfer("0xd2") }, { retry, resolution: Schedule.stop }))
         return { first, lost }
       }).pipe(Effect.provide(overHttp(url)))
       expect(outcome.first.executionStatus).toBe("SUCCEEDED")
-      expect(`${outcome.lost._tag}: ${outcome.lost.message}`).toMatch(/^SubmissionAnswerLost: /)
-      yield* devnet.mineBlock
+      expect(`${outcome.lost._tag}: ${outcome.lost.message}`).toMatch(/^OutcomeUnknown: /)
+      yield* devnet.setFaults({})
+      for (let i = 0; i < 21; i++) yield* devnet.mineBlock
       expect(yield* devnet.balanceOf(USDC, "0xd1")).toBe(5n)
       expect(yield* devnet.balanceOf(USDC, "0xd2")).toBe(5n)
       // register, the first execute, and the lost one: three transactions, none doubled.
@@ -316,7 +319,7 @@ describe("Chipi's REST API", () => {
             .then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } }))
         )
       const good = { "x-api-key": "pk_dev_a", authorization: "Bearer sk_dev_b" }
-      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "" }
+      const prepare = { publicKey: wallet.publicKey, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x1", "0x1", "0x0"] }], accountClassHash: "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a", walletType: "CHIPI" }
       expect((yield* post("prepare-typed-data", { authorization: "Bearer x" }, prepare)).status).toBe(401)
       expect((yield* post("prepare-typed-data", { "x-api-key": "pk_dev_a" }, prepare)).status).toBe(401)
       const built = yield* post("prepare-typed-data", good, prepare)

@@ -1,6 +1,6 @@
 // Testing a backend's error handling with the devnet: a paymaster that tampers with the typed data it returns is
 // caught before anything is signed, transient faults are retried, and an answer lost after the paymaster accepted
-// a submission is reported as such, the transfer made once. Run by test/examples.test.ts.
+// a submission is resolved from the chain, the transfer made once. Run by test/examples.test.ts.
 import { Effect, Layer, Redacted } from "effect"
 import { Crypto, Devnet, Errors, Sessions, STARKNET_CONTRACTS } from "starknet-session-keys"
 
@@ -26,17 +26,19 @@ export const program = Effect.gen(function*() {
   const receipt = yield* Sessions.executeAndWait({ encryptKey: pin, wallet, session, calls })
 
   // 3. The connection drops after the paymaster accepted the submission: its answer is lost. The retry is refused
-  //    for its nonce, so nothing runs twice, and the error says what happened.
+  //    for its nonce, so nothing runs twice; the library asks the chain, which says it executed, and answers the
+  //    transaction's hash (or `OutcomeUnknown`, to resolve later with `Sessions.resolve`, if the chain had not decided
+  //    within the retry budget).
   yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
-  const lost = yield* Effect.flip(Sessions.execute({ encryptKey: pin, wallet, session, calls }))
+  const resolved = yield* Sessions.execute({ encryptKey: pin, wallet, session, calls }, { idempotencyKey: "payout-3" })
   yield* devnet.clearFaults
-  yield* devnet.mineBlock // the accepted transfer is included
+  const onChain = (yield* devnet.transactions).find((tx) => tx.hash === resolved)
 
   return {
     refusedTamperedTypedData: tampered instanceof Errors.TypedDataMismatch,
     field: tampered instanceof Errors.TypedDataMismatch ? tampered.field : undefined,
     executedDespiteFaults: receipt.executionStatus,
-    lostAnswer: lost._tag,
+    lostAnswerResolved: onChain?.status.executionStatus,
     recipientBalance: yield* devnet.balanceOf(STARKNET_CONTRACTS.USDC.contractAddress, "0xfee")
   }
 })

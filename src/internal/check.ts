@@ -15,19 +15,23 @@ import { ANY_CALLER } from "../Constants.js"
 export interface Expected {
   readonly chainId: string
   readonly calls: ReadonlyArray<OutsideCall>
-  /** The window asked for, seconds. */
-  readonly executeAfter: number
-  readonly executeBefore: number
-  /** Block time now, seconds: the window must be open. */
-  readonly now: number
+  /** The validity asked for, seconds. */
+  readonly validity: number
+  /** The library's clocks, seconds: the latest block's timestamp and the wall clock. */
+  readonly clocks: { readonly block: number; readonly wall: number }
+  /** How far a paymaster's clock may differ from ours, seconds. */
+  readonly tolerance: number
   /** A relayer the user pinned: then the caller must be it (or any caller). */
   readonly relayer?: string | undefined
   /**
-   * Whether the paymaster was able to take the window asked for. When it was, the window must lie inside it;
-   * when not (an API without time bounds), it must be open now and no longer than asked.
+   * Whether the paymaster was able to take the window asked for. When not (an API without time bounds), the
+   * window it chose may last up to `NO_BOUNDS_CAP` (or `validity`, if longer).
    */
   readonly boundsAsked?: boolean
 }
+
+/** How long a window chosen by a paymaster that takes no bounds may stay open: 10 minutes. */
+export const NO_BOUNDS_CAP = 600
 
 const mismatch = (field: string, expected: unknown, actual: unknown) =>
   Either.left(new TypedDataMismatch({ field, expected: String(expected), actual: String(actual) }))
@@ -79,21 +83,24 @@ export const checkTypedData = (
       }
     }
   }
+  // The paymaster may set the window from its own clock. Accepted: a window that opens no later than `tolerance`
+  // after the later of our clocks, is still open at both, closes no later than `validity + tolerance` after the
+  // later one, and is open no longer than `validity + tolerance`. The window is what decides when an unexecuted
+  // payload is dead, so it must be short and known.
   const after = parsed.executeAfter
   const before = parsed.executeBefore
-  if (expected.boundsAsked === false) {
-    const asked = BigInt(expected.executeBefore - expected.executeAfter)
-    if (before - after > asked) return mismatch("message.window", `at most ${asked} seconds`, `${before - after} seconds`)
-  } else {
-    if (after < BigInt(expected.executeAfter)) {
-      return mismatch("message.Execute After", `>= ${expected.executeAfter}`, after)
-    }
-    if (before > BigInt(expected.executeBefore)) {
-      return mismatch("message.Execute Before", `<= ${expected.executeBefore}`, before)
-    }
+  const latest = BigInt(Math.max(expected.clocks.block, expected.clocks.wall))
+  const tolerance = BigInt(expected.tolerance)
+  const validity = BigInt(expected.boundsAsked === false ? Math.max(expected.validity, NO_BOUNDS_CAP) : expected.validity)
+  if (before <= latest) return mismatch("message.Execute Before", `after ${latest} (still open)`, before)
+  if (after > latest + tolerance) {
+    return mismatch("message.Execute After", `at most ${latest + tolerance} (opens within ${tolerance} s)`, after)
   }
-  if (!(after < BigInt(expected.now) + 1n) || !(BigInt(expected.now) < before)) {
-    return mismatch("message.window", `open at ${expected.now}`, `${after}..${before}`)
+  if (before > latest + validity + tolerance) {
+    return mismatch("message.Execute Before", `at most ${latest + validity + tolerance} (open at most ${validity} s)`, before)
+  }
+  if (before - after > validity + tolerance) {
+    return mismatch("message.window", `at most ${validity + tolerance} seconds`, `${before - after} seconds`)
   }
   return Either.right({ ...parsed, caller: toHex(caller) as OutsideExecution["caller"] })
 }

@@ -7,7 +7,10 @@
  * `batching: true`; to batch across fibers as well (100 independent `Transactions.wait` fibers polling on the
  * same tick), a short collector gathers what every fiber asks within a window and hands it to the resolver at once.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+// Modules by path, not the @effect/platform index: the index loads its HTTP server and API modules too.
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */
@@ -38,8 +41,18 @@ export class RpcCall extends Request.TaggedClass("RpcCall")<
   { readonly method: string; readonly params: unknown; readonly seq: number }
 > {}
 
+/**
+ * Runs an HTTP request with these header names added to `Headers.currentRedactedNames`, so that the client's
+ * span attributes show them redacted whatever the caller's own setting.
+ */
+export const withRedactedHeaders = (names: ReadonlyArray<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  names.length === 0
+    ? effect
+    : Effect.locallyWith(effect, Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
+
 export interface ClientOptions {
   readonly url: string
+  /** A header given as `Redacted` is also redacted in the HTTP client's span attributes. */
   readonly headers?: Record<string, string | Redacted.Redacted<string>>
   /** Per HTTP request (default 10 seconds). */
   readonly timeout?: Duration.DurationInput
@@ -72,6 +85,7 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
     const headers = Object.fromEntries(
       Object.entries(options.headers ?? {}).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v])
     )
+    const redactedNames = Object.entries(options.headers ?? {}).filter(([, v]) => Redacted.isRedacted(v)).map(([k]) => k)
     let nextSeq = 1
     let nextId = 1
     let sent = 0
@@ -90,7 +104,7 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
           HttpClientRequest.setHeaders(headers),
           HttpClientRequest.bodyUnsafeJson(body)
         )
-        const response = yield* http.execute(request).pipe(Effect.timeout(timeout))
+        const response = yield* http.execute(request).pipe(Effect.timeout(timeout), withRedactedHeaders(redactedNames))
         if (response.status === 429 || response.status >= 500) {
           const retryAfter = Number(response.headers["retry-after"])
           return yield* failAll(batch, (r) =>

@@ -2,17 +2,24 @@
  * The chain's `session_allows` predicate, computed locally before anything is signed, with the precise typed error
  * for each refusal (the chain itself only says `Session: unauthorized selector`).
  */
-import { BLOCKLISTED_ENTRYPOINTS } from "../Constants.js"
+import { Effect, type Schedule } from "effect"
+import { BLOCKLISTED_ENTRYPOINTS, SELECTORS } from "../Constants.js"
 import {
   EntrypointNotAllowed,
   Expired,
   ForbiddenCall,
   MaxCallsExceeded,
   NotRegistered,
+  type InvalidInput,
+  type RpcError,
   type SessionRefusal
 } from "../Errors.js"
-import { callSelector, type Call, type Felt } from "../Schemas.js"
+import { type Address, callSelector, type Call, type Felt, type SessionData, sessionDataFromFelts } from "../Schemas.js"
 import { selectorOf } from "../Schemas.js"
+import { StarknetRpc } from "../StarknetRpc.js"
+import { retryTransient } from "../Transactions.js"
+import { toHex } from "./felt.js"
+import { checkSpending, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"
 
 const BLOCKLIST = new Map<string, string>(BLOCKLISTED_ENTRYPOINTS.map((name) => [selectorOf(name), name]))
 
@@ -85,3 +92,114 @@ export const preflight = (input: PreflightInput): SessionRefusal | undefined => 
   }
   return undefined
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading what the check needs from the chain
+// ---------------------------------------------------------------------------------------------------------------
+
+/** An allow-list longer than this is not read entry by entry (it stays unknown, as before the views existed). */
+export const MAX_LIST_READ = 512
+
+/** A view the account does not have: an older class without it (the answer then means "unknown"). */
+const isMissingEntrypoint = (error: RpcError) =>
+  error.code === 21 || (error.code === 40 && /entry ?point.*not found|ENTRYPOINT_NOT_FOUND|invalid message selector/i.test(error.message))
+
+const orMissing = <A>(effect: Effect.Effect<A, RpcError, StarknetRpc>, missing: A) =>
+  Effect.catchIf(effect, isMissingEntrypoint, () => Effect.succeed(missing))
+
+/**
+ * The allow-list stored for a session: every `get_session_allowed_entrypoint_at` index read at once (one batch on
+ * a batching transport). `undefined` when the account lacks the view, or the list is longer than `MAX_LIST_READ`.
+ */
+export const readAllowedEntrypoints = (
+  wallet: Address,
+  sessionPublicKey: Felt,
+  length: number,
+  retry: Schedule.Schedule<unknown, RpcError> | undefined
+): Effect.Effect<ReadonlyArray<Felt> | undefined, RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    if (length === 0) return []
+    if (length > MAX_LIST_READ) return undefined
+    const rpc = yield* StarknetRpc
+    const read = (index: number) =>
+      retryTransient(
+        rpc.call({ contractAddress: wallet, entrypoint: "get_session_allowed_entrypoint_at", calldata: [sessionPublicKey, toHex(BigInt(index)) as Felt] }),
+        retry
+      ).pipe(Effect.map((felts) => (felts[0] !== undefined ? toHex(BigInt(felts[0])) as Felt : undefined)))
+    const entries = yield* orMissing(
+      Effect.all(Array.from({ length }, (_, i) => read(i)), { concurrency: "unbounded" }),
+      undefined
+    )
+    if (entries === undefined || entries.some((e) => e === undefined)) return undefined
+    return entries as ReadonlyArray<Felt>
+  })
+
+/** The spending policy of a session for one token; an account without the extension has none. */
+export const readPolicy = (
+  wallet: Address,
+  sessionPublicKey: Felt,
+  token: Felt,
+  retry: Schedule.Schedule<unknown, RpcError> | undefined
+): Effect.Effect<Policy, RpcError, StarknetRpc> =>
+  Effect.flatMap(StarknetRpc, (rpc) =>
+    orMissing(
+      retryTransient(rpc.call({ contractAddress: wallet, entrypoint: "get_spending_policy", calldata: [sessionPublicKey, token] }), retry)
+        .pipe(Effect.map(policyFromFelts)),
+      NO_POLICY
+    ))
+
+/** What the chain holds for a session, as the check needs it. */
+export interface ChainState {
+  readonly data: SessionData
+  /** Block time of the latest block, seconds. */
+  readonly now: number
+  /** The allow-list, when known (registered from here, or read from the chain). */
+  readonly allowedEntrypoints: ReadonlyArray<Felt> | undefined
+  /** The policies of the tokens the calls transfer or approve, by token. */
+  readonly policies: ReadonlyMap<bigint, Policy>
+}
+
+/**
+ * Reads the session data, the block time and the policies of every token the calls move in one round (one batch
+ * on a batching transport), then the allow-list in a second one when `known` does not match the chain's length
+ * (a list registered from here is trusted only while its length is the chain's).
+ */
+export const readChainState = (
+  wallet: Address,
+  sessionPublicKey: Felt,
+  calls: ReadonlyArray<Call>,
+  known: ReadonlyArray<Felt> | undefined,
+  retry: Schedule.Schedule<unknown, RpcError> | undefined
+): Effect.Effect<ChainState, RpcError, StarknetRpc> =>
+  Effect.gen(function*() {
+    const rpc = yield* StarknetRpc
+    const tokens = trackedTokens(calls)
+    const [felts, block, policies] = yield* Effect.all([
+      retryTransient(
+        rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: [sessionPublicKey] }),
+        retry
+      ),
+      retryTransient(rpc.latestBlock, retry),
+      Effect.all(tokens.map((token) => readPolicy(wallet, sessionPublicKey, token, retry)), { concurrency: "unbounded" })
+    ], { concurrency: "unbounded" })
+    const data = sessionDataFromFelts(felts, block.timestamp)
+    const allowedEntrypoints = known !== undefined && known.length === data.allowedEntrypointsLen
+      ? known
+      : yield* readAllowedEntrypoints(wallet, sessionPublicKey, data.allowedEntrypointsLen, retry)
+    return {
+      data: allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data,
+      now: block.timestamp,
+      allowedEntrypoints,
+      policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const))
+    }
+  })
+
+/**
+ * The account's whole verdict on a session execute, in its order: `session_allows` first, then (the signature and
+ * the call count pass in between) the spending policy.
+ */
+export const verdict = (
+  input: Omit<PreflightInput, "stored" | "allowedEntrypoints"> & { readonly state: ChainState }
+): SessionRefusal | InvalidInput | undefined =>
+  preflight({ ...input, stored: input.state.data, allowedEntrypoints: input.state.allowedEntrypoints }) ??
+    checkSpending({ sessionPublicKey: input.sessionPublicKey, calls: input.calls, policies: input.state.policies, now: BigInt(input.now) })

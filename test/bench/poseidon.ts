@@ -12,10 +12,10 @@ const P = 2n ** 251n + 17n * 2n ** 192n + 1n
 const randomFelt = () => BigInt("0x" + randomBytes(32).toString("hex")) % P
 
 /** Median over interleaved rounds of ours / theirs, with both medians. */
-const compare = (ours: () => unknown, theirs: () => unknown, rounds = 7) => {
+const compare = (ours: () => unknown, theirs: () => unknown, rounds = 11) => {
   const results: Array<{ ours: number; theirs: number }> = []
   for (let round = 0; round < rounds; round++) {
-    results.push({ ours: msPerOp(ours, { minMillis: 150 }), theirs: msPerOp(theirs, { minMillis: 150 }) })
+    results.push({ ours: msPerOp(ours, { minMillis: 100 }), theirs: msPerOp(theirs, { minMillis: 100 }) })
   }
   const ratios = results.map((r) => r.ours / r.theirs).sort((a, b) => a - b)
   const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!

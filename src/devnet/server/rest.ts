@@ -60,11 +60,10 @@ export const restRoutes = Effect.gen(function*() {
         const decoded = yield* decodeBody(PrepareBody, body)
         if (decoded._tag === "Left") return fail(400, decoded.left, "INVALID_INPUT")
         const b = decoded.right
-        // Clients before SDK 14.4 sent an empty class hash and no wallet type: still read, anything else refused.
-        if (b.accountClassHash !== "" && b.accountClassHash.toLowerCase() !== CHIPI_ACCOUNT_CLASS_HASH) {
+        if (b.accountClassHash.toLowerCase() !== CHIPI_ACCOUNT_CLASS_HASH) {
           return fail(400, `accountClassHash must be the CHIPI class hash ${CHIPI_ACCOUNT_CLASS_HASH}`, "INVALID_INPUT")
         }
-        if (b.walletType !== undefined && b.walletType !== "CHIPI") return fail(400, `walletType must be "CHIPI"`, "INVALID_INPUT")
+        if (b.walletType !== "CHIPI") return fail(400, `walletType must be "CHIPI"`, "INVALID_INPUT")
         const now = yield* devnet.blockTimestamp
         return yield* paymaster.buildTransaction({
           userAddress: b.publicKey,

@@ -3,6 +3,7 @@
  * is decoded with a Schema before anything runs.
  */
 import { Effect, Schema } from "effect"
+import type { RpcError, TransactionNotFound } from "../../Errors.js"
 import { Address, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import { internalsOf } from "../registry.js"
@@ -23,11 +24,11 @@ const FunctionCall = Schema.Struct({
 export const starknetMethods = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
   const node = internalsOf(yield* Devnet)?.node
-  const rpcFail = (e: { readonly _tag: string; readonly code?: number; readonly message: string; readonly transient?: boolean }): Effect.Effect<never, WireError | Transient> =>
-    e.transient === true
-      ? Effect.fail(new Transient(e.code))
-      : e._tag === "TransactionNotFound"
+  const rpcFail = (e: RpcError | TransactionNotFound): Effect.Effect<never, WireError | Transient> =>
+    e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
+      : e.transient === true
+      ? Effect.fail(new Transient(e.code))
       : e.code === 40
       ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
       : Effect.fail(new WireError(e.code ?? -32603, e.message))

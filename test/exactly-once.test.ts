@@ -1,0 +1,368 @@
+/**
+ * Money moves at most once: idempotency keys, outcomes resolved from the chain, the replay guard on
+ * re-registration, reservations released on every exit, and windows chosen by the paymaster.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Deferred, Effect, Either, Fiber, Layer, Schedule, TestClock } from "effect"
+import { Devnet, Errors, Ledger, Paymaster, Sessions, StarknetRpc } from "starknet-session-keys"
+import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
+
+/** Lets a forked fiber run until the devnet has used up the injected drop (the first attempt was carried out). */
+const untilDropped = (devnet: Devnet.DevnetHandle) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      if (((yield* devnet.faults).dropNext ?? 0) === 0) return
+      yield* TestClock.adjust("10 millis")
+    }
+    throw new Error("the submission never reached the devnet")
+  })
+
+const nonceUnused = (wallet: string, nonce: string) =>
+  Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) =>
+    rpc.call({ contractAddress: wallet as never, entrypoint: "is_valid_outside_execution_nonce", calldata: [nonce as never] })).pipe(
+      Effect.map(([v]) => BigInt(v!) === 1n)
+    )
+
+describe("idempotency keys and unknown outcomes", () => {
+  it.effect("lost answer, then 503s: OutcomeUnknown, not a transient error; the app's retries with the same key move the money once", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      // The first attempt goes through and its answer is lost; the transaction stays pending a while.
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 6 })
+      const pay = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-42" })
+      const fiber = yield* Effect.fork(Effect.either(pay))
+      yield* untilDropped(devnet)
+      // Every retry then meets a 503.
+      yield* devnet.setFaults({ failNext: 1000 })
+      const first = yield* withBlocks(Fiber.join(fiber))
+      expect(Either.isLeft(first)).toBe(true)
+      const unknown = Either.isLeft(first) ? first.left : undefined
+      expect(unknown).toBeInstanceOf(Errors.OutcomeUnknown)
+      expect(unknown).toMatchObject({ wallet: wallet.publicKey, idempotencyKey: "order-42" })
+      yield* devnet.setFaults({ failNext: 0 })
+      // The app retries with the same key until it has an answer.
+      let hash: string | undefined
+      for (let i = 0; i < 20 && hash === undefined; i++) {
+        const retried = yield* withBlocks(Effect.either(pay))
+        if (Either.isRight(retried)) hash = retried.right
+        else expect(retried.left._tag).toBe("OutcomeUnknown")
+      }
+      expect(hash).toBeDefined()
+      const sent = (yield* devnet.transactions).slice(before)
+      expect(sent.map((t) => t.hash)).toEqual([hash])
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+      // Asked again after it executed: the same hash, nothing sent.
+      expect(yield* withBlocks(pay)).toBe(hash)
+      expect(yield* Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-42" })).toEqual({ _tag: "Executed", transactionHash: hash })
+      expect((yield* devnet.transactions).length - before).toBe(1)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a revert after a lost answer resolves NotExecuted, never success; then the same key builds a new payload", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 3 })
+      const pay = (key: string) =>
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(9n)] }, { idempotencyKey: key })
+      const fiber = yield* Effect.fork(Effect.either(pay("order-9")))
+      yield* untilDropped(devnet)
+      // A revoke lands first: the held outside execution reverts at inclusion.
+      yield* devnet.setFaults({ holdBlocks: 0 })
+      yield* Sessions.revoke({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey })
+      const first = yield* withBlocks(Fiber.join(fiber))
+      expect(Either.isLeft(first) && first.left._tag).toBe("OutcomeUnknown")
+      const outcome = yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-9" }))
+      expect(outcome._tag).toBe("NotExecuted")
+      const reverted = (yield* devnet.transactions).filter((t) => t.status.executionStatus === "REVERTED")
+      expect(reverted).toHaveLength(1)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(0n)
+      expect(yield* nonceUnused(wallet.publicKey, (first as Either.Left<Errors.OutcomeUnknown, never>).left.nonce)).toBe(true)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a dead payload (window closed, nonce unused) is replaced: the same key builds and sends a new one, once", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      // The relayer accepts it but it is held past its window: it reverts, nonce unused.
+      yield* devnet.setFaults({ holdBlocks: 5 })
+      const params = { encryptKey: PIN, wallet, session, calls: [transfer(3n)] }
+      const firstHash = yield* Sessions.execute(params, { idempotencyKey: "order-3", validity: "3 seconds" })
+      yield* devnet.clearFaults
+      yield* withBlocks(Effect.either(Sessions.wait(firstHash)))
+      expect(yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-3" }))).toMatchObject({ _tag: "NotExecuted" })
+      const secondHash = yield* Sessions.execute(params, { idempotencyKey: "order-3" })
+      expect(secondHash).not.toBe(firstHash)
+      yield* withBlocks(Sessions.wait(secondHash))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(3n)
+      // And once executed, the key answers that hash again without sending.
+      const count = (yield* devnet.transactions).length
+      expect(yield* Sessions.execute(params, { idempotencyKey: "order-3" })).toBe(secondHash)
+      expect((yield* devnet.transactions).length).toBe(count)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a key names one payment: other calls under it are refused, nothing sent", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }, { idempotencyKey: "k" }))
+      const count = (yield* devnet.transactions).length
+      const other = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] }, { idempotencyKey: "k" }))
+      expect(other).toMatchObject({ _tag: "InvalidInput", path: "idempotencyKey" })
+      expect((yield* devnet.transactions).length).toBe(count)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("concurrent executes with one key send one payload", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      const pay = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }, { idempotencyKey: "same" })
+      const hashes = yield* withBlocks(Effect.all([pay, pay, pay], { concurrency: "unbounded" }))
+      expect(new Set(hashes).size).toBe(1)
+      yield* withBlocks(Sessions.wait(hashes[0]!))
+      expect((yield* devnet.transactions).length - before).toBe(1)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(5n)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("resolve of a key never recorded is InvalidInput", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet } = yield* registeredSession()
+      const error = yield* Effect.flip(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "never" }))
+      expect(error).toMatchObject({ _tag: "InvalidInput", path: "idempotencyKey" })
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("the replay guard on re-registration", () => {
+  it.effect("re-registering a key whose payload the chain refused (a race for the last call) is refused until its window closes", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Two processes race for the last call; both pass their checks and both are sent; one reverts.
+      const a = yield* Layer.build(Sessions.layer)
+      const b = yield* Layer.build(Sessions.layer)
+      const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
+      const first = yield* send.pipe(Effect.provide(a))
+      const second = yield* send.pipe(Effect.provide(b))
+      const outcomes = yield* withBlocks(Effect.all([
+        Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),
+        Effect.either(Sessions.wait(second).pipe(Effect.provide(b)))
+      ]))
+      const loser = Either.isLeft(outcomes[0]!) ? a : b
+      expect(outcomes.filter(Either.isLeft)).toHaveLength(1)
+      // The loser's process resets the session the way docs used to suggest: registering the key again.
+      const config = { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1 }
+      const reRegister = (options: Sessions.RegisterOptions = {}) =>
+        Sessions.register({ encryptKey: PIN, wallet, session, sessionConfig: config }, options).pipe(Effect.provide(loser))
+      const refused = yield* Effect.flip(reRegister())
+      expect(refused).toBeInstanceOf(Errors.LivePayloads)
+      const now = yield* devnet.blockTimestamp
+      expect((refused as Errors.LivePayloads).safeAt).toBeGreaterThan(now)
+      expect((refused as Errors.LivePayloads).safeAt).toBeLessThanOrEqual(now + 125)
+      expect((refused as Errors.LivePayloads).nonces).toHaveLength(1)
+      // Waiting it out: registered once the window has closed; the old payload can no longer execute.
+      const hash = yield* withBlocks(reRegister({ waitForLivePayloads: true }))
+      yield* withBlocks(Sessions.wait(hash).pipe(Effect.provide(loser)))
+      expect(yield* devnet.blockTimestamp).toBeGreaterThanOrEqual((refused as Errors.LivePayloads).safeAt)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1n)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer())))
+
+  it.effect("a key whose payloads all executed re-registers at once", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+      const config = { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 2 }
+      yield* withBlocks(Sessions.registerAndWait({ encryptKey: PIN, wallet, session, sessionConfig: config }))
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("reservations are released on every exit", () => {
+  it.effect("an interrupted execute gives its call back", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // A paymaster that never answers a submission.
+      const reached = yield* Deferred.make<void>()
+      const stuck = Layer.effect(
+        Paymaster.Paymaster,
+        Effect.map(Paymaster.Paymaster, (pm) => ({ ...pm, executeTransaction: () => Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) }))
+      )
+      const fiber = yield* Effect.fork(
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(stuck))
+      )
+      // Interrupted while its submission is in flight, its call reserved.
+      yield* Deferred.await(reached)
+      yield* Fiber.interrupt(fiber)
+      const receipt = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] }))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a refused execute gives its call back", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      yield* devnet.setFaults({ alterTypedData: "window" })
+      expect(yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))).toBeInstanceOf(
+        Errors.TypedDataMismatch
+      )
+      yield* devnet.clearFaults
+      const receipt = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] }))
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("defects become typed errors", () => {
+  it.effect("validity Infinity, a non-duration, a million calldata felts: InvalidInput, nothing sent", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const count = (yield* devnet.transactions).length
+      const params = { encryptKey: PIN, wallet, session, calls: [transfer(1n)] }
+      const infinite = yield* Effect.flip(Sessions.execute(params, { validity: Infinity }))
+      expect(infinite).toMatchObject({ _tag: "InvalidInput", path: "options.validity" })
+      const banana = yield* Effect.flip(Sessions.execute(params, { validity: "banana" as never }))
+      expect(banana).toMatchObject({ _tag: "InvalidInput", path: "options.validity" })
+      const huge = { contractAddress: USDC, entrypoint: "transfer", calldata: Array.from({ length: 1_000_000 }, () => "0x1") }
+      const big = yield* Effect.flip(Sessions.execute({ ...params, calls: [huge] }))
+      expect(big).toMatchObject({ _tag: "InvalidInput", path: "calls" })
+      expect((yield* devnet.transactions).length).toBe(count)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("execute, register and revoke never throw while the Effect is built; bad arguments fail typed", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const built = [
+        () => Sessions.execute(undefined as never),
+        () => Sessions.execute({ encryptKey: PIN } as never),
+        () => Sessions.register(undefined as never),
+        () => Sessions.register({ encryptKey: PIN } as never),
+        () => Sessions.revoke(undefined as never),
+        () => Sessions.revoke({ encryptKey: PIN } as never)
+      ]
+      for (const build of built) {
+        let effect: Effect.Effect<unknown, unknown, never> | undefined
+        expect(() => {
+          effect = build() as never
+        }).not.toThrow()
+        const error = yield* Effect.flip(effect!)
+        expect(error).toMatchObject({ _tag: "InvalidInput" })
+      }
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("an error-aware retry schedule type-checks and is fed the errors", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const seen: Array<number> = []
+      const retry = Schedule.recurWhile((error: Sessions.Retried) => {
+        seen.push(error.code)
+        return error.transient
+      }).pipe(Schedule.intersect(Schedule.recurs(5)))
+      yield* devnet.setFaults({ failNext: 2, faultMethods: ["paymaster_buildTransaction"] })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }, { retry }))
+      expect(seen).toEqual([503, 503])
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+/** A paymaster that takes no bounds and sets the window from its own clock, `skew` ahead of ours. */
+const skewedPaymaster = (skewSeconds: number, window: (pmNow: number) => { readonly executeAfter: number; readonly executeBefore: number }) =>
+  Layer.effect(
+    Paymaster.Paymaster,
+    Effect.map(Paymaster.Paymaster, (pm) => ({
+      ...pm,
+      takesTimeBounds: false,
+      buildTransaction: (req: Paymaster.BuildTransactionRequest) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+          pm.buildTransaction({ userAddress: req.userAddress, calls: req.calls, timeBounds: window(Math.floor(ms / 1000) + skewSeconds) }))
+    }))
+  )
+
+describe("windows the paymaster chooses", () => {
+  // As the served Chipi routes do: from its own clock, open from a second ago for five minutes.
+  const chipiLike = (pmNow: number) => ({ executeAfter: pmNow - 1, executeBefore: pmNow + 300 })
+  for (const skew of [1, 30]) {
+    it.effect(`a paymaster clock ${skew} s ahead: accepted, sent once the window opens, executed once`, () =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+        const receipt = yield* withBlocks(
+          Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }).pipe(Effect.provide(skewedPaymaster(skew, chipiLike)))
+        )
+        expect(receipt.executionStatus).toBe("SUCCEEDED")
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(7n)
+      }).pipe(Effect.provide(TestLayer())))
+  }
+
+  const refused: ReadonlyArray<readonly [string, (pmNow: number) => { readonly executeAfter: number; readonly executeBefore: number }, string]> = [
+    ["already closed", (t) => ({ executeAfter: t - 100, executeBefore: t - 10 }), "Execute Before"],
+    ["opening ten minutes ahead", (t) => ({ executeAfter: t + 600, executeBefore: t + 700 }), "Execute After"],
+    ["open for a day", (t) => ({ executeAfter: t - 1, executeBefore: t + 86_400 }), "Execute Before"],
+    ["open since long ago", (t) => ({ executeAfter: t - 86_400, executeBefore: t + 60 }), "window"]
+  ]
+  for (const [what, window, field] of refused) {
+    it.effect(`a window ${what}: TypedDataMismatch, nothing signed`, () =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+        const count = (yield* devnet.transactions).length
+        const error = yield* Effect.flip(
+          Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }).pipe(Effect.provide(skewedPaymaster(0, window)))
+        )
+        expect(error).toBeInstanceOf(Errors.TypedDataMismatch)
+        expect((error as Errors.TypedDataMismatch).field).toContain(field)
+        expect((yield* devnet.transactions).length).toBe(count)
+      }).pipe(Effect.provide(TestLayer())))
+  }
+})
+
+describe("the Ledger service", () => {
+  it.effect("recordPayment is record-if-absent, or in place of a named dead record", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      const base = {
+        wallet: "0x1" as never,
+        idempotencyKey: "k",
+        purpose: "execute" as const,
+        sessionPublicKey: "0x2" as never,
+        executeAfter: 1,
+        executeBefore: 100,
+        typedData: {} as never,
+        signature: [],
+        calls: [],
+        firstBlock: 0,
+        recordedAt: 0,
+        status: "pending" as const
+      }
+      const a = { ...base, nonce: "0xa" as never }
+      const b = { ...base, nonce: "0xb" as never }
+      expect((yield* ledger.recordPayment(a)).nonce).toBe("0xa")
+      expect((yield* ledger.recordPayment(b)).nonce).toBe("0xa")
+      expect((yield* ledger.recordPayment(b, { replacing: "0xc" as never })).nonce).toBe("0xa")
+      expect((yield* ledger.recordPayment(b, { replacing: "0xa" as never })).nonce).toBe("0xb")
+      yield* ledger.updatePayment(base.wallet, "k", "0xa" as never, { status: "executed" })
+      expect((yield* ledger.payment(base.wallet, "k"))?.status).toBe("pending")
+      expect(yield* ledger.openPayments({ wallet: base.wallet, sessionPublicKey: base.sessionPublicKey })).toHaveLength(1)
+    }).pipe(Effect.provide(Ledger.layer)))
+
+  it.effect("a released reservation is given back once; a reset forgets older reservations", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      const s = { wallet: "0x1" as never, sessionPublicKey: "0x2" as never }
+      const r1 = yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 2 })
+      const r2 = yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 2 })
+      expect([r1.ok, r2.ok]).toEqual([true, true])
+      expect((yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 2 })).ok).toBe(false)
+      if (r1.ok) {
+        yield* ledger.release(r1.reservation)
+        yield* ledger.release(r1.reservation)
+      }
+      expect(yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 2 })).toMatchObject({ ok: true, used: 1 })
+      yield* ledger.resetSession(s)
+      if (r2.ok) yield* ledger.release(r2.reservation)
+      expect(yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 1 })).toMatchObject({ ok: true, used: 0 })
+    }).pipe(Effect.provide(Ledger.layer)))
+})
