@@ -8,7 +8,7 @@ import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
 import { TransactionNotFound } from "../Errors.js"
 import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
-import { Chain, type State, type Tx } from "../internal/chain.js"
+import { Chain, type State, type Tx } from "./chain.js"
 import type { FaultGate } from "./faults.js"
 import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 

@@ -5,7 +5,7 @@
 import { Effect, Schema } from "effect"
 import { pedersen } from "@scure/starknet"
 import { toHex, U128_MAX } from "../../internal/felt.js"
-import { type Account, Revert, type Token, type Tx } from "../../internal/chain.js"
+import { type Account, Revert, type Token, type Tx } from "../chain.js"
 import { selectorOfName } from "../../internal/stark.js"
 import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
 import type { Node } from "../node.js"
