@@ -16,7 +16,7 @@
  *
  * @since 0.2.0
  */
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { LedgerError } from "./Errors.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Address, Call, Felt, TxHash } from "./Schemas.js"
@@ -218,7 +218,7 @@ export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effec
 // In memory
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Final records kept at most (the oldest forgotten first); open ones are kept until their window closes. */
+/** Settled records kept at most (the oldest forgotten first); records not settled are all kept. */
 const KEPT = 10_000
 
 const norm = (hex: string) => {
@@ -263,12 +263,15 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
     return e
   }
   const isFinal = (p: Payment) => p.status === "executed" || p.status === "not-executed"
-  /** Forgets the oldest final (or closed) records beyond the bound. */
-  const sweep = (nowSeconds: number) => {
+  /**
+   * Forgets the oldest settled records beyond the bound. A record not settled is never forgotten, even past its
+   * window: its nonce may have been used, and forgetting it would let its key pay again.
+   */
+  const sweep = () => {
     if (payments.size <= KEPT) return
     for (const [key, p] of payments) {
       if (payments.size <= KEPT) break
-      if (isFinal(p) || p.executeBefore <= nowSeconds) {
+      if (isFinal(p)) {
         payments.delete(key)
         if (p.transactionHash !== undefined) byHash.delete(norm(p.transactionHash))
       }
@@ -281,14 +284,14 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
 
   return Ledger.of({
     recordPayment: (payment, options) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
+      Effect.sync(() => {
         const existing = payments.get(paymentKey(payment.wallet, payment.idempotencyKey))
         if (existing !== undefined && (options?.replacing === undefined || norm(existing.nonce) !== norm(options.replacing))) {
           return existing
         }
         if (existing?.transactionHash !== undefined) byHash.delete(norm(existing.transactionHash))
         store(payment)
-        sweep(Math.floor(now / 1000))
+        sweep()
         return payment
       }),
     payment: (wallet, idempotencyKey) => Effect.sync(() => payments.get(paymentKey(wallet, idempotencyKey))),
@@ -349,7 +352,8 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
 
 /**
  * The in-memory ledger: one per process (or per set of sessions that share a wallet). What it holds is lost with
- * the process; use a durable layer of `Ledger` where a restart must not forget a payment in flight.
+ * the process, and of settled payments it keeps the last 10,000 (an idempotency key older than that is forgotten);
+ * use a durable layer of `Ledger` where a restart must not forget a payment in flight.
  *
  * @since 0.2.0
  * @category layers

@@ -26,13 +26,7 @@ import {
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
-import {
-  preflight as preflightCheck,
-  readAllowedEntrypoints,
-  readChainState,
-  readPolicy,
-  verdict
-} from "./internal/preflight.js"
+import { preflight as preflightCheck, readAllowedEntrypoints, readChainState, readPolicy, verdict as chainVerdict } from "./internal/preflight.js"
 import { allowance, splitU256, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import {
@@ -724,7 +718,7 @@ const ownerKey = (wallet: WalletData, pin: Redacted.Redacted<string>, retry: Opt
 /**
  * An owner-signed, sponsored call of the account on itself; once a (re-)registration or revocation is sent (or its
  * outcome is unknown), the ledger's count of the session it concerns starts afresh (the chain resets its count
- * too). A policy change leaves the session's count as it is, on chain and here.
+ * too). A spending-policy change leaves the session's count as it is, on chain and here.
  */
 const ownerSubmit = (
   params: { readonly encryptKey: Pin; readonly wallet: unknown },
@@ -921,7 +915,7 @@ export const preflight = (
     const wallet = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
     const calls = yield* decodeCalls(params.calls)
-    const { refusal } = yield* verdictNow(wallet, sessionPublicKey, calls, options.retry)
+    const { refusal } = yield* verdictNow(wallet, sessionPublicKey, calls, options.retry, {})
     if (refusal !== undefined) return yield* refusal
   })
 
@@ -945,13 +939,23 @@ const decodeCalls = (raw: unknown) =>
  * Reads the session data, block time, allow-list and the policies of the tokens the calls move, and runs the
  * account's checks on them (`session_allows`, then the spending policy).
  */
-const verdictNow = (wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArray<Call>, retry: Options["retry"]) =>
+const verdictNow = (
+  wallet: Address,
+  sessionPublicKey: Felt,
+  calls: ReadonlyArray<Call>,
+  retry: Options["retry"],
+  /** Count the amounts of this session's payloads that may still execute, but for the one under this key. */
+  pending?: { readonly except?: string }
+) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
     const known = yield* ledger.allowedEntrypoints({ wallet, sessionPublicKey })
-    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry)
+    const open = pending === undefined
+      ? []
+      : (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute" && p.idempotencyKey !== pending.except)
+    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry, open)
     const { data, now } = state
-    return { data, now, refusal: verdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
+    return { data, now, refusal: chainVerdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
@@ -991,7 +995,7 @@ const executeWith = (
     // The verdict of the last check, for the reservation's refusal.
     const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
     const guard = Effect.gen(function*() {
-      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry)
+      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey })
       yield* Ref.set(lastVerdict, verdict)
       if (verdict.refusal !== undefined) return yield* verdict.refusal
     })
@@ -1237,7 +1241,9 @@ export interface SpendingPolicyData {
   readonly windowResetsAt: number | null
 }
 
-const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+/** A refused policy input carries the SDK's code for it. */
+const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }], code: "INVALID_SPENDING_POLICY" })
+const asPolicyInput = (error: InvalidInput) => new InvalidInput({ ...error, code: "INVALID_SPENDING_POLICY" })
 
 /**
  * Sets a session's spending policy for a token: an owner-signed, sponsored `set_spending_policy` (it starts a fresh
@@ -1259,7 +1265,11 @@ export const setSpendingPolicy = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
-    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig)
+    yield* objectParams(params)
+    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig).pipe(
+      Effect.mapError(asPolicyInput)
+    )
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey: config.sessionPublicKey, token: config.token })
     if (config.maxPerWindow === 0n) {
       return yield* invalidAt(
         "spendingPolicyConfig.maxPerWindow",
@@ -1273,10 +1283,10 @@ export const setSpendingPolicy = (
       )
     }
     const rpc = yield* StarknetRpc
-    const { validity } = yield* windowOptions(options)
+    const { validity, tolerance } = yield* windowOptions(options)
     const block = yield* retrying(rpc.latestBlock, options.retry)
     // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
-    if (windowOverflowsAt(config.windowSeconds, BigInt(block.timestamp + validity))) {
+    if (windowOverflowsAt(config.windowSeconds, BigInt(block.timestamp + validity + tolerance))) {
       return yield* invalidAt(
         "spendingPolicyConfig.windowSeconds",
         `windowSeconds ${config.windowSeconds} makes the window's end overflow u64; the account would refuse every call it limits`
@@ -1290,7 +1300,7 @@ export const setSpendingPolicy = (
       toHex(config.windowSeconds) as Felt
     ]
     return yield* ownerSubmit(params, "set_spending_policy", calldata, config.sessionPublicKey, undefined, options)
-  }).pipe(Effect.withSpan("Sessions.setSpendingPolicy", { attributes: { sessionPublicKey: String(params.spendingPolicyConfig?.sessionPublicKey) } }))
+  }).pipe(Effect.withSpan("Sessions.setSpendingPolicy"))
 
 /**
  * Removes a session's spending policy for a token: an owner-signed, sponsored `remove_spending_policy`. The session
@@ -1309,10 +1319,12 @@ export const removeSpendingPolicy = (
   options: Options = {}
 ): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
-    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
-    const token = yield* decode(Address, "token")(params.token)
+    yield* objectParams(params)
+    const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey).pipe(Effect.mapError(asPolicyInput))
+    const token = yield* decode(Address, "token")(params.token).pipe(Effect.mapError(asPolicyInput))
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey, token })
     return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
-  }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy", { attributes: { sessionPublicKey: params.sessionPublicKey } }))
+  }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy"))
 
 /**
  * Reads a session's spending policy for a token (`get_spending_policy`), with what it leaves at the latest block's
@@ -1326,13 +1338,14 @@ export const getSpendingPolicy = (
   options: Pick<Options, "retry"> = {}
 ): Effect.Effect<SpendingPolicyData, InvalidInput | RpcError, StarknetRpc> =>
   Effect.gen(function*() {
+    yield* objectParams(params)
     const walletAddress = yield* decode(Address, "walletAddress")(params.walletAddress)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey)
     const token = yield* decode(Address, "token")(params.token)
     const rpc = yield* StarknetRpc
     const [policy, block] = yield* Effect.all([
       readPolicy(walletAddress, sessionPublicKey, token, options.retry),
-      Transactions.retryTransient(rpc.latestBlock, options.retry)
+      retrying(rpc.latestBlock, options.retry)
     ], { concurrency: "unbounded" })
     const { remainingInWindow, windowResetsAt } = allowance(policy, BigInt(block.timestamp))
     return {

@@ -33,17 +33,34 @@ export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.expone
 )
 
 /**
+ * The shortest delay between two looks of `wait`: a faster schedule (`Schedule.forever`, `spaced(0)`) is slowed to
+ * it, so that no wait floods a node. A block takes seconds; a look every 100 ms already sees it at once.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const minimumPollInterval: Duration.Duration = Duration.millis(100)
+
+/**
  * Stretches each delay of a schedule to end on the next multiple of `grid` on the clock. Fibers that poll with
  * aligned schedules look at the same instants, so their reads leave together (one JSON-RPC batch per tick over
- * HTTP), whenever each of them started.
+ * HTTP), whenever each of them started. No delay is shorter than `minimumPollInterval`: one that would be ends a
+ * whole number of grid steps later.
  *
  * @since 0.1.0
  * @category schedules
  */
 export const alignedTo = (grid: Duration.DurationInput) => <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): Schedule.Schedule<Out, In, R> => {
   const step = Math.max(1, Duration.toMillis(Duration.decode(grid)))
+  const floor = Duration.toMillis(minimumPollInterval)
   return Schedule.modifyDelayEffect(schedule, (_, delay) =>
-    Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(Math.ceil((now + Duration.toMillis(delay)) / step) * step - now)))
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      let next = Math.ceil((now + Duration.toMillis(delay)) / step) * step - now
+      // The poll floor is kept here, a whole number of grid steps later, so that `wait`'s floor never moves an
+      // aligned look off its grid (which would split the looks of concurrent waits into several batches).
+      while (next < floor) next += step
+      return Duration.millis(next)
+    }))
 }
 
 /**
@@ -65,15 +82,6 @@ export const defaultPolling: Schedule.Schedule<unknown, unknown> = Schedule.expo
  * @category schedules
  */
 export const defaultTimeout: Duration.DurationInput = "2 minutes"
-
-/**
- * The shortest delay between two looks of `wait`: a faster schedule (`Schedule.forever`, `spaced(0)`) is slowed to
- * it, so that no wait floods a node. A block takes seconds; a look every 100 ms already sees it at once.
- *
- * @since 0.1.0
- * @category schedules
- */
-export const minimumPollInterval: Duration.Duration = Duration.millis(100)
 
 /**
  * Raises every delay of a schedule below `minimumPollInterval` to it (`wait` does this to the schedule it is given).

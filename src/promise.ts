@@ -167,24 +167,14 @@ const invalid = (path: string, rule: string) => new InvalidInput({ path, rule, i
 /** What a value is, for a message that must not echo it (it may be a PIN or an encrypted key). */
 const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
 
-/**
- * The argument at `path` as an object, or `InvalidInput` naming it (without echoing what was passed instead).
- *
- * @since 0.1.0
- * @category arguments
- */
-export const argument = (value: unknown, path: string): Effect.Effect<Readonly<Record<string, unknown>>, InvalidInput> =>
+/** The argument at `path` as an object, or `InvalidInput` naming it (without echoing what was passed instead). */
+const argument = (value: unknown, path: string): Effect.Effect<Readonly<Record<string, unknown>>, InvalidInput> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
     ? Effect.succeed(value as Readonly<Record<string, unknown>>)
     : Effect.fail(invalid(path, value === undefined ? "is required" : `must be an object, not ${kindOf(value)}`))
 
-/**
- * The objects an argument must hold (`wallet`, `session`, …), each checked as `argument` does.
- *
- * @since 0.1.0
- * @category arguments
- */
-export const withObjects = (value: unknown, path: string, fields: ReadonlyArray<string>) =>
+/** The objects an argument must hold (`wallet`, `session`, …), each checked as `argument` does. */
+const withObjects = (value: unknown, path: string, fields: ReadonlyArray<string>) =>
   Effect.flatMap(argument(value, path), (object) =>
     Effect.as(Effect.forEach(fields, (field) => argument(object[field], field), { discard: true }), object))
 

@@ -84,8 +84,7 @@ describe("spending policies through the Promise client (the Chipi SDK's calls)",
     expect(after).toMatchObject({ maxPerWindow: 0n, remainingInWindow: null })
   }, 30_000)
 
-  // Needs the account's get_session_allowed_entrypoint_at view on the devnet.
-  it.skip("a session registered by a raw owner transaction with approve only: transfer is refused before anything is sent", async () => {
+  it("a session registered by a raw owner transaction with approve only: transfer is refused before anything is sent", async () => {
     const sdk = createClient({ devnet: { blockTime: "20 millis" } })
     try {
       const wallet = await sdk.devnet!.createWallet({ encryptKey: PIN, fund: { USDC: 10_000n } })

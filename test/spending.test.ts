@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
-import { Constants, Crypto, Devnet, Errors, Sessions } from "starknet-session-keys"
+import { Constants, Crypto, Devnet, Errors, Sessions, StarknetRpc } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../src/internal/keystore.js"
 import * as chain from "./helpers/chain.js"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
@@ -48,6 +49,7 @@ describe("spending policies through the Effect API", () => {
       const perWindow = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(600n)] }))
       expect(perWindow).toBeInstanceOf(Errors.SpendingLimitExceeded)
       expect(perWindow).toMatchObject({
+        code: "SPENDING_LIMIT_EXCEEDED",
         token: USDC,
         limit: "perWindow",
         limitAmount: 1_500n,
@@ -122,7 +124,7 @@ describe("spending policies through the Effect API", () => {
           wallet,
           spendingPolicyConfig: { sessionPublicKey: session.publicKey, token: USDC, ...policy, ...config }
         }))
-      expect(yield* set({ windowSeconds: 0 })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
+      expect(yield* set({ windowSeconds: 0 })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds", code: "INVALID_SPENDING_POLICY" })
       expect(yield* set({ windowSeconds: 1.5 })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
       expect(yield* set({ windowSeconds: U64_MAX + 1n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
       // Fits u64 alone, but not added to the block time the window starts at.
@@ -130,7 +132,7 @@ describe("spending policies through the Effect API", () => {
       expect(overflow).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.windowSeconds" })
       expect(overflow.message).toMatch(/overflow u64/)
       expect(yield* set({ maxPerWindow: 0n, maxPerCall: 0n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerWindow" })
-      expect(yield* set({ maxPerCall: 2_000n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerCall" })
+      expect(yield* set({ maxPerCall: 2_000n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerCall", code: "INVALID_SPENDING_POLICY" })
       expect(yield* set({ maxPerWindow: 2n ** 256n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerWindow" })
       expect(yield* set({ maxPerCall: -1n })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.maxPerCall" })
       expect(yield* set({ token: "not-an-address" })).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicyConfig.token" })
@@ -175,6 +177,10 @@ describe("spending policies set by the owner's own transactions", () => {
         calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: [RECIPIENT, "1", "0"] }]
       }))
       expect(verdict).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perWindow", remaining: 0n, resetsAt: null })
+      // The chain agrees: the window's end overflows u64 and the account panics.
+      const onChain = yield* chain.submit(address, [chain.transfer(RECIPIENT, 1n)], { key: key.key, session: { validUntil: now + 3600n } })
+      expect(onChain.ok).toBe(false)
+      expect(onChain.reason).toMatch(/u64_add Overflow/)
       // The per-call check comes first on chain.
       const perCall = yield* Effect.flip(Sessions.preflight({
         walletAddress: address,
@@ -212,6 +218,32 @@ describe("spending policies set by the owner's own transactions", () => {
       expect(yield* check([RECIPIENT, "0", "1"])).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perCall", requested: 2n ** 128n })
     }).pipe(Effect.provide(Layer.merge(chain.layer(), Sessions.layer))))
 
+  it.effect("amounts of payloads sent from here that may still execute count against the window", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 10 })
+      yield* withBlocks(Sessions.setSpendingPolicyAndWait({
+        encryptKey: PIN,
+        wallet,
+        spendingPolicyConfig: { sessionPublicKey: session.publicKey, token: USDC, ...policy }
+      }))
+      // Sent, not included yet: the chain still shows nothing spent.
+      yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "pay-1" })
+      const sent = (yield* devnet.transactions).length
+      const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(600n)] }))
+      expect(refused).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perWindow", remaining: 500n, requested: 600n })
+      expect((yield* devnet.transactions).length).toBe(sent)
+      // The same payment asked again is not counted against itself.
+      const again = yield* withBlocks(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "pay-1" }))
+      expect(again).toMatch(/^0x/)
+      // Included: counted once, by the chain.
+      yield* TestClock.adjust("4 seconds")
+      const read = yield* Sessions.getSpendingPolicy({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey, token: USDC })
+      expect(read).toMatchObject({ spentInWindow: 1_000n, remainingInWindow: 500n })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(500n)] }))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1_500n)
+    }).pipe(Effect.provide(TestLayer())))
+
   it.effect("a refusal by the chain (another process spent the window first) is the same typed error", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
@@ -230,8 +262,7 @@ describe("spending policies set by the owner's own transactions", () => {
 
 describe("the allow-list read from the chain", () => {
   const counting = CountingLayer()
-  // Needs the account's get_session_allowed_entrypoint_at view on the devnet.
-  it.effect.skip("a session registered by a raw owner transaction with approve only: transfer is refused before anything is signed", () =>
+  it.effect("a session registered by a raw owner transaction with approve only: transfer is refused before anything is signed", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const devnet = yield* Devnet.Devnet
@@ -252,4 +283,52 @@ describe("the allow-list read from the chain", () => {
       // approve goes through.
       yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [{ ...transfer(1n), entrypoint: "approve" }] }))
     }).pipe(Effect.provide(counting.layer)))
+})
+
+describe("an allow-list changed by another process", () => {
+  it.effect("registered here with approve, re-registered elsewhere with transfer: the chain's list decides", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5, allowedEntrypoints: ["approve"] })
+      const owner = keystore.decryptLegacy(wallet.encryptedPrivateKey, PIN)
+      yield* chain.register(wallet.publicKey, { key: owner }, session.publicKey, BigInt(session.validUntil), 5n, ["transfer"])
+      yield* TestClock.adjust("2 seconds")
+      const approve = { ...transfer(1n), entrypoint: "approve" }
+      const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [approve] }))
+      expect(refused).toMatchObject({ _tag: "EntrypointNotAllowed", entrypoint: "approve" })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(7n)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("the preflight's reads over JSON-RPC", () => {
+  it.live("session data, block, allow-list and two tokens' policies: two HTTP requests, each a batch", () =>
+    Effect.gen(function*() {
+      const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const devnet = yield* Devnet.Devnet
+      const strk = Constants.STARKNET_CONTRACTS.STRK.contractAddress
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000n, STRK: 10_000n } })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+      yield* Sessions.registerAndWait({
+        encryptKey: PIN,
+        wallet,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5, allowedEntrypoints: ["transfer", "approve"] }
+      })
+      for (const token of [USDC, strk]) {
+        yield* Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: { sessionPublicKey: session.publicKey, token, ...policy } })
+      }
+      // Another process: its ledger does not know the allow-list.
+      const elsewhere = Layer.merge(StarknetRpc.layerHttp({ url: server.url }), Sessions.layer)
+      const calls = [transfer(1_000n), { ...transfer(2_000n), contractAddress: strk }]
+      const before = server.httpRequests()
+      const refused = yield* Effect.flip(Sessions.preflight({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey, calls }))
+        .pipe(Effect.provide(elsewhere))
+      expect(refused).toMatchObject({ _tag: "SpendingLimitExceeded", token: strk, limit: "perCall" })
+      expect(server.httpRequests() - before).toBe(2)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey }).pipe(Effect.provide(elsewhere))
+      expect(data.allowedEntrypoints).toEqual([Constants.SELECTORS.transfer, Constants.SELECTORS.approve])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(Devnet.layer({ blockTime: "50 millis" }), Crypto.layerDeterministic("spending-http"), Sessions.layer))
+    ), 30_000)
 })

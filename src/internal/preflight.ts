@@ -157,40 +157,67 @@ export interface ChainState {
   readonly allowedEntrypoints: ReadonlyArray<Felt> | undefined
   /** The policies of the tokens the calls transfer or approve, by token. */
   readonly policies: ReadonlyMap<bigint, Policy>
+  /** The multicalls of payloads sent from here that move those tokens and can still execute. */
+  readonly pending: ReadonlyArray<ReadonlyArray<Call>>
+}
+
+/** A payload this process signed and that is not known final: its calls, nonce and window. */
+export interface OpenPayload {
+  readonly nonce: Felt
+  readonly executeBefore: number
+  readonly calls: ReadonlyArray<Call>
 }
 
 /**
- * Reads the session data, the block time and the policies of every token the calls move in one round (one batch
- * on a batching transport), then the allow-list in a second one when `known` does not match the chain's length
- * (a list registered from here is trusted only while its length is the chain's).
+ * Reads the session data, the block time, the policies of every token the calls move and, when this process
+ * registered the session (`known`), its allow-list at that length, in one round (one batch on a batching
+ * transport); the allow-list in a second round only when its length was not known or has changed. The list used is
+ * always the chain's.
  */
 export const readChainState = (
   wallet: Address,
   sessionPublicKey: Felt,
   calls: ReadonlyArray<Call>,
   known: ReadonlyArray<Felt> | undefined,
-  retry: Schedule.Schedule<unknown, RpcError> | undefined
+  retry: Schedule.Schedule<unknown, RpcError> | undefined,
+  open: ReadonlyArray<OpenPayload> = []
 ): Effect.Effect<ChainState, RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const tokens = trackedTokens(calls)
-    const [felts, block, policies] = yield* Effect.all([
+    const moving = new Set(tokens.map((t) => BigInt(t)))
+    // Only payloads that move the same tokens matter; whether each can still execute is its nonce's answer.
+    const candidates = moving.size === 0 ? [] : open.filter((p) => trackedTokens(p.calls).some((t) => moving.has(BigInt(t))))
+    // A list registered from here is read again with the session data (its length guessed from the record), so a
+    // list changed since by another process is never trusted.
+    const guess = known !== undefined && known.length > 0 ? known.length : 0
+    const [felts, block, policies, unused, reread] = yield* Effect.all([
       retryTransient(
         rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: [sessionPublicKey] }),
         retry
       ),
       retryTransient(rpc.latestBlock, retry),
-      Effect.all(tokens.map((token) => readPolicy(wallet, sessionPublicKey, token, retry)), { concurrency: "unbounded" })
+      Effect.all(tokens.map((token) => readPolicy(wallet, sessionPublicKey, token, retry)), { concurrency: "unbounded" }),
+      Effect.all(
+        candidates.map((p) =>
+          retryTransient(rpc.call({ contractAddress: wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [p.nonce] }), retry)
+            .pipe(Effect.map(([valid]) => valid !== undefined && BigInt(valid) !== 0n))
+        ),
+        { concurrency: "unbounded" }
+      ),
+      readAllowedEntrypoints(wallet, sessionPublicKey, guess, retry)
     ], { concurrency: "unbounded" })
     const data = sessionDataFromFelts(felts, block.timestamp)
-    const allowedEntrypoints = known !== undefined && known.length === data.allowedEntrypointsLen
-      ? known
+    const allowedEntrypoints = guess === data.allowedEntrypointsLen
+      ? reread ?? known // an account without the views: the list registered from here
       : yield* readAllowedEntrypoints(wallet, sessionPublicKey, data.allowedEntrypointsLen, retry)
     return {
       data: allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data,
       now: block.timestamp,
       allowedEntrypoints,
-      policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const))
+      policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const)),
+      // Unused and still inside its window: it may yet execute (a refused or reverted payload included).
+      pending: candidates.filter((p, i) => unused[i]! && block.timestamp < p.executeBefore).map((p) => p.calls)
     }
   })
 
@@ -202,4 +229,10 @@ export const verdict = (
   input: Omit<PreflightInput, "stored" | "allowedEntrypoints"> & { readonly state: ChainState }
 ): SessionRefusal | InvalidInput | undefined =>
   preflight({ ...input, stored: input.state.data, allowedEntrypoints: input.state.allowedEntrypoints }) ??
-    checkSpending({ sessionPublicKey: input.sessionPublicKey, calls: input.calls, policies: input.state.policies, now: BigInt(input.now) })
+    checkSpending({
+      sessionPublicKey: input.sessionPublicKey,
+      calls: input.calls,
+      policies: input.state.policies,
+      now: BigInt(input.now),
+      pending: input.state.pending
+    })

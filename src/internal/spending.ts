@@ -108,6 +108,49 @@ export const checkSpending = (input: {
   readonly calls: ReadonlyArray<Call>
   readonly policies: ReadonlyMap<bigint, Policy>
   readonly now: bigint
+  /**
+   * The multicalls of payloads sent from here that can still execute: counted first, as if each ran before these
+   * calls (the account applies each whole or not at all).
+   */
+  readonly pending?: ReadonlyArray<ReadonlyArray<Call>>
+}): SpendingLimitExceeded | InvalidInput | undefined => {
+  const { now } = input
+  const policies = new Map(input.policies)
+  for (const multicall of input.pending ?? []) {
+    const after = applyAll(multicall, policies, now)
+    if (after !== undefined) for (const [token, policy] of after) policies.set(token, policy)
+  }
+  return checkCalls({ ...input, policies })
+}
+
+/** The policies after a multicall the account accepts, or `undefined` when it refuses it. */
+const applyAll = (calls: ReadonlyArray<Call>, policies: ReadonlyMap<bigint, Policy>, now: bigint) => {
+  const next = new Map<bigint, Policy>()
+  for (const call of calls) {
+    if (!TRACKED_SELECTORS.has(BigInt(callSelector(call)))) continue
+    const token = BigInt(call.contractAddress)
+    const policy = next.get(token) ?? policies.get(token)
+    if (policy === undefined || !isActive(policy)) continue
+    if (call.calldata.length < 3) return undefined
+    const [low, high] = [BigInt(call.calldata[1]!), BigInt(call.calldata[2]!)]
+    if (low > U128_MAX || high > U128_MAX) return undefined
+    const amount = u256(low, high)
+    if (amount > policy.maxPerCall) return undefined
+    const end = windowEnd(policy.windowStart, policy.windowSeconds)
+    if (end === undefined) return undefined
+    const fresh = now >= end
+    const spent = (fresh ? 0n : policy.spentInWindow) + amount
+    if (spent > policy.maxPerWindow) return undefined
+    next.set(token, { ...policy, spentInWindow: spent, windowStart: fresh ? now : policy.windowStart })
+  }
+  return next
+}
+
+const checkCalls = (input: {
+  readonly sessionPublicKey: string
+  readonly calls: ReadonlyArray<Call>
+  readonly policies: ReadonlyMap<bigint, Policy>
+  readonly now: bigint
 }): SpendingLimitExceeded | InvalidInput | undefined => {
   const { now } = input
   // Each token's window as the account updates it while it goes through the calls.
