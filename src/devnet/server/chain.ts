@@ -13,9 +13,9 @@ import type { BlockId as DevnetBlockId, DevnetBlock } from "../types.js"
 import { Address, Felt } from "../../Schemas.js"
 import { method, type Methods, WireError } from "./jsonrpc.js"
 
-/** RPC 0.9 `BLOCK_ID`: a tag, a number or a hash (`pending` read as `pre_confirmed`, as older clients send it). */
+/** `BLOCK_ID` of spec 0.9: a tag, `{ block_number }` or `{ block_hash }` (`pending` is gone: -32602). */
 export const BlockId = Schema.Union(
-  Schema.Literal("latest", "l1_accepted", "pre_confirmed", "pending"),
+  Schema.Literal("latest", "l1_accepted", "pre_confirmed"),
   Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
   Schema.Struct({ block_hash: Felt })
 )
@@ -23,7 +23,7 @@ const blockId = Schema.optionalWith(BlockId, { default: () => "latest" as const 
 
 export const toBlockId = (id: typeof BlockId.Type): DevnetBlockId =>
   typeof id === "string"
-    ? id === "pending" ? "pre_confirmed" : id
+    ? id
     : "block_number" in id
     ? { blockNumber: id.block_number }
     : { blockHash: id.block_hash }
