@@ -178,7 +178,10 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       url: options.url,
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.batchWindow !== undefined ? { batchWindow: options.batchWindow } : {}),
-      ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {})
+      ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
+      // Every read is at `latest` (or of a closed block or a transaction), the same for every fiber asking within
+      // one window: 1,000 executes preflighting together read the latest block once, not 1,000 times.
+      shareIdentical: true
     })
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
       client.request(method, params).pipe(

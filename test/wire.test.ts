@@ -95,6 +95,27 @@ describe("the devnet on the wire", () => {
       expect(httpRequests() - before).toBeLessThanOrEqual(9)
     }).pipe(Effect.scoped))
 
+  it.live("the same read asked by 250 fibers in one window is sent once; distinct reads are all sent", () =>
+    Effect.gen(function*() {
+      const { url, httpRequests } = yield* served
+      const layer = StarknetRpc.layerHttp({ url, maxBatchSize: 100 })
+      const before = httpRequests()
+      // 250 latest-block reads would be 3 batches of at most 100; shared, they are one request.
+      const blocks = yield* Effect.forEach(Array.from({ length: 250 }), () => Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.latestBlock), {
+        concurrency: "unbounded"
+      }).pipe(Effect.provide(layer))
+      expect(httpRequests() - before).toBe(1)
+      expect(new Set(blocks.map((b) => b.blockNumber)).size).toBe(1)
+      const between = httpRequests()
+      const statuses = yield* Effect.forEach(
+        Array.from({ length: 250 }, (_, i) => "0x" + (0xbeef00 + i).toString(16)),
+        (hash) => Effect.either(Transactions.getStatus(hash)),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.provide(layer))
+      for (const r of statuses) expect(Either.isLeft(r) && r.left._tag).toBe("TransactionNotFound")
+      expect(httpRequests() - between).toBe(3)
+    }).pipe(Effect.scoped))
+
   it.live("faults injected on the wire (HTTP 503) are survived, and the transfer happens once", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served

@@ -60,6 +60,12 @@ export interface ClientOptions {
   readonly batchWindow?: Duration.DurationInput
   /** The most requests in one HTTP request; larger batches are split (default 100). */
   readonly maxBatchSize?: number
+  /**
+   * Requests of the same method and params gathered in one window are sent once and share the answer (default
+   * false). Only for reads whose answer is the same for every asker at that moment (a read at `latest`): they
+   * are still read afresh in each window, so no answer is older than the batch that carries it.
+   */
+  readonly shareIdentical?: boolean
 }
 
 export interface Client {
@@ -155,6 +161,25 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
     )
     const call = (method: string, params: unknown) => new RpcCall({ method, params, seq: nextSeq++ })
 
+    // With `shareIdentical`, one request per distinct method and params; every asker gets its answer.
+    const share = (batch: ReadonlyArray<Waiting>): ReadonlyArray<ReadonlyArray<Waiting>> => {
+      if (options.shareIdentical !== true || batch.length < 2) return batch.map((w) => [w])
+      const groups = new Map<string, Array<Waiting>>()
+      let unique = 0
+      for (const w of batch) {
+        let key: string
+        try {
+          key = `${w.request.method}\u0000${JSON.stringify(w.request.params)}`
+        } catch {
+          key = `\u0001${unique++}` // not serialisable here: sent alone, and its own send reports the fault
+        }
+        const group = groups.get(key)
+        if (group === undefined) groups.set(key, [w])
+        else group.push(w)
+      }
+      return [...groups.values()]
+    }
+
     // The cross-fiber collector: whatever is asked within the window goes to the resolver as one batch.
     let waiting: Array<Waiting> = []
     let scheduled = false
@@ -167,9 +192,14 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
       const batch = waiting
       waiting = []
       scheduled = false
+      const groups = share(batch)
       yield* Effect.forEach(
-        batch,
-        ({ deferred, request }) => Effect.request(request, resolver).pipe(Effect.exit, Effect.flatMap((exit) => Deferred.done(deferred, exit))),
+        groups,
+        (group) =>
+          Effect.request(group[0]!.request, resolver).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) => Effect.forEach(group, ({ deferred }) => Deferred.done(deferred, exit), { discard: true }))
+          ),
         { batching: true, concurrency: "unbounded", discard: true }
       ).pipe(
         Effect.onExit((exit) =>
