@@ -51,7 +51,7 @@ import {
   type TxHash,
   WalletData
 } from "./Schemas.js"
-import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
+import { type BlockInfo, type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import * as Transactions from "./Transactions.js"
 
 export {
@@ -473,6 +473,11 @@ interface Submission<E, R> {
   readonly idempotencyKey: string
   readonly signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>
   readonly options: Options
+  /**
+   * The latest block the guard has just read (the execute's preflight, moments before the build), used for the
+   * window instead of reading it again; `undefined` to read it.
+   */
+  readonly checkedBlock?: Effect.Effect<BlockInfo | undefined>
 }
 
 /**
@@ -489,9 +494,11 @@ const buildPayment = <E, R>(
     const paymaster = yield* Paymaster
     const rpc = yield* StarknetRpc
     const { tolerance, validity } = yield* windowOptions(options)
-    const [chainId, block] = yield* Effect.all([retrying(rpc.chainId, options.retry), retrying(rpc.latestBlock, options.retry)], {
-      concurrency: 2
-    })
+    const checked = submission.checkedBlock === undefined ? undefined : yield* submission.checkedBlock
+    const [chainId, block] = yield* Effect.all([
+      retrying(rpc.chainId, options.retry),
+      checked !== undefined ? Effect.succeed(checked) : retrying(rpc.latestBlock, options.retry)
+    ], { concurrency: 2 })
     const wall = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const timeBounds = { executeAfter: block.timestamp - 1, executeBefore: block.timestamp + validity }
     const built = yield* retrying(paymaster.buildTransaction({ userAddress: wallet, calls: submission.calls, timeBounds }), options.retry)
@@ -955,7 +962,7 @@ const verdictNow = (
       : (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute" && p.idempotencyKey !== pending.except)
     const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry, open)
     const { data, now } = state
-    return { data, now, refusal: chainVerdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
+    return { data, now, block: state.block, refusal: chainVerdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
@@ -1020,7 +1027,16 @@ const executeWith = (
         return sessionSignature(session.publicKey, sig, verdict.data.validUntil)
       })
     return yield* submitOnce(
-      { wallet: wallet.publicKey, calls, purpose: "execute", sessionPublicKey: session.publicKey, idempotencyKey, signWith, options },
+      {
+        wallet: wallet.publicKey,
+        calls,
+        purpose: "execute",
+        sessionPublicKey: session.publicKey,
+        idempotencyKey,
+        signWith,
+        options,
+        checkedBlock: Effect.map(Ref.get(lastVerdict), (verdict) => verdict?.block)
+      },
       { guard, reserve }
     ).pipe(
       Effect.catchIf(

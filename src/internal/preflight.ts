@@ -16,7 +16,7 @@ import {
 } from "../Errors.js"
 import { type Address, callSelector, type Call, type Felt, type SessionData, sessionDataFromFelts } from "../Schemas.js"
 import { selectorOf } from "../Schemas.js"
-import { StarknetRpc } from "../StarknetRpc.js"
+import { type BlockInfo, StarknetRpc } from "../StarknetRpc.js"
 import { retryTransient } from "../Transactions.js"
 import { toHex } from "./felt.js"
 import { checkSpending, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"
@@ -153,6 +153,8 @@ export interface ChainState {
   readonly data: SessionData
   /** Block time of the latest block, seconds. */
   readonly now: number
+  /** The latest block these reads saw. */
+  readonly block: BlockInfo
   /** The allow-list, when known (registered from here, or read from the chain). */
   readonly allowedEntrypoints: ReadonlyArray<Felt> | undefined
   /** The policies of the tokens the calls transfer or approve, by token. */
@@ -214,6 +216,7 @@ export const readChainState = (
     return {
       data: allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data,
       now: block.timestamp,
+      block,
       allowedEntrypoints,
       policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const)),
       // Unused and still inside its window: it may yet execute (a refused or reverted payload included).

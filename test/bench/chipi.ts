@@ -1,0 +1,108 @@
+/**
+ * The guide's flow, side by side with the published Chipi SDK (`@chipi-stack/backend` 14.4, a dev dependency of
+ * this benchmark only) on the same served devnet: 20 sequential `executeTransactionWithSession` calls through
+ * each client, HTTP requests per execute (counted by the served devnet) and wall time per execute. Ours checks the
+ * typed data and runs its preflight on every call; the SDK does neither.
+ */
+import { ChipiServerSDK } from "@chipi-stack/backend"
+import { Effect, Layer } from "effect"
+import { Devnet } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
+import { createClient } from "starknet-session-keys/promise"
+import * as keystore from "../../src/internal/keystore.js"
+import { call, signOutside, USDC } from "../helpers/chain.js"
+
+const EXECUTES = 20
+const WARMUP = 3
+const PIN = "2580"
+const API_PUBLIC_KEY = "pk_dev_" + "0".repeat(32)
+
+type Session = { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
+type Wallet = { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly walletType: "CHIPI" }
+type Execute = (args: { readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<unknown> }) => Promise<unknown>
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+const measure = Effect.gen(function*() {
+  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+  const devnet = yield* Devnet.Devnet
+  process.env["STARKNET_RPC_URL"] = server.url
+
+  /** A funded wallet with a session registered on it (set up on the devnet directly: not what is measured). */
+  const setUp = (session: Session) =>
+    Effect.gen(function*() {
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+      const owner = keystore.decryptLegacy(wallet.encryptedPrivateKey, PIN)
+      const ownerCalldata = yield* signRegistration(wallet.publicKey, owner, session)
+      yield* devnet.submitOutside(wallet.publicKey, ownerCalldata)
+      yield* devnet.mineBlock
+      return { ...wallet, walletType: "CHIPI" as const }
+    })
+
+  let runs = 0
+  const run = (label: string, session: Session, execute: Execute) =>
+    Effect.gen(function*() {
+      // Recipients of this run only.
+      const base = 0xb000 + 0x100 * runs++
+      const wallet = yield* setUp(session)
+      const once = (i: number) =>
+        execute({ wallet, session, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0x" + (base + i).toString(16), "0x1", "0x0"] }] })
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < WARMUP; i++) await once(i)
+      })
+      yield* devnet.mineBlock
+      const before = server.httpRequests()
+      const times: Array<number> = []
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < EXECUTES; i++) {
+          const start = performance.now()
+          await once(WARMUP + i)
+          times.push(performance.now() - start)
+        }
+      })
+      const requests = (server.httpRequests() - before) / EXECUTES
+      yield* devnet.mineBlock
+      const received = yield* devnet.balanceOf(USDC, "0x" + (base + WARMUP + EXECUTES - 1).toString(16))
+      return { label, requests, mean: times.reduce((a, b) => a + b, 0) / times.length, median: median(times), received }
+    })
+
+  const sdk = new ChipiServerSDK({ apiPublicKey: API_PUBLIC_KEY, apiSecretKey: "sk_dev_secret", alphaUrl: server.url })
+  const rest = createClient({ apiPublicKey: API_PUBLIC_KEY, apiSecretKey: "sk_dev_secret", baseUrl: `${server.url}/v1`, rpcUrl: server.url })
+  const snip29 = createClient({ rpcUrl: server.url, paymasterUrl: server.url })
+  const duration = 86_400
+  const results = [
+    yield* run("Chipi SDK 14.4", sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: duration }) as Session, (args) =>
+      sdk.executeTransactionWithSession({ params: { encryptKey: PIN, ...args } as never })),
+    yield* run("ours, Chipi REST", rest.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: duration }), (args) =>
+      rest.executeTransactionWithSession({ params: { encryptKey: PIN, ...args } as never })),
+    yield* run("ours, SNIP-29", snip29.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: duration }), (args) =>
+      snip29.executeTransactionWithSession({ params: { encryptKey: PIN, ...args } as never }))
+  ]
+  yield* Effect.promise(() => Promise.all([rest.close(), snip29.close()]))
+  return results
+}).pipe(Effect.scoped, Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "1 hour" }))))
+
+/** The owner-signed `add_or_update_session_key` self-call, as `execute_from_outside_v2` calldata. */
+const signRegistration = (wallet: string, owner: Uint8Array, session: Session) =>
+  Effect.gen(function*() {
+    const { calldata } = yield* signOutside(wallet, [
+      call(wallet, "add_or_update_session_key", [session.publicKey, BigInt(session.validUntil), 1_000n, 0n])
+    ], { key: owner })
+    return calldata
+  })
+
+export async function run(): Promise<void> {
+  const [theirs, rest, snip29] = await Effect.runPromise(measure)
+  for (const r of [theirs!, rest!, snip29!]) {
+    console.log(
+      `${r.label}: ${EXECUTES} sequential executes, ${r.requests.toFixed(2)} HTTP requests per execute, ` +
+        `${r.mean.toFixed(1)} ms mean (${r.median.toFixed(1)} ms median) per execute; last transfer landed: ${r.received === 1n}`
+    )
+  }
+  for (const ours of [rest!, snip29!]) {
+    console.log(
+      `${ours.label} / SDK: wall time ${(ours.mean / theirs!.mean).toFixed(2)}x (goal <= 1.2x), ` +
+        `${ours.requests.toFixed(2)} HTTP requests per execute against ${theirs!.requests.toFixed(2)} (goal <= 2.5)`
+    )
+  }
+}
