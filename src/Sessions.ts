@@ -530,11 +530,14 @@ const isDuplicatedNonce = (error: PaymasterError) => error.revertReason !== unde
  * Sends a recorded payload, retrying transient faults. Succeeds with its transaction hash; fails with the
  * paymaster's refusal when the first answer is a refusal (the record says `refused`, the payload stays valid
  * until its window closes); whenever an attempt may have reached the paymaster and no answer settled it, the chain
- * decides (`resolvePayment`, within the retry budget), and an outcome still open is `OutcomeUnknown`.
+ * decides (`resolvePayment`, within the retry budget), and an outcome still open is `OutcomeUnknown`. When the
+ * payload may have been received before (`received`: an earlier execute sent it), a refusal proves nothing: the
+ * copy sent before may have executed (a closed window is refused before a used nonce), so the chain decides too.
  */
 const sendPayment = (
   payment: Payment,
-  options: Options
+  options: Options,
+  received = false
 ): Effect.Effect<TxHash, PaymasterError | OutcomeUnknown | LedgerError | NotExecutedSignal, Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
@@ -553,7 +556,7 @@ const sendPayment = (
       }
     }
     let attempt = 0
-    let uncertain = false
+    let uncertain = received
     const once = Effect.suspend(() => {
       attempt++
       return Effect.logDebug("submitting a signed payload").pipe(
@@ -643,9 +646,10 @@ const submitOnce = <E, R, E2, R2>(
             return yield* unknownOf(existing)
           }
           if (look === "open") {
-            // Still able to execute: that same payload again, never a new one.
+            // Still able to execute: that same payload again, never a new one. Unless every attempt at it was
+            // refused, it may have been received already, and a refusal now does not say it did not execute.
             yield* hooks.guard
-            const sent = yield* Effect.either(sendPayment(existing, options))
+            const sent = yield* Effect.either(sendPayment(existing, options, existing.status !== "refused"))
             if (Either.isRight(sent)) return sent.right
             if (!isSignal(sent.left)) return yield* Effect.fail(sent.left)
           } else {

@@ -1,0 +1,49 @@
+/**
+ * Money moves at most once, under faults that make the library's view of the chain stale: a refusal of a payload
+ * that may already have executed is not "nothing moved", and a record is forgotten only once the chain decided it.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Fiber, TestClock } from "effect"
+import { Devnet, Ledger, Sessions } from "starknet-session-keys"
+import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
+
+const untilDropped = (devnet: Devnet.DevnetHandle) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      if (((yield* devnet.faults).dropNext ?? 0) === 0) return
+      yield* TestClock.adjust("10 millis")
+    }
+    throw new Error("the submission never reached the devnet")
+  })
+
+describe("a resent payload that may already have executed", () => {
+  it.effect("refused by the paymaster (its window closed) while our reads lag: not a refusal, the chain decides; paid once", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      // Our reads stop seeing new blocks; the first attempt goes through and its answer is lost.
+      yield* devnet.setFaults({ readLagBlocks: 1000, dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      const pay = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-lag", validity: "20 seconds" })
+      const fiber = yield* Effect.fork(Effect.either(pay))
+      yield* untilDropped(devnet)
+      const first = yield* withBlocks(Fiber.join(fiber))
+      expect(Either.isLeft(first) && first.left._tag).toBe("OutcomeUnknown")
+      // The payload executed on chain; its window then closes by the chain's clock.
+      yield* withBlocks(Effect.sleep("30 seconds"))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+      // The app retries with the same key. The paymaster refuses the copy (its window closed), our reads still lag:
+      // that refusal does not say the payment did not happen.
+      const retried = yield* withBlocks(Effect.either(pay))
+      if (Either.isLeft(retried)) expect(retried.left._tag).toBe("OutcomeUnknown")
+      // Once our reads catch up, the chain answers: executed, once.
+      yield* devnet.setFaults({ readLagBlocks: 0 })
+      const outcome = yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-lag" }))
+      expect(outcome._tag).toBe("Executed")
+      const sent = (yield* devnet.transactions).slice(before)
+      expect(sent).toHaveLength(1)
+      expect(outcome).toEqual({ _tag: "Executed", transactionHash: sent[0]!.hash })
+      if (Either.isRight(retried)) expect(retried.right).toBe(sent[0]!.hash)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+    }).pipe(Effect.provide(TestLayer())))
+})
