@@ -16,7 +16,7 @@
  *
  * @since 0.2.0
  */
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { LedgerError } from "./Errors.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Address, Call, Felt, TxHash } from "./Schemas.js"
@@ -218,7 +218,11 @@ export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effec
 // In memory
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Final records kept at most (the oldest forgotten first); open ones are kept until their window closes. */
+/**
+ * Final records kept at most (the oldest forgotten first). Open ones are kept until the chain decides them: a
+ * window closed by the wall clock may still be open at the chain's time (the latest block lags the wall clock),
+ * and a forgotten record would let its key build a second payment.
+ */
 const KEPT = 10_000
 
 const norm = (hex: string) => {
@@ -263,12 +267,12 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
     return e
   }
   const isFinal = (p: Payment) => p.status === "executed" || p.status === "not-executed"
-  /** Forgets the oldest final (or closed) records beyond the bound. */
-  const sweep = (nowSeconds: number) => {
+  /** Forgets the oldest final records beyond the bound. */
+  const sweep = () => {
     if (payments.size <= KEPT) return
     for (const [key, p] of payments) {
       if (payments.size <= KEPT) break
-      if (isFinal(p) || p.executeBefore <= nowSeconds) {
+      if (isFinal(p)) {
         payments.delete(key)
         if (p.transactionHash !== undefined) byHash.delete(norm(p.transactionHash))
       }
@@ -281,14 +285,14 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
 
   return Ledger.of({
     recordPayment: (payment, options) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
+      Effect.sync(() => {
         const existing = payments.get(paymentKey(payment.wallet, payment.idempotencyKey))
         if (existing !== undefined && (options?.replacing === undefined || norm(existing.nonce) !== norm(options.replacing))) {
           return existing
         }
         if (existing?.transactionHash !== undefined) byHash.delete(norm(existing.transactionHash))
         store(payment)
-        sweep(Math.floor(now / 1000))
+        sweep()
         return payment
       }),
     payment: (wallet, idempotencyKey) => Effect.sync(() => payments.get(paymentKey(wallet, idempotencyKey))),

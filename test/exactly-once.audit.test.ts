@@ -23,7 +23,7 @@ describe("a resent payload that may already have executed", () => {
       const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
       const before = (yield* devnet.transactions).length
       // Our reads stop seeing new blocks; the first attempt goes through and its answer is lost.
-      yield* devnet.setFaults({ readLagBlocks: 1000, dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      yield* devnet.setFaults({ readLagBlocks: 100, dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
       const pay = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-lag", validity: "20 seconds" })
       const fiber = yield* Effect.fork(Effect.either(pay))
       yield* untilDropped(devnet)
@@ -46,4 +46,36 @@ describe("a resent payload that may already have executed", () => {
       if (Either.isRight(retried)) expect(retried.right).toBe(sent[0]!.hash)
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
     }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("the in-memory Ledger forgets only what the chain decided", () => {
+  it.effect("past its bound, a record whose window closed by the wall clock but that the chain has not decided is kept", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const ledger = yield* Ledger.Ledger
+      const nowSeconds = Math.floor(Date.UTC(2026, 0, 1) / 1000)
+      const record = (key: string, nonce: string, status: Ledger.PaymentStatus, executeBefore: number): Ledger.Payment => ({
+        wallet: "0x1" as never,
+        idempotencyKey: key,
+        purpose: "execute",
+        sessionPublicKey: "0x2" as never,
+        nonce: nonce as never,
+        executeAfter: executeBefore - 120,
+        executeBefore,
+        typedData: {} as never,
+        signature: [],
+        calls: [],
+        firstBlock: 0,
+        recordedAt: 0,
+        status
+      })
+      // An answer lost: its window closed a few seconds ago by the wall clock, but the latest block lags the wall
+      // clock, so the chain may still include it. Forgetting it would let the same key build a second payment.
+      yield* ledger.recordPayment(record("unknown", "0xabc", "pending", nowSeconds - 5))
+      for (let i = 0; i < 10_050; i++) yield* ledger.recordPayment(record(`done-${i}`, `0x${(i + 1).toString(16)}`, "executed", nowSeconds + 60))
+      expect((yield* ledger.payment("0x1" as never, "unknown"))?.nonce).toBe("0xabc")
+      // Final records are what is forgotten, oldest first, down to the bound.
+      expect(yield* ledger.payment("0x1" as never, "done-0")).toBeUndefined()
+      expect(yield* ledger.payment("0x1" as never, "done-10049")).toBeDefined()
+    }).pipe(Effect.provide(Ledger.layer)))
 })
