@@ -647,9 +647,18 @@ const submitOnce = <E, R, E2, R2>(
           }
           if (look === "open") {
             // Still able to execute: that same payload again, never a new one. Unless every attempt at it was
-            // refused, it may have been received already, and a refusal now does not say it did not execute.
-            yield* hooks.guard
-            const sent = yield* Effect.either(sendPayment(existing, options, existing.status !== "refused"))
+            // refused, it may have been received already, and a refusal now (ours or the paymaster's) does not say
+            // it did not execute: our reads may be older than the copy that ran (nodes disagree, reads lag).
+            const received = existing.status !== "refused"
+            const checked = yield* Effect.either(hooks.guard)
+            if (Either.isLeft(checked)) {
+              if (!received) return yield* Effect.fail(checked.left)
+              const outcome = yield* resolvePayment(existing, options.resolution ?? Transactions.defaultRetry, options.retry)
+              if (outcome === undefined) return yield* unknownOf(existing)
+              if (outcome._tag === "Executed") return outcome.transactionHash
+              return yield* Effect.fail(checked.left)
+            }
+            const sent = yield* Effect.either(sendPayment(existing, options, received))
             if (Either.isRight(sent)) return sent.right
             if (!isSignal(sent.left)) return yield* Effect.fail(sent.left)
           } else {

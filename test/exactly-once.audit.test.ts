@@ -3,8 +3,8 @@
  * that may already have executed is not "nothing moved", and a record is forgotten only once the chain decided it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, TestClock } from "effect"
-import { Devnet, Ledger, Sessions } from "starknet-session-keys"
+import { Effect, Either, Fiber, Layer, TestClock } from "effect"
+import { Devnet, Ledger, Sessions, StarknetRpc } from "starknet-session-keys"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 const untilDropped = (devnet: Devnet.DevnetHandle) =>
@@ -45,6 +45,44 @@ describe("a resent payload that may already have executed", () => {
       expect(outcome).toEqual({ _tag: "Executed", transactionHash: sent[0]!.hash })
       if (Either.isRight(retried)) expect(retried.right).toBe(sent[0]!.hash)
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+/** A node that answers the nonce check from an old state while `stale.on` (load-balanced nodes disagree). */
+const staleNonces = (stale: { on: boolean }) =>
+  Layer.effect(
+    StarknetRpc.StarknetRpc,
+    Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+      ...rpc,
+      call: (req: StarknetRpc.CallRequest) =>
+        stale.on && req.entrypoint === "is_valid_outside_execution_nonce" ? Effect.succeed(["0x1" as never]) : rpc.call(req)
+    }))
+  )
+
+describe("a resent payload that may already have executed, refused by our own checks", () => {
+  it.effect("the copy sent before used the last call: MaxCallsExceeded from the preflight is not \"nothing moved\"; the chain decides", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const before = (yield* devnet.transactions).length
+      const stale = { on: true }
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      const pay = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-last" }).pipe(
+        Effect.provide(staleNonces(stale))
+      )
+      const fiber = yield* Effect.fork(Effect.either(pay))
+      yield* untilDropped(devnet)
+      const first = yield* withBlocks(Fiber.join(fiber))
+      expect(Either.isLeft(first) && first.left._tag).toBe("OutcomeUnknown")
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+      // The retry with the same key: the nonce still reads unused, the session data reads its one call used.
+      const retried = yield* withBlocks(Effect.either(pay))
+      expect(Either.isLeft(retried) ? retried.left._tag : "a hash").not.toBe("MaxCallsExceeded")
+      stale.on = false
+      const outcome = yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-last" }))
+      const sent = (yield* devnet.transactions).slice(before)
+      expect(sent).toHaveLength(1)
+      expect(outcome).toEqual({ _tag: "Executed", transactionHash: sent[0]!.hash })
     }).pipe(Effect.provide(TestLayer())))
 })
 
