@@ -368,13 +368,17 @@ const findTransaction = (payment: Payment, cursor: Ref.Ref<number>, retry: Optio
       const numbers = Array.from({ length: Math.min(SCAN_BATCH, latest - from + 1) }, (_, i) => from + i)
       const blocks = yield* Effect.forEach(numbers, (n) => retrying(rpc.getBlockWithTxs(n), retry), { concurrency: SCAN_BATCH })
       const candidates = blocks.flatMap((b) => b.transactions.filter((tx) => carries(tx.calldata, wallet, nonce)))
+      let unknown = false
       for (const tx of candidates) {
         const receipt = yield* retrying(
           rpc.getTransactionReceipt(tx.transactionHash).pipe(Effect.catchTag("TransactionNotFound", () => Effect.succeed(undefined))),
           retry
         )
         if (receipt?.executionStatus === "SUCCEEDED") return tx.transactionHash
+        // A node that served the block may be ahead of the one asked for the receipt: look at these blocks again.
+        if (receipt === undefined) unknown = true
       }
+      if (unknown) return undefined
       yield* Ref.set(cursor, from + numbers.length)
     }
     return undefined

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, TestClock } from "effect"
-import { Devnet, Ledger, Sessions, StarknetRpc } from "starknet-session-keys"
+import { Devnet, Errors, Ledger, Sessions, StarknetRpc } from "starknet-session-keys"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 const untilDropped = (devnet: Devnet.DevnetHandle) =>
@@ -83,6 +83,39 @@ describe("a resent payload that may already have executed, refused by our own ch
       const sent = (yield* devnet.transactions).slice(before)
       expect(sent).toHaveLength(1)
       expect(outcome).toEqual({ _tag: "Executed", transactionHash: sent[0]!.hash })
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+/** A node that does not know the first receipt asked for yet (it trails the node that served the block). */
+const receiptLate = (misses: { left: number }) =>
+  Layer.effect(
+    StarknetRpc.StarknetRpc,
+    Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+      ...rpc,
+      getTransactionReceipt: (txHash: Parameters<typeof rpc.getTransactionReceipt>[0]) =>
+        misses.left-- > 0 ? Effect.fail(new Errors.TransactionNotFound({ txHash })) : rpc.getTransactionReceipt(txHash)
+    }))
+  )
+
+describe("the block scan", () => {
+  it.effect("a receipt not yet known where the block is: the scan looks at that block again, and the lost answer settles Executed", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      const misses = { left: 1 }
+      const fiber = yield* Effect.fork(
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-scan" }).pipe(
+          Effect.provide(receiptLate(misses)),
+          Effect.either
+        )
+      )
+      yield* untilDropped(devnet)
+      const result = yield* withBlocks(Fiber.join(fiber))
+      const sent = (yield* devnet.transactions).slice(before)
+      expect(sent).toHaveLength(1)
+      expect(result).toEqual(Either.right(sent[0]!.hash))
     }).pipe(Effect.provide(TestLayer())))
 })
 
