@@ -218,11 +218,7 @@ export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effec
 // In memory
 // ---------------------------------------------------------------------------------------------------------------
 
-/**
- * Final records kept at most (the oldest forgotten first). Open ones are kept until the chain decides them: a
- * window closed by the wall clock may still be open at the chain's time (the latest block lags the wall clock),
- * and a forgotten record would let its key build a second payment.
- */
+/** Settled records kept at most (the oldest forgotten first); records not settled are all kept. */
 const KEPT = 10_000
 
 const norm = (hex: string) => {
@@ -267,7 +263,10 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
     return e
   }
   const isFinal = (p: Payment) => p.status === "executed" || p.status === "not-executed"
-  /** Forgets the oldest final records beyond the bound. */
+  /**
+   * Forgets the oldest settled records beyond the bound. A record not settled is never forgotten, even past its
+   * window: its nonce may have been used, and forgetting it would let its key pay again.
+   */
   const sweep = () => {
     if (payments.size <= KEPT) return
     for (const [key, p] of payments) {
@@ -353,7 +352,8 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
 
 /**
  * The in-memory ledger: one per process (or per set of sessions that share a wallet). What it holds is lost with
- * the process; use a durable layer of `Ledger` where a restart must not forget a payment in flight.
+ * the process, and of settled payments it keeps the last 10,000 (an idempotency key older than that is forgotten);
+ * use a durable layer of `Ledger` where a restart must not forget a payment in flight.
  *
  * @since 0.2.0
  * @category layers

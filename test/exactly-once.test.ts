@@ -60,7 +60,7 @@ describe("idempotency keys and unknown outcomes", () => {
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
     }).pipe(Effect.provide(TestLayer())))
 
-  it.effect("a revert after a lost answer resolves NotExecuted, never success; then the same key builds a new payload", () =>
+  it.effect("a revert after a lost answer resolves NotExecuted, never success; nothing moved", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
@@ -232,7 +232,7 @@ describe("defects become typed errors", () => {
       expect((yield* devnet.transactions).length).toBe(count)
     }).pipe(Effect.provide(TestLayer())))
 
-  it.effect("execute, register and revoke never throw while the Effect is built; bad arguments fail typed", () =>
+  it.effect("execute, register, revoke, the spending-policy calls and resolve never throw while the Effect is built; bad arguments fail typed", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const built = [
@@ -241,7 +241,10 @@ describe("defects become typed errors", () => {
         () => Sessions.register(undefined as never),
         () => Sessions.register({ encryptKey: PIN } as never),
         () => Sessions.revoke(undefined as never),
-        () => Sessions.revoke({ encryptKey: PIN } as never)
+        () => Sessions.revoke({ encryptKey: PIN } as never),
+        () => Sessions.setSpendingPolicy(undefined as never),
+        () => Sessions.removeSpendingPolicy(undefined as never),
+        () => Sessions.resolve(undefined as never)
       ]
       for (const build of built) {
         let effect: Effect.Effect<unknown, unknown, never> | undefined
@@ -364,5 +367,107 @@ describe("the Ledger service", () => {
       yield* ledger.resetSession(s)
       if (r2.ok) yield* ledger.release(r2.reservation)
       expect(yield* ledger.reserve(s, { callsUsed: 0, maxCalls: 1 })).toMatchObject({ ok: true, used: 0 })
+    }).pipe(Effect.provide(Ledger.layer)))
+})
+
+describe("the Promise client", () => {
+  it.live("executeTransactionWithSession with an idempotencyKey: a lost answer and the app's retries move the money once", () =>
+    Effect.promise(async () => {
+      const { createClient, OutcomeUnknown } = await import("starknet-session-keys/promise")
+      const sdk = createClient({ devnet: { blockTime: "20 millis" } })
+      try {
+        const wallet = await sdk.devnet!.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
+        await sdk.waitForTransaction(await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
+        }))
+        const handle = await sdk.devnet!.handle()
+        await Effect.runPromise(handle.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] }))
+        const pay = () =>
+          sdk.executeTransactionWithSession({ params: { encryptKey: PIN, wallet, session, calls: [transfer(77n)], idempotencyKey: "invoice-77" } })
+        let hash: string | undefined
+        for (let i = 0; i < 10 && hash === undefined; i++) {
+          hash = await pay().catch((e: unknown) => {
+            expect(e).toBeInstanceOf(OutcomeUnknown)
+            return undefined
+          })
+        }
+        expect(hash).toBeDefined()
+        await sdk.waitForTransaction(hash!)
+        expect(await pay()).toBe(hash)
+        expect(await Effect.runPromise(handle.balanceOf(USDC, RECIPIENT))).toBe(77n)
+      } finally {
+        await sdk.close()
+      }
+    }))
+})
+
+describe("the Promise client's resolveExecution", () => {
+  it.live("settles an unknown outcome from the chain: Executed with the hash the same key then answers; a key never recorded is InvalidInput", () =>
+    Effect.promise(async () => {
+      const { createClient, InvalidInput, OutcomeUnknown } = await import("starknet-session-keys/promise")
+      const sdk = createClient({ devnet: { blockTime: "20 millis" } })
+      try {
+        const wallet = await sdk.devnet!.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
+        await sdk.waitForTransaction(await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
+        }))
+        const handle = await sdk.devnet!.handle()
+        // The answer is lost and the transaction held out of the next blocks: the execute cannot know.
+        await Effect.runPromise(handle.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 300 }))
+        const lost = await sdk.executeTransactionWithSession({
+          params: { encryptKey: PIN, wallet, session, calls: [transfer(55n)], idempotencyKey: "invoice-55" }
+        }).catch((e: unknown) => e)
+        expect(lost).toBeInstanceOf(OutcomeUnknown)
+        await Effect.runPromise(handle.setFaults({}))
+        for (let i = 0; i < 300; i++) await Effect.runPromise(handle.mineBlock)
+        const outcome = await sdk.resolveExecution({ walletAddress: wallet.publicKey, idempotencyKey: "invoice-55", timeoutMs: 20_000 })
+        expect(outcome._tag).toBe("Executed")
+        expect(await Effect.runPromise(handle.balanceOf(USDC, RECIPIENT))).toBe(55n)
+        // The same key answers the same transaction and pays nothing more.
+        const again = await sdk.executeTransactionWithSession({
+          params: { encryptKey: PIN, wallet, session, calls: [transfer(55n)], idempotencyKey: "invoice-55" }
+        })
+        expect(outcome._tag === "Executed" && outcome.transactionHash).toBe(again)
+        expect(await Effect.runPromise(handle.balanceOf(USDC, RECIPIENT))).toBe(55n)
+        const unknownKey = await sdk.resolveExecution({ walletAddress: wallet.publicKey, idempotencyKey: "never-sent" }).catch((e: unknown) => e)
+        expect(unknownKey).toBeInstanceOf(InvalidInput)
+      } finally {
+        await sdk.close()
+      }
+    }))
+})
+
+describe("the in-memory Ledger's bound", () => {
+  it.effect("past 10,000 records it forgets settled ones only: a record not settled is kept, however old", () =>
+    Effect.gen(function*() {
+      // Long past the records' windows.
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const ledger = yield* Ledger.Ledger
+      const record = (key: string, status: "pending" | "executed") => ({
+        wallet: "0x1" as never,
+        idempotencyKey: key,
+        purpose: "execute" as const,
+        sessionPublicKey: "0x2" as never,
+        nonce: "0xa" as never,
+        executeAfter: 1,
+        executeBefore: 2,
+        typedData: {} as never,
+        signature: [],
+        calls: [],
+        firstBlock: 0,
+        recordedAt: 0,
+        status
+      })
+      yield* ledger.recordPayment(record("old-unsettled", "pending"))
+      yield* ledger.recordPayment(record("old-settled", "executed"))
+      for (let i = 0; i < 10_001; i++) yield* ledger.recordPayment(record(`k${i}`, "executed"))
+      expect(yield* ledger.payment("0x1" as never, "old-unsettled")).toBeDefined()
+      expect(yield* ledger.payment("0x1" as never, "old-settled")).toBeUndefined()
     }).pipe(Effect.provide(Ledger.layer)))
 })

@@ -4,7 +4,8 @@
  */
 import { Effect, FastCheck as fc, Layer, TestClock } from "effect"
 import { Constants, Crypto, Devnet, Sessions } from "starknet-session-keys"
-import { call, nextBlock, sessionKey, submit, USDC, viewCall, whileBlocks } from "./helpers/chain.js"
+import * as keystore from "../src/internal/keystore.js"
+import { call, nextBlock, register as registerRaw, sessionKey, submit, USDC, viewCall, whileBlocks } from "./helpers/chain.js"
 
 const PIN = "1357"
 const RECIPIENTS = ["0xa1", "0xa2"] as const
@@ -17,7 +18,15 @@ export type CallSpec =
   | { readonly kind: "blocked" }
 
 export type Op =
-  | { readonly op: "register"; readonly key: 0 | 1; readonly duration: number; readonly maxCalls: number; readonly allowed: ReadonlyArray<number> }
+  | {
+    readonly op: "register"
+    readonly key: 0 | 1
+    readonly duration: number
+    readonly maxCalls: number
+    readonly allowed: ReadonlyArray<number>
+    /** By the owner's own transaction, not through Sessions: this process's ledger does not learn the allow-list. */
+    readonly raw: boolean
+  }
   | { readonly op: "execute"; readonly key: 0 | 1; readonly calls: ReadonlyArray<CallSpec> }
   | { readonly op: "revoke"; readonly key: 0 | 1 }
   | { readonly op: "advance"; readonly seconds: number }
@@ -39,7 +48,8 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       key: fc.constantFrom(0 as const, 1 as const),
       duration: fc.integer({ min: 5, max: 120 }),
       maxCalls: fc.integer({ min: 1, max: 4 }),
-      allowed: fc.oneof(fc.constant([] as Array<number>), fc.subarray([0, 1, 2]))
+      allowed: fc.oneof(fc.constant([] as Array<number>), fc.subarray([0, 1, 2])),
+      raw: fc.boolean()
     })
   },
   { weight: 8, arbitrary: fc.record({ op: fc.constant("execute" as const), key: fc.constantFrom(0 as const, 1 as const), calls: fc.array(callSpec, { minLength: 1, maxLength: 2 }) }) },
@@ -167,11 +177,15 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
         case "register": {
           const validUntil = now + BigInt(op.duration)
           const allowed = op.allowed.map((i) => ENTRYPOINTS[i]!)
-          yield* whileBlocks(Sessions.registerAndWait({
-            encryptKey: PIN,
-            wallet,
-            sessionConfig: { sessionPublicKey: keys[op.key]!.publicKey, validUntil: Number(validUntil), maxCalls: op.maxCalls, allowedEntrypoints: allowed }
-          })).pipe(Effect.orDie)
+          if (op.raw) {
+            yield* registerRaw(wallet.publicKey, { key: keystore.decryptLegacy(wallet.encryptedPrivateKey, PIN) }, keys[op.key]!.publicKey, validUntil, BigInt(op.maxCalls), allowed)
+          } else {
+            yield* whileBlocks(Sessions.registerAndWait({
+              encryptKey: PIN,
+              wallet,
+              sessionConfig: { sessionPublicKey: keys[op.key]!.publicKey, validUntil: Number(validUntil), maxCalls: op.maxCalls, allowedEntrypoints: allowed }
+            })).pipe(Effect.orDie)
+          }
           model.sessions.set(op.key, { validUntil, maxCalls: BigInt(op.maxCalls), callsUsed: 0n, allowed: new Set(allowed) })
           signedUntil.set(op.key, validUntil)
           break

@@ -285,6 +285,22 @@ describe("the allow-list read from the chain", () => {
     }).pipe(Effect.provide(counting.layer)))
 })
 
+describe("an allow-list changed by another process", () => {
+  it.effect("registered here with approve, re-registered elsewhere with transfer: the chain's list decides", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5, allowedEntrypoints: ["approve"] })
+      const owner = keystore.decryptLegacy(wallet.encryptedPrivateKey, PIN)
+      yield* chain.register(wallet.publicKey, { key: owner }, session.publicKey, BigInt(session.validUntil), 5n, ["transfer"])
+      yield* TestClock.adjust("2 seconds")
+      const approve = { ...transfer(1n), entrypoint: "approve" }
+      const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [approve] }))
+      expect(refused).toMatchObject({ _tag: "EntrypointNotAllowed", entrypoint: "approve" })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(7n)] }))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(7n)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
 describe("the preflight's reads over JSON-RPC", () => {
   it.live("session data, block, allow-list and two tokens' policies: two HTTP requests, each a batch", () =>
     Effect.gen(function*() {

@@ -169,9 +169,10 @@ export interface OpenPayload {
 }
 
 /**
- * Reads the session data, the block time and the policies of every token the calls move in one round (one batch
- * on a batching transport), then the allow-list in a second one when `known` does not match the chain's length
- * (a list registered from here is trusted only while its length is the chain's).
+ * Reads the session data, the block time, the policies of every token the calls move and, when this process
+ * registered the session (`known`), its allow-list at that length, in one round (one batch on a batching
+ * transport); the allow-list in a second round only when its length was not known or has changed. The list used is
+ * always the chain's.
  */
 export const readChainState = (
   wallet: Address,
@@ -187,7 +188,10 @@ export const readChainState = (
     const moving = new Set(tokens.map((t) => BigInt(t)))
     // Only payloads that move the same tokens matter; whether each can still execute is its nonce's answer.
     const candidates = moving.size === 0 ? [] : open.filter((p) => trackedTokens(p.calls).some((t) => moving.has(BigInt(t))))
-    const [felts, block, policies, unused] = yield* Effect.all([
+    // A list registered from here is read again with the session data (its length guessed from the record), so a
+    // list changed since by another process is never trusted.
+    const guess = known !== undefined && known.length > 0 ? known.length : 0
+    const [felts, block, policies, unused, reread] = yield* Effect.all([
       retryTransient(
         rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: [sessionPublicKey] }),
         retry
@@ -200,11 +204,12 @@ export const readChainState = (
             .pipe(Effect.map(([valid]) => valid !== undefined && BigInt(valid) !== 0n))
         ),
         { concurrency: "unbounded" }
-      )
+      ),
+      readAllowedEntrypoints(wallet, sessionPublicKey, guess, retry)
     ], { concurrency: "unbounded" })
     const data = sessionDataFromFelts(felts, block.timestamp)
-    const allowedEntrypoints = known !== undefined && known.length === data.allowedEntrypointsLen
-      ? known
+    const allowedEntrypoints = guess === data.allowedEntrypointsLen
+      ? reread ?? known // an account without the views: the list registered from here
       : yield* readAllowedEntrypoints(wallet, sessionPublicKey, data.allowedEntrypointsLen, retry)
     return {
       data: allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data,

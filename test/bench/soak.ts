@@ -3,7 +3,7 @@
  * (each one request in flight at all times), clients sending 10,000-entry batches and clients sending 5 MB bodies,
  * for `SOAK_SECONDS` (default 60). A probe in a worker thread (its own event loop, so the load generator's work
  * does not delay it) asks `starknet_blockNumber` every 100 ms. Prints the server's RSS over time and the probe's
- * latencies.
+ * latencies. `SOAK_PROFILE=DIR` writes a CPU profile of the server there.
  */
 import { spawn } from "node:child_process"
 import * as http from "node:http"
@@ -51,7 +51,7 @@ export const run = async () => {
   const clients = Number(process.env["SOAK_CLIENTS"] ?? "1000")
   // The built CLI when there is one (what `npx starknet-session-keys-devnet` runs), else the source through tsx.
   const built = path.join(root, "dist/devnet/cli.js")
-  const entry = fs.existsSync(built) ? [built] : ["--import", "tsx", path.join(root, "src/devnet/cli.ts")]
+  const entry = fs.existsSync(built) ? [...(process.env["SOAK_PROFILE"] ? ["--cpu-prof", "--cpu-prof-dir=" + process.env["SOAK_PROFILE"]] : []), built] : ["--import", "tsx", path.join(root, "src/devnet/cli.ts")]
   const server = spawn(process.execPath, [...entry, "--port", "0", "--block-time", "1000"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"]
