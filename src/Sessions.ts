@@ -412,7 +412,9 @@ const resolvePayment = (
     yield* Effect.repeat(step, { schedule, until: (outcome) => outcome !== undefined })
     const outcome = yield* Ref.get(decided)
     if (outcome?._tag === "Executed") {
-      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: outcome.transactionHash })
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: outcome.transactionHash }).pipe(
+        Effect.catchAll((error) => Effect.logWarning("the ledger could not record an executed payment; the record stays open", error))
+      )
     } else if (outcome?._tag === "NotExecuted") {
       if (payment.reservation !== undefined) yield* ledger.release(payment.reservation)
       yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "not-executed" })
@@ -580,7 +582,11 @@ const sendPayment = (
     const result = yield* Effect.either(retrying(once, options.retry))
     if (Either.isRight(result)) {
       const { transactionHash } = result.right
-      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "submitted", transactionHash })
+      // Sent: a store that cannot write the answer must not turn it into a failure (a LedgerError says nothing was
+      // sent). The record stays pending, and the chain settles it.
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "submitted", transactionHash }).pipe(
+        Effect.catchAll((error) => Effect.logWarning("the ledger could not record a submission's hash; the record stays pending", error))
+      )
       return transactionHash
     }
     const error = result.left

@@ -119,6 +119,40 @@ describe("the block scan", () => {
     }).pipe(Effect.provide(TestLayer())))
 })
 
+/** A durable store that fails to write state changes while `failing.on` (it recorded the payload before). */
+const failingUpdates = (failing: { on: boolean }) =>
+  Layer.effect(
+    Ledger.Ledger,
+    Effect.map(Ledger.makeMemory, (ledger) => ({
+      ...ledger,
+      updatePayment: (...args: Parameters<typeof ledger.updatePayment>) =>
+        failing.on ? Effect.fail(new Errors.LedgerError({ operation: "updatePayment", message: "store unavailable" })) : ledger.updatePayment(...args)
+    }))
+  )
+
+describe("a ledger fault after the payload was sent", () => {
+  const failing = { on: false }
+  it.effect("the paymaster answered its hash, the store failed to write it: the hash, not a LedgerError (which says nothing was sent)", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      failing.on = true
+      const result = yield* Effect.either(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-store" }))
+      failing.on = false
+      const sent = (yield* devnet.transactions).slice(before)
+      expect(sent).toHaveLength(1)
+      expect(result).toEqual(Either.right(sent[0]!.hash))
+      // The record, still pending, settles from the chain.
+      yield* withBlocks(Sessions.wait(sent[0]!.hash))
+      expect(yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-store" }))).toEqual({
+        _tag: "Executed",
+        transactionHash: sent[0]!.hash
+      })
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+    }).pipe(Effect.provide(Layer.merge(TestLayer(), failingUpdates(failing)))))
+})
+
 describe("the in-memory Ledger forgets only what the chain decided", () => {
   it.effect("past its bound, a record whose window closed by the wall clock but that the chain has not decided is kept", () =>
     Effect.gen(function*() {
