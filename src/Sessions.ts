@@ -321,11 +321,20 @@ const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, 
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const block = yield* retrying(rpc.latestBlock, retry)
+    // The nonce is read at that very block: a `latest` answered by a node that lags behind the one that gave the
+    // block could show a used nonce unused at a time past the window, and call an executed payment dead.
     const [valid] = yield* retrying(
-      rpc.call({ contractAddress: payment.wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [payment.nonce] }),
+      rpc.call({
+        contractAddress: payment.wallet,
+        entrypoint: "is_valid_outside_execution_nonce",
+        calldata: [payment.nonce],
+        blockNumber: block.blockNumber
+      }),
       retry
     )
-    if (valid !== undefined && BigInt(valid) === 0n) return "used"
+    // An answer without a value decides nothing.
+    if (valid === undefined) return "open"
+    if (BigInt(valid) === 0n) return "used"
     return block.timestamp >= payment.executeBefore ? "dead" : "open"
   })
 

@@ -184,3 +184,38 @@ describe("the in-memory Ledger forgets only what the chain decided", () => {
       expect(yield* ledger.payment("0x1" as never, "done-10049")).toBeDefined()
     }).pipe(Effect.provide(Ledger.layer)))
 })
+
+/** Load-balanced nodes: a read at `latest` reaches one that trails, a read pinned to a block reaches one that has it. */
+const laggingLatest = Layer.effect(
+  StarknetRpc.StarknetRpc,
+  Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+    ...rpc,
+    call: (req: StarknetRpc.CallRequest) =>
+      req.entrypoint === "is_valid_outside_execution_nonce" && req.blockNumber === undefined
+        ? Effect.succeed(["0x1" as never]) // the trailing node has not seen the nonce used
+        : rpc.call(req)
+  }))
+)
+
+describe("the nonce check and the block it is judged at", () => {
+  it.effect("the nonce is read at the block that says the window closed: an executed payment is not called dead, and its key pays once", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const before = (yield* devnet.transactions).length
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 3 })
+      const pay = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-pinned", validity: "20 seconds" })
+      const fiber = yield* Effect.fork(Effect.either(pay.pipe(Effect.provide(laggingLatest))))
+      yield* untilDropped(devnet)
+      yield* withBlocks(Fiber.join(fiber))
+      // The payload executed; then its window closed by the chain's clock.
+      yield* withBlocks(Effect.sleep("30 seconds"))
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+      // The app retries with the same key: the chain says executed, whatever the trailing node says at `latest`.
+      const retried = yield* withBlocks(pay.pipe(Effect.provide(laggingLatest)))
+      const sent = (yield* devnet.transactions).slice(before)
+      expect(sent).toHaveLength(1)
+      expect(retried).toBe(sent[0]!.hash)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+    }).pipe(Effect.provide(TestLayer())))
+})
