@@ -116,6 +116,23 @@ describe("the devnet on the wire", () => {
       expect(httpRequests() - between).toBe(3)
     }).pipe(Effect.scoped))
 
+  it.live("a sequential execute costs three HTTP requests: the preflight's reads in one batch, build, execute", () =>
+    Effect.gen(function*() {
+      const { url, devnet, httpRequests } = yield* served
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const counted = yield* Effect.gen(function*() {
+        const session = yield* registeredSession(wallet, { maxCalls: 10 })
+        const execute = (to: string) =>
+          Sessions.execute({ encryptKey: PIN, wallet, session, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x1", "0x0"] }] })
+        yield* execute("0xc01") // the chain id is read once per layer
+        const before = httpRequests()
+        for (const to of ["0xc02", "0xc03", "0xc04"]) yield* execute(to)
+        return httpRequests() - before
+      }).pipe(Effect.provide(overHttp(url)))
+      // The window is built on the block the preflight has just read: no second latest-block read (12 before).
+      expect(counted).toBe(9)
+    }).pipe(Effect.scoped))
+
   it.live("faults injected on the wire (HTTP 503) are survived, and the transfer happens once", () =>
     Effect.gen(function*() {
       const { url, devnet } = yield* served
