@@ -5,7 +5,7 @@
  * check. The Starknet JSON-RPC and the paymaster are served by the same devnet on two ports, so that each count is
  * the server's own.
  */
-import { Effect, Layer, TestClock, TestContext } from "effect"
+import { Effect, Layer } from "effect"
 import { Crypto, Devnet, Paymaster, Schemas, Sessions, StarknetRpc } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../../src/internal/keystore.js"
@@ -72,10 +72,8 @@ const measure = (n: number) =>
     return { rpc, paymaster, ms, p50: percentile(sorted, 50), p99: percentile(sorted, 99), succeeded }
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "1 hour" }))),
-    // The set-up's blocks close on the TestClock; the HTTP batching window is real time.
-    (effect) => Effect.zipRight(TestClock.setTime(Date.UTC(2026, 0, 1)), effect),
-    Effect.provide(TestContext.TestContext)
+    // Live clocks: blocks close only when mined here.
+    Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "1 hour" })))
   )
 
 export async function run(): Promise<void> {
