@@ -5,10 +5,10 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
+import { fetchLayer } from "./internal/http.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
@@ -190,7 +190,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
  * @category layers
  */
 export const layerSnip29 = (options: Snip29Options): Layer.Layer<Paymaster> =>
-  Layer.effect(Paymaster, makeSnip29(options)).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.effect(Paymaster, makeSnip29(options)).pipe(Layer.provide(fetchLayer))
 
 /**
  * A SNIP-29 paymaster at `PAYMASTER_URL`, with `PAYMASTER_API_KEY` when set.

@@ -72,4 +72,9 @@ describe("the published package", () => {
       expect(undeclared).toEqual([])
     })
   }
+
+  it("src/index.ts reaches none of @effect/platform's modules at import: its HTTP client is imported when a live layer is built", () => {
+    const reached = [...reachedFrom("src/index.ts")].filter(([specifier]) => specifier.startsWith("@effect/platform"))
+    expect(reached.map(([specifier, file]) => `${specifier} (from ${file})`)).toEqual([])
+  })
 })

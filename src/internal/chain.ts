@@ -14,6 +14,7 @@ import {
 import { type Felt, selectorOf } from "../Schemas.js"
 import { ADDRESS_BOUND, encodeShortString, toHex, U128_MAX, U64_MAX } from "./felt.js"
 import { Blocks, poseidon } from "../devnet/blocks.js"
+import { lazily } from "./lazy.js"
 import * as stark from "./stark.js"
 
 /**
@@ -30,7 +31,7 @@ export class Rejected {
 }
 
 const sel = (name: string) => BigInt(selectorOf(name))
-const S = {
+const S = lazily(() => ({
   add_or_update_session_key: sel("add_or_update_session_key"),
   revoke_session_key: sel("revoke_session_key"),
   get_session_data: sel("get_session_data"),
@@ -67,17 +68,17 @@ const S = {
   name: sel("name"),
   total_supply: sel("total_supply"),
   totalSupply: sel("totalSupply")
-}
-const BLOCKLIST = new Set(BLOCKLISTED_ENTRYPOINTS.map(sel))
-const SPENDING = new Set(SPENDING_ENTRYPOINTS.map(sel))
-const EVENT = {
+}))
+const BLOCKLIST = lazily(() => new Set(BLOCKLISTED_ENTRYPOINTS.map(sel)))
+const SPENDING = lazily(() => new Set(SPENDING_ENTRYPOINTS.map(sel)))
+const EVENT = lazily(() => ({
   Transfer: sel("Transfer"),
   Approval: sel("Approval"),
   SessionKeyAdded: sel("SessionKeyAdded"),
   SessionKeyRevoked: sel("SessionKeyRevoked"),
   SpendingPolicySet: sel("SpendingPolicySet"),
   SpendingPolicyRemoved: sel("SpendingPolicyRemoved")
-}
+}))
 const ANY = BigInt(ANY_CALLER)
 /** ISRC5 itself: OpenZeppelin's SRC5 component answers it whatever was registered. */
 export const ISRC5_ID = 0x3f918d17e5ee77373b56385708f855659a07f75997f365cf87748628532a055n
