@@ -10,6 +10,7 @@ export default defineConfig({
     // Tests and examples import the package by its own name, as users do, straight from source.
     alias: [
       { find: /^starknet-session-keys\/devnet$/, replacement: src("Devnet.ts") },
+      { find: /^starknet-session-keys\/automations$/, replacement: src("Automations.ts") },
       { find: /^starknet-session-keys\/devnet\/server$/, replacement: src("DevnetServer.ts") },
       { find: /^starknet-session-keys\/promise$/, replacement: src("promise.ts") },
       { find: /^starknet-session-keys$/, replacement: src("index.ts") }

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
@@ -119,6 +119,17 @@ export interface Client {
       readonly idempotencyKey?: string
     }
   }) => Promise<string>
+  /**
+   * Settles a payment whose outcome was unknown (`OutcomeUnknown`) from the chain: resolves with
+   * `{ _tag: "Executed", transactionHash }` or `{ _tag: "NotExecuted", nonce, executeBefore }` (its window closed with
+   * its nonce unused: safe to pay again). `Sessions.resolve` of the Effect API; rejects with `OutcomeUnknown` when
+   * `timeoutMs` ends first, with `InvalidInput` for a key this client never recorded.
+   */
+  readonly resolveExecution: (params: {
+    readonly walletAddress: string
+    readonly idempotencyKey: string
+    readonly timeoutMs?: number
+  }) => Promise<Sessions.Outcome>
   /** Accepts the guide's `{ txHash }` or a plain hash. */
   readonly getTransactionStatus: (args: { readonly txHash: string } | string, bearerToken?: string) => Promise<TransactionStatus>
   /**
@@ -129,10 +140,53 @@ export interface Client {
   readonly waitForTransaction: (
     args: { readonly txHash: string; readonly timeoutMs?: number; readonly intervalMs?: number } | string
   ) => Promise<Receipt>
+  /**
+   * Durable time-boxed automations on this client's services (see docs/automations.md). Loaded on first use, so
+   * the client needs `@effect/workflow` (and the SQL packages for a durable engine) only when this is called.
+   */
+  readonly automations: (options: AutomationsClientOptions) => Promise<AutomationsClient>
   /** The embedded devnet, when the client runs on one. */
   readonly devnet: DevnetClient | undefined
   /** The runtime, to run Effects of your own on the client's services. */
   readonly runtime: ManagedRuntime.ManagedRuntime<ClientServices, unknown>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Options of `client.automations`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AutomationsClientOptions {
+  /** Encrypts the session keys at rest (never the user's PIN). */
+  readonly serverKey: string
+  /**
+   * The workflow engine and the automation store (`WorkflowEngine | Automations.Store`), e.g. `layerEngineSingle()`
+   * with `layerStoreSql()` on `layerPglite(...)`; by default both in memory (nothing survives a restart).
+   */
+  readonly engine?: Layer.Layer<any, unknown, never>
+  readonly pollIntervalMs?: number
+}
+
+/**
+ * Automations as Promises: `start`, `status`, `cancel`, `awaitEnd`, rejecting with the typed errors.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AutomationsClient {
+  readonly start: (definition: {
+    readonly automationId: string
+    readonly wallet: Wallet
+    readonly pin: string
+    readonly calls: (step: number) => ReadonlyArray<CallInput>
+    readonly schedule: { readonly everyMs: number; readonly times: number } | { readonly cron: string; readonly times: number }
+    readonly marginMs?: number
+  }) => Promise<import("./Automations.js").Status>
+  readonly status: (automationId: string) => Promise<import("./Automations.js").Status>
+  readonly cancel: (automationId: string) => Promise<void>
+  readonly awaitEnd: (automationId: string) => Promise<import("./Automations.js").Outcome>
   readonly close: () => Promise<void>
 }
 
@@ -329,6 +383,15 @@ export const createClient = (options: ClientOptions = {}): Client => {
           asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
         )
       })),
+    resolveExecution: method((params) =>
+      Effect.gen(function*() {
+        const checked = yield* argument(params, "params")
+        const timeoutMs = yield* millisOf(checked["timeoutMs"], "timeoutMs")
+        return yield* Sessions.resolve(
+          { wallet: checked["walletAddress"] as string, idempotencyKey: checked["idempotencyKey"] as string },
+          timeoutMs !== undefined ? Transactions.defaultPolling.pipe(Schedule.upTo(Duration.millis(timeoutMs))) : undefined
+        )
+      })),
     getTransactionStatus: method((args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),
     waitForTransaction: method((args) =>
       Effect.gen(function*() {
@@ -342,6 +405,33 @@ export const createClient = (options: ClientOptions = {}): Client => {
           ...(intervalMs !== undefined ? { schedule: Transactions.spaced(intervalMs) } : {})
         })
       })),
+    automations: async (options) => {
+      const Automations = await import("./Automations.js")
+      const services = await runtime.runtime()
+      const engine = options.engine ?? Layer.merge(Automations.layerEngineMemory, Automations.layerStoreMemory)
+      const automations = ManagedRuntime.make(
+        Automations.layer({
+          serverKey: Redacted.make(options.serverKey),
+          ...(options.pollIntervalMs !== undefined ? { pollInterval: options.pollIntervalMs } : {})
+        }).pipe(Layer.provide(engine as Layer.Layer<import("@effect/workflow").WorkflowEngine.WorkflowEngine | import("./Automations.js").Store>), Layer.provide(Layer.succeedContext(services.context)))
+      )
+      const go = <A, E>(effect: Effect.Effect<A, E, any>): Promise<A> => toPromise(automations, () => effect)
+      return {
+        start: (d) =>
+          go(Automations.start({
+            automationId: d.automationId,
+            wallet: d.wallet,
+            pin: Redacted.make(d.pin),
+            calls: d.calls,
+            schedule: "cron" in d.schedule ? d.schedule : { every: d.schedule.everyMs, times: d.schedule.times },
+            ...(d.marginMs !== undefined ? { margin: d.marginMs } : {})
+          })),
+        status: (id) => go(Automations.status(id)),
+        cancel: (id) => go(Automations.cancel(id)),
+        awaitEnd: (id) => go(Automations.awaitEnd(id)),
+        close: () => automations.dispose()
+      }
+    },
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
     close: () => runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))

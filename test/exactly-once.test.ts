@@ -404,6 +404,45 @@ describe("the Promise client", () => {
     }))
 })
 
+describe("the Promise client's resolveExecution", () => {
+  it.live("settles an unknown outcome from the chain: Executed with the hash the same key then answers; a key never recorded is InvalidInput", () =>
+    Effect.promise(async () => {
+      const { createClient, InvalidInput, OutcomeUnknown } = await import("starknet-session-keys/promise")
+      const sdk = createClient({ devnet: { blockTime: "20 millis" } })
+      try {
+        const wallet = await sdk.devnet!.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
+        await sdk.waitForTransaction(await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5 }
+        }))
+        const handle = await sdk.devnet!.handle()
+        // The answer is lost and the transaction held out of the next blocks: the execute cannot know.
+        await Effect.runPromise(handle.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"], holdBlocks: 300 }))
+        const lost = await sdk.executeTransactionWithSession({
+          params: { encryptKey: PIN, wallet, session, calls: [transfer(55n)], idempotencyKey: "invoice-55" }
+        }).catch((e: unknown) => e)
+        expect(lost).toBeInstanceOf(OutcomeUnknown)
+        await Effect.runPromise(handle.setFaults({}))
+        for (let i = 0; i < 300; i++) await Effect.runPromise(handle.mineBlock)
+        const outcome = await sdk.resolveExecution({ walletAddress: wallet.publicKey, idempotencyKey: "invoice-55", timeoutMs: 20_000 })
+        expect(outcome._tag).toBe("Executed")
+        expect(await Effect.runPromise(handle.balanceOf(USDC, RECIPIENT))).toBe(55n)
+        // The same key answers the same transaction and pays nothing more.
+        const again = await sdk.executeTransactionWithSession({
+          params: { encryptKey: PIN, wallet, session, calls: [transfer(55n)], idempotencyKey: "invoice-55" }
+        })
+        expect(outcome._tag === "Executed" && outcome.transactionHash).toBe(again)
+        expect(await Effect.runPromise(handle.balanceOf(USDC, RECIPIENT))).toBe(55n)
+        const unknownKey = await sdk.resolveExecution({ walletAddress: wallet.publicKey, idempotencyKey: "never-sent" }).catch((e: unknown) => e)
+        expect(unknownKey).toBeInstanceOf(InvalidInput)
+      } finally {
+        await sdk.close()
+      }
+    }))
+})
+
 describe("the in-memory Ledger's bound", () => {
   it.effect("past 10,000 records it forgets settled ones only: a record not settled is kept, however old", () =>
     Effect.gen(function*() {

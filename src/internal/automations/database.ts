@@ -1,0 +1,181 @@
+/**
+ * The database of the automations engine: PGlite served on loopback (embedded, data in a directory), or a real
+ * Postgres. Either way `@effect/sql-pg` is the one driver, so every store speaks the same SQL.
+ */
+import { ClusterWorkflowEngine, SingleRunner, type ShardingConfig } from "@effect/cluster"
+import type { SqlClient, SqlError } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import type { WorkflowEngine } from "@effect/workflow"
+import { Config, type ConfigError, Effect, Layer, Option, type Redacted } from "effect"
+
+/** The SQL runner storage holds one connection for its advisory locks: the pool needs more than that. */
+const MIN_POOL = 2
+
+interface PgliteLike {
+  readonly isInTransaction: () => boolean
+  readonly runExclusive: <T>(fn: () => Promise<T>) => Promise<T>
+  readonly execProtocolRawStream: (message: Uint8Array, options: { readonly onRawData: (data: Uint8Array) => void }) => Promise<void>
+  readonly exec: (query: string) => Promise<unknown>
+}
+
+interface Pending {
+  readonly message: Uint8Array
+  readonly onData: (data: Uint8Array) => void
+}
+
+interface Batch {
+  readonly handlerId: number
+  readonly messages: ReadonlyArray<Pending>
+  readonly resolve: (bytes: number) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** Messages of the extended query protocol that a `Sync` closes: they must reach the backend together. */
+const EXTENDED = new Set(["P", "B", "D", "E", "C", "H"].map((c) => c.charCodeAt(0)))
+
+/**
+ * PGlite is one backend session behind every socket connection. pglite-socket 0.2.17 queues each protocol message
+ * on its own, so two connections' Parse/Bind/Execute interleave (a Bind then runs another connection's statement),
+ * and a statement can land inside another connection's open transaction. This queue runs a connection's messages
+ * up to its `Sync` (or a simple `Query`) as one unit, and while a transaction is open lets only the connection
+ * that opened it in. It replaces the server's own queue (same three methods).
+ */
+class BatchQueue {
+  private readonly buffered = new Map<number, Array<Pending>>()
+  private readonly ready: Array<Batch> = []
+  private running = false
+  private owner: number | null = null
+
+  constructor(private readonly db: PgliteLike) {}
+
+  enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+    const list = this.buffered.get(handlerId) ?? []
+    list.push({ message, onData })
+    if (EXTENDED.has(message[0]!)) {
+      this.buffered.set(handlerId, list)
+      return Promise.resolve(0)
+    }
+    this.buffered.delete(handlerId)
+    return new Promise<number>((resolve, reject) => {
+      this.ready.push({ handlerId, messages: list, resolve, reject })
+      void this.drain()
+    })
+  }
+
+  getQueueLength() {
+    return this.ready.length
+  }
+
+  clearQueueForHandler(handlerId: number) {
+    this.buffered.delete(handlerId)
+    for (let i = this.ready.length - 1; i >= 0; i--) {
+      if (this.ready[i]!.handlerId === handlerId) this.ready.splice(i, 1)[0]!.reject(new Error("Handler disconnected"))
+    }
+  }
+
+  async clearTransactionIfNeeded(handlerId: number) {
+    if (this.owner === handlerId && this.db.isInTransaction()) {
+      await this.db.runExclusive(() => this.db.exec("ROLLBACK"))
+    }
+    if (this.owner === handlerId) this.owner = null
+    await this.drain()
+  }
+
+  private async drain() {
+    if (this.running) return
+    this.running = true
+    try {
+      for (;;) {
+        const inTx = this.owner !== null && this.db.isInTransaction()
+        if (!inTx) this.owner = null
+        const index = inTx ? this.ready.findIndex((b) => b.handlerId === this.owner) : 0
+        if (index < 0 || this.ready.length === 0) break
+        const batch = this.ready.splice(index, 1)[0]!
+        let bytes = 0
+        try {
+          await this.db.runExclusive(async () => {
+            for (const m of batch.messages) {
+              await this.db.execProtocolRawStream(m.message, {
+                onRawData: (data) => {
+                  bytes += data.length
+                  m.onData(data)
+                }
+              })
+            }
+          })
+          if (this.db.isInTransaction()) this.owner = batch.handlerId
+          batch.resolve(bytes)
+        } catch (error) {
+          batch.reject(error)
+        }
+      }
+    } finally {
+      this.running = false
+    }
+  }
+}
+
+/**
+ * PGlite on `dataDir`, served on 127.0.0.1 at a free port by `@electric-sql/pglite-socket`, and a `PgClient` pool on
+ * it. The server stops and the database closes with the layer. One process opens a data directory at a time.
+ */
+export const layerPglite = (options: {
+  readonly dataDir: string
+  readonly maxConnections?: number
+}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError.SqlError> =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const pool = Math.max(MIN_POOL, options.maxConnections ?? 4)
+    // Loaded here, so that importing the module costs nothing to those who use a real Postgres.
+    const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
+    const { PGLiteSocketServer } = yield* Effect.promise(() => import("@electric-sql/pglite-socket"))
+    const db = yield* Effect.acquireRelease(
+      Effect.promise(() => PGlite.create(options.dataDir)),
+      (db) => Effect.promise(() => db.close()).pipe(Effect.ignore)
+    )
+    // One spare connection above the pool, for a connection the pool replaces while the old one closes.
+    const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: pool + 1 })
+    ;(server as unknown as { queryQueue: BatchQueue }).queryQueue = new BatchQueue(db as unknown as PgliteLike)
+    yield* Effect.acquireRelease(
+      Effect.promise(() => server.start()),
+      () => Effect.promise(() => server.stop()).pipe(Effect.ignore)
+    )
+    const [host, port] = server.getServerConn().split(":")
+    return PgClient.layer({
+      host: host!,
+      port: Number(port),
+      database: "postgres",
+      username: "postgres",
+      maxConnections: pool,
+      minConnections: 1
+    })
+  }))
+
+/** A real Postgres at `url`. */
+export const layerPostgres = (options: {
+  readonly url: Redacted.Redacted<string>
+  readonly maxConnections?: number
+}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError.SqlError> =>
+  PgClient.layer({ url: options.url, maxConnections: Math.max(MIN_POOL, options.maxConnections ?? 10) })
+
+/** `DATABASE_URL` when set, else PGlite in `AUTOMATION_DATA_DIR` (default `./.automations`). */
+export const layerFromConfig: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError.SqlError | ConfigError.ConfigError> =
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const url = yield* Config.option(Config.redacted("DATABASE_URL"))
+    if (Option.isSome(url)) return layerPostgres({ url: url.value })
+    const dataDir = yield* Config.string("AUTOMATION_DATA_DIR").pipe(Config.withDefault("./.automations"))
+    return layerPglite({ dataDir })
+  }))
+
+/**
+ * The `@effect/cluster` workflow engine with its messages and runner locks in the SQL database, as a single runner:
+ * what one instance needs to survive a restart.
+ */
+export const layerEngineSingle = (options: {
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]>
+} = {}): Layer.Layer<WorkflowEngine.WorkflowEngine, ConfigError.ConfigError, SqlClient.SqlClient> =>
+  ClusterWorkflowEngine.layer.pipe(
+    Layer.provide(SingleRunner.layer({
+      runnerStorage: "sql",
+      shardingConfig: { entityMessagePollInterval: "1 second", entityReplyPollInterval: "1 second", ...options.shardingConfig }
+    }))
+  )

@@ -1,0 +1,220 @@
+/**
+ * The `Ledger` in a SQL database (Postgres, or PGlite served on loopback): idempotency records, call reservations
+ * and remembered keys shared by every instance on the database. The one operation that must be atomic, "record if
+ * absent (or in place of a given dead record)", is a single `INSERT … ON CONFLICT`; a reservation is a row lock.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Schema } from "effect"
+import { LedgerError } from "../../Errors.js"
+import { Ledger, Payment, type PaymentStatus, type Reserved, type SessionRef } from "../../Ledger.js"
+import type { Felt } from "../../Schemas.js"
+
+const norm = (hex: string) => {
+  try {
+    return "0x" + BigInt(hex).toString(16)
+  } catch {
+    return hex
+  }
+}
+const sessionKey = (s: SessionRef) => `${norm(s.wallet)}:${norm(s.sessionPublicKey)}`
+
+interface PaymentRow {
+  readonly body: string
+  readonly status: PaymentStatus
+  readonly transaction_hash: string | null
+  readonly reason: string | null
+  readonly reservation: string | null
+}
+
+const encodePayment = Schema.encodeSync(Payment)
+const decodePayment = Schema.decodeUnknown(Payment)
+
+/** Creates the tables once per database (concurrent starters take turns through an advisory lock). */
+const migrate = (sql: SqlClient.SqlClient, prefix: string) =>
+  sql.withTransaction(Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(hashtext(${prefix + "_ledger_migrate"}))`
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_payments (
+      wallet TEXT NOT NULL,
+      idempotency_key TEXT NOT NULL,
+      nonce TEXT NOT NULL,
+      session TEXT NOT NULL,
+      status TEXT NOT NULL,
+      transaction_hash TEXT,
+      reason TEXT,
+      reservation TEXT,
+      execute_before BIGINT NOT NULL,
+      body TEXT NOT NULL,
+      PRIMARY KEY (wallet, idempotency_key)
+    )`)
+    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_payments_by_hash ON ${prefix}_payments (transaction_hash)`)
+    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_payments_by_session ON ${prefix}_payments (session, status)`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_sessions (
+      session TEXT PRIMARY KEY,
+      used INTEGER NOT NULL,
+      epoch INTEGER NOT NULL,
+      allowed_entrypoints TEXT
+    )`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_reservations (
+      reservation TEXT PRIMARY KEY,
+      session TEXT NOT NULL,
+      epoch INTEGER NOT NULL
+    )`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_keys (
+      public_key TEXT PRIMARY KEY,
+      valid_until BIGINT NOT NULL
+    )`)
+  }))
+
+/**
+ * Builds a `Ledger` on the `SqlClient` at hand (tables `<prefix>_payments`, `<prefix>_ledger_*`, created if
+ * missing).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeSql = (options: { readonly prefix?: string } = {}) =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? "ssk"
+    const sql = yield* SqlClient.SqlClient
+    const fault = (operation: string) => (error: unknown) =>
+      new LedgerError({ operation, message: error instanceof Error ? error.message : String(error) })
+    yield* migrate(sql, prefix).pipe(Effect.mapError(fault("migrate")))
+    const payments = sql(`${prefix}_payments`)
+    const sessions = sql(`${prefix}_ledger_sessions`)
+    const reservations = sql(`${prefix}_ledger_reservations`)
+    const keys = sql(`${prefix}_ledger_keys`)
+
+    const fromRow = (row: PaymentRow) =>
+      decodePayment({
+        ...JSON.parse(row.body),
+        status: row.status,
+        ...(row.transaction_hash !== null ? { transactionHash: row.transaction_hash } : {}),
+        ...(row.reason !== null ? { reason: row.reason } : {}),
+        ...(row.reservation !== null ? { reservation: row.reservation } : {})
+      })
+    const one = (rows: ReadonlyArray<PaymentRow>) => (rows[0] === undefined ? Effect.succeed(undefined) : fromRow(rows[0]))
+    const selectPayment = (wallet: string, idempotencyKey: string) =>
+      sql<PaymentRow>`SELECT body, status, transaction_hash, reason, reservation FROM ${payments}
+        WHERE wallet = ${norm(wallet)} AND idempotency_key = ${idempotencyKey}`
+
+    const rowOf = (payment: Payment) => {
+      const { reason, reservation, status, transactionHash, ...body } = encodePayment(payment)
+      return {
+        wallet: norm(payment.wallet),
+        idempotency_key: payment.idempotencyKey,
+        nonce: norm(payment.nonce),
+        session: sessionKey(payment),
+        status,
+        transaction_hash: transactionHash !== undefined ? norm(String(transactionHash)) : null,
+        reason: reason ?? null,
+        reservation: reservation ?? null,
+        execute_before: payment.executeBefore,
+        body: JSON.stringify(body)
+      }
+    }
+
+    const ensureSession = (key: string) =>
+      sql`INSERT INTO ${sessions} ${sql.insert({ session: key, used: 0, epoch: 0, allowed_entrypoints: null })}
+        ON CONFLICT (session) DO NOTHING`
+
+    return Ledger.of({
+      recordPayment: (payment, opts) =>
+        Effect.gen(function*() {
+          const row = rowOf(payment)
+          const inserted = opts?.replacing === undefined
+            ? yield* sql<PaymentRow>`INSERT INTO ${payments} ${sql.insert(row)}
+                ON CONFLICT (wallet, idempotency_key) DO NOTHING
+                RETURNING body, status, transaction_hash, reason, reservation`
+            : yield* sql<PaymentRow>`INSERT INTO ${payments} ${sql.insert(row)}
+                ON CONFLICT (wallet, idempotency_key) DO UPDATE SET
+                  nonce = EXCLUDED.nonce, session = EXCLUDED.session, status = EXCLUDED.status,
+                  transaction_hash = EXCLUDED.transaction_hash, reason = EXCLUDED.reason,
+                  reservation = EXCLUDED.reservation, execute_before = EXCLUDED.execute_before, body = EXCLUDED.body
+                WHERE ${payments}.nonce = ${norm(opts.replacing)}
+                RETURNING body, status, transaction_hash, reason, reservation`
+          if (inserted.length === 1) return payment
+          const existing = yield* one(yield* selectPayment(payment.wallet, payment.idempotencyKey))
+          // A row removed between the conflict and the read cannot happen: records are never deleted here.
+          return existing ?? payment
+        }).pipe(Effect.mapError(fault("recordPayment"))),
+      payment: (wallet, idempotencyKey) =>
+        Effect.flatMap(selectPayment(wallet, idempotencyKey), one).pipe(Effect.mapError(fault("payment"))),
+      paymentByHash: (txHash) =>
+        sql<PaymentRow>`SELECT body, status, transaction_hash, reason, reservation FROM ${payments}
+          WHERE transaction_hash = ${norm(txHash)} LIMIT 1`.pipe(Effect.flatMap(one), Effect.mapError(fault("paymentByHash"))),
+      updatePayment: (wallet, idempotencyKey, nonce, update) =>
+        sql`UPDATE ${payments} SET
+            status = ${update.status},
+            transaction_hash = COALESCE(${update.transactionHash !== undefined ? norm(update.transactionHash) : null}, transaction_hash),
+            reason = COALESCE(${update.reason ?? null}, reason),
+            reservation = COALESCE(${update.reservation ?? null}, reservation)
+          WHERE wallet = ${norm(wallet)} AND idempotency_key = ${idempotencyKey} AND nonce = ${norm(nonce)}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("updatePayment"))
+        ),
+      openPayments: (session) =>
+        sql<PaymentRow>`SELECT body, status, transaction_hash, reason, reservation FROM ${payments}
+          WHERE session = ${sessionKey(session)} AND status NOT IN ('executed', 'not-executed')`.pipe(
+          Effect.flatMap((rows) => Effect.forEach(rows, fromRow)),
+          Effect.mapError(fault("openPayments"))
+        ),
+      reserve: (session, chain) =>
+        sql.withTransaction(Effect.gen(function*() {
+          const key = sessionKey(session)
+          yield* ensureSession(key)
+          const [row] = yield* sql<{ readonly used: number; readonly epoch: number }>`
+            SELECT used, epoch FROM ${sessions} WHERE session = ${key} FOR UPDATE`
+          const used = Math.max(chain.callsUsed, Number(row!.used))
+          if (used >= chain.maxCalls) return { ok: false, used } satisfies Reserved
+          const reservation = `${key}#${Number(row!.epoch)}#${crypto.randomUUID()}`
+          yield* sql`UPDATE ${sessions} SET used = ${used + 1} WHERE session = ${key}`
+          yield* sql`INSERT INTO ${reservations} ${sql.insert({ reservation, session: key, epoch: Number(row!.epoch) })}`
+          return { ok: true, reservation, used } satisfies Reserved
+        })).pipe(Effect.mapError(fault("reserve"))),
+      release: (reservation) =>
+        sql.withTransaction(Effect.gen(function*() {
+          const [gone] = yield* sql<{ readonly session: string; readonly epoch: number }>`
+            DELETE FROM ${reservations} WHERE reservation = ${reservation} RETURNING session, epoch`
+          if (gone === undefined) return
+          yield* sql`UPDATE ${sessions} SET used = GREATEST(0, used - 1)
+            WHERE session = ${gone.session} AND epoch = ${Number(gone.epoch)}`
+        })).pipe(Effect.mapError(fault("release"))),
+      resetSession: (session, allowedEntrypoints) =>
+        sql.withTransaction(Effect.gen(function*() {
+          const key = sessionKey(session)
+          yield* ensureSession(key)
+          yield* sql`UPDATE ${sessions} SET used = 0, epoch = epoch + 1,
+            allowed_entrypoints = ${allowedEntrypoints !== undefined ? JSON.stringify(allowedEntrypoints) : null}
+            WHERE session = ${key}`
+          yield* sql`DELETE FROM ${reservations} WHERE session = ${key}`
+        })).pipe(Effect.mapError(fault("resetSession"))),
+      allowedEntrypoints: (session) =>
+        sql<{ readonly allowed_entrypoints: string | null }>`
+          SELECT allowed_entrypoints FROM ${sessions} WHERE session = ${sessionKey(session)}`.pipe(
+          Effect.map((rows) =>
+            rows[0]?.allowed_entrypoints == null ? undefined : (JSON.parse(rows[0].allowed_entrypoints) as ReadonlyArray<Felt>)
+          ),
+          Effect.mapError(fault("allowedEntrypoints"))
+        ),
+      rememberKey: (publicKey, validUntil) =>
+        sql`INSERT INTO ${keys} ${sql.insert({ public_key: norm(publicKey), valid_until: validUntil })}
+          ON CONFLICT (public_key) DO UPDATE SET valid_until = EXCLUDED.valid_until`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("rememberKey"))
+        ),
+      keyValidUntil: (publicKey) =>
+        sql<{ readonly valid_until: string | number }>`SELECT valid_until FROM ${keys} WHERE public_key = ${norm(publicKey)}`.pipe(
+          Effect.map((rows) => (rows[0] === undefined ? undefined : Number(rows[0].valid_until))),
+          Effect.mapError(fault("keyValidUntil"))
+        )
+    })
+  })
+
+/**
+ * The `Ledger` in the SQL database at hand, shared by every instance on it.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerSql = (options: { readonly prefix?: string } = {}): Layer.Layer<Ledger, LedgerError, SqlClient.SqlClient> =>
+  Layer.effect(Ledger, makeSql(options))

@@ -1,0 +1,142 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Schema } from "effect"
+import { Ledger, OutsideExecution, Schemas } from "starknet-session-keys"
+import * as Automations from "starknet-session-keys/automations"
+import { DATABASE_URL, freshPrefix, pgliteLayer, postgresLayer } from "./helpers/databases.js"
+
+const WALLET = "0x1234abcd"
+const SESSION = "0x5e55"
+
+/** A payment record as the exactly-once path writes it (typed data from the library's own builder). */
+const payment = (nonce: string, idempotencyKey = "auto-1:0"): Ledger.Payment => {
+  const call = { contractAddress: "0x53c91253bc9682c04929ca02ed00b3e423f6710d2ee7e0d5ebb06f3ecf368a8", entrypoint: "transfer", calldata: ["0x7e0c1e4", "0x3e8", "0x0"] }
+  const typedData = OutsideExecution.toTypedData("0x534e5f5345504f4c4941", {
+    caller: OutsideExecution.anyCaller,
+    nonce: nonce as Schemas.Felt,
+    executeAfter: 100n,
+    executeBefore: 1000n,
+    calls: OutsideExecution.toOutsideCalls(Schema.decodeUnknownSync(Schema.Array(Schemas.Call))([call]))
+  })
+  return Schema.decodeUnknownSync(Ledger.Payment)({
+    wallet: WALLET,
+    idempotencyKey,
+    purpose: "execute",
+    sessionPublicKey: SESSION,
+    nonce,
+    executeAfter: 100,
+    executeBefore: 1000,
+    typedData,
+    signature: ["0x1", "0x2", "0x3", "0x4"],
+    calls: [call],
+    firstBlock: 7,
+    recordedAt: 1_700_000_000_000,
+    status: "pending"
+  })
+}
+
+const session = { wallet: WALLET, sessionPublicKey: SESSION } as unknown as Ledger.SessionRef
+
+const ledgerTests = (prefix: string, it: { readonly scoped: (name: string, self: () => Effect.Effect<void, unknown, any>) => void }) => {
+  const run = <E>(effect: Effect.Effect<void, E, any>) => effect
+
+  it.scoped("records a payment once under concurrency; a replacement needs the dead record's nonce", () =>
+    run(Effect.gen(function*() {
+      const ledger = yield* Automations.makeLedgerSql({ prefix })
+      const other = yield* Automations.makeLedgerSql({ prefix }) // a second instance on the same database
+      const answers = yield* Effect.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? ledger : other).recordPayment(payment(`0x${(i + 1).toString(16)}`))),
+        { concurrency: "unbounded" }
+      )
+      const winner = answers[0]!.nonce
+      expect(answers.every((p) => p.nonce === winner)).toBe(true)
+      expect((yield* other.payment(WALLET as never, "auto-1:0"))?.nonce).toBe(winner)
+
+      // Replacing with a wrong nonce keeps the record; with the right one replaces it.
+      const kept = yield* ledger.recordPayment(payment("0xabc"), { replacing: "0xdead" as never })
+      expect(kept.nonce).toBe(winner)
+      const replaced = yield* ledger.recordPayment(payment("0xabc"), { replacing: winner })
+      expect(replaced.nonce).toBe("0xabc")
+
+      // Updates are guarded by the nonce and keep fields they do not name.
+      yield* ledger.updatePayment(WALLET as never, "auto-1:0", winner, { status: "executed" })
+      expect((yield* ledger.payment(WALLET as never, "auto-1:0"))?.status).toBe("pending")
+      yield* ledger.updatePayment(WALLET as never, "auto-1:0", "0xabc" as never, { status: "submitted", transactionHash: "0xfeed" as never })
+      yield* other.updatePayment(WALLET as never, "auto-1:0", "0xabc" as never, { status: "executed", reason: "seen" })
+      const byHash = yield* other.paymentByHash("0x0feed" as never)
+      expect(byHash).toMatchObject({ status: "executed", transactionHash: "0xfeed", reason: "seen", nonce: "0xabc" })
+      expect(byHash?.typedData).toEqual(payment("0xabc").typedData)
+      expect(yield* ledger.openPayments(session)).toEqual([])
+      yield* ledger.recordPayment(payment("0x77", "auto-1:1"))
+      expect((yield* other.openPayments(session)).map((p) => p.idempotencyKey)).toEqual(["auto-1:1"])
+    })))
+
+  it.scoped("reservations are shared by every instance: never more than maxCalls at once", () =>
+    run(Effect.gen(function*() {
+      const a = yield* Automations.makeLedgerSql({ prefix })
+      const b = yield* Automations.makeLedgerSql({ prefix })
+      const results = yield* Effect.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).reserve(session, { callsUsed: 1, maxCalls: 6 })),
+        { concurrency: "unbounded" }
+      )
+      const granted = results.filter((r) => r.ok)
+      expect(granted.length).toBe(5)
+      const first = granted[0]!
+      if (!first.ok) throw new Error("unreachable")
+      yield* b.release(first.reservation)
+      yield* a.release(first.reservation) // idempotent
+      expect((yield* a.reserve(session, { callsUsed: 1, maxCalls: 6 })).ok).toBe(true)
+      expect((yield* b.reserve(session, { callsUsed: 1, maxCalls: 6 })).ok).toBe(false)
+      // After a reset, a reservation from before gives nothing back.
+      const second = granted[1]!
+      yield* a.resetSession(session, ["0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e" as never])
+      if (second.ok) yield* a.release(second.reservation)
+      const after = yield* b.reserve(session, { callsUsed: 0, maxCalls: 1 })
+      expect(after).toMatchObject({ ok: true, used: 0 })
+      expect(yield* b.allowedEntrypoints(session)).toEqual(["0x83afd3f4caedc6eebf44246fe54e38c95e3179a5ec9ea81740eca5b482d12e"])
+      yield* a.rememberKey("0x00abc" as never, 12345)
+      expect(yield* b.keyValidUntil("0xabc" as never)).toBe(12345)
+    })))
+
+  it.scoped("the automation store: one record per id, a step recorded once, waiters found by hash", () =>
+    run(Effect.gen(function*() {
+      const layer = Automations.layerStoreSql({ prefix })
+      const store = yield* Effect.provide(Automations.Store, layer)
+      const record = { automationId: "a1", executionId: "e1", wallet: WALLET, sessionPublicKey: SESSION, dueAt: [1, 2], state: "registering" as const, createdAt: 5 }
+      expect(yield* store.create(record)).toBe(true)
+      expect(yield* store.create({ ...record, sessionPublicKey: "0x999" })).toBe(false)
+      yield* store.recordStep("a1", { step: 1, txHash: "0xbb", at: 10 })
+      yield* store.recordStep("a1", { step: 0, txHash: "0xaa", at: 9 })
+      yield* store.recordStep("a1", { step: 0, txHash: "0xcc", at: 11 })
+      yield* store.update("a1", { state: "running", registerTxHash: "0x11" })
+      expect(yield* store.get("a1")).toMatchObject({
+        sessionPublicKey: SESSION,
+        state: "running",
+        registerTxHash: "0x11",
+        dueAt: [1, 2],
+        steps: [{ step: 0, txHash: "0xaa", at: 9 }, { step: 1, txHash: "0xbb", at: 10 }]
+      })
+      yield* store.addWaiter("0x00ff", { automationId: "a1", executionId: "e1", deferred: "tx/ff" })
+      expect(yield* store.waiterOf("0xff")).toEqual({ automationId: "a1", executionId: "e1", deferred: "tx/ff" })
+      yield* store.removeWaiter("0xff")
+      expect(yield* store.waiterOf("0xff")).toBeUndefined()
+    })))
+}
+
+// One database per block: a fresh PGlite initialises its data directory first (seconds on a busy machine).
+describe("the SQL Ledger and store on PGlite (served on loopback, @effect/sql-pg)", () => {
+  layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => ledgerTests(freshPrefix("pglite"), it))
+})
+
+describe.skipIf(DATABASE_URL === undefined)("the SQL Ledger and store on a real Postgres (DATABASE_URL)", () => {
+  // The shared database keeps nothing of the run: its tables are dropped when the block ends.
+  const prefix = freshPrefix("pg")
+  const dropped = Layer.scopedDiscard(Effect.addFinalizer(() =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.flatMap(
+        sql<{ readonly tablename: string }>`SELECT tablename FROM pg_tables WHERE tablename LIKE ${prefix + "%"}`,
+        (rows) => Effect.forEach(rows, (r) => sql.unsafe(`DROP TABLE IF EXISTS "${r.tablename}"`), { discard: true })
+      )).pipe(Effect.ignore)
+  ))
+  layer(Layer.provideMerge(dropped, postgresLayer()), { timeout: 60_000, excludeTestServices: true })((it) => ledgerTests(prefix, it))
+})
