@@ -1192,7 +1192,17 @@ export const wait = (
     Effect.catchTag("Reverted", (reverted) =>
       Effect.gen(function*() {
         const payment = yield* (yield* Ledger).paymentByHash(reverted.txHash as TxHash).pipe(Effect.orElseSucceed(() => undefined))
-        if (payment === undefined || payment.purpose !== "execute") return yield* reverted
+        if (payment === undefined) return yield* reverted
+        // A second copy of a payload refused for its nonce: a relayer that sends a copy while the first is pending
+        // gets it reverted once the first executes. The payment is then the first copy's, which the chain names.
+        if (/duplicated nonce/i.test(reverted.revertReason)) {
+          const outcome = yield* resolvePayment(payment, Schedule.stop, undefined).pipe(Effect.orElseSucceed(() => undefined))
+          if (outcome?._tag === "Executed" && BigInt(outcome.transactionHash) !== BigInt(reverted.txHash)) {
+            return yield* Transactions.wait(outcome.transactionHash, options)
+          }
+          return yield* reverted
+        }
+        if (payment.purpose !== "execute") return yield* reverted
         return yield* Effect.fail(yield* explain(payment.wallet, payment.sessionPublicKey, payment.calls, reverted.revertReason, reverted))
       }))
   )
