@@ -5,16 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, TestClock } from "effect"
 import { Devnet, Errors, Ledger, Sessions, StarknetRpc } from "starknet-session-keys"
-import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
-
-const untilDropped = (devnet: Devnet.DevnetHandle) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      if (((yield* devnet.faults).dropNext ?? 0) === 0) return
-      yield* TestClock.adjust("10 millis")
-    }
-    throw new Error("the submission never reached the devnet")
-  })
+import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, untilDropped, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 describe("a resent payload that may already have executed", () => {
   it.effect("refused by the paymaster (its window closed) while our reads lag: not a refusal, the chain decides; paid once", () =>
