@@ -321,11 +321,20 @@ const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, 
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const block = yield* retrying(rpc.latestBlock, retry)
+    // The nonce is read at that very block: a `latest` answered by a node that lags behind the one that gave the
+    // block could show a used nonce unused at a time past the window, and call an executed payment dead.
     const [valid] = yield* retrying(
-      rpc.call({ contractAddress: payment.wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [payment.nonce] }),
+      rpc.call({
+        contractAddress: payment.wallet,
+        entrypoint: "is_valid_outside_execution_nonce",
+        calldata: [payment.nonce],
+        blockNumber: block.blockNumber
+      }),
       retry
     )
-    if (valid !== undefined && BigInt(valid) === 0n) return "used"
+    // An answer without a value decides nothing.
+    if (valid === undefined) return "open"
+    if (BigInt(valid) === 0n) return "used"
     return block.timestamp >= payment.executeBefore ? "dead" : "open"
   })
 
@@ -1183,7 +1192,17 @@ export const wait = (
     Effect.catchTag("Reverted", (reverted) =>
       Effect.gen(function*() {
         const payment = yield* (yield* Ledger).paymentByHash(reverted.txHash as TxHash).pipe(Effect.orElseSucceed(() => undefined))
-        if (payment === undefined || payment.purpose !== "execute") return yield* reverted
+        if (payment === undefined) return yield* reverted
+        // A second copy of a payload refused for its nonce: a relayer that sends a copy while the first is pending
+        // gets it reverted once the first executes. The payment is then the first copy's, which the chain names.
+        if (/duplicated nonce/i.test(reverted.revertReason)) {
+          const outcome = yield* resolvePayment(payment, Schedule.stop, undefined).pipe(Effect.orElseSucceed(() => undefined))
+          if (outcome?._tag === "Executed" && BigInt(outcome.transactionHash) !== BigInt(reverted.txHash)) {
+            return yield* Transactions.wait(outcome.transactionHash, options)
+          }
+          return yield* reverted
+        }
+        if (payment.purpose !== "execute") return yield* reverted
         return yield* Effect.fail(yield* explain(payment.wallet, payment.sessionPublicKey, payment.calls, reverted.revertReason, reverted))
       }))
   )

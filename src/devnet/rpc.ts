@@ -41,6 +41,18 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
             return Effect.fail(new RpcError({ method: "starknet_call", code: 21, message: "Requested entrypoint does not exist in the contract", transient: false }))
           }
           try {
+            if (req.blockNumber !== undefined && !(req.blockNumber === node.readBlock() && node.lagged() === undefined)) {
+              // A read pinned to a block: the state after it, at its timestamp, as a node that keeps history answers.
+              const n = req.blockNumber
+              const state = n <= node.readBlock() ? chain.stateAt(n) : undefined
+              const timestamp = node.block({ blockNumber: n })?.timestamp
+              if (state === undefined || timestamp === undefined) {
+                return Effect.fail(new RpcError({ method: "starknet_call", code: 24, message: "Block not found", transient: false }))
+              }
+              const selector = BigInt(callSelector(req))
+              const calldata = req.calldata.map(BigInt)
+              return Effect.succeed(chain.viewAt(state, BigInt(timestamp), () => chain.call(0n, contract, selector, calldata)).map(felt))
+            }
             return Effect.succeed(node.view(contract, BigInt(callSelector(req)), req.calldata.map(BigInt)).map(felt))
           } catch (error) {
             if (!(error instanceof Revert)) throw error
