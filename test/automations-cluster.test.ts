@@ -103,6 +103,9 @@ describe.skipIf(!enabled)("two runners on one Postgres (real processes)", () => 
 
       // 2. Kill A once an automation it owns has done a step and has steps left.
       const victims = yield* Effect.gen(function*() {
+        if (a.child.exitCode !== null || b.child.exitCode !== null) {
+          return yield* Effect.die(new Error(`a worker exited before the kill:\n${a.stderr()}\n${b.stderr()}`))
+        }
         const owned = ownedNow(a)
         const rs = yield* records
         const halfway = rs.filter((r) => r !== undefined && owned.has(r.automationId) && r.steps.length >= 1 && r.steps.length < TIMES)
