@@ -93,7 +93,9 @@ const main = Effect.gen(function*() {
   const engine = Automations.layerEngineCluster({
     runnerAddress: { host: "127.0.0.1", port: settings.port },
     prefix: settings.prefix,
-    shardingConfig: { shardsPerGroup: settings.shards }
+    // A dead runner drops out of the runner list once its heartbeat is this old, even when the health check
+    // (a singleton) ran on the runner that died.
+    shardingConfig: { shardsPerGroup: settings.shards, shardLockExpiration: "10 seconds", shardLockRefreshInterval: "2 seconds" }
   })
   const stores = Layer.mergeAll(
     Automations.layerStoreSql({ prefix: settings.prefix }),
