@@ -321,11 +321,20 @@ const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, 
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     const block = yield* retrying(rpc.latestBlock, retry)
+    // The nonce is read at that very block: a `latest` answered by a node that lags behind the one that gave the
+    // block could show a used nonce unused at a time past the window, and call an executed payment dead.
     const [valid] = yield* retrying(
-      rpc.call({ contractAddress: payment.wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [payment.nonce] }),
+      rpc.call({
+        contractAddress: payment.wallet,
+        entrypoint: "is_valid_outside_execution_nonce",
+        calldata: [payment.nonce],
+        blockNumber: block.blockNumber
+      }),
       retry
     )
-    if (valid !== undefined && BigInt(valid) === 0n) return "used"
+    // An answer without a value decides nothing.
+    if (valid === undefined) return "open"
+    if (BigInt(valid) === 0n) return "used"
     return block.timestamp >= payment.executeBefore ? "dead" : "open"
   })
 
@@ -368,13 +377,17 @@ const findTransaction = (payment: Payment, cursor: Ref.Ref<number>, retry: Optio
       const numbers = Array.from({ length: Math.min(SCAN_BATCH, latest - from + 1) }, (_, i) => from + i)
       const blocks = yield* Effect.forEach(numbers, (n) => retrying(rpc.getBlockWithTxs(n), retry), { concurrency: SCAN_BATCH })
       const candidates = blocks.flatMap((b) => b.transactions.filter((tx) => carries(tx.calldata, wallet, nonce)))
+      let unknown = false
       for (const tx of candidates) {
         const receipt = yield* retrying(
           rpc.getTransactionReceipt(tx.transactionHash).pipe(Effect.catchTag("TransactionNotFound", () => Effect.succeed(undefined))),
           retry
         )
         if (receipt?.executionStatus === "SUCCEEDED") return tx.transactionHash
+        // A node that served the block may be ahead of the one asked for the receipt: look at these blocks again.
+        if (receipt === undefined) unknown = true
       }
+      if (unknown) return undefined
       yield* Ref.set(cursor, from + numbers.length)
     }
     return undefined
@@ -408,7 +421,9 @@ const resolvePayment = (
     yield* Effect.repeat(step, { schedule, until: (outcome) => outcome !== undefined })
     const outcome = yield* Ref.get(decided)
     if (outcome?._tag === "Executed") {
-      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: outcome.transactionHash })
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: outcome.transactionHash }).pipe(
+        Effect.catchAll((error) => Effect.logWarning("the ledger could not record an executed payment; the record stays open", error))
+      )
     } else if (outcome?._tag === "NotExecuted") {
       if (payment.reservation !== undefined) yield* ledger.release(payment.reservation)
       yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "not-executed" })
@@ -530,11 +545,14 @@ const isDuplicatedNonce = (error: PaymasterError) => error.revertReason !== unde
  * Sends a recorded payload, retrying transient faults. Succeeds with its transaction hash; fails with the
  * paymaster's refusal when the first answer is a refusal (the record says `refused`, the payload stays valid
  * until its window closes); whenever an attempt may have reached the paymaster and no answer settled it, the chain
- * decides (`resolvePayment`, within the retry budget), and an outcome still open is `OutcomeUnknown`.
+ * decides (`resolvePayment`, within the retry budget), and an outcome still open is `OutcomeUnknown`. When the
+ * payload may have been received before (`received`: an earlier execute sent it), a refusal proves nothing: the
+ * copy sent before may have executed (a closed window is refused before a used nonce), so the chain decides too.
  */
 const sendPayment = (
   payment: Payment,
-  options: Options
+  options: Options,
+  received = false
 ): Effect.Effect<TxHash, PaymasterError | OutcomeUnknown | LedgerError | NotExecutedSignal, Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
@@ -553,7 +571,7 @@ const sendPayment = (
       }
     }
     let attempt = 0
-    let uncertain = false
+    let uncertain = received
     const once = Effect.suspend(() => {
       attempt++
       return Effect.logDebug("submitting a signed payload").pipe(
@@ -573,7 +591,11 @@ const sendPayment = (
     const result = yield* Effect.either(retrying(once, options.retry))
     if (Either.isRight(result)) {
       const { transactionHash } = result.right
-      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "submitted", transactionHash })
+      // Sent: a store that cannot write the answer must not turn it into a failure (a LedgerError says nothing was
+      // sent). The record stays pending, and the chain settles it.
+      yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "submitted", transactionHash }).pipe(
+        Effect.catchAll((error) => Effect.logWarning("the ledger could not record a submission's hash; the record stays pending", error))
+      )
       return transactionHash
     }
     const error = result.left
@@ -643,9 +665,19 @@ const submitOnce = <E, R, E2, R2>(
             return yield* unknownOf(existing)
           }
           if (look === "open") {
-            // Still able to execute: that same payload again, never a new one.
-            yield* hooks.guard
-            const sent = yield* Effect.either(sendPayment(existing, options))
+            // Still able to execute: that same payload again, never a new one. Unless every attempt at it was
+            // refused, it may have been received already, and a refusal now (ours or the paymaster's) does not say
+            // it did not execute: our reads may be older than the copy that ran (nodes disagree, reads lag).
+            const received = existing.status !== "refused"
+            const checked = yield* Effect.either(hooks.guard)
+            if (Either.isLeft(checked)) {
+              if (!received) return yield* Effect.fail(checked.left)
+              const outcome = yield* resolvePayment(existing, options.resolution ?? Transactions.defaultRetry, options.retry)
+              if (outcome === undefined) return yield* unknownOf(existing)
+              if (outcome._tag === "Executed") return outcome.transactionHash
+              return yield* Effect.fail(checked.left)
+            }
+            const sent = yield* Effect.either(sendPayment(existing, options, received))
             if (Either.isRight(sent)) return sent.right
             if (!isSignal(sent.left)) return yield* Effect.fail(sent.left)
           } else {
@@ -1161,7 +1193,17 @@ export const wait = (
     Effect.catchTag("Reverted", (reverted) =>
       Effect.gen(function*() {
         const payment = yield* (yield* Ledger).paymentByHash(reverted.txHash as TxHash).pipe(Effect.orElseSucceed(() => undefined))
-        if (payment === undefined || payment.purpose !== "execute") return yield* reverted
+        if (payment === undefined) return yield* reverted
+        // A second copy of a payload refused for its nonce: a relayer that sends a copy while the first is pending
+        // gets it reverted once the first executes. The payment is then the first copy's, which the chain names.
+        if (/duplicated nonce/i.test(reverted.revertReason)) {
+          const outcome = yield* resolvePayment(payment, Schedule.stop, undefined).pipe(Effect.orElseSucceed(() => undefined))
+          if (outcome?._tag === "Executed" && BigInt(outcome.transactionHash) !== BigInt(reverted.txHash)) {
+            return yield* Transactions.wait(outcome.transactionHash, options)
+          }
+          return yield* reverted
+        }
+        if (payment.purpose !== "execute") return yield* reverted
         return yield* Effect.fail(yield* explain(payment.wallet, payment.sessionPublicKey, payment.calls, reverted.revertReason, reverted))
       }))
   )

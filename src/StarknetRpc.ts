@@ -85,6 +85,12 @@ export interface CallRequest {
   readonly contractAddress: Address
   readonly entrypoint: string
   readonly calldata: ReadonlyArray<Felt>
+  /**
+   * Read the state after this block rather than at `latest`: a read that must agree with a block read before it
+   * (behind a load balancer, `latest` may be answered by a node that lags). A node that does not have the block yet
+   * answers error 24.
+   */
+  readonly blockNumber?: number
 }
 
 /**
@@ -214,7 +220,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       call: (req) =>
         request("starknet_call", {
           request: { contract_address: req.contractAddress, entry_point_selector: Schemas.callSelector(req), calldata: req.calldata },
-          block_id: "latest"
+          block_id: req.blockNumber !== undefined ? { block_number: req.blockNumber } : "latest"
         }, FeltList),
       getTransactionStatus: (txHash) =>
         request("starknet_getTransactionStatus", { transaction_hash: txHash }, StatusWire).pipe(

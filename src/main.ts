@@ -47,7 +47,7 @@ const program = Effect.gen(function*() {
   const executed = yield* Sessions.executeAndWait({ encryptKey: userPin, wallet, session, calls })
   yield* Console.log(`4. Executed a ${formatUsdc(amount)} transfer with the session key: tx ${executed.transactionHash}`)
   yield* Console.log(
-    `   ${executed.finalityStatus} / ${executed.executionStatus}, ${executed.events.length} event(s) (the token's Transfer)`
+    `   ${executed.finalityStatus} / ${executed.executionStatus}, ${executed.events.length} event(s) (the token's Transfer, then the fee transfer)`
   )
 
   const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-session-keys"
+import { Constants, Devnet, Errors, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-session-keys"
 import * as stark from "../src/internal/stark.js"
 import {
   call,
@@ -378,7 +378,7 @@ describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
       expect(yield* rpc.getNonce(w.address as Schemas.Address)).toBe("0x1")
     }).pipe(Effect.provide(layer())))
 
-  it.effect("direct invoke: accepted, then refused at inclusion when the state moved (REJECTED, nothing changes)", () =>
+  it.effect("direct invoke: accepted, then dropped at inclusion when the state moved (never REJECTED: forgotten, nothing changes)", () =>
     Effect.gen(function*() {
       const { w, s, validUntil, devnet, signer } = yield* setup(1n)
       const calls = [transfer(BOB, 2n)]
@@ -387,7 +387,7 @@ describe("introspection, SNIP-6, SNIP-5, the direct path", () => {
       const direct = yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: directSignature(w.address, devnet.chainId, 0n, calls, s.key, validUntil) })
       yield* nextBlock
       expect(yield* status(viaPaymaster.txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
-      expect(yield* status(direct)).toEqual({ finalityStatus: "REJECTED", revertReason: "Account validation failed: __validate__ returned 0" })
+      expect(yield* Effect.flip(status(direct))).toBeInstanceOf(Errors.TransactionNotFound)
       expect(yield* devnet.balanceOf(USDC, BOB)).toBe(5n)
       const rpc = yield* StarknetRpc.StarknetRpc
       expect(yield* rpc.getNonce(w.address as Schemas.Address)).toBe("0x0")
@@ -457,11 +457,11 @@ describe("the contract's entrypoints beyond the session rules", () => {
 })
 
 describe("the chain and its faults", () => {
-  it.effect("transactions go RECEIVED -> ACCEPTED_ON_L2 -> ACCEPTED_ON_L1; unknown hashes are not found", () =>
+  it.effect("transactions go PRE_CONFIRMED (in the block being built) -> ACCEPTED_ON_L2 -> ACCEPTED_ON_L1; unknown hashes are not found", () =>
     Effect.gen(function*() {
       const { w, signer } = yield* setup()
       const { txHash } = yield* submit(w.address, [transfer(BOB, 1n)], signer)
-      expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
       yield* nextBlock
       expect(yield* status(txHash!)).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
       yield* TestClock.adjust("20 seconds")
@@ -469,13 +469,15 @@ describe("the chain and its faults", () => {
       expect((yield* Effect.flip(status("0x123")))._tag).toBe("TransactionNotFound")
     }).pipe(Effect.provide(layer())))
 
-  it.effect("held transactions stay RECEIVED for k blocks; lagging reads see old session data", () =>
+  it.effect("held transactions stay RECEIVED for k blocks, then PRE_CONFIRMED in the block being built; lagging reads see old session data", () =>
     Effect.gen(function*() {
       const { w, signer, s, devnet } = yield* setup()
       yield* devnet.setFaults({ holdBlocks: 3 })
       const { txHash } = yield* submit(w.address, [transfer(BOB, 1n)], signer)
-      yield* TestClock.adjust("3 seconds")
+      yield* TestClock.adjust("2 seconds")
       expect(yield* status(txHash!)).toEqual({ finalityStatus: "RECEIVED" })
+      yield* TestClock.adjust("1 second")
+      expect(yield* status(txHash!)).toEqual({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
       yield* TestClock.adjust("1 second")
       expect(yield* status(txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })
       yield* devnet.setFaults({ holdBlocks: 0, readLagBlocks: 2 })
@@ -540,12 +542,16 @@ describe("the chain and its faults", () => {
       yield* nextBlock
       const { StarknetRpc } = yield* Effect.promise(() => import("starknet-session-keys"))
       const receipt = yield* Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.getTransactionReceipt(txHash!))
-      expect(receipt.events).toEqual([{
-        fromAddress: USDC,
-        keys: [Schemas.selectorOf("Transfer"), w.address, BOB],
-        data: ["0x9", "0x0"]
-      }])
+      // The token's Transfer, then the fee transfer (STRK, from the sender to the sequencer; free gas, so 0).
+      expect(receipt.events).toEqual([
+        { fromAddress: USDC, keys: [Schemas.selectorOf("Transfer"), w.address, BOB], data: ["0x9", "0x0"] },
+        {
+          fromAddress: Constants.STARKNET_CONTRACTS.STRK.contractAddress,
+          keys: [Schemas.selectorOf("Transfer"), yield* Effect.map(Devnet.Devnet, (d) => d.relayer), "0x1176a1bd84444c89232ec27754698e5d2e7e1a7f1539f12027f28b23ec9f3d8"],
+          data: ["0x0", "0x0"]
+        }
+      ])
       expect((yield* Effect.flip(viewCall("0x999", "decimals")))).toMatchObject({ code: 20 })
-      expect((yield* Effect.flip(viewCall(USDC, "nope")))).toMatchObject({ code: 40, message: "ENTRYPOINT_NOT_FOUND" })
+      expect((yield* Effect.flip(viewCall(USDC, "nope")))).toMatchObject({ code: 21, message: "Requested entrypoint does not exist in the contract" })
     }).pipe(Effect.provide(layer())))
 })

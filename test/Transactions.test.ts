@@ -64,6 +64,19 @@ describe("Transactions.wait", () => {
       expect(error).toMatchObject({ txHash: "0xabc", revertReason: "boom" })
     }))
 
+  it.effect("an older node's REJECTED (before RPC 0.9) still ends the wait with Reverted; PRE_CONFIRMED is not final", () =>
+    Effect.gen(function*() {
+      const preConfirmed: Schemas.TransactionStatus = { finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" }
+      const rejected: Schemas.TransactionStatus = { finalityStatus: "REJECTED", revertReason: "Account validation failed" }
+      const { layer, looks } = yield* scripted([received, preConfirmed, rejected])
+      const fiber = yield* Effect.fork(Effect.flip(Transactions.wait(HASH, { schedule: Schedule.spaced("1 second") }).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toBeInstanceOf(Errors.Reverted)
+      expect(error).toMatchObject({ txHash: "0xabc", revertReason: "Account validation failed" })
+      expect(yield* Ref.get(looks)).toBe(3)
+    }))
+
   it.effect("fails with Timeout when the budget runs out while pending", () =>
     Effect.gen(function*() {
       const { layer } = yield* scripted([received])

@@ -116,6 +116,15 @@ export class Blocks<T extends { readonly hash: bigint }> {
     return { number: n, timestamp, hash, parentHash, transactions: [] }
   }
 
+  /** The closed blocks from `from` to `to` (inclusive) that hold transactions, oldest first. */
+  *withTransactions(from: number, to: number): Generator<Block<T>> {
+    const last = Math.min(to, this.latest.number)
+    for (let i = this.indexAt(Math.max(0, from)); i < this.stored.length && this.stored[i]!.number <= last; i++) {
+      const stored = this.stored[i]!
+      if (stored.number >= from && stored.transactions.length > 0) yield this.get(stored.number)!
+    }
+  }
+
   /** The number of the closed block with this hash (an empty block that was not stored, once it has been served). */
   numberOf(blockHash: bigint): number | undefined {
     this.hashUpTo(this.stored.length - 1)

@@ -8,7 +8,7 @@ import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
 import { TransactionNotFound } from "../Errors.js"
 import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
-import { Chain, type State, type Tx } from "../internal/chain.js"
+import { Chain, type State, type Tx } from "./chain.js"
 import type { FaultGate } from "./faults.js"
 import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 
@@ -52,6 +52,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     for (const { contractAddress, decimals } of Object.values(STARKNET_CONTRACTS)) {
       chain.deployToken(BigInt(contractAddress), decimals === 6 ? "USDC" : "STRK", decimals)
     }
+    chain.commitGenesis()
     const relayer = BigInt("0x" + nodeCrypto.createHash("sha256").update("devnet-relayer").digest("hex")) >> 6n
     let offsetMillis = 0
     let lastBlockMillis = startMillis
@@ -62,8 +63,11 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
 
     const nowMillis = Effect.map(Clock.currentTimeMillis, (ms) => ms + offsetMillis)
 
+    // The chain's clock as last seen by a request: the time the block being built (pre-confirmed) runs at.
+    let seenMillis = startMillis
     const catchUp = Effect.gen(function*() {
       const now = yield* nowMillis
+      seenMillis = now
       const due = Math.floor((now - lastBlockMillis) / blockMillis)
       if (due <= 0) return
       const lag = faults.current().readLagBlocks ?? 0
@@ -111,13 +115,21 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
           return Effect.fail(new TransactionNotFound({ txHash }))
         }
         const tx = chain.txs.get(key)
-        return tx === undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
+        // A dropped transaction is forgotten, as a node forgets what left its mempool unincluded.
+        return tx === undefined || tx.rejected !== undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
       })
 
     const statusOf = (tx: Tx): TransactionStatus => {
       const finalityStatus = chain.finalityAt(tx, readBlock())
-      if (finalityStatus === "RECEIVED") return { finalityStatus }
-      if (finalityStatus === "REJECTED") return { finalityStatus, revertReason: tx.rejected! }
+      if (finalityStatus === "RECEIVED") {
+        // Due in the block being built, as readers of the present see it: PRE_CONFIRMED, with the outcome it has
+        // there. Held, or behind a lagging reader: still RECEIVED.
+        if (tx.blockNumber !== undefined || lagged() !== undefined || readBlock() !== chain.latest.number) return { finalityStatus }
+        const outcome = chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000))).get(tx)
+        return outcome === undefined
+          ? { finalityStatus }
+          : { finalityStatus: "PRE_CONFIRMED", executionStatus: outcome.execution, ...(outcome.revertReason !== undefined ? { revertReason: outcome.revertReason } : {}) }
+      }
       return {
         finalityStatus,
         executionStatus: tx.execution!,

@@ -4,9 +4,10 @@
  */
 import { Effect } from "effect"
 import { RpcError, TransactionNotFound } from "../Errors.js"
-import { Revert } from "../internal/chain.js"
+import { Revert } from "./chain.js"
 import { callSelector, type TxHash } from "../Schemas.js"
 import type { Receipt, StarknetRpc } from "../StarknetRpc.js"
+import { classOf } from "./abi.js"
 import { type FaultGate, faultMessage } from "./faults.js"
 import { felt, type Node } from "./node.js"
 
@@ -32,10 +33,26 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
         "starknet_call",
         Effect.suspend(() => {
           const contract = BigInt(req.contractAddress)
-          if (!(node.lagged()?.state ?? chain.contracts).has(contract)) {
+          const deployed = (node.lagged()?.state ?? chain.contracts).get(contract)
+          if (deployed === undefined) {
             return Effect.fail(new RpcError({ method: "starknet_call", code: 20, message: "Contract not found", transient: false }))
           }
+          if (!classOf(deployed.kind).selectors.has(BigInt(callSelector(req)))) {
+            return Effect.fail(new RpcError({ method: "starknet_call", code: 21, message: "Requested entrypoint does not exist in the contract", transient: false }))
+          }
           try {
+            if (req.blockNumber !== undefined && !(req.blockNumber === node.readBlock() && node.lagged() === undefined)) {
+              // A read pinned to a block: the state after it, at its timestamp, as a node that keeps history answers.
+              const n = req.blockNumber
+              const state = n <= node.readBlock() ? chain.stateAt(n) : undefined
+              const timestamp = node.block({ blockNumber: n })?.timestamp
+              if (state === undefined || timestamp === undefined) {
+                return Effect.fail(new RpcError({ method: "starknet_call", code: 24, message: "Block not found", transient: false }))
+              }
+              const selector = BigInt(callSelector(req))
+              const calldata = req.calldata.map(BigInt)
+              return Effect.succeed(chain.viewAt(state, BigInt(timestamp), () => chain.call(0n, contract, selector, calldata)).map(felt))
+            }
             return Effect.succeed(node.view(contract, BigInt(callSelector(req)), req.calldata.map(BigInt)).map(felt))
           } catch (error) {
             if (!(error instanceof Revert)) throw error

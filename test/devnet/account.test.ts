@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Constants, Devnet, OutsideExecution, Schemas } from "starknet-session-keys"
-import { Chain, Revert } from "../../src/internal/chain.js"
+import { Chain, Revert } from "../../src/devnet/chain.js"
 import * as stark from "../../src/internal/stark.js"
 import { call, layer, nextBlock, ownerCall, register, sessionKey, signOutside, start, status, submit, transfer, USDC, viewCall, wallet } from "../helpers/chain.js"
 

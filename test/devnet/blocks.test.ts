@@ -223,6 +223,7 @@ describe("getBlockWithTxs over JSON-RPC", () => {
       expect((yield* rpc("starknet_getBlockWithTxHashes", { block_id: { block_number: 0 } })).result.block_number).toBe(0)
       expect((yield* rpc("starknet_getBlockWithTxs", { block_id: { block_number: 99_999_999 } })).error.code).toBe(24)
       expect((yield* rpc("starknet_getBlockWithTxs", { block_id: "earliest" })).error.code).toBe(-32602)
+      expect((yield* rpc("starknet_getBlockWithTxs", { block_id: "pending" })).error.code).toBe(-32602)
       expect(latest.result.transactions[0]).toMatchObject({ type: "INVOKE", version: "0x3", sender_address: devnet.relayer, nonce: "0x0" })
     }).pipe(Effect.scoped, Effect.provide(Devnet.layer({ blockTime: "1 hour" }))))
 

@@ -3,14 +3,19 @@
  * shapes (`@starknet-io/starknet-types-09`, `api/components`).
  */
 import { Effect, Schema } from "effect"
+import { pedersen } from "@scure/starknet"
+import { toHex, U128_MAX } from "../../internal/felt.js"
+import { type Account, Revert, type Token, type Tx } from "../chain.js"
+import { selectorOfName } from "../../internal/stark.js"
+import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
 import type { Node } from "../node.js"
 import type { BlockId as DevnetBlockId, DevnetBlock } from "../types.js"
-import { Felt } from "../../Schemas.js"
+import { Address, Felt } from "../../Schemas.js"
 import { method, type Methods, WireError } from "./jsonrpc.js"
 
-/** RPC 0.9 `BLOCK_ID`: a tag, a number or a hash (`pending` read as `pre_confirmed`, as older clients send it). */
+/** `BLOCK_ID` of spec 0.9: a tag, `{ block_number }` or `{ block_hash }` (`pending` is gone: -32602). */
 export const BlockId = Schema.Union(
-  Schema.Literal("latest", "l1_accepted", "pre_confirmed", "pending"),
+  Schema.Literal("latest", "l1_accepted", "pre_confirmed"),
   Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
   Schema.Struct({ block_hash: Felt })
 )
@@ -18,7 +23,7 @@ const blockId = Schema.optionalWith(BlockId, { default: () => "latest" as const 
 
 export const toBlockId = (id: typeof BlockId.Type): DevnetBlockId =>
   typeof id === "string"
-    ? id === "pending" ? "pre_confirmed" : id
+    ? id
     : "block_number" in id
     ? { blockNumber: id.block_number }
     : { blockHash: id.block_hash }
@@ -62,16 +67,217 @@ export const invokeTxn = (t: DevnetBlock["transactions"][number]) => ({
   fee_data_availability_mode: "L1"
 })
 
+const Key = Schema.Struct({ block_id: blockId })
+const ContractAt = Schema.Struct({ block_id: blockId, contract_address: Address })
+const FunctionCall = Schema.Struct({
+  contract_address: Address,
+  entry_point_selector: Felt,
+  calldata: Schema.optionalWith(Schema.Array(Felt), { default: () => [] })
+})
+/** `EVENT_FILTER` with `RESULT_PAGE_REQUEST` (spec 0.9). */
+const EventFilter = Schema.Struct({
+  from_block: Schema.optional(BlockId),
+  to_block: Schema.optional(BlockId),
+  address: Schema.optional(Address),
+  keys: Schema.optional(Schema.Array(Schema.Array(Felt))),
+  chunk_size: Schema.Int.pipe(Schema.between(1, 1024)),
+  continuation_token: Schema.optional(Schema.String)
+})
+
+const contractNotFound = new WireError(20, "Contract not found")
+const txNotFound = new WireError(29, "Transaction hash not found")
+const hex = (v: bigint) => toHex(v) as Felt
+
+/** A receipt of spec 0.9 (`INVOKE_TXN_RECEIPT` with its block), from the chain's transaction. */
+const receiptOf = (node: Node, tx: Tx) => {
+  const status = node.statusOf(tx)
+  const block = tx.blockNumber === undefined ? undefined : node.chain.blocks.get(tx.blockNumber)
+  return {
+    type: "INVOKE",
+    transaction_hash: hex(tx.hash),
+    actual_fee: { amount: "0x0", unit: "FRI" },
+    execution_status: status.executionStatus,
+    finality_status: status.finalityStatus,
+    ...(tx.revertReason !== undefined ? { revert_reason: tx.revertReason } : {}),
+    ...(block !== undefined ? { block_hash: hex(block.hash), block_number: block.number } : {}),
+    messages_sent: [],
+    events: tx.events.map((e) => ({ from_address: hex(e.fromAddress), keys: e.keys.map(hex), data: e.data.map(hex) })),
+    execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+  }
+}
+
 export const chainMethods = (node: Node): Methods => {
+  const { chain } = node
+  const numberOf = (id: typeof BlockId.Type) =>
+    Effect.suspend(() => {
+      const n = node.blockNumberOf(toBlockId(id))
+      return n === undefined ? Effect.fail(blockNotFound) : Effect.succeed(n)
+    })
+  /** The state after block `id` and that block's timestamp, as readers see them. */
+  const stateAt = (id: typeof BlockId.Type) =>
+    Effect.flatMap(numberOf(id), (n) => {
+      const state = n === node.readBlock() && node.lagged() === undefined ? chain.contracts : chain.stateAt(n)
+      return state === undefined
+        ? Effect.fail(new WireError(24, "Block not found", `the state of block ${n} is no longer kept`))
+        : Effect.succeed({ state, timestamp: chain.blocks.get(n)!.timestamp })
+    })
+  const contractAt = (id: typeof BlockId.Type, address: string) =>
+    Effect.flatMap(stateAt(id), ({ state }) => {
+      const contract = state.get(BigInt(address))
+      return contract === undefined ? Effect.fail(contractNotFound) : Effect.succeed(contract)
+    })
+  const tx = (txHash: string) =>
+    Effect.suspend(() => {
+      const found = chain.txs.get(BigInt(txHash))
+      return found === undefined || found.rejected !== undefined ? Effect.fail(txNotFound) : Effect.succeed(found)
+    })
+  const txOf = (t: Tx) => {
+    const b = node.block({ blockNumber: t.blockNumber ?? -1 })
+    const inBlock = b?.transactions.find((x) => x.transactionHash === hex(t.hash))
+    return inBlock !== undefined
+      ? invokeTxn(inBlock)
+      : invokeTxn({
+        transactionHash: hex(t.hash) as never,
+        senderAddress: hex(t.sender) as never,
+        nonce: hex(t.nonce),
+        calldata: t.calldata.map(hex),
+        signature: t.payload.kind === "invoke" ? t.payload.signature.map(hex) : []
+      })
+  }
   const block = (id: typeof BlockId.Type) =>
     Effect.suspend(() => {
       const b = node.block(toBlockId(id))
       return b === undefined ? Effect.fail(blockNotFound) : Effect.succeed(b)
     })
   return {
-    starknet_getBlockWithTxHashes: method(["block_id"], Schema.Struct({ block_id: blockId }), ({ block_id }) =>
+    starknet_syncing: method([], Schema.Struct({}), () => Effect.succeed(false)),
+    starknet_blockHashAndNumber: method([], Schema.Struct({}), () =>
+      Effect.map(block("latest"), (b) => ({ block_hash: b.blockHash, block_number: b.blockNumber }))),
+    starknet_getBlockWithTxHashes: method(["block_id"], Key, ({ block_id }) =>
       Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map((t) => t.transactionHash) }))),
-    starknet_getBlockWithTxs: method(["block_id"], Schema.Struct({ block_id: blockId }), ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map(invokeTxn) })))
+    starknet_getBlockWithTxs: method(["block_id"], Key, ({ block_id }) =>
+      Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map(invokeTxn) }))),
+    starknet_getBlockWithReceipts: method(["block_id"], Key, ({ block_id }) =>
+      Effect.map(block(block_id), (b) => ({
+        ...blockHeader(b),
+        transactions: b.transactions.map((t) => {
+          const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)
+          return { transaction: invokeTxn(t), receipt }
+        })
+      }))),
+    starknet_getBlockTransactionCount: method(["block_id"], Key, ({ block_id }) =>
+      Effect.map(block(block_id), (b) => b.transactions.length)),
+    starknet_getTransactionByHash: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
+      Effect.map(tx(transaction_hash), txOf)),
+    starknet_getTransactionByBlockIdAndIndex: method(
+      ["block_id", "index"],
+      Schema.Struct({ block_id: blockId, index: Schema.Int.pipe(Schema.nonNegative()) }),
+      ({ block_id, index }) =>
+        Effect.flatMap(block(block_id), (b) => {
+          const t = b.transactions[index]
+          return t === undefined ? Effect.fail(new WireError(27, "Invalid transaction index in a block")) : Effect.succeed(invokeTxn(t))
+        })
+    ),
+    starknet_getTransactionReceipt: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
+      Effect.flatMap(tx(transaction_hash), (t) =>
+        node.statusOf(t).executionStatus === undefined ? Effect.fail(txNotFound) : Effect.succeed(receiptOf(node, t)))),
+    starknet_call: method(["request", "block_id"], Schema.Struct({ request: FunctionCall, block_id: blockId }), ({ block_id, request }) =>
+      Effect.flatMap(stateAt(block_id), ({ state, timestamp }) => {
+        const contract = state.get(BigInt(request.contract_address))
+        if (contract === undefined) return Effect.fail(contractNotFound)
+        const selector = BigInt(request.entry_point_selector)
+        if (!classOf(contract.kind).selectors.has(selector)) return Effect.fail(new WireError(21, "Requested entrypoint does not exist in the contract"))
+        try {
+          return Effect.succeed(
+            chain.viewAt(state, BigInt(timestamp), () => chain.call(0n, BigInt(request.contract_address), selector, request.calldata.map(BigInt))).map(hex)
+          )
+        } catch (error) {
+          if (!(error instanceof Revert)) throw error
+          return Effect.fail(new WireError(40, "Contract error", { revert_error: error.reason }))
+        }
+      })),
+    starknet_getNonce: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
+      Effect.map(contractAt(block_id, contract_address), (c) => hex(c.kind === "account" ? c.nonce : 0n))),
+    starknet_getClassHashAt: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
+      Effect.map(contractAt(block_id, contract_address), (c) => hex(classOf(c.kind).classHash))),
+    starknet_getClassAt: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
+      Effect.map(contractAt(block_id, contract_address), (c) => contractClass(classOf(c.kind)))),
+    starknet_getClass: method(["block_id", "class_hash"], Schema.Struct({ block_id: blockId, class_hash: Felt }), ({ block_id, class_hash }) =>
+      Effect.flatMap(numberOf(block_id), () => {
+        const c = [ACCOUNT_CLASS, TOKEN_CLASS].find((k) => k.classHash === BigInt(class_hash))
+        return c === undefined ? Effect.fail(new WireError(28, "Class hash not found")) : Effect.succeed(contractClass(c))
+      })),
+    starknet_getStorageAt: method(
+      ["contract_address", "key", "block_id"],
+      Schema.Struct({ contract_address: Address, key: Felt, block_id: blockId }),
+      ({ block_id, contract_address, key }) =>
+        Effect.map(contractAt(block_id, contract_address), (c) => hex(storageOf(c).get(BigInt(key)) ?? 0n))
+    ),
+    starknet_getEvents: method(["filter"], Schema.Struct({ filter: EventFilter }), ({ filter }) =>
+      Effect.gen(function*() {
+        const from = filter.from_block === undefined ? 0 : yield* numberOf(filter.from_block)
+        const to = filter.to_block === undefined ? node.readBlock() : yield* numberOf(filter.to_block)
+        // The continuation token is `block:transaction:event`, where the previous page stopped.
+        const token = filter.continuation_token?.split(":").map(Number) ?? [from, 0, 0]
+        if (token.length !== 3 || token.some((v) => !Number.isSafeInteger(v) || v < 0)) {
+          return yield* Effect.fail(new WireError(33, "The supplied continuation token is invalid or unknown"))
+        }
+        const address = filter.address === undefined ? undefined : BigInt(filter.address)
+        const keys = filter.keys?.map((alternatives) => new Set(alternatives.map(BigInt)))
+        const matches = (e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint> }) =>
+          (address === undefined || e.fromAddress === address) &&
+          (keys === undefined || keys.every((set, i) => set.size === 0 || (e.keys[i] !== undefined && set.has(e.keys[i]!))))
+        const events: Array<unknown> = []
+        for (const b of chain.blocks.withTransactions(Math.max(from, token[0]!), to)) {
+          for (let t = b.number === token[0] ? token[1]! : 0; t < b.transactions.length; t++) {
+            const transaction = b.transactions[t]!
+            for (let e = b.number === token[0] && t === token[1] ? token[2]! : 0; e < transaction.events.length; e++) {
+              const event = transaction.events[e]!
+              if (!matches(event)) continue
+              if (events.length === filter.chunk_size) return { events, continuation_token: `${b.number}:${t}:${e}` }
+              events.push({
+                from_address: hex(event.fromAddress),
+                keys: event.keys.map(hex),
+                data: event.data.map(hex),
+                block_hash: hex(b.hash),
+                block_number: b.number,
+                transaction_hash: hex(transaction.hash)
+              })
+            }
+          }
+        }
+        return { events }
+      }))
   }
 }
+
+/**
+ * The storage a contract's Cairo source would hold, at the keys Starknet derives (`sn_keccak(name)`, maps at
+ * `pedersen(base, key)`, a u256 as low then high): OpenZeppelin's ERC-20 component names (`ERC20_balances`,
+ * `ERC20_allowances`, `ERC20_total_supply`) and account component (`Account_public_key`), SRC-9's used nonces
+ * (`SRC9_nonces`). The session maps are not laid out (their names are the contract's own).
+ */
+const storageOf = (c: Account | Token): Map<bigint, bigint> => {
+  const out = new Map<bigint, bigint>()
+  const map = (base: bigint, ...keys: ReadonlyArray<bigint>) => keys.reduce((k, key) => BigInt(pedersen(k, key)), base)
+  const u256 = (at: bigint, v: bigint) => {
+    out.set(at, v & U128_MAX)
+    out.set(at + 1n, v >> 128n)
+  }
+  if (c.kind === "token") {
+    const balances = base("ERC20_balances")
+    for (const [owner, amount] of c.balances) u256(map(balances, owner), amount)
+    const allowances = base("ERC20_allowances")
+    for (const [pair, amount] of c.allowances) {
+      const [owner, spender] = pair.split(":").map(BigInt) as [bigint, bigint]
+      u256(map(allowances, owner, spender), amount)
+    }
+    u256(base("ERC20_total_supply"), c.supply)
+  } else {
+    out.set(base("Account_public_key"), c.publicKey)
+    const nonces = base("SRC9_nonces")
+    for (const nonce of c.usedNonces) out.set(map(nonces, nonce), 1n)
+  }
+  return out
+}
+const base = (name: string) => selectorOfName(name)

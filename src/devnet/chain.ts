@@ -1,9 +1,10 @@
 /**
- * The devnet's chain: accounts, tokens, blocks and transactions, with the session-account contract's rules as
- * the spec states them (check order, revert strings). Synchronous and single-threaded: every mutation goes
- * through a journal so a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
+ * The devnet's chain: every contract's state, the session-account contract with its rules as the spec states them
+ * (check order, revert strings), transactions run into blocks (the tokens, calldata, hashes, blocks and the state
+ * kept per block are their own modules). Synchronous and single-threaded: every mutation goes through a journal so
+ * a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
-import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../Constants.js"
+import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, STARKNET_CONTRACTS, VALID } from "../Constants.js"
 import {
   directSessionHash,
   messageHash,
@@ -11,81 +12,34 @@ import {
   type OutsideExecution,
   parseCallArray
 } from "../OutsideExecution.js"
-import { type Felt, selectorOf } from "../Schemas.js"
-import { ADDRESS_BOUND, encodeShortString, toHex, U128_MAX, U64_MAX } from "./felt.js"
-import { Blocks, poseidon } from "../devnet/blocks.js"
-import * as stark from "./stark.js"
+import type { Felt } from "../Schemas.js"
+import { encodeShortString, toHex, U128_MAX, U64_MAX } from "../internal/felt.js"
+import * as stark from "../internal/stark.js"
+import { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
+import { Blocks } from "./blocks.js"
+import { params, serializeCalls, serializeResults, split } from "./calldata.js"
+import { Rejected, Revert } from "./revert.js"
+import { EVENT, S, sel } from "./selectors.js"
+import { History } from "./history.js"
+import { callToken, type Token, type TokenContext } from "./token.js"
+import { type ChainEvent, invokeV3Hash, type Tx, type TxPayload } from "./transactions.js"
 
-/**
- * A panic: its reason, raised as a short string (`assert(..., 'reason')`) or as a `ByteArray` (`panic!("...")`),
- * which the sequencer formats differently.
- */
-export class Revert {
-  constructor(readonly reason: string, readonly kind: "shortString" | "byteArray" = "shortString") {}
-}
+export { Rejected, Revert } from "./revert.js"
+export type { Token } from "./token.js"
+export type { ChainEvent, Tx, TxPayload } from "./transactions.js"
 
-/** The sequencer refuses a transaction whose validation fails: it changes nothing and is never executed. */
-export class Rejected {
-  constructor(readonly reason: string) {}
-}
-
-const sel = (name: string) => BigInt(selectorOf(name))
-const S = {
-  add_or_update_session_key: sel("add_or_update_session_key"),
-  revoke_session_key: sel("revoke_session_key"),
-  get_session_data: sel("get_session_data"),
-  get_public_key: sel("get_public_key"),
-  getPublicKey: sel("getPublicKey"),
-  get_snip9_version: sel("get_snip9_version"),
-  compute_session_message_hash: sel("compute_session_message_hash"),
-  register_interfaces: sel("register_interfaces"),
-  get_session_allowed_entrypoints_len: sel("get_session_allowed_entrypoints_len"),
-  get_session_allowed_entrypoint_at: sel("get_session_allowed_entrypoint_at"),
-  is_valid_signature: sel("is_valid_signature"),
-  supports_interface: sel("supports_interface"),
-  is_valid_outside_execution_nonce: sel("is_valid_outside_execution_nonce"),
-  get_contract_info: sel("get_contract_info"),
-  set_spending_policy: sel("set_spending_policy"),
-  remove_spending_policy: sel("remove_spending_policy"),
-  get_spending_policy: sel("get_spending_policy"),
-  execute_from_outside_v2: sel("execute_from_outside_v2"),
-  __execute__: sel("__execute__"),
-  set_public_key: sel("set_public_key"),
-  setPublicKey: sel("setPublicKey"),
-  upgrade: sel("upgrade"),
-  balance_of: sel("balance_of"),
-  balanceOf: sel("balanceOf"),
-  transfer: sel("transfer"),
-  transfer_from: sel("transfer_from"),
-  transferFrom: sel("transferFrom"),
-  approve: sel("approve"),
-  increase_allowance: sel("increase_allowance"),
-  increaseAllowance: sel("increaseAllowance"),
-  allowance: sel("allowance"),
-  decimals: sel("decimals"),
-  symbol: sel("symbol"),
-  name: sel("name"),
-  total_supply: sel("total_supply"),
-  totalSupply: sel("totalSupply")
-}
 const BLOCKLIST = new Set(BLOCKLISTED_ENTRYPOINTS.map(sel))
 const SPENDING = new Set(SPENDING_ENTRYPOINTS.map(sel))
-const EVENT = {
-  Transfer: sel("Transfer"),
-  Approval: sel("Approval"),
-  SessionKeyAdded: sel("SessionKeyAdded"),
-  SessionKeyRevoked: sel("SessionKeyRevoked"),
-  SpendingPolicySet: sel("SpendingPolicySet"),
-  SpendingPolicyRemoved: sel("SpendingPolicyRemoved")
-}
 const ANY = BigInt(ANY_CALLER)
+const STRK = BigInt(STARKNET_CONTRACTS.STRK.contractAddress)
+/** The sequencer the fees go to (Starknet's own on mainnet and Sepolia). */
+export const SEQUENCER_ADDRESS = 0x1176a1bd84444c89232ec27754698e5d2e7e1a7f1539f12027f28b23ec9f3d8n
 /** ISRC5 itself: OpenZeppelin's SRC5 component answers it whatever was registered. */
 export const ISRC5_ID = 0x3f918d17e5ee77373b56385708f855659a07f75997f365cf87748628532a055n
 const SUPPORTED_INTERFACES = new Set([ISRC5_ID, ...Object.values(INTERFACE_IDS).map(BigInt)])
 const VALID_FELT = BigInt(VALID)
 
-/** The class hash the devnet deploys session accounts with (its own; addresses derive from it). */
-export const SESSION_ACCOUNT_CLASS_HASH = 0x5e55104acc0a7c1a55e5d3e7d1e70000000000000000000000000000000001n
+export { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
 
 export interface SessionEntry {
   validUntil: bigint
@@ -108,155 +62,11 @@ export interface Account {
   readonly usedNonces: Set<bigint>
   readonly policies: Map<string, Policy>
 }
-export interface Token {
-  readonly kind: "token"
-  readonly symbol: string
-  readonly decimals: number
-  readonly balances: Map<bigint, bigint>
-  readonly allowances: Map<string, bigint>
-  supply: bigint
-}
-export interface ChainEvent {
-  readonly fromAddress: bigint
-  readonly keys: ReadonlyArray<bigint>
-  readonly data: ReadonlyArray<bigint>
-}
-
-export type TxPayload =
-  | { readonly kind: "outside"; readonly relayer: bigint; readonly account: bigint; readonly calldata: ReadonlyArray<string> }
-  | {
-    readonly kind: "invoke"
-    readonly account: bigint
-    readonly calls: ReadonlyArray<OutsideCall>
-    readonly signature: ReadonlyArray<bigint>
-    readonly nonce: bigint
-  }
-
-export interface Tx {
-  readonly hash: bigint
-  readonly payload: TxPayload
-  /** The account that sends the INVOKE transaction (the relayer for an outside execution). */
-  readonly sender: bigint
-  /** The sender's transaction nonce. */
-  readonly nonce: bigint
-  /** The INVOKE's calldata: what the sender's `__execute__` receives, a serialized `Array<Call>`. */
-  readonly calldata: ReadonlyArray<bigint>
-  /** The outside-execution nonce of a relayed transaction. */
-  readonly outsideNonce?: bigint
-  execution?: "SUCCEEDED" | "REVERTED"
-  revertReason?: string
-  /** Refused at inclusion because its validation failed (the state moved since it was accepted). */
-  rejected?: string
-  events: Array<ChainEvent>
-  blockNumber?: number
-  holdUntil: number
-}
-
-const INVOKE_PREFIX = encodeShortString("invoke")
-/** Resource names of an INVOKE v3's bounds, as SNIP-8 encodes them (`name << 192 | max_amount << 128 | max_price`). */
-const RESOURCES = ["L1_GAS", "L2_GAS", "L1_DATA"].map((name) => encodeShortString(name) << 192n)
-let constants: { readonly bounds: bigint; readonly empty: bigint } | undefined
-const hashConstants = () => (constants ??= { bounds: poseidon([0n, ...RESOURCES]), empty: poseidon([]) })
-
-/**
- * The INVOKE v3 transaction hash (SNIP-8) of a transaction with zero resource bounds, tip and paymaster data, L1
- * data-availability modes and no deployment data: the shape the devnet serves, so a client can recompute it.
- */
-export const invokeV3Hash = (chainId: bigint, sender: bigint, nonce: bigint, calldata: ReadonlyArray<bigint>): bigint => {
-  const { bounds, empty } = hashConstants()
-  return poseidon([
-    INVOKE_PREFIX,
-    3n,
-    sender,
-    bounds,
-    empty,
-    chainId,
-    nonce,
-    0n,
-    empty,
-    poseidon(calldata)
-  ])
-}
-
-/** `Array<Call>` serialized as an account's `__execute__` reads it. */
-export const serializeCalls = (calls: ReadonlyArray<OutsideCall>): Array<bigint> => [
-  BigInt(calls.length),
-  ...calls.flatMap((c) => [BigInt(c.to), BigInt(c.selector), BigInt(c.calldata.length), ...c.calldata.map(BigInt)])
-]
-
-const split = (v: bigint) => [v & U128_MAX, v >> 128n]
-
-type Param = "felt" | "u32" | "u64" | "u256" | "felts" | "calls" | "outside"
-interface OutsideParam {
-  readonly caller: bigint
-  readonly nonce: bigint
-  readonly executeAfter: bigint
-  readonly executeBefore: bigint
-  readonly calls: ReadonlyArray<OutsideCall>
-}
-type ParamValue<P extends Param> = P extends "felts" ? Array<bigint>
-  : P extends "calls" ? ReadonlyArray<OutsideCall>
-  : P extends "outside" ? OutsideParam
-  : bigint
-/**
- * Reads an entrypoint's calldata as Cairo's generated wrapper does, with its exact panics:
- * `Failed to deserialize param #N` for a missing or out-of-range value, `Input too long for arguments` for extra felts.
- */
-const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>, kinds: P): { -readonly [K in keyof P]: ParamValue<P[K]> } => {
-  const out: Array<unknown> = []
-  let at = 0
-  kinds.forEach((kind, i) => {
-    const fail = () => new Revert(`Failed to deserialize param #${i + 1}`)
-    const next = () => {
-      const v = cd[at++]
-      if (v === undefined) throw fail()
-      return v
-    }
-    switch (kind) {
-      case "felt":
-        return void out.push(next())
-      case "u32":
-      case "u64": {
-        const v = next()
-        if (v > (kind === "u32" ? 0xffffffffn : U64_MAX)) throw fail()
-        return void out.push(v)
-      }
-      case "u256": {
-        const [low, high] = [next(), next()]
-        if (low > U128_MAX || high > U128_MAX) throw fail()
-        return void out.push((high << 128n) | low)
-      }
-      case "felts": {
-        const n = next()
-        if (n > BigInt(cd.length - at)) throw fail()
-        const items = cd.slice(at, at + Number(n))
-        at += Number(n)
-        return void out.push(items)
-      }
-      case "calls": {
-        const parsed = parseCallArray(cd, at)
-        if (parsed === undefined) throw fail()
-        at = parsed.end
-        return void out.push(parsed.calls)
-      }
-      case "outside": {
-        // `OutsideExecution { caller, nonce, execute_after: u64, execute_before: u64, calls: Span<Call> }`.
-        const [caller, nonce, executeAfter, executeBefore] = [next(), next(), next(), next()]
-        if (caller >= ADDRESS_BOUND || executeAfter > U64_MAX || executeBefore > U64_MAX) throw fail()
-        const parsed = parseCallArray(cd, at)
-        if (parsed === undefined) throw fail()
-        at = parsed.end
-        return void out.push({ caller, nonce, executeAfter, executeBefore, calls: parsed.calls })
-      }
-    }
-  })
-  if (at < cd.length) throw new Revert("Input too long for arguments")
-  return out as never
-}
-
-/** `Array<Span<felt252>>`, the results of a multicall (an empty span for a call that failed). */
-const serializeResults = (results: ReadonlyArray<ReadonlyArray<bigint>>): Array<bigint> =>
-  [BigInt(results.length), ...results.flatMap((r) => [BigInt(r.length), ...r])]
+/** A copy that later writes do not reach: entries are replaced, never mutated, so copying the collections is enough. */
+const copyContract = (c: Account | Token): Account | Token =>
+  c.kind === "account"
+    ? { ...c, sessions: new Map(c.sessions), usedNonces: new Set(c.usedNonces), policies: new Map(c.policies) }
+    : { ...c, balances: new Map(c.balances), allowances: new Map(c.allowances) }
 
 /** Every contract's storage. */
 export type State = Map<bigint, Account | Token>
@@ -270,11 +80,24 @@ export class Chain {
   /** Transaction nonces of senders that are not accounts of this chain (the paymaster's relayer). */
   private readonly senderNonces = new Map<bigint, bigint>()
   private journal: Array<() => void> = []
+  private readonly tokenContext: TokenContext = {
+    setMap: (map, key, value) => this.setMap(map, key, value),
+    emit: (event) => this.emit(event)
+  }
   private events: Array<ChainEvent> = []
   /** Timestamp (seconds) the code currently executing sees. */
   private now = 0n
   /** The nonce of the transaction executing (`get_tx_info().nonce`); 0 in a view call. */
   private txNonce = 0n
+  /** The contract executing, and whether this is a dry run (views, simulations) that keeps nothing. */
+  private self = 0n
+  private dryDepth = 0
+  /** Contracts changed since the last block closed. */
+  private readonly dirty = new Set<bigint>()
+  private readonly history = new History<Account | Token>()
+  /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
+  private epoch = 0
+  private preview: { readonly key: string; readonly outcomes: ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> } | undefined
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
@@ -282,9 +105,8 @@ export class Chain {
   }
 
   /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
-  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "REJECTED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
+  finalityAt(tx: Tx, asOf: number): "RECEIVED" | "ACCEPTED_ON_L2" | "ACCEPTED_ON_L1" {
     if (tx.blockNumber === undefined || tx.blockNumber > asOf) return "RECEIVED"
-    if (tx.rejected !== undefined) return "REJECTED"
     return asOf >= tx.blockNumber + this.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2"
   }
 
@@ -293,12 +115,32 @@ export class Chain {
    * collections (and the objects whose fields change) is enough.
    */
   snapshotState(): State {
-    return new Map([...this.contracts].map(([address, c]) => [
-      address,
-      c.kind === "account"
-        ? { ...c, sessions: new Map(c.sessions), usedNonces: new Set(c.usedNonces), policies: new Map(c.policies) }
-        : { ...c, balances: new Map(c.balances), allowances: new Map(c.allowances) }
-    ]))
+    return new Map([...this.contracts].map(([address, c]) => [address, copyContract(c)]))
+  }
+
+  /**
+   * Records the contracts changed since the last block as the state after block `n` (deployments and mints between
+   * blocks belong to the next block).
+   */
+  private commit(n: number) {
+    for (const address of this.dirty) {
+      const c = this.contracts.get(address)
+      if (c !== undefined) this.history.record(n, address, copyContract(c))
+    }
+    this.dirty.clear()
+  }
+
+  /** Records genesis: what was deployed before the first block is block 0's state. */
+  commitGenesis() {
+    this.commit(0)
+  }
+
+  /**
+   * Every contract after block `n`: the live state for the latest block, a recorded one before it; `undefined`
+   * when that state is no longer kept.
+   */
+  stateAt(n: number): State | undefined {
+    return n >= this.latest.number ? this.contracts : this.history.stateAt(n)
   }
 
   /** Runs `f` against an earlier `state` at `timestamp`, changing nothing. */
@@ -322,12 +164,14 @@ export class Chain {
     this.events.length = to.events
   }
   private setMap<K, V>(map: Map<K, V>, key: K, value: V) {
+    this.touch()
     const had = map.has(key)
     const previous = map.get(key)
     this.journal.push(() => (had ? map.set(key, previous as V) : map.delete(key)))
     map.set(key, value)
   }
   private setField<T extends object, K extends keyof T>(target: T, key: K, value: T[K]) {
+    this.touch()
     const previous = target[key]
     this.journal.push(() => {
       target[key] = previous
@@ -335,8 +179,17 @@ export class Chain {
     target[key] = value
   }
   private addNonce(set: Set<bigint>, nonce: bigint) {
+    this.touch()
     this.journal.push(() => set.delete(nonce))
     set.add(nonce)
+  }
+  /** The contract executing changes: unless in a dry run, its state after this block must be recorded. */
+  private touch() {
+    if (this.dryDepth === 0) this.changed(this.self)
+  }
+  private changed(address: bigint) {
+    this.dirty.add(address)
+    this.epoch++
   }
   private emit(event: ChainEvent) {
     this.events.push(event)
@@ -347,11 +200,13 @@ export class Chain {
     const saved = this.now
     const mark = this.mark()
     this.now = now
+    this.dryDepth++
     try {
       return f()
     } finally {
       this.rollback(mark)
       this.now = saved
+      this.dryDepth--
     }
   }
 
@@ -367,11 +222,13 @@ export class Chain {
       usedNonces: new Set(),
       policies: new Map()
     })
+    this.changed(address)
     return address
   }
 
   deployToken(address: bigint, symbol: string, decimals: number) {
     this.contracts.set(address, { kind: "token", symbol, decimals, balances: new Map(), allowances: new Map(), supply: 0n })
+    this.changed(address)
   }
 
   account(address: bigint): Account | undefined {
@@ -384,6 +241,7 @@ export class Chain {
     if (token?.kind !== "token") throw new Error(`no token at 0x${tokenAddress.toString(16)}`)
     token.balances.set(to, (token.balances.get(to) ?? 0n) + amount)
     token.supply += amount
+    this.changed(tokenAddress)
   }
 
   // -- calls --------------------------------------------------------------------------------------------------
@@ -392,69 +250,14 @@ export class Chain {
   call(caller: bigint, to: bigint, selector: bigint, calldata: ReadonlyArray<bigint>): Array<bigint> {
     const contract = this.contracts.get(to)
     if (contract === undefined) throw new Revert("CONTRACT_NOT_DEPLOYED")
-    return contract.kind === "token"
-      ? this.callToken(contract, to, caller, selector, calldata)
-      : this.callAccount(contract, to, caller, selector, calldata)
-  }
-
-  private callToken(token: Token, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
-    const balance = (a: bigint) => token.balances.get(a) ?? 0n
-    const move = (from: bigint, to: bigint, amount: bigint) => {
-      if (to === 0n) throw new Revert("ERC20: transfer to 0")
-      if (balance(from) < amount) throw new Revert("ERC20: insufficient balance")
-      this.setMap(token.balances, from, balance(from) - amount)
-      this.setMap(token.balances, to, balance(to) + amount)
-      this.emit({ fromAddress: self, keys: [EVENT.Transfer, from, to], data: split(amount) })
-    }
-    switch (selector) {
-      case S.balance_of:
-      case S.balanceOf:
-        return split(balance(params(cd, ["felt"])[0]))
-      case S.transfer: {
-        const [to, amount] = params(cd, ["felt", "u256"])
-        move(caller, to, amount)
-        return [1n]
-      }
-      case S.transfer_from:
-      case S.transferFrom: {
-        const [from, to, amount] = params(cd, ["felt", "felt", "u256"])
-        const key = `${from}:${caller}`
-        const allowed = token.allowances.get(key) ?? 0n
-        if (allowed < amount) throw new Revert("ERC20: insufficient allowance")
-        this.setMap(token.allowances, key, allowed - amount)
-        move(from, to, amount)
-        return [1n]
-      }
-      case S.approve: {
-        const [spender, amount] = params(cd, ["felt", "u256"])
-        this.setMap(token.allowances, `${caller}:${spender}`, amount)
-        this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
-        return [1n]
-      }
-      case S.increase_allowance:
-      case S.increaseAllowance: {
-        const [spender, added] = params(cd, ["felt", "u256"])
-        const key = `${caller}:${spender}`
-        const amount = (token.allowances.get(key) ?? 0n) + added
-        this.setMap(token.allowances, key, amount)
-        this.emit({ fromAddress: self, keys: [EVENT.Approval, caller, spender], data: split(amount) })
-        return [1n]
-      }
-      case S.allowance: {
-        const [owner, spender] = params(cd, ["felt", "felt"])
-        return split(token.allowances.get(`${owner}:${spender}`) ?? 0n)
-      }
-      case S.decimals:
-        return [BigInt(token.decimals)]
-      case S.symbol:
-        return [encodeShortString(token.symbol)]
-      case S.name:
-        return [encodeShortString(token.symbol === "USDC" ? "USD Coin" : "Starknet Token")]
-      case S.total_supply:
-      case S.totalSupply:
-        return split(token.supply)
-      default:
-        throw new Revert("ENTRYPOINT_NOT_FOUND")
+    const outer = this.self
+    this.self = to
+    try {
+      return contract.kind === "token"
+        ? callToken(this.tokenContext, contract, to, caller, selector, calldata)
+        : this.callAccount(contract, to, caller, selector, calldata)
+    } finally {
+      this.self = outer
     }
   }
 
@@ -692,9 +495,15 @@ export class Chain {
       if (payload.kind === "outside") {
         this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
       } else {
-        const acc = this.validateInvoke(payload)
-        keep = this.mark()
-        this.executeInvoke(acc, payload)
+        const outer = this.self
+        this.self = payload.account
+        try {
+          const acc = this.validateInvoke(payload)
+          keep = this.mark()
+          this.executeInvoke(acc, payload)
+        } finally {
+          this.self = outer
+        }
       }
       return this.events.slice(start.events)
     } catch (error) {
@@ -753,6 +562,31 @@ export class Chain {
   }
 
   /**
+   * The outcome each transaction due in the next block would have if the block closed at `timestamp` now (the
+   * pre-confirmed block): the pending transactions run in order in a dry run. Cached until the chain changes.
+   */
+  preConfirmed(timestamp: number): ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> {
+    const key = `${this.epoch}:${timestamp}`
+    if (this.preview?.key === key) return this.preview.outcomes
+    const outcomes = new Map<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }>()
+    const next = this.latest.number + 1
+    this.dryRun(BigInt(timestamp), () => {
+      for (const tx of this.pending) {
+        if (tx.holdUntil >= next) continue
+        try {
+          this.apply(tx.payload, BigInt(timestamp), tx.nonce)
+          outcomes.set(tx, { execution: "SUCCEEDED" })
+        } catch (error) {
+          if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason })
+          else if (!(error instanceof Rejected)) throw error
+        }
+      }
+    })
+    this.preview = { key, outcomes }
+    return outcomes
+  }
+
+  /**
    * Accepts a transaction into the pending pool: the relayer's INVOKE (its multicall of one
    * `execute_from_outside_v2`) or the account's own. Submitting the same transaction twice answers the same one.
    */
@@ -780,6 +614,7 @@ export class Chain {
     }
     this.txs.set(tx.hash, tx)
     this.pending.push(tx)
+    this.epoch++
     return tx
   }
 
@@ -808,15 +643,22 @@ export class Chain {
           throw error
         }
       }
-      // Included for good: nothing to roll back any more.
+      // Included for good (or dropped): nothing to roll back any more.
       this.journal.length = 0
       this.events.length = 0
+      // A transaction whose validation fails when its turn comes is dropped, as a sequencer drops it: never
+      // included, never a status (there is no REJECTED in RPC 0.9).
+      if (tx.rejected !== undefined) continue
+      // The fee transfer ends every receipt, reverted ones too: the devnet's gas is free, so it moves 0 STRK.
+      tx.events = [...tx.events, { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }]
       tx.blockNumber = number
-      if (tx.rejected === undefined) included.push(tx)
+      included.push(tx)
     }
     this.pending.length = 0
     this.pending.push(...keep)
     this.latest = { number, timestamp }
+    this.epoch++
+    this.commit(number)
     this.blocks.close(number, timestamp, included, gapTimestamp)
   }
 }
