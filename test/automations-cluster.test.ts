@@ -45,8 +45,8 @@ const ownedNow = (w: Worker) => {
   return owned
 }
 
-// Two worker processes load the sources, join the cluster and run 20 automations of 3 steps: 1 to 3 minutes on a
-// busy 2-core machine. Runs when AUTOMATION_PROCESS_TESTS=1 and DATABASE_URL names a Postgres.
+// Two worker processes load the sources, join the cluster and run 20 automations of 3 steps: 40 to 80 seconds on
+// a busy 2-core machine. Runs when AUTOMATION_PROCESS_TESTS=1 and DATABASE_URL names a Postgres.
 const enabled = process.env["AUTOMATION_PROCESS_TESTS"] === "1" && DATABASE_URL !== undefined
 if (!enabled) {
   console.warn("the scale-out test (two runners on one Postgres) needs AUTOMATION_PROCESS_TESTS=1 and DATABASE_URL: skipped")
