@@ -695,8 +695,9 @@ const submitOnce = <E, R, E2, R2>(
           const built = yield* buildPayment(submission, reservation)
           // Recorded before anything is sent; a concurrent call with this key that recorded first wins.
           const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
-          if (stored.nonce !== built.nonce) return { raced: true as const }
-          return { raced: false as const, hash: yield* sendPayment(built, options) }
+          // Raced by a call with the same key: its record may hold this very reservation (one per key), then kept.
+          if (stored.nonce !== built.nonce) return { raced: true as const, shared: reservation !== undefined && stored.reservation === reservation }
+          return { raced: false as const, shared: false, hash: yield* sendPayment(built, options) }
         })
       const outcome = yield* Effect.either(
         hooks.reserve === undefined
@@ -726,9 +727,9 @@ const submitOnce = <E, R, E2, R2>(
  * A reserved call counts when its payload was sent (the chain may count it): a hash, or an unknown outcome. Every
  * other exit gives it back: a refusal, a fault, an interruption, a defect.
  */
-const keepsReservation = (exit: Exit.Exit<{ readonly raced: boolean }, unknown>) =>
+const keepsReservation = (exit: Exit.Exit<{ readonly raced: boolean; readonly shared: boolean }, unknown>) =>
   Exit.isSuccess(exit)
-    ? !exit.value.raced
+    ? !exit.value.raced || exit.value.shared
     : Option.exists(Cause.failureOption(exit.cause), (e) => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "OutcomeUnknown")
 
 const newKey = (prefix: string) => `${prefix}${globalThis.crypto.randomUUID()}`
@@ -1033,7 +1034,7 @@ const executeWith = (
     })
     const reserve = Effect.gen(function*() {
       const verdict = (yield* Ref.get(lastVerdict))!
-      const reserved = yield* ledger.reserve(ref, verdict.data)
+      const reserved = yield* ledger.reserve(ref, verdict.data, idempotencyKey)
       if (reserved.ok) return reserved.reservation
       return yield* preflightCheck({
         walletAddress: wallet.publicKey,
