@@ -729,7 +729,23 @@ export {
    * @since 0.1.0
    * @category layers
    */
-  layerEngineSingle
+  layerEngineSingle,
+  /**
+   * The `@effect/cluster` workflow engine as one of several runners on one Postgres (`SqlMessageStorage`,
+   * `SqlRunnerStorage`, runners talking over sockets at `runnerAddress`): each automation is owned by the runner
+   * holding its shard, and moves to another runner when that one dies. Needs `@effect/platform-node`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  layerEngineCluster,
+  /**
+   * Where a runner listens, and how the other runners reach it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  type RunnerAddressInput
 } from "./internal/automations/database.js"
 
 export {

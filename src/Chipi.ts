@@ -4,11 +4,9 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
+import * as Http from "./internal/http.js"
 import { withRedactedHeaders } from "./internal/jsonrpc.js"
 import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
@@ -87,7 +85,9 @@ export const CHIPI_ACCOUNT_CLASS_HASH = "0x053f4f8791ed5bed0fddaa553d180c664e32c
  */
 export const make = (options: Options) =>
   Effect.gen(function*() {
-    const http = yield* HttpClient.HttpClient
+    const platform = yield* Http.modules
+    const { HttpClientRequest } = platform
+    const http = yield* platform.HttpClient.HttpClient
     const base = (options.baseUrl ?? "https://api.chipipay.com/v1").replace(/\/$/, "")
     const timeout = Duration.decode(options.timeout ?? "15 seconds")
 
@@ -105,7 +105,7 @@ export const make = (options: Options) =>
         )
         const response = yield* http.execute(request).pipe(
           Effect.timeout(timeout),
-          withRedactedHeaders(REDACTED_HEADERS),
+          withRedactedHeaders(platform, REDACTED_HEADERS),
           Effect.mapError((e) => new PaymasterError({ code: 0, message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : "network error"}`, transient: true }))
         )
         const json = yield* response.json.pipe(Effect.orElseSucceed(() => ({} as unknown)))
@@ -172,7 +172,7 @@ export const make = (options: Options) =>
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<Paymaster> =>
-  Layer.effect(Paymaster, Effect.map(make(options), (c) => c.paymaster)).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.effect(Paymaster, Effect.map(make(options), (c) => c.paymaster)).pipe(Layer.provide(Http.fetchLayer))
 
 /**
  * Chipi from `CHIPI_PUBLIC_KEY`, `CHIPI_SECRET_KEY` (both redacted) and `CHIPI_BASE_URL` (optional).

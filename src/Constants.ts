@@ -90,3 +90,24 @@ export const STARKNET_CONTRACTS = {
     decimals: 18
   }
 } as const
+
+/**
+ * The SNIP-29 paymaster error codes and their names (`@starknet-io/starknet-types-09`, `snip-29/errors`); a
+ * paymaster's message reads `An error occurred (NAME)`.
+ *
+ * @since 0.2.0
+ * @category paymaster
+ */
+export const SNIP29_ERROR_NAMES: Readonly<Record<number, string>> = {
+  150: "INVALID_ADDRESS",
+  151: "TOKEN_NOT_SUPPORTED",
+  153: "INVALID_SIGNATURE",
+  154: "MAX_AMOUNT_TOO_LOW",
+  155: "CLASS_HASH_NOT_SUPPORTED",
+  156: "TRANSACTION_EXECUTION_ERROR",
+  157: "INVALID_TIME_BOUNDS",
+  158: "INVALID_DEPLOYMENT_DATA",
+  159: "INVALID_CLASS_HASH",
+  160: "INVALID_ID",
+  163: "UNKNOWN_ERROR"
+}

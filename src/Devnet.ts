@@ -8,12 +8,6 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, type Scope } from "effect"
-import * as Faults from "./devnet/faults.js"
-import * as Handle from "./devnet/handle.js"
-import * as Node from "./devnet/node.js"
-import * as DevnetPaymaster from "./devnet/paymaster.js"
-import { register } from "./devnet/registry.js"
-import * as DevnetRpc from "./devnet/rpc.js"
 import { Devnet, type DevnetHandle, type DevnetOptions } from "./devnet/types.js"
 import { Paymaster } from "./Paymaster.js"
 import { StarknetRpc } from "./StarknetRpc.js"
@@ -48,13 +42,8 @@ export const make = (options: DevnetOptions = {}): Effect.Effect<
   never,
   Scope.Scope
 > =>
-  Effect.gen(function*() {
-    const faults = Faults.make(options.faults)
-    const node = yield* Node.make(options, faults)
-    const handle = Handle.make(node, faults, options)
-    register(handle, { node, faults })
-    return { handle, rpc: DevnetRpc.make(node, faults), paymaster: DevnetPaymaster.make(node, faults, options) }
-  })
+  // The chain and its services are imported when a devnet is first made, not when the library is.
+  Effect.flatMap(Effect.promise(() => import("./devnet/make.js")), (engine) => engine.make(options))
 
 /**
  * The devnet as a layer: `StarknetRpc`, `Paymaster` and the `Devnet` control handle, created in the layer's scope.

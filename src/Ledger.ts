@@ -167,10 +167,14 @@ export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
     readonly openPayments: (session: SessionRef) => Effect.Effect<ReadonlyArray<Payment>, LedgerError>
     /**
      * Reserves one call of a session when `max(chain's count, reserved here) < maxCalls`; answers the count seen.
+     * With `idempotencyKey`, a reservation still held for that key is answered again instead of a second one: an
+     * execute that died between its reservation and its record (a killed process) leaves one call reserved, and
+     * its replay under the same key takes that call rather than counting it twice.
      */
     readonly reserve: (
       session: SessionRef,
-      chain: { readonly callsUsed: number; readonly maxCalls: number }
+      chain: { readonly callsUsed: number; readonly maxCalls: number },
+      idempotencyKey?: string
     ) => Effect.Effect<Reserved, LedgerError>
     /** Gives a reserved call back. Idempotent; nothing for a reservation from before the session's reset. */
     readonly release: (reservation: string) => Effect.Effect<void, LedgerError>
@@ -312,12 +316,16 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
           !isFinal(p) && norm(p.wallet) === norm(session.wallet) && norm(p.sessionPublicKey) === norm(session.sessionPublicKey)
         )
       ),
-    reserve: (session, chain) =>
+    reserve: (session, chain, idempotencyKey) =>
       Effect.sync((): Reserved => {
         const e = entry(session)
         const used = Math.max(chain.callsUsed, e.used)
+        const held = idempotencyKey === undefined ? undefined : `${sessionKey(session)}|k:${idempotencyKey}`
+        if (held !== undefined && e.live.has(held) && chain.callsUsed < chain.maxCalls) {
+          return { ok: true, reservation: held, used: Math.max(0, used - 1) }
+        }
         if (used >= chain.maxCalls) return { ok: false, used }
-        const reservation = `r${++reservationCounter}`
+        const reservation = held ?? `r${++reservationCounter}`
         e.used = used + 1
         e.live.add(reservation)
         reservations.set(reservation, sessionKey(session))

@@ -5,10 +5,11 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, type Redacted, type Schedule, Schema } from "effect"
+import { SNIP29_ERROR_NAMES } from "./Constants.js"
 import { PaymasterError } from "./Errors.js"
+import { fetchLayer } from "./internal/http.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
@@ -99,19 +100,6 @@ export interface Snip29Options {
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
 
-const SNIP29_ERRORS: Record<number, string> = {
-  150: "INVALID_ADDRESS",
-  151: "TOKEN_NOT_SUPPORTED",
-  153: "INVALID_SIGNATURE",
-  154: "MAX_AMOUNT_TOO_LOW",
-  155: "CLASS_HASH_NOT_SUPPORTED",
-  156: "TRANSACTION_EXECUTION_ERROR",
-  157: "INVALID_TIME_BOUNDS",
-  158: "INVALID_DEPLOYMENT_DATA",
-  159: "INVALID_CLASS_HASH",
-  160: "INVALID_ID",
-  163: "UNKNOWN_ERROR"
-}
 
 const BuildResult = Schema.Struct({ typed_data: OutsideExecutionTypedData })
 const ExecuteResult = Schema.Struct({ transaction_hash: TxHashSchema })
@@ -141,7 +129,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
           )
         ),
         Effect.catchTag("JsonRpcFailure", (e) => {
-          const name = SNIP29_ERRORS[e.code]
+          const name = SNIP29_ERROR_NAMES[e.code]
           const revertReason = e.code === 156 ? revertReasonOf(e.data) : undefined
           // UNKNOWN_ERROR's data is a string saying what went wrong (AVNU: "x-paymaster-api-key is invalid",
           // "blacklisted calls", "service not available"); short, and it is the only explanation given.
@@ -190,7 +178,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
  * @category layers
  */
 export const layerSnip29 = (options: Snip29Options): Layer.Layer<Paymaster> =>
-  Layer.effect(Paymaster, makeSnip29(options)).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.effect(Paymaster, makeSnip29(options)).pipe(Layer.provide(fetchLayer))
 
 /**
  * A SNIP-29 paymaster at `PAYMASTER_URL`, with `PAYMASTER_API_KEY` when set.

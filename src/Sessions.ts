@@ -702,8 +702,9 @@ const submitOnce = <E, R, E2, R2>(
           const built = yield* buildPayment(submission, reservation)
           // Recorded before anything is sent; a concurrent call with this key that recorded first wins.
           const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
-          if (stored.nonce !== built.nonce) return { raced: true as const }
-          return { raced: false as const, hash: yield* sendPayment(built, options) }
+          // Raced by a call with the same key: its record may hold this very reservation (one per key), then kept.
+          if (stored.nonce !== built.nonce) return { raced: true as const, shared: reservation !== undefined && stored.reservation === reservation }
+          return { raced: false as const, shared: false, hash: yield* sendPayment(built, options) }
         })
       const outcome = yield* Effect.either(
         hooks.reserve === undefined
@@ -733,9 +734,9 @@ const submitOnce = <E, R, E2, R2>(
  * A reserved call counts when its payload was sent (the chain may count it): a hash, or an unknown outcome. Every
  * other exit gives it back: a refusal, a fault, an interruption, a defect.
  */
-const keepsReservation = (exit: Exit.Exit<{ readonly raced: boolean }, unknown>) =>
+const keepsReservation = (exit: Exit.Exit<{ readonly raced: boolean; readonly shared: boolean }, unknown>) =>
   Exit.isSuccess(exit)
-    ? !exit.value.raced
+    ? !exit.value.raced || exit.value.shared
     : Option.exists(Cause.failureOption(exit.cause), (e) => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "OutcomeUnknown")
 
 const newKey = (prefix: string) => `${prefix}${globalThis.crypto.randomUUID()}`
@@ -1040,7 +1041,7 @@ const executeWith = (
     })
     const reserve = Effect.gen(function*() {
       const verdict = (yield* Ref.get(lastVerdict))!
-      const reserved = yield* ledger.reserve(ref, verdict.data)
+      const reserved = yield* ledger.reserve(ref, verdict.data, idempotencyKey)
       if (reserved.ok) return reserved.reservation
       return yield* preflightCheck({
         walletAddress: wallet.publicKey,
@@ -1208,7 +1209,17 @@ export const wait = (
     Effect.catchTag("Reverted", (reverted) =>
       Effect.gen(function*() {
         const payment = yield* (yield* Ledger).paymentByHash(reverted.txHash as TxHash).pipe(Effect.orElseSucceed(() => undefined))
-        if (payment === undefined || payment.purpose !== "execute") return yield* reverted
+        if (payment === undefined) return yield* reverted
+        // A second copy of a payload refused for its nonce: a relayer that sends a copy while the first is pending
+        // gets it reverted once the first executes. The payment is then the first copy's, which the chain names.
+        if (/duplicated nonce/i.test(reverted.revertReason)) {
+          const outcome = yield* resolvePayment(payment, Schedule.stop, undefined).pipe(Effect.orElseSucceed(() => undefined))
+          if (outcome?._tag === "Executed" && BigInt(outcome.transactionHash) !== BigInt(reverted.txHash)) {
+            return yield* Transactions.wait(outcome.transactionHash, options)
+          }
+          return yield* reverted
+        }
+        if (payment.purpose !== "execute") return yield* reverted
         return yield* Effect.fail(yield* explain(payment.wallet, payment.sessionPublicKey, payment.calls, reverted.revertReason, reverted))
       }))
   )

@@ -4,10 +4,10 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
+import { fetchLayer } from "./internal/http.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
@@ -270,7 +270,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
  * @category layers
  */
 export const layerHttp = (options: HttpOptions): Layer.Layer<StarknetRpc> =>
-  Layer.effect(StarknetRpc, makeHttp(options)).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.effect(StarknetRpc, makeHttp(options)).pipe(Layer.provide(fetchLayer))
 
 /**
  * `StarknetRpc` over JSON-RPC at `STARKNET_RPC_URL`.

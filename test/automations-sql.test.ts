@@ -98,6 +98,25 @@ const ledgerTests = (prefix: string, it: { readonly scoped: (name: string, self:
       expect(yield* b.keyValidUntil("0xabc" as never)).toBe(12345)
     })))
 
+  it.scoped("a reservation held for an idempotency key is answered again to that key: a replay after a crash takes the same call", () =>
+    run(Effect.gen(function*() {
+      const a = yield* Automations.makeLedgerSql({ prefix })
+      const b = yield* Automations.makeLedgerSql({ prefix })
+      const s = { wallet: "0x77aa", sessionPublicKey: "0x77bb" } as unknown as Ledger.SessionRef
+      // Two steps done on chain; the third reserved its call on one runner, which died before recording its payload.
+      const held = yield* a.reserve(s, { callsUsed: 2, maxCalls: 3 }, "auto-9:2")
+      expect(held).toMatchObject({ ok: true, used: 2 })
+      // Its replay on the other runner, same key: the same reservation, not a refusal.
+      const again = yield* b.reserve(s, { callsUsed: 2, maxCalls: 3 }, "auto-9:2")
+      expect(again).toEqual(held)
+      // Another key still finds the session's calls all taken.
+      expect(yield* b.reserve(s, { callsUsed: 2, maxCalls: 3 }, "auto-9:3")).toEqual({ ok: false, used: 3 })
+      // Once the chain has counted every call, the held one is no longer granted.
+      expect((yield* b.reserve(s, { callsUsed: 3, maxCalls: 3 }, "auto-9:2")).ok).toBe(false)
+      if (held.ok) yield* a.release(held.reservation)
+      expect((yield* b.reserve(s, { callsUsed: 2, maxCalls: 3 }, "auto-9:3")).ok).toBe(true)
+    })))
+
   it.scoped("the automation store: one record per id, a step recorded once, waiters found by hash", () =>
     run(Effect.gen(function*() {
       const layer = Automations.layerStoreSql({ prefix })

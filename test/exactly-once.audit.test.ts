@@ -5,16 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, TestClock } from "effect"
 import { Devnet, Errors, Ledger, Sessions, StarknetRpc } from "starknet-session-keys"
-import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
-
-const untilDropped = (devnet: Devnet.DevnetHandle) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      if (((yield* devnet.faults).dropNext ?? 0) === 0) return
-      yield* TestClock.adjust("10 millis")
-    }
-    throw new Error("the submission never reached the devnet")
-  })
+import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, untilDropped, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 describe("a resent payload that may already have executed", () => {
   it.effect("refused by the paymaster (its window closed) while our reads lag: not a refusal, the chain decides; paid once", () =>
@@ -217,5 +208,39 @@ describe("the nonce check and the block it is judged at", () => {
       expect(sent).toHaveLength(1)
       expect(retried).toBe(sent[0]!.hash)
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+/** A relayer that sent a second copy of a pending payload: that copy's transaction reverts for the used nonce. */
+const SECOND_COPY = "0x5ec0d" as never
+const secondCopyReverted = Layer.effect(
+  StarknetRpc.StarknetRpc,
+  Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+    ...rpc,
+    getTransactionStatus: (txHash: Parameters<typeof rpc.getTransactionStatus>[0]) =>
+      BigInt(txHash) === BigInt(SECOND_COPY)
+        ? Effect.succeed({ finalityStatus: "ACCEPTED_ON_L2" as const, executionStatus: "REVERTED" as const, revertReason: "SRC9: duplicated nonce" })
+        : rpc.getTransactionStatus(txHash),
+    getTransactionReceipt: (txHash: Parameters<typeof rpc.getTransactionReceipt>[0]) =>
+      BigInt(txHash) === BigInt(SECOND_COPY)
+        ? Effect.succeed({ transactionHash: SECOND_COPY, finalityStatus: "ACCEPTED_ON_L2" as const, executionStatus: "REVERTED" as const, revertReason: "SRC9: duplicated nonce", events: [] })
+        : rpc.getTransactionReceipt(txHash)
+  }))
+)
+
+describe("a second copy reverted for its nonce", () => {
+  it.effect("waiting on the copy's hash answers the payment's own receipt: the first copy executed it, so it is not Reverted", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      const first = yield* withBlocks(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(42n)] }, { idempotencyKey: "order-copy" }))
+      yield* withBlocks(Sessions.wait(first))
+      // The relayer answered the copy it sent for this record with another hash.
+      const ledger = yield* Ledger.Ledger
+      const record = (yield* ledger.payment(wallet.publicKey as never, "order-copy"))!
+      yield* ledger.updatePayment(record.wallet, record.idempotencyKey, record.nonce, { status: "submitted", transactionHash: SECOND_COPY })
+      const receipt = yield* withBlocks(Sessions.wait(SECOND_COPY).pipe(Effect.provide(secondCopyReverted)))
+      expect(receipt.transactionHash).toBe(first)
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
     }).pipe(Effect.provide(TestLayer())))
 })

@@ -5,17 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Either, Fiber, Layer, Schedule, TestClock } from "effect"
 import { Devnet, Errors, Ledger, Paymaster, Sessions, StarknetRpc } from "starknet-session-keys"
-import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
-
-/** Lets a forked fiber run until the devnet has used up the injected drop (the first attempt was carried out). */
-const untilDropped = (devnet: Devnet.DevnetHandle) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      if (((yield* devnet.faults).dropNext ?? 0) === 0) return
-      yield* TestClock.adjust("10 millis")
-    }
-    throw new Error("the submission never reached the devnet")
-  })
+import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, untilDropped, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 const nonceUnused = (wallet: string, nonce: string) =>
   Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) =>

@@ -19,9 +19,8 @@ const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as
 }
 
 /** The bare specifiers (packages, node: builtins) reached from an entry through its relative imports. */
-const reachedFrom = (entry: string): Map<string, string> => {
+const reachedFrom = (entry: string, seen = new Set<string>()): Map<string, string> => {
   const reached = new Map<string, string>()
-  const seen = new Set<string>()
   const visit = (file: string) => {
     if (seen.has(file)) return
     seen.add(file)
@@ -72,4 +71,18 @@ describe("the published package", () => {
       expect(undeclared).toEqual([])
     })
   }
+
+  it("src/index.ts reaches none of @effect/platform's modules at import: its HTTP client is imported when a live layer is built", () => {
+    const reached = [...reachedFrom("src/index.ts")].filter(([specifier]) => specifier.startsWith("@effect/platform"))
+    expect(reached.map(([specifier, file]) => `${specifier} (from ${file})`)).toEqual([])
+  })
+
+  it("src/index.ts does not load the devnet's chain at import: it is imported when a devnet is made", () => {
+    const files = new Set<string>()
+    reachedFrom("src/index.ts", files)
+    const devnet = [...files].map((file) => file.slice(root.length + 1)).filter((file) =>
+      file === "src/internal/chain.ts" || (file.startsWith("src/devnet/") && file !== "src/devnet/types.ts")
+    )
+    expect(devnet).toEqual([])
+  })
 })

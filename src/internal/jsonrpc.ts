@@ -7,11 +7,9 @@
  * `batching: true`; to batch across fibers as well (100 independent `Transactions.wait` fibers polling on the
  * same tick), a short collector gathers what every fiber asks within a window and hands it to the resolver at once.
  */
-// Modules by path, not the @effect/platform index: the index loads its HTTP server and API modules too.
-import * as Headers from "@effect/platform/Headers"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
+import * as Http from "./http.js"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */
 export class JsonRpcFailure extends Schema.TaggedError<JsonRpcFailure>()("JsonRpcFailure", {
@@ -45,10 +43,11 @@ export class RpcCall extends Request.TaggedClass("RpcCall")<
  * Runs an HTTP request with these header names added to `Headers.currentRedactedNames`, so that the client's
  * span attributes show them redacted whatever the caller's own setting.
  */
-export const withRedactedHeaders = (names: ReadonlyArray<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray<string>) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   names.length === 0
     ? effect
-    : Effect.locallyWith(effect, Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
+    : Effect.locallyWith(effect, platform.Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
 
 export interface ClientOptions {
   readonly url: string
@@ -85,7 +84,9 @@ interface Waiting {
 
 export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const http = yield* HttpClient.HttpClient
+    const platform = yield* Http.modules
+    const { HttpClientRequest } = platform
+    const http = yield* platform.HttpClient.HttpClient
     const timeout = Duration.decode(options.timeout ?? "10 seconds")
     const windowMillis = Duration.toMillis(Duration.decode(options.batchWindow ?? "5 millis"))
     const headers = Object.fromEntries(
@@ -110,7 +111,7 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
           HttpClientRequest.setHeaders(headers),
           HttpClientRequest.bodyUnsafeJson(body)
         )
-        const response = yield* http.execute(request).pipe(Effect.timeout(timeout), withRedactedHeaders(redactedNames))
+        const response = yield* http.execute(request).pipe(Effect.timeout(timeout), withRedactedHeaders(platform, redactedNames))
         if (response.status === 429 || response.status >= 500) {
           const retryAfter = Number(response.headers["retry-after"])
           return yield* failAll(batch, (r) =>

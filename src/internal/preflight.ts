@@ -19,9 +19,10 @@ import { selectorOf } from "../Schemas.js"
 import { type BlockInfo, StarknetRpc } from "../StarknetRpc.js"
 import { retryTransient } from "../Transactions.js"
 import { toHex } from "./felt.js"
+import { lazily } from "./lazy.js"
 import { checkSpending, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"
 
-const BLOCKLIST = new Map<string, string>(BLOCKLISTED_ENTRYPOINTS.map((name) => [selectorOf(name), name]))
+const BLOCKLIST = lazily(() => new Map<string, string>(BLOCKLISTED_ENTRYPOINTS.map((name) => [selectorOf(name), name])))
 
 const nameOf = (call: Call): string | undefined => (/^0x/i.test(call.entrypoint) ? BLOCKLIST.get(callSelector(call)) : call.entrypoint)
 

@@ -5,12 +5,13 @@
 import { SPENDING_ENTRYPOINTS } from "../Constants.js"
 import { InvalidInput, SpendingLimitExceeded } from "../Errors.js"
 import { callSelector, type Call, type Felt, selectorOf } from "../Schemas.js"
+import { lazily } from "./lazy.js"
 import { toHex, U128_MAX, U64_MAX } from "./felt.js"
 
 export const U256_MAX = 2n ** 256n - 1n
 
 /** The selectors of the entrypoints the policy watches. */
-export const TRACKED_SELECTORS: ReadonlySet<bigint> = new Set(SPENDING_ENTRYPOINTS.map((name) => BigInt(selectorOf(name))))
+export const TRACKED_SELECTORS: ReadonlySet<bigint> = lazily(() => new Set(SPENDING_ENTRYPOINTS.map((name) => BigInt(selectorOf(name)))))
 
 /** A policy as `get_spending_policy` returns it, every field exact. */
 export interface Policy {

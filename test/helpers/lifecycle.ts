@@ -53,3 +53,13 @@ export const registeredSession = (config: { readonly maxCalls?: number; readonly
     }))
     return { devnet, wallet, session }
   })
+
+/** Lets a forked fiber run until the devnet has used up the injected drop (the first attempt was carried out). */
+export const untilDropped = (devnet: Devnet.DevnetHandle) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      if (((yield* devnet.faults).dropNext ?? 0) === 0) return
+      yield* TestClock.adjust("10 millis")
+    }
+    throw new Error("the submission never reached the devnet")
+  })

@@ -4,25 +4,13 @@
  * messages, error 156 carrying its `CONTRACT_EXECUTION_ERROR` in the shape asked for (nested frames by default).
  */
 import { Effect, ParseResult, Schema } from "effect"
+import { SNIP29_ERROR_NAMES } from "../../Constants.js"
 import { OutsideExecutionTypedData } from "../../OutsideExecution.js"
 import { Paymaster } from "../../Paymaster.js"
 import { Address, Felt } from "../../Schemas.js"
 import { executionErrorData, type ExecutionErrorShape } from "./executionError.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
 
-const NAMES: Record<number, string> = {
-  150: "INVALID_ADDRESS",
-  151: "TOKEN_NOT_SUPPORTED",
-  153: "INVALID_SIGNATURE",
-  154: "MAX_AMOUNT_TOO_LOW",
-  155: "CLASS_HASH_NOT_SUPPORTED",
-  156: "TRANSACTION_EXECUTION_ERROR",
-  157: "INVALID_TIME_BOUNDS",
-  158: "INVALID_DEPLOYMENT_DATA",
-  159: "INVALID_CLASS_HASH",
-  160: "INVALID_ID",
-  163: "UNKNOWN_ERROR"
-}
 
 /** A time bound: a u64 as a number or a felt, kept to what a JS number holds exactly. */
 const Seconds = Schema.transformOrFail(Felt, Schema.Number, {
@@ -60,7 +48,7 @@ export const paymasterMethods = (options: { readonly executionErrorShape: Execut
     const pmFail = (account: string) =>
     (e: { readonly code: number; readonly message: string; readonly revertReason?: string | undefined; readonly transient: boolean }): Effect.Effect<never, WireError | Transient> => {
       if (e.transient) return Effect.fail(new Transient(e.code))
-      const name = NAMES[e.code]
+      const name = SNIP29_ERROR_NAMES[e.code]
       const message = name !== undefined ? `An error occurred (${name})` : e.message
       if (e.code === 156) {
         const data = executionErrorData(options.executionErrorShape, e.revertReason ?? "", { relayer: options.relayer, account: BigInt(account) })

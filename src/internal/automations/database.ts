@@ -2,7 +2,20 @@
  * The database of the automations engine: PGlite served on loopback (embedded, data in a directory), or a real
  * Postgres. Either way `@effect/sql-pg` is the one driver, so every store speaks the same SQL.
  */
-import { ClusterWorkflowEngine, SingleRunner, type ShardingConfig } from "@effect/cluster"
+import {
+  ClusterWorkflowEngine,
+  RunnerAddress,
+  RunnerHealth,
+  Runners,
+  type Sharding,
+  ShardingConfig,
+  SingleRunner,
+  SocketRunner,
+  SqlMessageStorage,
+  SqlRunnerStorage
+} from "@effect/cluster"
+import type { SocketServer } from "@effect/platform"
+import { RpcSerialization } from "@effect/rpc"
 import type { SqlClient, SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { WorkflowEngine } from "@effect/workflow"
@@ -179,3 +192,61 @@ export const layerEngineSingle = (options: {
       shardingConfig: { entityMessagePollInterval: "1 second", entityReplyPollInterval: "1 second", ...options.shardingConfig }
     }))
   )
+
+/** Where a runner listens and how the others reach it. */
+export interface RunnerAddressInput {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * The `@effect/cluster` workflow engine as one of several runners on one Postgres: messages and replies in
+ * `SqlMessageStorage`, runners and shard locks in `SqlRunnerStorage` (advisory locks, released by Postgres when a
+ * runner's connection dies), runners talking to each other over sockets. Every automation's workflow is an entity
+ * of a shard; a shard is held by one runner at a time, and a runner found dead by the health check loses its shards
+ * to the others, which resume its workflows from their journal.
+ */
+export const layerEngineCluster = (options: {
+  readonly runnerAddress: RunnerAddressInput
+  readonly listenAddress?: RunnerAddressInput | undefined
+  readonly prefix?: string | undefined
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}): Layer.Layer<
+  WorkflowEngine.WorkflowEngine | Sharding.Sharding,
+  ConfigError.ConfigError | SqlError.SqlError | SocketServer.SocketServerError,
+  SqlClient.SqlClient
+> => {
+  const config = ShardingConfig.layer({
+    entityMessagePollInterval: "1 second",
+    entityReplyPollInterval: "1 second",
+    refreshAssignmentsInterval: "1 second",
+    runnerHealthCheckInterval: "2 seconds",
+    ...options.shardingConfig,
+    runnerAddress: Option.some(RunnerAddress.make(options.runnerAddress.host, options.runnerAddress.port)),
+    runnerListenAddress: options.listenAddress === undefined
+      ? Option.none()
+      : Option.some(RunnerAddress.make(options.listenAddress.host, options.listenAddress.port))
+  })
+  const storage = Layer.merge(
+    SqlMessageStorage.layerWith({ prefix: options.prefix }),
+    SqlRunnerStorage.layerWith({ prefix: options.prefix })
+  )
+  // Loaded here: only those who run several runners need @effect/platform-node's sockets.
+  return Layer.unwrapEffect(Effect.map(
+    Effect.promise(() => import("@effect/platform-node/NodeClusterSocket")),
+    (NodeClusterSocket) => {
+      const health = RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc))
+      const runner = SocketRunner.layer.pipe(
+        Layer.provide(NodeClusterSocket.layerSocketServer),
+        Layer.provide(health)
+      )
+      return ClusterWorkflowEngine.layer.pipe(
+        Layer.provideMerge(runner),
+        Layer.provide(NodeClusterSocket.layerClientProtocol),
+        Layer.provide(RpcSerialization.layerMsgPack),
+        Layer.provideMerge(storage),
+        Layer.provide(config)
+      )
+    }
+  ))
+}

@@ -158,15 +158,21 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
           Effect.flatMap((rows) => Effect.forEach(rows, fromRow)),
           Effect.mapError(fault("openPayments"))
         ),
-      reserve: (session, chain) =>
+      reserve: (session, chain, idempotencyKey) =>
         sql.withTransaction(Effect.gen(function*() {
           const key = sessionKey(session)
           yield* ensureSession(key)
           const [row] = yield* sql<{ readonly used: number; readonly epoch: number }>`
             SELECT used, epoch FROM ${sessions} WHERE session = ${key} FOR UPDATE`
           const used = Math.max(chain.callsUsed, Number(row!.used))
+          // One reservation per key: the replay of an execute that died after reserving takes the call it held.
+          const held = idempotencyKey === undefined ? undefined : `${key}#${Number(row!.epoch)}#k:${idempotencyKey}`
+          if (held !== undefined && chain.callsUsed < chain.maxCalls) {
+            const [found] = yield* sql`SELECT 1 AS one FROM ${reservations} WHERE reservation = ${held}`
+            if (found !== undefined) return { ok: true, reservation: held, used: Math.max(0, used - 1) } satisfies Reserved
+          }
           if (used >= chain.maxCalls) return { ok: false, used } satisfies Reserved
-          const reservation = `${key}#${Number(row!.epoch)}#${crypto.randomUUID()}`
+          const reservation = held ?? `${key}#${Number(row!.epoch)}#${crypto.randomUUID()}`
           yield* sql`UPDATE ${sessions} SET used = ${used + 1} WHERE session = ${key}`
           yield* sql`INSERT INTO ${reservations} ${sql.insert({ reservation, session: key, epoch: Number(row!.epoch) })}`
           return { ok: true, reservation, used } satisfies Reserved
