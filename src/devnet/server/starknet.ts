@@ -8,7 +8,7 @@ import { Address, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
-import { BlockId, chainMethods } from "./chain.js"
+import { BlockId, blockHeader, chainMethods } from "./chain.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
 
 export { BlockId }
@@ -32,20 +32,17 @@ export const starknetMethods = Effect.gen(function*() {
       : e.code === 40
       ? Effect.fail(new WireError(40, "Contract error", { revert_error: e.message }))
       : Effect.fail(new WireError(e.code ?? -32603, e.message))
+  // A handle without a node (a fake) knows no block hashes: the latest block's header stands on its number.
   const block = rpc.latestBlock.pipe(
     Effect.map((b) => ({
-      status: "ACCEPTED_ON_L2",
-      block_hash: "0x" + (b.blockNumber + 1).toString(16),
-      parent_hash: "0x" + b.blockNumber.toString(16),
-      block_number: b.blockNumber,
-      new_root: "0x0",
-      timestamp: b.timestamp,
-      sequencer_address: "0x0",
-      l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-      l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-      l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-      l1_da_mode: "BLOB",
-      starknet_version: "0.14.0",
+      ...blockHeader({
+        status: "ACCEPTED_ON_L2",
+        blockHash: ("0x" + (b.blockNumber + 1).toString(16)) as Felt,
+        parentHash: ("0x" + b.blockNumber.toString(16)) as Felt,
+        blockNumber: b.blockNumber,
+        timestamp: b.timestamp,
+        transactions: []
+      }),
       transactions: []
     })),
     Effect.catchAll(rpcFail)
