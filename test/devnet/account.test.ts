@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Constants, Devnet, OutsideExecution, Schemas } from "starknet-session-keys"
-import { Chain, Revert } from "../../src/devnet/chain.js"
+import { type AccountContext, applySpending, newAccount } from "../../src/devnet/account.js"
+import { Revert } from "../../src/devnet/revert.js"
 import * as stark from "../../src/internal/stark.js"
 import { call, layer, nextBlock, ownerCall, register, sessionKey, signOutside, start, status, submit, transfer, USDC, viewCall, wallet } from "../helpers/chain.js"
 
@@ -97,19 +98,30 @@ describe("the rest of v33's surface", () => {
 
 describe("the chain's panics", () => {
   it("Spending: invalid amount is a ByteArray panic (panic!), the other reasons short strings", () => {
-    const chain = new Chain(BigInt(Constants.SN_SEPOLIA), 1_767_225_600, 10)
-    for (const { contractAddress, decimals } of Object.values(Constants.STARKNET_CONTRACTS)) {
-      chain.deployToken(BigInt(contractAddress), decimals === 6 ? "USDC" : "STRK", decimals)
-    }
     const key = 0x1234n
-    const account = chain.deployAccount(stark.publicKeyOf(Uint8Array.from(Buffer.from("01".padStart(64, "0"), "hex"))), 1n)
-    const acc = chain.account(account)!
+    const acc = newAccount(stark.publicKeyOf(Uint8Array.from(Buffer.from("01".padStart(64, "0"), "hex"))))
     acc.sessions.set(key, { validUntil: 2n ** 40n, maxCalls: 5n, callsUsed: 0n, allowed: [] })
     acc.policies.set(`${key}:${BigInt(USDC)}`, { maxPerCall: 10n, maxPerWindow: 10n, windowSeconds: 60n, spent: 0n, windowStart: 0n })
+    const unused = () => {
+      throw new Error("not reached")
+    }
+    const context: AccountContext = {
+      chainId: BigInt(Constants.SN_SEPOLIA),
+      now: () => 1_767_225_600n,
+      txNonce: () => 0n,
+      setMap: (map, k, v) => map.set(k, v),
+      setField: (target, k, v) => {
+        target[k] = v
+      },
+      addNonce: (set, nonce) => set.add(nonce),
+      emit: () => {},
+      call: unused,
+      attempt: (f) => f()
+    }
     const policyPanic = (low: bigint) => {
       try {
-        ;(chain as unknown as { applySpending: (a: unknown, k: bigint, c: unknown) => void }).applySpending(acc, key, [
-          { to: USDC, selector: Schemas.selectorOf("transfer"), calldata: [BOB, "0x" + low.toString(16), "0x0"] }
+        applySpending(context, acc, key, [
+          { to: USDC, selector: Schemas.selectorOf("transfer"), calldata: [BOB, "0x" + low.toString(16), "0x0"] as Array<Schemas.Felt> }
         ])
         return undefined
       } catch (error) {
