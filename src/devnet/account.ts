@@ -70,6 +70,8 @@ export interface AccountContext extends TokenContext {
   readonly now: () => bigint
   /** The nonce of the executing transaction (`get_tx_info().nonce`); 0 in a view call. */
   readonly txNonce: () => bigint
+  /** The hash of the executing transaction (`get_tx_info().transaction_hash`); 0 in a view call. */
+  readonly txHash: () => bigint
   readonly setField: <T extends object, K extends keyof T>(target: T, key: K, value: T[K]) => void
   readonly addNonce: (set: Set<bigint>, nonce: bigint) => void
   /** Calls another contract (`call_contract_syscall`); throws `Revert` with its reason. */
@@ -325,8 +327,9 @@ export interface OwnInvoke {
 
 /**
  * `__validate__`: `VALID`, or 0 for a session signature the rules refuse or a signature of another length (it
- * never panics on bad input); a bad owner signature panics (`Account: invalid signature`). A session's call is
- * counted here.
+ * never panics on bad input); a bad owner signature panics (`Account: invalid signature`). A session signature
+ * signs the direct-path hash (`compute_session_message_hash`), the owner's the transaction hash, as OpenZeppelin's
+ * `validate_transaction` checks it. A session's call is counted here.
  */
 export const validate = (ctx: AccountContext, acc: Account, self: bigint, tx: OwnInvoke): bigint => {
   const sig = tx.signature
@@ -340,8 +343,7 @@ export const validate = (ctx: AccountContext, acc: Account, self: bigint, tx: Ow
     return VALID_FELT
   }
   if (sig.length === 2) {
-    const h = BigInt(directSessionHash(address, ctx.chainId, tx.nonce, 0n, tx.calls))
-    if (!ecdsa(h, sig[0], sig[1], acc.publicKey)) throw new Revert("Account: invalid signature")
+    if (!ecdsa(ctx.txHash(), sig[0], sig[1], acc.publicKey)) throw new Revert("Account: invalid signature")
     return VALID_FELT
   }
   // An empty signature is valid only when the caller is the account itself; an invoke's caller is the protocol.

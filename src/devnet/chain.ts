@@ -43,8 +43,9 @@ export class Chain {
   private events: Array<ChainEvent> = []
   /** Timestamp (seconds) the code currently executing sees. */
   private now = 0n
-  /** The nonce of the transaction executing (`get_tx_info().nonce`); 0 in a view call. */
+  /** The nonce and hash of the transaction executing (`get_tx_info()`); 0 in a view call. */
   private txNonce = 0n
+  private txHash = 0n
   /** The contract executing, and whether this is a dry run (views, simulations) that keeps nothing. */
   private self = 0n
   private dryDepth = 0
@@ -62,6 +63,7 @@ export class Chain {
       chainId,
       now: () => this.now,
       txNonce: () => this.txNonce,
+      txHash: () => this.txHash,
       setMap: (map, key, value) => this.setMap(map, key, value),
       setField: (target, key, value) => this.setField(target, key, value),
       addNonce: (set, nonce) => this.addNonce(set, nonce),
@@ -237,11 +239,13 @@ export class Chain {
    * as on Starknet); a failed validation throws `Rejected` after rolling back everything.
    */
   apply(payload: TxPayload, now: bigint, txNonce: bigint = payload.kind === "invoke" ? payload.nonce : 0n): Array<ChainEvent> {
-    const saved = { now: this.now, txNonce: this.txNonce }
+    const saved = { now: this.now, txNonce: this.txNonce, txHash: this.txHash }
     const start = this.mark()
     let keep = start
     this.now = now
     this.txNonce = txNonce
+    // The account's own invoke sees its transaction hash; an outside execution's (the relayer's) is not read.
+    this.txHash = payload.kind === "invoke" ? this.hashOf(payload) : 0n
     try {
       if (payload.kind === "outside") {
         this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
@@ -263,7 +267,13 @@ export class Chain {
     } finally {
       this.now = saved.now
       this.txNonce = saved.txNonce
+      this.txHash = saved.txHash
     }
+  }
+
+  /** The INVOKE v3 hash of the account's own invoke. */
+  hashOf(p: Extract<TxPayload, { kind: "invoke" }>): bigint {
+    return invokeV3Hash(this.chainId, p.account, p.nonce, serializeCalls(p.calls), p.fields)
   }
 
   /**
@@ -273,7 +283,7 @@ export class Chain {
   private validateInvoke(p: Extract<TxPayload, { kind: "invoke" }>): Account {
     const acc = this.account(p.account)
     if (acc === undefined) throw new Rejected("Contract not found")
-    if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`)
+    if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`, 52)
     // In validate mode Starknet gives the block timestamp rounded down to the hour: expiry checks here are coarse.
     const now = this.now
     this.now = now - now % 3600n
@@ -333,7 +343,7 @@ export class Chain {
         serializeCalls([{ to: toHex(payload.account) as Felt, selector: toHex(S.execute_from_outside_v2) as Felt, calldata: payload.calldata as ReadonlyArray<Felt> }])
       ] as const
       : [payload.account, payload.nonce, serializeCalls(payload.calls)] as const
-    const txHash = invokeV3Hash(this.chainId, sender, nonce, calldata)
+    const txHash = payload.kind === "invoke" ? this.hashOf(payload) : invokeV3Hash(this.chainId, sender, nonce, calldata)
     const known = this.txs.get(txHash)
     if (known !== undefined) return known
     if (payload.kind === "outside") this.senderNonces.set(sender, nonce + 1n)

@@ -9,11 +9,29 @@ import { TransactionNotFound } from "../Errors.js"
 import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
 import { Chain, type State } from "./chain.js"
-import type { Tx } from "./transactions.js"
+import { type Tx, ZERO_FEE_FIELDS } from "./transactions.js"
 import type { FaultGate } from "./faults.js"
 import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 
 export const felt = (v: bigint) => toHex(v) as Felt
+
+/** A transaction as the devnet serves it: the INVOKE v3 its hash was computed from. */
+export const txView = (tx: Tx): DevnetBlock["transactions"][number] => {
+  const fields = tx.payload.kind === "invoke" ? tx.payload.fields : ZERO_FEE_FIELDS
+  return {
+    transactionHash: felt(tx.hash) as TxHash,
+    senderAddress: felt(tx.sender) as Address,
+    nonce: felt(tx.nonce),
+    calldata: tx.calldata.map(felt),
+    signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : [],
+    resourceBounds: fields.resourceBounds,
+    tip: fields.tip,
+    paymasterData: fields.paymasterData.map(felt),
+    accountDeploymentData: fields.accountDeploymentData.map(felt),
+    nonceDataAvailabilityMode: fields.nonceDataAvailabilityMode,
+    feeDataAvailabilityMode: fields.feeDataAvailabilityMode
+  }
+}
 
 export interface Node {
   readonly chain: Chain
@@ -162,13 +180,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         parentHash: felt(b.parentHash),
         timestamp: b.timestamp,
         status: b.number <= readBlock() - chain.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
-        transactions: b.transactions.map((tx) => ({
-          transactionHash: felt(tx.hash) as TxHash,
-          senderAddress: felt(tx.sender) as Address,
-          nonce: felt(tx.nonce),
-          calldata: tx.calldata.map(felt),
-          signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
-        }))
+        transactions: b.transactions.map(txView)
       }
     }
 

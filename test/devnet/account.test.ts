@@ -109,6 +109,7 @@ describe("the chain's panics", () => {
       chainId: BigInt(Constants.SN_SEPOLIA),
       now: () => 1_767_225_600n,
       txNonce: () => 0n,
+      txHash: () => 0n,
       setMap: (map, k, v) => map.set(k, v),
       setField: (target, k, v) => {
         target[k] = v

@@ -11,8 +11,8 @@ import type { Token } from "../token.js"
 import type { Tx } from "../transactions.js"
 import { selectorOfName } from "../../internal/stark.js"
 import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
-import type { Node } from "../node.js"
-import type { BlockId as DevnetBlockId, DevnetBlock } from "../types.js"
+import { type Node, txView } from "../node.js"
+import type { BlockId as DevnetBlockId, DevnetBlock, ResourceBound } from "../types.js"
 import { Address, Felt } from "../../Schemas.js"
 import { method, type Methods, WireError } from "./jsonrpc.js"
 
@@ -49,26 +49,25 @@ export const blockHeader = (b: DevnetBlock) => ({
   starknet_version: "0.14.0"
 })
 
-/** `INVOKE_TXN_V3` with its hash: the zero bounds, tip and L1 modes its hash was computed with. */
-export const invokeTxn = (t: DevnetBlock["transactions"][number]) => ({
-  transaction_hash: t.transactionHash,
-  type: "INVOKE",
-  version: "0x3",
-  sender_address: t.senderAddress,
-  calldata: t.calldata,
-  signature: t.signature,
-  nonce: t.nonce,
-  resource_bounds: {
-    l1_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
-    l2_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
-    l1_data_gas: { max_amount: "0x0", max_price_per_unit: "0x0" }
-  },
-  tip: "0x0",
-  paymaster_data: [],
-  account_deployment_data: [],
-  nonce_data_availability_mode: "L1",
-  fee_data_availability_mode: "L1"
-})
+/** `INVOKE_TXN_V3` with its hash: the fields its hash was computed from. */
+export const invokeTxn = (t: DevnetBlock["transactions"][number]) => {
+  const bound = (b: ResourceBound) => ({ max_amount: hex(b.maxAmount), max_price_per_unit: hex(b.maxPricePerUnit) })
+  return {
+    transaction_hash: t.transactionHash,
+    type: "INVOKE",
+    version: "0x3",
+    sender_address: t.senderAddress,
+    calldata: t.calldata,
+    signature: t.signature,
+    nonce: t.nonce,
+    resource_bounds: { l1_gas: bound(t.resourceBounds.l1Gas), l2_gas: bound(t.resourceBounds.l2Gas), l1_data_gas: bound(t.resourceBounds.l1DataGas) },
+    tip: hex(t.tip),
+    paymaster_data: t.paymasterData,
+    account_deployment_data: t.accountDeploymentData,
+    nonce_data_availability_mode: t.nonceDataAvailabilityMode,
+    fee_data_availability_mode: t.feeDataAvailabilityMode
+  }
+}
 
 const Key = Schema.Struct({ block_id: blockId })
 const ContractAt = Schema.Struct({ block_id: blockId, contract_address: Address })
@@ -134,19 +133,7 @@ export const chainMethods = (node: Node): Methods => {
       const found = chain.txs.get(BigInt(txHash))
       return found === undefined || found.rejected !== undefined ? Effect.fail(txNotFound) : Effect.succeed(found)
     })
-  const txOf = (t: Tx) => {
-    const b = node.block({ blockNumber: t.blockNumber ?? -1 })
-    const inBlock = b?.transactions.find((x) => x.transactionHash === hex(t.hash))
-    return inBlock !== undefined
-      ? invokeTxn(inBlock)
-      : invokeTxn({
-        transactionHash: hex(t.hash) as never,
-        senderAddress: hex(t.sender) as never,
-        nonce: hex(t.nonce),
-        calldata: t.calldata.map(hex),
-        signature: t.payload.kind === "invoke" ? t.payload.signature.map(hex) : []
-      })
-  }
+  const txOf = (t: Tx) => invokeTxn(txView(t))
   const block = (id: typeof BlockId.Type) =>
     Effect.suspend(() => {
       const b = node.block(toBlockId(id))
