@@ -29,6 +29,22 @@ const copyContract = (c: Account | Token): Account | Token => c.kind === "accoun
 /** Every contract's storage. */
 export type State = Map<bigint, Account | Token>
 
+/** How a transaction ran in the pre-confirmed block. */
+export interface Outcome {
+  readonly execution: "SUCCEEDED" | "REVERTED"
+  readonly revertReason?: string
+  readonly events: ReadonlyArray<ChainEvent>
+}
+
+/** The block being built, as it stands: its number, the time it runs at, its transactions and the state after them. */
+export interface PreConfirmed {
+  readonly number: number
+  readonly timestamp: number
+  readonly state: State
+  /** The transactions that ran in it, in order. */
+  readonly outcomes: ReadonlyMap<Tx, Outcome>
+}
+
 export class Chain {
   contracts: State = new Map()
   readonly txs = new Map<bigint, Tx>()
@@ -54,7 +70,9 @@ export class Chain {
   private readonly history = new History<Account | Token>()
   /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
   private epoch = 0
-  private preview: { readonly key: string; readonly outcomes: ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> } | undefined
+  private preview: { readonly key: string; readonly block: PreConfirmed } | undefined
+  /** Contracts written in the dry run computing the pre-confirmed block. */
+  private dryTouched: Set<bigint> | undefined
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
@@ -163,6 +181,7 @@ export class Chain {
   /** The contract executing changes: unless in a dry run, its state after this block must be recorded. */
   private touch() {
     if (this.dryDepth === 0) this.changed(this.self)
+    else this.dryTouched?.add(this.self)
   }
   private changed(address: bigint) {
     this.dirty.add(address)
@@ -307,28 +326,48 @@ export class Chain {
   }
 
   /**
-   * The outcome each transaction due in the next block would have if the block closed at `timestamp` now (the
-   * pre-confirmed block): the pending transactions run in order in a dry run. Cached until the chain changes.
+   * The pre-confirmed block: the pending transactions due in the next block run in order, in a dry run, as if the
+   * block closed at `timestamp` now. Each one's outcome and events (a transaction whose validation fails there is
+   * left out, as it will be dropped), and the state after them. Cached until the chain changes.
    */
-  preConfirmed(timestamp: number): ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> {
+  preConfirmed(timestamp: number): PreConfirmed {
     const key = `${this.epoch}:${timestamp}`
-    if (this.preview?.key === key) return this.preview.outcomes
-    const outcomes = new Map<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }>()
+    if (this.preview?.key === key) return this.preview.block
+    const outcomes = new Map<Tx, Outcome>()
     const next = this.latest.number + 1
-    this.dryRun(BigInt(timestamp), () => {
-      for (const tx of this.pending) {
-        if (tx.holdUntil >= next) continue
-        try {
-          this.apply(tx.payload, BigInt(timestamp), tx.nonce)
-          outcomes.set(tx, { execution: "SUCCEEDED" })
-        } catch (error) {
-          if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason })
-          else if (!(error instanceof Rejected)) throw error
+    const touched = new Set<bigint>()
+    const state = this.dryRun(BigInt(timestamp), () => {
+      this.dryTouched = touched
+      try {
+        for (const tx of this.pending) {
+          if (tx.holdUntil >= next) continue
+          try {
+            const events = this.apply(tx.payload, BigInt(timestamp), tx.nonce)
+            outcomes.set(tx, { execution: "SUCCEEDED", events: [...events, this.feeTransfer(tx)] })
+          } catch (error) {
+            if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason, events: [this.feeTransfer(tx)] })
+            else if (!(error instanceof Rejected)) throw error
+          }
         }
+        // Untouched contracts are shared with the present; the touched ones are copied before the rollback.
+        const after: State = new Map(this.contracts)
+        for (const address of touched) {
+          const c = this.contracts.get(address)
+          if (c !== undefined) after.set(address, copyContract(c))
+        }
+        return after
+      } finally {
+        this.dryTouched = undefined
       }
     })
-    this.preview = { key, outcomes }
-    return outcomes
+    const block = { number: next, timestamp, state, outcomes }
+    this.preview = { key, block }
+    return block
+  }
+
+  /** The fee transfer that ends every receipt: the devnet's gas is free, so it moves 0 STRK to the sequencer. */
+  private feeTransfer(tx: Tx): ChainEvent {
+    return { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }
   }
 
   /**
@@ -395,7 +434,7 @@ export class Chain {
       // included, never a status (there is no REJECTED in RPC 0.9).
       if (tx.rejected !== undefined) continue
       // The fee transfer ends every receipt, reverted ones too: the devnet's gas is free, so it moves 0 STRK.
-      tx.events = [...tx.events, { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }]
+      tx.events = [...tx.events, this.feeTransfer(tx)]
       tx.blockNumber = number
       included.push(tx)
     }

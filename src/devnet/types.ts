@@ -108,7 +108,9 @@ export interface InvokeParams {
 
 /**
  * A block as the devnet's node reads it: by number, by hash, or by tag (`latest`; `l1_accepted`, the newest block
- * accepted on L1; `pre_confirmed`, the block being built, read as the latest closed one).
+ * accepted on L1; `pre_confirmed`, the block being built). State read at `pre_confirmed` on the wire sees the pending
+ * transactions due in the block being built; `DevnetHandle.block`, which answers closed blocks, gives the latest
+ * closed one for it.
  *
  * @since 0.1.0
  * @category models

@@ -8,7 +8,7 @@ import { toHex, U128_MAX } from "../../internal/felt.js"
 import type { Account } from "../account.js"
 import { Revert } from "../revert.js"
 import type { Token } from "../token.js"
-import type { Tx } from "../transactions.js"
+import type { ChainEvent, Tx } from "../transactions.js"
 import { selectorOfName } from "../../internal/stark.js"
 import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
 import { type Node, txView } from "../node.js"
@@ -95,18 +95,29 @@ const receiptOf = (node: Node, tx: Tx) => {
   const status = node.statusOf(tx)
   const block = tx.blockNumber === undefined ? undefined : node.chain.blocks.get(tx.blockNumber)
   return {
-    type: "INVOKE",
-    transaction_hash: hex(tx.hash),
-    actual_fee: { amount: "0x0", unit: "FRI" },
+    ...receiptFields(tx),
     execution_status: status.executionStatus,
     finality_status: status.finalityStatus,
     ...(tx.revertReason !== undefined ? { revert_reason: tx.revertReason } : {}),
     ...(block !== undefined ? { block_hash: hex(block.hash), block_number: block.number } : {}),
-    messages_sent: [],
-    events: tx.events.map((e) => ({ from_address: hex(e.fromAddress), keys: e.keys.map(hex), data: e.data.map(hex) })),
-    execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+    events: tx.events.map(eventOf)
   }
 }
+type DevnetTx = DevnetBlock["transactions"][number]
+interface BlockView {
+  readonly header: object
+  readonly transactions: ReadonlyArray<DevnetTx>
+  readonly receipt: (t: DevnetTx) => object
+}
+const eventOf = (e: ChainEvent) => ({ from_address: hex(e.fromAddress), keys: e.keys.map(hex), data: e.data.map(hex) })
+/** What every receipt of the devnet has: gas is free, no messages to L1. */
+const receiptFields = (tx: Tx) => ({
+  type: "INVOKE",
+  transaction_hash: hex(tx.hash),
+  actual_fee: { amount: "0x0", unit: "FRI" },
+  messages_sent: [],
+  execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+})
 
 export const chainMethods = (node: Node): Methods => {
   const { chain } = node
@@ -116,13 +127,16 @@ export const chainMethods = (node: Node): Methods => {
       return n === undefined ? Effect.fail(blockNotFound) : Effect.succeed(n)
     })
   /** The state after block `id` and that block's timestamp, as readers see them. */
-  const stateAt = (id: typeof BlockId.Type) =>
-    Effect.flatMap(numberOf(id), (n) => {
+  const stateAt = (id: typeof BlockId.Type) => {
+    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
+    if (pre !== undefined) return Effect.succeed({ state: pre.state, timestamp: pre.timestamp })
+    return Effect.flatMap(numberOf(id), (n) => {
       const state = n === node.readBlock() && node.lagged() === undefined ? chain.contracts : chain.stateAt(n)
       return state === undefined
         ? Effect.fail(new WireError(24, "Block not found", `the state of block ${n} is no longer kept`))
         : Effect.succeed({ state, timestamp: chain.blocks.get(n)!.timestamp })
     })
+  }
   const contractAt = (id: typeof BlockId.Type, address: string) =>
     Effect.flatMap(stateAt(id), ({ state }) => {
       const contract = state.get(BigInt(address))
@@ -139,31 +153,65 @@ export const chainMethods = (node: Node): Methods => {
       const b = node.block(toBlockId(id))
       return b === undefined ? Effect.fail(blockNotFound) : Effect.succeed(b)
     })
+  /**
+   * A block with its transactions and their receipts (without block fields): a closed one, or at `pre_confirmed`
+   * the block being built (`PRE_CONFIRMED_BLOCK_HEADER`: no hash, parent, root or status).
+   */
+  const anyBlock = (id: typeof BlockId.Type): Effect.Effect<BlockView, WireError> => {
+    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
+    if (pre !== undefined) {
+      const { block_hash: _h, parent_hash: _p, new_root: _r, status: _s, ...header } = blockHeader({
+        blockNumber: pre.number,
+        timestamp: pre.timestamp
+      } as DevnetBlock)
+      const txs = [...pre.outcomes.keys()]
+      return Effect.succeed({
+        header,
+        transactions: txs.map(txView),
+        receipt: (t: DevnetBlock["transactions"][number]) => {
+          const tx = chain.txs.get(BigInt(t.transactionHash))!
+          const outcome = pre.outcomes.get(tx)!
+          return {
+            ...receiptFields(tx),
+            execution_status: outcome.execution,
+            finality_status: "PRE_CONFIRMED",
+            ...(outcome.revertReason !== undefined ? { revert_reason: outcome.revertReason } : {}),
+            events: outcome.events.map(eventOf)
+          }
+        }
+      })
+    }
+    return Effect.map(block(id), (b) => ({
+      header: blockHeader(b),
+      transactions: b.transactions,
+      receipt: (t: DevnetBlock["transactions"][number]) => {
+        const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)
+        return receipt
+      }
+    }))
+  }
   return {
     starknet_syncing: method([], Schema.Struct({}), () => Effect.succeed(false)),
     starknet_blockHashAndNumber: method([], Schema.Struct({}), () =>
       Effect.map(block("latest"), (b) => ({ block_hash: b.blockHash, block_number: b.blockNumber }))),
     starknet_getBlockWithTxHashes: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map((t) => t.transactionHash) }))),
+      Effect.map(anyBlock(block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map((t) => t.transactionHash) }))),
     starknet_getBlockWithTxs: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map(invokeTxn) }))),
+      Effect.map(anyBlock(block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map(invokeTxn) }))),
     starknet_getBlockWithReceipts: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({
-        ...blockHeader(b),
-        transactions: b.transactions.map((t) => {
-          const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)
-          return { transaction: invokeTxn(t), receipt }
-        })
+      Effect.map(anyBlock(block_id), ({ header, receipt, transactions }) => ({
+        ...header,
+        transactions: transactions.map((t) => ({ transaction: invokeTxn(t), receipt: receipt(t) }))
       }))),
     starknet_getBlockTransactionCount: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => b.transactions.length)),
+      Effect.map(anyBlock(block_id), (b) => b.transactions.length)),
     starknet_getTransactionByHash: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
       Effect.map(tx(transaction_hash), txOf)),
     starknet_getTransactionByBlockIdAndIndex: method(
       ["block_id", "index"],
       Schema.Struct({ block_id: blockId, index: Schema.Int.pipe(Schema.nonNegative()) }),
       ({ block_id, index }) =>
-        Effect.flatMap(block(block_id), (b) => {
+        Effect.flatMap(anyBlock(block_id), (b) => {
           const t = b.transactions[index]
           return t === undefined ? Effect.fail(new WireError(27, "Invalid transaction index in a block")) : Effect.succeed(invokeTxn(t))
         })
