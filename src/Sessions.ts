@@ -8,6 +8,7 @@
  */
 import { Cause, Clock, Duration, Effect, Either, Exit, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
 import { SELECTORS } from "./Constants.js"
+import { carries } from "./internal/scan.js"
 import { Crypto } from "./Crypto.js"
 import {
   EntrypointNotAllowed,
@@ -337,27 +338,6 @@ const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, 
     if (BigInt(valid) === 0n) return "used"
     return block.timestamp >= payment.executeBefore ? "dead" : "open"
   })
-
-const EXECUTE_FROM_OUTSIDE = BigInt(SELECTORS.execute_from_outside_v2)
-
-/** Whether a relayer's invoke calldata (`[n, (to, selector, len, data…)*]`) carries this payload. */
-const carries = (calldata: ReadonlyArray<string>, wallet: bigint, nonce: bigint): boolean => {
-  try {
-    const n = Number(BigInt(calldata[0] ?? "0x0"))
-    let i = 1
-    for (let k = 0; k < n && i + 2 < calldata.length; k++) {
-      const to = BigInt(calldata[i]!)
-      const selector = BigInt(calldata[i + 1]!)
-      const len = Number(BigInt(calldata[i + 2]!))
-      // execute_from_outside_v2(outside_execution: { caller, nonce, … }, signature)
-      if (to === wallet && selector === EXECUTE_FROM_OUTSIDE && len >= 2 && BigInt(calldata[i + 4] ?? "0x0") === nonce) return true
-      i += 3 + len
-    }
-  } catch {
-    return false
-  }
-  return false
-}
 
 /** Blocks read per look while searching for a transaction (read together: one batch over HTTP). */
 const SCAN_BATCH = 20

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Either, Fiber, Layer, Schedule, TestClock } from "effect"
+import { hash } from "starknet"
 import { Devnet, Errors, Ledger, Paymaster, Sessions, StarknetRpc } from "starknet-session-keys"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, untilDropped, USDC, withBlocks } from "./helpers/lifecycle.js"
 
@@ -12,6 +13,30 @@ const nonceUnused = (wallet: string, nonce: string) =>
     rpc.call({ contractAddress: wallet as never, entrypoint: "is_valid_outside_execution_nonce", calldata: [nonce as never] })).pipe(
       Effect.map(([v]) => BigInt(v!) === 1n)
     )
+
+/**
+ * Blocks as a chain shows them when the paymaster's relayer goes through AVNU's forwarder (avnu-labs/paymaster,
+ * crates/paymaster-execution/src/execution/execute.rs, `build_sponsored_execute_call`): the relayer's one call is
+ * `forwarder.execute_sponsored(call: Call, sponsor_metadata: Array<felt252>)`, with the user's
+ * `execute_from_outside_v2` call as its argument.
+ */
+const FORWARDER = "0x127021a1b5a52d3174c2ab077c2b043c80369250d29428cee956d76ee51584f"
+const viaForwarder = Layer.effect(
+  StarknetRpc.StarknetRpc,
+  Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+    ...rpc,
+    getBlockWithTxs: (block: Parameters<typeof rpc.getBlockWithTxs>[0]) =>
+      Effect.map(rpc.getBlockWithTxs(block), (b) => ({
+        ...b,
+        transactions: b.transactions.map((tx) => {
+          const [, to, selector, len, ...rest] = tx.calldata
+          const data = rest.slice(0, Number(BigInt(len!)))
+          const inner = [to!, selector!, len!, ...data, "0x0"]
+          return { ...tx, calldata: ["0x1", FORWARDER, hash.getSelectorFromName("execute_sponsored"), "0x" + inner.length.toString(16), ...inner] as ReadonlyArray<string> as typeof tx.calldata }
+        })
+      }))
+  }))
+)
 
 describe("idempotency keys and unknown outcomes", () => {
   it.effect("lost answer, then 503s: OutcomeUnknown, not a transient error; the app's retries with the same key move the money once", () =>
@@ -49,6 +74,24 @@ describe("idempotency keys and unknown outcomes", () => {
       expect((yield* devnet.transactions).length - before).toBe(1)
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
     }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a lost answer through a paymaster that relays via a forwarder (AVNU's execute_sponsored) resolves Executed with its hash", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      // The execute finds its own transaction once the answer is lost: the nonce is used, and the scan of the blocks
+      // recognises the payload inside the forwarder's call.
+      const first = yield* withBlocks(Effect.either(
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }, { idempotencyKey: "fwd-5" })
+      ))
+      const sent = yield* devnet.transactions
+      const hash = sent[sent.length - 1]!.hash
+      expect(first).toEqual(Either.right(hash))
+      const outcome = yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "fwd-5" }))
+      expect(outcome).toEqual({ _tag: "Executed", transactionHash: hash })
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(5n)
+    }).pipe(Effect.provide(viaForwarder), Effect.provide(TestLayer())))
 
   it.effect("a revert after a lost answer resolves NotExecuted, never success; nothing moved", () =>
     Effect.gen(function*() {
