@@ -684,6 +684,7 @@ const submitOnce = <E, R, E2, R2>(
           const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
           // Raced by a call with the same key: its record may hold this very reservation (one per key), then kept.
           if (stored.nonce !== built.nonce) return { raced: true as const, shared: reservation !== undefined && stored.reservation === reservation }
+          if (built.purpose === "execute") yield* awaitFence(built, options)
           return { raced: false as const, shared: false, hash: yield* sendPayment(built, options) }
         })
       const outcome = yield* Effect.either(
@@ -746,7 +747,8 @@ const ownerSubmit = (
   calldata: ReadonlyArray<Felt>,
   sessionPublicKey: Felt,
   allowedEntrypoints: ReadonlyArray<Felt> | undefined,
-  options: Options
+  options: Options,
+  idempotencyKey = newKey(`${entrypoint}:`)
 ) =>
   Effect.scoped(
     Effect.gen(function*() {
@@ -763,7 +765,7 @@ const ownerSubmit = (
         calls: [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
         purpose: entrypoint === "revoke_session_key" ? "revoke" : entrypoint === "add_or_update_session_key" ? "register" : "policy",
         sessionPublicKey,
-        idempotencyKey: newKey(`${entrypoint}:`),
+        idempotencyKey,
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
       }, { guard: Effect.void }).pipe(Effect.tapErrorTag("OutcomeUnknown", () => reset))
@@ -809,6 +811,68 @@ const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: Register
       yield* retrying(rpc.latestBlock, options.retry).pipe(
         Effect.repeat({ schedule: Transactions.defaultPolling, until: (block) => block.timestamp >= safeAt })
       )
+    }
+  })
+
+/** How long a fence holds at most: the longest window an owner change's payload may get, and a margin. */
+const fenceSpan = (options: Options) =>
+  Effect.map(windowOptions(options), ({ tolerance, validity }) => (Math.max(validity, 600) + tolerance + 60) * 1000)
+
+/**
+ * Runs an owner change that can revive the session's refused payloads (a re-registration, a loosened spending
+ * policy) behind a fence (`Ledger.fence`): set before the replay guard reads the session's payloads, so that an
+ * execute recording a payload meanwhile either is seen by the guard or sees the fence and waits for the change to
+ * be decided before sending. The fence stays once the change may have been sent (its outcome clears it), and is
+ * lifted on every other exit.
+ */
+const behindFence = <A, E, R>(
+  session: SessionRef,
+  idempotencyKey: string,
+  options: Options,
+  change: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | InvalidInput | LedgerError, R | Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const span = yield* fenceSpan(options)
+    const now = yield* Clock.currentTimeMillis
+    yield* ledger.fence(session, { idempotencyKey, until: now + span })
+    return yield* change.pipe(
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => (e as { _tag?: unknown } | undefined)?._tag === "OutcomeUnknown")
+          ? Effect.void
+          : ledger.clearFence(session, idempotencyKey).pipe(Effect.ignoreLogged)
+      )
+    )
+  })
+
+/** How often an execute looks again at an owner change it waits for before it is recorded. */
+const FENCE_POLL = Duration.millis(500)
+
+/**
+ * Before a new payload of a session is sent: an owner change of that session in progress (a fence) is waited out
+ * until the chain decides it, so a payload refused now can never be revived by it a moment later.
+ */
+const awaitFence = (payment: Payment, options: Options): Effect.Effect<void, LedgerError, StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const session = { wallet: payment.wallet, sessionPublicKey: payment.sessionPublicKey }
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      const fence = yield* ledger.fenceOf(session, now)
+      if (fence === undefined) return
+      const change = yield* ledger.payment(payment.wallet, fence.idempotencyKey)
+      if (change === undefined) {
+        // Not recorded yet (being built), or its process stopped before: the fence lapses at its `until`.
+        yield* Effect.sleep(Duration.min(FENCE_POLL, Duration.millis(Math.max(1, fence.until - now))))
+        continue
+      }
+      if (change.status !== "executed" && change.status !== "not-executed") {
+        yield* Effect.logDebug("an owner change of the session is in flight; waiting for the chain to decide it before sending")
+        const budget = Duration.seconds(Math.max(0, change.executeBefore - Math.floor(now / 1000)) + 120)
+        const outcome = yield* resolvePayment(change, Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry)
+        if (outcome === undefined) continue
+      }
+      yield* ledger.clearFence(session, fence.idempotencyKey)
     }
   })
 
@@ -864,14 +928,23 @@ export const register = (
         return yield* invalid("sessionConfig.validUntil", `validUntil ${config.validUntil} is beyond the session key's own ${session.validUntil}`)
       }
     }
-    yield* guardReplays(wallet.publicKey, config.sessionPublicKey, options)
-    return yield* ownerSubmit(
-      params,
-      "add_or_update_session_key",
-      addOrUpdateSessionKeyCalldata(config),
-      config.sessionPublicKey,
-      config.allowedEntrypoints,
-      options
+    const idempotencyKey = newKey("add_or_update_session_key:")
+    return yield* behindFence(
+      { wallet: wallet.publicKey, sessionPublicKey: config.sessionPublicKey },
+      idempotencyKey,
+      options,
+      Effect.zipRight(
+        guardReplays(wallet.publicKey, config.sessionPublicKey, options),
+        ownerSubmit(
+          params,
+          "add_or_update_session_key",
+          addOrUpdateSessionKeyCalldata(config),
+          config.sessionPublicKey,
+          config.allowedEntrypoints,
+          options,
+          idempotencyKey
+        )
+      )
     )
   }).pipe(Effect.withSpan("Sessions.register"))
 
