@@ -28,7 +28,7 @@ import {
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
 import { preflight as preflightCheck, readAllowedEntrypoints, readChainState, readPolicy, verdict as chainVerdict } from "./internal/preflight.js"
-import { allowance, splitU256, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
+import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import {
   addOrUpdateSessionKeyCalldata,
@@ -779,10 +779,10 @@ const ownerSubmit = (
  * key is registered again. Each is looked at on chain first (an executed or dead one is no risk, and its record
  * learns it).
  */
-const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["retry"]) =>
+const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["retry"], which: (p: Payment) => boolean) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
-    const open = (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute")
+    const open = (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute" && which(p))
     const looks = yield* Effect.forEach(open, (p) => Effect.map(lookAt(p, retry), (look) => [p, look] as const), { concurrency: 10 })
     const live: Array<Payment> = []
     for (const [p, look] of looks) {
@@ -796,12 +796,15 @@ const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["r
     return live
   })
 
-/** Fails with `LivePayloads` while the key has live unexecuted payloads, or waits them out. */
-const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: RegisterOptions) =>
+/**
+ * Fails with `LivePayloads` while the key has live unexecuted payloads (those `which` keeps: the ones the change
+ * could revive), or waits them out.
+ */
+const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: RegisterOptions, which: (p: Payment) => boolean = () => true) =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     for (;;) {
-      const live = yield* livePayloads(wallet, sessionPublicKey, options.retry)
+      const live = yield* livePayloads(wallet, sessionPublicKey, options.retry, which)
       if (live.length === 0) return
       const safeAt = Math.max(...live.map((p) => p.executeBefore))
       if (options.waitForLivePayloads !== true) {
@@ -1353,6 +1356,43 @@ export interface SpendingPolicyData {
   readonly windowResetsAt: number | null
 }
 
+/** A chain refusal for a spending limit (or the overflows the account raises while counting). */
+const SPENDING_REFUSAL = /Spending: |u64_add Overflow|u256_add Overflow/
+
+/**
+ * A policy change of a session and token, behind the same fence and guard as a re-registration when it can revive
+ * payloads: a token that has a policy gets a fresh window (spent 0) from `set_spending_policy`, and none at all from
+ * `remove_spending_policy`, so a payload the chain refused for that token's limit could then run. A first policy
+ * (the session had no limit on the token) revives nothing, nor does any change for payloads refused for other
+ * reasons.
+ */
+const policyChange = (
+  params: { readonly encryptKey: Pin; readonly wallet: unknown },
+  wallet: Address,
+  entrypoint: "set_spending_policy" | "remove_spending_policy",
+  calldata: ReadonlyArray<Felt>,
+  sessionPublicKey: Felt,
+  token: Address,
+  options: RegisterOptions
+) =>
+  Effect.gen(function*() {
+    const current = yield* readPolicy(wallet, sessionPublicKey, token, options.retry)
+    if (current.maxPerWindow === 0n) return yield* ownerSubmit(params, entrypoint, calldata, sessionPublicKey, undefined, options)
+    const revivable = (p: Payment) =>
+      (p.status === "refused" || p.status === "reverted") && SPENDING_REFUSAL.test(p.reason ?? "") &&
+      p.calls.some((call) => BigInt(call.contractAddress) === BigInt(token) && TRACKED_SELECTORS.has(BigInt(callSelector(call))))
+    const idempotencyKey = newKey(`${entrypoint}:`)
+    return yield* behindFence(
+      { wallet, sessionPublicKey },
+      idempotencyKey,
+      options,
+      Effect.zipRight(
+        guardReplays(wallet, sessionPublicKey, options, revivable),
+        ownerSubmit(params, entrypoint, calldata, sessionPublicKey, undefined, options, idempotencyKey)
+      )
+    )
+  })
+
 /** A refused policy input carries the SDK's code for it. */
 const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }], code: "INVALID_SPENDING_POLICY" })
 const asPolicyInput = (error: InvalidInput) => new InvalidInput({ ...error, code: "INVALID_SPENDING_POLICY" })
@@ -1363,7 +1403,9 @@ const asPolicyInput = (error: InvalidInput) => new InvalidInput({ ...error, code
  * `approve`, `increase_allowance` or `increaseAllowance` calls on that token exceed it, and `execute` refuses such
  * calls before signing (`SpendingLimitExceeded`). Checked first, nothing signed otherwise: amounts fit u256,
  * `maxPerWindow > 0` (0 is no policy: use `removeSpendingPolicy`), `maxPerCall <= maxPerWindow`, `windowSeconds` a
- * positive integer whose window end fits u64 at the latest time the transaction can be included.
+ * positive integer whose window end fits u64 at the latest time the transaction can be included. On a token that
+ * already has a policy, payloads the chain refused for its limit that are still inside their windows would run
+ * under the new one: it fails with `LivePayloads` while the `Ledger` holds any (or waits, `waitForLivePayloads`).
  *
  * @since 0.1.0
  * @category spending
@@ -1374,8 +1416,8 @@ export const setSpendingPolicy = (
     readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
     readonly spendingPolicyConfig: SpendingPolicyConfig
   },
-  options: Options = {}
-): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions = {}
+): Effect.Effect<TxHash, RegisterError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     yield* objectParams(params)
     const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig).pipe(
@@ -1411,12 +1453,13 @@ export const setSpendingPolicy = (
       ...splitU256(config.maxPerWindow),
       toHex(config.windowSeconds) as Felt
     ]
-    return yield* ownerSubmit(params, "set_spending_policy", calldata, config.sessionPublicKey, undefined, options)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    return yield* policyChange(params, wallet.publicKey, "set_spending_policy", calldata, config.sessionPublicKey, config.token, options)
   }).pipe(Effect.withSpan("Sessions.setSpendingPolicy"))
 
 /**
  * Removes a session's spending policy for a token: an owner-signed, sponsored `remove_spending_policy`. The session
- * then has no limit on that token's amounts.
+ * then has no limit on that token's amounts. Held back by live payloads refused for that limit, as `setSpendingPolicy`.
  *
  * @since 0.1.0
  * @category spending
@@ -1428,14 +1471,15 @@ export const removeSpendingPolicy = (
     readonly sessionPublicKey: string
     readonly token: string
   },
-  options: Options = {}
-): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions = {}
+): Effect.Effect<TxHash, RegisterError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     yield* objectParams(params)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey).pipe(Effect.mapError(asPolicyInput))
     const token = yield* decode(Address, "token")(params.token).pipe(Effect.mapError(asPolicyInput))
     yield* Effect.annotateCurrentSpan({ sessionPublicKey, token })
-    return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    return yield* policyChange(params, wallet.publicKey, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, token, options)
   }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy"))
 
 /**
@@ -1479,8 +1523,8 @@ export const getSpendingPolicy = (
  */
 export const setSpendingPolicyAndWait = (
   params: Parameters<typeof setSpendingPolicy>[0],
-  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
-): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, RegisterError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(setSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))
 
 /**
@@ -1491,6 +1535,6 @@ export const setSpendingPolicyAndWait = (
  */
 export const removeSpendingPolicyAndWait = (
   params: Parameters<typeof removeSpendingPolicy>[0],
-  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
-): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, RegisterError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(removeSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))
