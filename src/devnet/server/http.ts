@@ -16,7 +16,7 @@ import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
 import type { ExecutionErrorShape } from "./executionError.js"
-import { answer, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
+import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
@@ -76,6 +76,15 @@ const sameKey = (given: string | undefined, expected: string): boolean =>
 const header = (req: http.IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name]
   return Array.isArray(v) ? v[0] : v
+}
+
+/** The path of a request's URL; `/` for one that does not parse. */
+const pathOf = (req: http.IncomingMessage): string => {
+  try {
+    return new URL(req.url ?? "/", "http://devnet").pathname
+  } catch {
+    return "/"
+  }
 }
 
 const secret = (key: string | Redacted.Redacted<string> | undefined): string | undefined =>
@@ -141,7 +150,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
         res.writeHead(status, headers).end()
         return
       }
-      const text = JSON.stringify(body)
+      const text = body instanceof Encoded ? body.json : JSON.stringify(body)
       res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers }).end(text)
     }
     const transient = (req: http.IncomingMessage, res: http.ServerResponse, e: Transient) => {
@@ -192,8 +201,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       return undefined
     }
 
-    const handle = (req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) => {
-      const path = new URL(req.url ?? "/", "http://devnet").pathname
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer) => {
       let body: unknown
       const text = raw.toString("utf8")
       if (path.startsWith("/v1/")) {
@@ -233,9 +241,13 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
         res.on("finish", () => req.destroy())
       }
       if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge()
+      const path = pathOf(req)
+      // A JSON-RPC batch is counted as it arrives: beyond the limit, the rest is read and dropped, never parsed.
+      const counter = path.startsWith("/v1/") || req.method !== "POST" ? undefined : new BatchCounter()
       const chunks: Array<Buffer> = []
       let size = 0
       let refused = false
+      let overBatch = false
       req.on("data", (chunk: Buffer) => {
         if (refused) return
         size += chunk.length
@@ -244,10 +256,18 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
           chunks.length = 0
           return tooLarge()
         }
+        if (overBatch) return
+        if (counter !== undefined && counter.feed(chunk) > maxBatch) {
+          overBatch = true
+          chunks.length = 0
+          return
+        }
         chunks.push(chunk)
       })
       req.on("end", () => {
-        if (!refused) handle(req, res, Buffer.concat(chunks))
+        if (refused) return
+        if (overBatch) return send(res, 200, batchTooLarge(maxBatch))
+        handle(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
       })
       req.on("error", () => req.destroy())
     })
