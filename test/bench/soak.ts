@@ -2,10 +2,10 @@
  * Soak of the served devnet under abuse: the CLI in its own process; from this one, 1,000 concurrent clients
  * (each one request in flight at all times), clients sending 10,000-entry batches and clients sending 5 MB bodies,
  * for `SOAK_SECONDS` (default 60). A probe in a process of its own (so neither the load generator's event loop nor
- * its GC delays it) asks `starknet_blockNumber` every 100 ms. Before the clock starts, one request of each kind
- * warms the server (its modules load on first use). Prints the server's RSS over time, its CPU time per request,
- * its own event-loop delay and GC pauses (from `_loop-delay.mjs`, preloaded into it), and the probe's latencies
- * with the worst ones' times.
+ * its GC delays it) asks `starknet_blockNumber` every 100 ms. Before the clock starts, a few requests of each kind
+ * and 2,000 small ones warm the server (its modules load and its code compiles on first use). Prints the server's
+ * RSS over time, its CPU time per request, its own event-loop delay and GC pauses (from `_loop-delay.mjs`, preloaded
+ * into it), and the probe's latencies with the worst ones' times.
  *
  * `SOAK_FLOOR=1` first runs the same soak against `_floor-server.mjs` (Node's http alone, no devnet): the floor
  * this machine allows, measured in the same run. `SOAK_PROFILE=DIR` writes a CPU profile of the server there.
@@ -92,8 +92,14 @@ const soak = async (label: string, argv: ReadonlyArray<string>, seconds: number,
   const small = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "starknet_chainId" })
   const batch = JSON.stringify(Array.from({ length: 10_000 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "starknet_blockNumber" })))
   const oversized = "x".repeat(5 * 1024 * 1024)
-  // Warm-up: one of each kind, before the clock starts.
-  for (const body of [small, batch, oversized, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "starknet_blockNumber" })]) await post(body).catch(() => undefined)
+  // Warm-up before the clock starts (its modules load and its code is compiled on first use): a few of each kind,
+  // then 2,000 small requests from 100 clients.
+  for (const body of [small, batch, oversized, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "starknet_blockNumber" })]) {
+    for (let i = 0; i < 5; i++) await post(body).catch(() => undefined)
+  }
+  await Promise.all(Array.from({ length: 100 }, async () => {
+    for (let i = 0; i < 20; i++) await post(small).catch(() => undefined)
+  }))
 
   const rss: Array<number> = [rssMiB(pid) ?? 0]
   const cpuStart = cpuSeconds(pid) ?? 0
