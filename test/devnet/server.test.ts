@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
+import * as http from "node:http"
 import { Devnet, Schemas, STARKNET_CONTRACTS } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 
@@ -159,6 +160,71 @@ describe("bounded", () => {
       )
       expect([413, "closed"]).toContain(streamed)
       expect((yield* rpc(url, "starknet_blockNumber")).status).toBe(200)
+    }).pipe(Effect.scoped))
+
+  it.live("a body without a length is cut at the limit with 413, before it ends; a batch above the limit sent in pieces is one -32600", () =>
+    Effect.gen(function*() {
+      const { devnet, url } = yield* servedWith({ maxBodyBytes: 4096, maxBatch: 10 })
+      // Chunked, never ended: the answer comes from what was read so far, and the connection closes.
+      const cut = yield* Effect.promise(() =>
+        new Promise<{ status: number; closed: boolean }>((resolve, reject) => {
+          const req = http.request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+            res.resume()
+            res.on("close", () => resolve({ status: res.statusCode ?? 0, closed: true }))
+          })
+          req.on("error", reject)
+          for (let i = 0; i < 5; i++) req.write("x".repeat(1000))
+        })
+      )
+      expect(cut).toEqual({ status: 413, closed: true })
+      // Eleven mints in pieces of 40 bytes, chunked: refused whole, none runs.
+      const entries = JSON.stringify(Array.from({ length: 11 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "devnet_mint", params: { token: "USDC", to: "0xe", amount: "0x1" } })))
+      const batch = yield* Effect.promise(() =>
+        new Promise<string>((resolve, reject) => {
+          const req = http.request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+            let text = ""
+            res.on("data", (c: Buffer) => (text += c.toString()))
+            res.on("end", () => resolve(text))
+          })
+          req.on("error", reject)
+          for (let i = 0; i < entries.length; i += 40) req.write(entries.slice(i, i + 40))
+          req.end()
+        })
+      )
+      expect(JSON.parse(batch)).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32600, message: expect.stringContaining("at most 10") } })
+      expect(yield* devnet.balanceOf(USDC, "0xe")).toBe(0n)
+      // Brackets and commas inside strings are not entries: ten entries whose params hold them run.
+      const tricky = JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "starknet_chainId", params: { pad: "],[{,\\\"," } })))
+      const ten = yield* post(url, tricky)
+      expect(ten.json).toHaveLength(10)
+    }).pipe(Effect.scoped))
+
+  it.live("a large batch lets the event loop turn: a starknet_blockNumber sent after it is answered before it", () =>
+    Effect.gen(function*() {
+      const { url } = yield* servedWith()
+      const order: Array<string> = []
+      const body = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "starknet_getBlockWithTxs", params: ["latest"] })))
+      yield* Effect.promise(() =>
+        new Promise<void>((resolve, reject) => {
+          const agent = new http.Agent({ keepAlive: false })
+          const send = (text: string, label: (t: string) => string, done?: () => void) => {
+            const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(text) } }, (res) => {
+              let out = ""
+              res.on("data", (c: Buffer) => (out += c.toString()))
+              res.on("end", () => {
+                order.push(label(out))
+                if (order.length === 2) resolve()
+              })
+            })
+            req.on("error", reject)
+            req.end(text, done)
+          }
+          // The read leaves once the whole batch is handed to the socket, so it reaches the server no earlier.
+          send(body, (t) => `batch:${(JSON.parse(t) as Array<unknown>).length}`, () =>
+            send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "starknet_blockNumber" }), (t) => `read:${typeof JSON.parse(t).result}`))
+        })
+      )
+      expect(order).toEqual(["read:number", "batch:1000"])
     }).pipe(Effect.scoped))
 
   it.live("admin values out of bounds are -32602 and leave the chain as it was", () =>

@@ -16,7 +16,7 @@ import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
 import type { ExecutionErrorShape } from "./executionError.js"
-import { answer, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
+import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
@@ -78,6 +78,17 @@ const header = (req: http.IncomingMessage, name: string): string | undefined => 
   return Array.isArray(v) ? v[0] : v
 }
 
+/** The path of a request's URL; `/` for one that does not parse. */
+const pathOf = (req: http.IncomingMessage): string => {
+  try {
+    return new URL(req.url ?? "/", "http://devnet").pathname
+  } catch {
+    return "/"
+  }
+}
+
+const toTransient = (code: number) => new Transient(code)
+
 const secret = (key: string | Redacted.Redacted<string> | undefined): string | undefined =>
   key === undefined ? undefined : Redacted.isRedacted(key) ? Redacted.value(key) : key
 
@@ -130,8 +141,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
 
     const around: Hooks["around"] = internals === undefined
       ? (_, run) => run
-      : (name, run) =>
-        internals.faults.gate(name, (code) => new Transient(code), internals.node.catchUp, Effect.locally(run, gatedOnTheWire, true))
+      : (name, run) => internals.faults.gate(name, toTransient, internals.node.catchUp, Effect.locally(run, gatedOnTheWire, true))
 
     let httpRequests = 0
 
@@ -141,7 +151,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
         res.writeHead(status, headers).end()
         return
       }
-      const text = JSON.stringify(body)
+      const text = body instanceof Encoded ? body.json : JSON.stringify(body)
       res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers }).end(text)
     }
     const transient = (req: http.IncomingMessage, res: http.ServerResponse, e: Transient) => {
@@ -160,25 +170,34 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
     const timedOut = new WireError(-32603, "Internal error: request timed out")
 
     /** Runs an answer's Effect, bounded by the request timeout, and writes what it gives. */
+    const fork = Runtime.runFork(runtime)
+    const timeoutMillis = Duration.toMillis(requestTimeout)
+    /** Runs an answer's Effect, bounded by the request timeout, and writes what it gives. */
     const run = <A>(req: http.IncomingMessage, res: http.ServerResponse, effect: Effect.Effect<A, Transient, Devnet | StarknetRpc | Paymaster>, write: (a: A) => void) => {
-      const fiber = Runtime.runFork(runtime)(effect)
-      // The timeout is a plain timer (cheaper than a racing fiber per request); it answers, then interrupts the work.
-      const timer = setTimeout(() => {
-        send(res, 503, { jsonrpc: "2.0", id: null, error: { code: timedOut.code, message: timedOut.message } })
-        Runtime.runFork(runtime)(Fiber.interrupt(fiber))
-      }, Duration.toMillis(requestTimeout))
-      // A client that goes away takes its work with it.
-      res.on("close", () => {
-        clearTimeout(timer)
-        if (!res.writableFinished) Runtime.runFork(runtime)(Fiber.interrupt(fiber))
-      })
-      fiber.addObserver((exit) => {
-        clearTimeout(timer)
+      const finish = (exit: Exit.Exit<A, Transient>) => {
         if (Exit.isSuccess(exit)) return write(exit.value)
         if (Exit.isInterrupted(exit)) return
         const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
         if (failure instanceof Transient) return transient(req, res, failure)
         send(res, 500, { jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error" } })
+      }
+      // A fiber starts at once: most answers (reads of the chain) are done when `fork` returns, and need no timer.
+      const fiber = fork(effect)
+      const done = fiber.unsafePoll()
+      if (done !== null) return finish(done)
+      // The timeout is a plain timer (cheaper than a racing fiber per request); it answers, then interrupts the work.
+      const timer = setTimeout(() => {
+        send(res, 503, { jsonrpc: "2.0", id: null, error: { code: timedOut.code, message: timedOut.message } })
+        fork(Fiber.interrupt(fiber))
+      }, timeoutMillis)
+      // A client that goes away takes its work with it.
+      res.on("close", () => {
+        clearTimeout(timer)
+        if (!res.writableFinished) fork(Fiber.interrupt(fiber))
+      })
+      fiber.addObserver((exit) => {
+        clearTimeout(timer)
+        finish(exit)
       })
     }
 
@@ -192,8 +211,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       return undefined
     }
 
-    const handle = (req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) => {
-      const path = new URL(req.url ?? "/", "http://devnet").pathname
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer) => {
       let body: unknown
       const text = raw.toString("utf8")
       if (path.startsWith("/v1/")) {
@@ -222,32 +240,46 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       run(req, res, answer(methods, hooks, body), (a) => (a === undefined ? send(res, 204, undefined) : send(res, 200, a)))
     }
 
+    const tooLargeAnswer = { jsonrpc: "2.0", id: null, error: { code: -32600, message: `Invalid Request: the body is larger than ${maxBodyBytes} bytes` } }
+    const tooLarge = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      send(res, 413, tooLargeAnswer, { connection: "close" })
+      // Read no more of it.
+      res.on("finish", () => req.destroy())
+    }
+
     // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body).
     const socketTimeout = Duration.toMillis(requestTimeout) + 5_000
     const server = http.createServer({ requestTimeout: socketTimeout, headersTimeout: Math.min(10_000, socketTimeout), keepAliveTimeout: 5_000 }, (req, res) => {
       httpRequests++
       const declared = Number(header(req, "content-length") ?? "0")
-      const tooLarge = () => {
-        send(res, 413, { jsonrpc: "2.0", id: null, error: { code: -32600, message: `Invalid Request: the body is larger than ${maxBodyBytes} bytes` } }, { connection: "close" })
-        // Read no more of it.
-        res.on("finish", () => req.destroy())
-      }
-      if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge()
+      if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge(req, res)
+      const path = pathOf(req)
+      // A JSON-RPC batch is counted as it arrives: beyond the limit, the rest is read and dropped, never parsed.
+      const counter = path.startsWith("/v1/") || req.method !== "POST" ? undefined : new BatchCounter()
       const chunks: Array<Buffer> = []
       let size = 0
       let refused = false
+      let overBatch = false
       req.on("data", (chunk: Buffer) => {
         if (refused) return
         size += chunk.length
         if (size > maxBodyBytes) {
           refused = true
           chunks.length = 0
-          return tooLarge()
+          return tooLarge(req, res)
+        }
+        if (overBatch) return
+        if (counter !== undefined && counter.feed(chunk) > maxBatch) {
+          overBatch = true
+          chunks.length = 0
+          return
         }
         chunks.push(chunk)
       })
       req.on("end", () => {
-        if (!refused) handle(req, res, Buffer.concat(chunks))
+        if (refused) return
+        if (overBatch) return send(res, 200, batchTooLarge(maxBatch))
+        handle(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
       })
       req.on("error", () => req.destroy())
     })

@@ -4,7 +4,9 @@
  * with one error, not an array), -32601 for an unknown method, -32602 for params a method's Schema refuses,
  * -32603 for a defect. Notifications (no `id`) are carried out and never answered. A batch is answered entry by
  * entry: every entry's params are decoded before any entry runs, so an invalid entry is refused on its own and
- * never leaves half a batch applied; the valid ones then run in order.
+ * never leaves half a batch applied; the valid ones then run in order. A batch is worked through in slices of a
+ * few milliseconds, each followed by a turn of the event loop, so other clients are answered while it runs; its
+ * answers are encoded one by one as they come, never as one large synchronous `JSON.stringify`.
  */
 import { Cause, Effect, Either, ParseResult, Schema } from "effect"
 
@@ -121,6 +123,105 @@ const prepare = (methods: Methods, hooks: Hooks, entry: unknown): Prepared => {
   return { _tag: "Run", id, notification, name, method, params: decoded.right }
 }
 
+/** An answer already encoded as JSON text (a batch's, encoded entry by entry). */
+export class Encoded {
+  constructor(readonly json: string) {}
+}
+
+export const batchTooLarge = (maxBatch: number, got?: number): Answer =>
+  errorAnswer(null, new WireError(-32600, `Invalid Request: a batch holds at most ${maxBatch} requests, got ${got ?? "more"}`))
+
+/**
+ * Counts the entries of a top-level JSON array as its bytes arrive, without parsing them, so a batch beyond the
+ * limit is refused before it is buffered or parsed whole. Well-formedness is left to `JSON.parse`: this only follows
+ * strings and nesting. A body that does not open with `[` is no batch and is not scanned further.
+ */
+export class BatchCounter {
+  /** Top-level entries seen so far (0 when the body is no batch). */
+  entries = 0
+  private state: "start" | "array" | "done" = "start"
+  private depth = 0
+  private inString = false
+  private escaped = false
+  private expecting = true
+
+  feed(bytes: Uint8Array): number {
+    if (this.state === "done") return this.entries
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!
+      if (this.state === "start") {
+        if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
+        if (b !== 0x5b) {
+          this.state = "done"
+          return this.entries
+        }
+        this.state = "array"
+        this.depth = 1
+        continue
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false
+        else if (b === 0x5c) this.escaped = true
+        else if (b === 0x22) this.inString = false
+        continue
+      }
+      if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
+      if (b === 0x2c) {
+        if (this.depth === 1) this.expecting = true
+        continue
+      }
+      if (b === 0x5d || b === 0x7d) {
+        if (--this.depth === 0) {
+          this.state = "done"
+          return this.entries
+        }
+        continue
+      }
+      if (this.depth === 1 && this.expecting) {
+        this.entries++
+        this.expecting = false
+      }
+      if (b === 0x22) this.inString = true
+      else if (b === 0x5b || b === 0x7b) this.depth++
+    }
+    return this.entries
+  }
+}
+
+/** One answer as JSON text; one that cannot be encoded (a defect) answers -32603 for its entry. */
+const encode = (a: Answer | undefined): string | undefined => {
+  if (a === undefined) return undefined
+  try {
+    return JSON.stringify(a)
+  } catch {
+    return JSON.stringify(errorAnswer(a.id, new WireError(-32603, "Internal error")))
+  }
+}
+
+/** Longest a batch runs before it lets the event loop take a turn (other clients' requests, timers). */
+const SLICE_MILLIS = 4
+
+/** A turn of the event loop: I/O and timers run before the fiber goes on (a microtask would not let them). */
+const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+/** `f` on each item in order, in slices of `SLICE_MILLIS` with a turn of the event loop after each. */
+const inSlices = <A, B, E>(items: ReadonlyArray<A>, f: (a: A) => Effect.Effect<B, E>): Effect.Effect<Array<B>, E> =>
+  Effect.gen(function*() {
+    const out: Array<B> = []
+    let since = performance.now()
+    for (const item of items) {
+      out.push(yield* f(item))
+      if (performance.now() - since >= SLICE_MILLIS) {
+        yield* nextTurn
+        since = performance.now()
+      }
+    }
+    return out
+  })
+
 const run = (hooks: Hooks, p: Extract<Prepared, { _tag: "Run" }>): Effect.Effect<Answer | undefined, Transient> =>
   hooks.around(p.name, Effect.suspend(() => p.method.run(p.params))).pipe(
     Effect.map((result): Answer => ({ jsonrpc: "2.0", id: p.id, result: result === undefined ? null : result })),
@@ -145,14 +246,13 @@ export const answer = (methods: Methods, hooks: Hooks, body: unknown): Effect.Ef
     return p._tag === "Answer" ? Effect.succeed(p.answer) : run(hooks, p)
   }
   if (body.length === 0) return Effect.succeed(errorAnswer(null, new WireError(-32600, "Invalid Request: empty batch")))
-  if (body.length > hooks.maxBatch) {
-    return Effect.succeed(errorAnswer(null, new WireError(-32600, `Invalid Request: a batch holds at most ${hooks.maxBatch} requests, got ${body.length}`)))
-  }
-  const prepared = body.map((entry) => prepare(methods, hooks, entry))
-  return Effect.forEach(prepared, (p) => (p._tag === "Answer" ? Effect.succeed(p.answer) : run(hooks, p))).pipe(
-    Effect.map((answers) => {
-      const sent = answers.filter((a) => a !== undefined)
-      return sent.length === 0 ? undefined : sent
-    })
-  )
+  if (body.length > hooks.maxBatch) return Effect.succeed(batchTooLarge(hooks.maxBatch, body.length))
+  return Effect.gen(function*() {
+    // Every entry is decoded before any runs; both passes leave the event loop free between slices.
+    const prepared = yield* inSlices(body, (entry) => Effect.sync(() => prepare(methods, hooks, entry)))
+    const encoded = yield* inSlices(prepared, (p) =>
+      (p._tag === "Answer" ? Effect.succeed(p.answer) : run(hooks, p)).pipe(Effect.map(encode)))
+    const sent = encoded.filter((a) => a !== undefined)
+    return sent.length === 0 ? undefined : new Encoded(`[${sent.join(",")}]`)
+  })
 }
