@@ -114,6 +114,19 @@ export interface SessionRef {
 }
 
 /**
+ * An owner change of a session in progress (see `Ledger.fence`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Fence {
+  /** The key the change's own payload is recorded under. */
+  readonly idempotencyKey: string
+  /** When the fence lapses at the latest, milliseconds since the Unix epoch. */
+  readonly until: number
+}
+
+/**
  * The answer of `reserve`: a reservation, or the count of calls known used that left none.
  *
  * @since 0.2.0
@@ -182,6 +195,17 @@ export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
     readonly resetSession: (session: SessionRef, allowedEntrypoints?: ReadonlyArray<Felt>) => Effect.Effect<void, LedgerError>
     /** The allow-list registered from here, when known. */
     readonly allowedEntrypoints: (session: SessionRef) => Effect.Effect<ReadonlyArray<Felt> | undefined, LedgerError>
+    /**
+     * An owner change that can revive a session's refused payloads (a re-registration, a spending-policy change)
+     * starts: until `clearFence`, or `until` (milliseconds since the Unix epoch), an execute of the session that
+     * records a new payload waits for that change (recorded under `idempotencyKey`) to be decided before sending
+     * it. A later fence of the session replaces it.
+     */
+    readonly fence: (session: SessionRef, fence: Fence) => Effect.Effect<void, LedgerError>
+    /** The fence in force on a session at `now` (milliseconds), if any. */
+    readonly fenceOf: (session: SessionRef, now: number) => Effect.Effect<Fence | undefined, LedgerError>
+    /** Lifts the session's fence when it is the one set under `idempotencyKey`. */
+    readonly clearFence: (session: SessionRef, idempotencyKey: string) => Effect.Effect<void, LedgerError>
     /** Remembers a session key created here, with its own `validUntil`. */
     readonly rememberKey: (publicKey: Felt, validUntil: number) => Effect.Effect<void, LedgerError>
     /** The own `validUntil` of a session key created here. */
@@ -203,6 +227,8 @@ export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effec
       ledger._tag === "None" ? Effect.void : Effect.gen(function*() {
         const payment = yield* ledger.value.paymentByHash(txHash)
         if (payment === undefined || payment.status === "executed" || payment.status === "not-executed") return
+        // An owner change decided: executes of its session that waited for it may send.
+        if (payment.purpose !== "execute") yield* ledger.value.clearFence(payment, payment.idempotencyKey)
         if (counted) {
           yield* ledger.value.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, { status: "executed", transactionHash: txHash })
           return
@@ -255,6 +281,7 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
   const sessions = new Map<string, SessionEntry>()
   const reservations = new Map<string, string>()
   const keys = new Map<string, number>()
+  const fences = new Map<string, Fence>()
   let reservationCounter = 0
 
   const entry = (s: SessionRef) => {
@@ -349,6 +376,19 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
         else delete e.allowedEntrypoints
       }),
     allowedEntrypoints: (session) => Effect.sync(() => sessions.get(sessionKey(session))?.allowedEntrypoints),
+    fence: (session, fence) => Effect.sync(() => void fences.set(sessionKey(session), fence)),
+    fenceOf: (session, now) =>
+      Effect.sync(() => {
+        const key = sessionKey(session)
+        const fence = fences.get(key)
+        if (fence !== undefined && fence.until <= now) fences.delete(key)
+        return fence !== undefined && fence.until > now ? fence : undefined
+      }),
+    clearFence: (session, idempotencyKey) =>
+      Effect.sync(() => {
+        const key = sessionKey(session)
+        if (fences.get(key)?.idempotencyKey === idempotencyKey) fences.delete(key)
+      }),
     rememberKey: (publicKey, validUntil) =>
       Effect.sync(() => {
         if (keys.size >= KEPT) keys.delete(keys.keys().next().value!)

@@ -8,6 +8,7 @@
  */
 import { Cause, Clock, Duration, Effect, Either, Exit, Option, ParseResult, Redacted, Ref, Schedule, Schema } from "effect"
 import { SELECTORS } from "./Constants.js"
+import { carries } from "./internal/scan.js"
 import { Crypto } from "./Crypto.js"
 import {
   EntrypointNotAllowed,
@@ -27,7 +28,7 @@ import {
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
 import { preflight as preflightCheck, readAllowedEntrypoints, readChainState, readPolicy, verdict as chainVerdict } from "./internal/preflight.js"
-import { allowance, splitU256, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
+import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import {
   addOrUpdateSessionKeyCalldata,
@@ -337,27 +338,6 @@ const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, 
     if (BigInt(valid) === 0n) return "used"
     return block.timestamp >= payment.executeBefore ? "dead" : "open"
   })
-
-const EXECUTE_FROM_OUTSIDE = BigInt(SELECTORS.execute_from_outside_v2)
-
-/** Whether a relayer's invoke calldata (`[n, (to, selector, len, data…)*]`) carries this payload. */
-const carries = (calldata: ReadonlyArray<string>, wallet: bigint, nonce: bigint): boolean => {
-  try {
-    const n = Number(BigInt(calldata[0] ?? "0x0"))
-    let i = 1
-    for (let k = 0; k < n && i + 2 < calldata.length; k++) {
-      const to = BigInt(calldata[i]!)
-      const selector = BigInt(calldata[i + 1]!)
-      const len = Number(BigInt(calldata[i + 2]!))
-      // execute_from_outside_v2(outside_execution: { caller, nonce, … }, signature)
-      if (to === wallet && selector === EXECUTE_FROM_OUTSIDE && len >= 2 && BigInt(calldata[i + 4] ?? "0x0") === nonce) return true
-      i += 3 + len
-    }
-  } catch {
-    return false
-  }
-  return false
-}
 
 /** Blocks read per look while searching for a transaction (read together: one batch over HTTP). */
 const SCAN_BATCH = 20
@@ -704,6 +684,7 @@ const submitOnce = <E, R, E2, R2>(
           const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
           // Raced by a call with the same key: its record may hold this very reservation (one per key), then kept.
           if (stored.nonce !== built.nonce) return { raced: true as const, shared: reservation !== undefined && stored.reservation === reservation }
+          if (built.purpose === "execute") yield* awaitFence(built, options)
           return { raced: false as const, shared: false, hash: yield* sendPayment(built, options) }
         })
       const outcome = yield* Effect.either(
@@ -766,7 +747,8 @@ const ownerSubmit = (
   calldata: ReadonlyArray<Felt>,
   sessionPublicKey: Felt,
   allowedEntrypoints: ReadonlyArray<Felt> | undefined,
-  options: Options
+  options: Options,
+  idempotencyKey = newKey(`${entrypoint}:`)
 ) =>
   Effect.scoped(
     Effect.gen(function*() {
@@ -783,7 +765,7 @@ const ownerSubmit = (
         calls: [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
         purpose: entrypoint === "revoke_session_key" ? "revoke" : entrypoint === "add_or_update_session_key" ? "register" : "policy",
         sessionPublicKey,
-        idempotencyKey: newKey(`${entrypoint}:`),
+        idempotencyKey,
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
       }, { guard: Effect.void }).pipe(Effect.tapErrorTag("OutcomeUnknown", () => reset))
@@ -797,10 +779,10 @@ const ownerSubmit = (
  * key is registered again. Each is looked at on chain first (an executed or dead one is no risk, and its record
  * learns it).
  */
-const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["retry"]) =>
+const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["retry"], which: (p: Payment) => boolean) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
-    const open = (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute")
+    const open = (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute" && which(p))
     const looks = yield* Effect.forEach(open, (p) => Effect.map(lookAt(p, retry), (look) => [p, look] as const), { concurrency: 10 })
     const live: Array<Payment> = []
     for (const [p, look] of looks) {
@@ -814,12 +796,15 @@ const livePayloads = (wallet: Address, sessionPublicKey: Felt, retry: Options["r
     return live
   })
 
-/** Fails with `LivePayloads` while the key has live unexecuted payloads, or waits them out. */
-const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: RegisterOptions) =>
+/**
+ * Fails with `LivePayloads` while the key has live unexecuted payloads (those `which` keeps: the ones the change
+ * could revive), or waits them out.
+ */
+const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: RegisterOptions, which: (p: Payment) => boolean = () => true) =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
     for (;;) {
-      const live = yield* livePayloads(wallet, sessionPublicKey, options.retry)
+      const live = yield* livePayloads(wallet, sessionPublicKey, options.retry, which)
       if (live.length === 0) return
       const safeAt = Math.max(...live.map((p) => p.executeBefore))
       if (options.waitForLivePayloads !== true) {
@@ -829,6 +814,68 @@ const guardReplays = (wallet: Address, sessionPublicKey: Felt, options: Register
       yield* retrying(rpc.latestBlock, options.retry).pipe(
         Effect.repeat({ schedule: Transactions.defaultPolling, until: (block) => block.timestamp >= safeAt })
       )
+    }
+  })
+
+/** How long a fence holds at most: the longest window an owner change's payload may get, and a margin. */
+const fenceSpan = (options: Options) =>
+  Effect.map(windowOptions(options), ({ tolerance, validity }) => (Math.max(validity, 600) + tolerance + 60) * 1000)
+
+/**
+ * Runs an owner change that can revive the session's refused payloads (a re-registration, a loosened spending
+ * policy) behind a fence (`Ledger.fence`): set before the replay guard reads the session's payloads, so that an
+ * execute recording a payload meanwhile either is seen by the guard or sees the fence and waits for the change to
+ * be decided before sending. The fence stays once the change may have been sent (its outcome clears it), and is
+ * lifted on every other exit.
+ */
+const behindFence = <A, E, R>(
+  session: SessionRef,
+  idempotencyKey: string,
+  options: Options,
+  change: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | InvalidInput | LedgerError, R | Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const span = yield* fenceSpan(options)
+    const now = yield* Clock.currentTimeMillis
+    yield* ledger.fence(session, { idempotencyKey, until: now + span })
+    return yield* change.pipe(
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => (e as { _tag?: unknown } | undefined)?._tag === "OutcomeUnknown")
+          ? Effect.void
+          : ledger.clearFence(session, idempotencyKey).pipe(Effect.ignoreLogged)
+      )
+    )
+  })
+
+/** How often an execute looks again at an owner change it waits for before it is recorded. */
+const FENCE_POLL = Duration.millis(500)
+
+/**
+ * Before a new payload of a session is sent: an owner change of that session in progress (a fence) is waited out
+ * until the chain decides it, so a payload refused now can never be revived by it a moment later.
+ */
+const awaitFence = (payment: Payment, options: Options): Effect.Effect<void, LedgerError, StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const session = { wallet: payment.wallet, sessionPublicKey: payment.sessionPublicKey }
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      const fence = yield* ledger.fenceOf(session, now)
+      if (fence === undefined) return
+      const change = yield* ledger.payment(payment.wallet, fence.idempotencyKey)
+      if (change === undefined) {
+        // Not recorded yet (being built), or its process stopped before: the fence lapses at its `until`.
+        yield* Effect.sleep(Duration.min(FENCE_POLL, Duration.millis(Math.max(1, fence.until - now))))
+        continue
+      }
+      if (change.status !== "executed" && change.status !== "not-executed") {
+        yield* Effect.logDebug("an owner change of the session is in flight; waiting for the chain to decide it before sending")
+        const budget = Duration.seconds(Math.max(0, change.executeBefore - Math.floor(now / 1000)) + 120)
+        const outcome = yield* resolvePayment(change, Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry)
+        if (outcome === undefined) continue
+      }
+      yield* ledger.clearFence(session, fence.idempotencyKey)
     }
   })
 
@@ -884,14 +931,23 @@ export const register = (
         return yield* invalid("sessionConfig.validUntil", `validUntil ${config.validUntil} is beyond the session key's own ${session.validUntil}`)
       }
     }
-    yield* guardReplays(wallet.publicKey, config.sessionPublicKey, options)
-    return yield* ownerSubmit(
-      params,
-      "add_or_update_session_key",
-      addOrUpdateSessionKeyCalldata(config),
-      config.sessionPublicKey,
-      config.allowedEntrypoints,
-      options
+    const idempotencyKey = newKey("add_or_update_session_key:")
+    return yield* behindFence(
+      { wallet: wallet.publicKey, sessionPublicKey: config.sessionPublicKey },
+      idempotencyKey,
+      options,
+      Effect.zipRight(
+        guardReplays(wallet.publicKey, config.sessionPublicKey, options),
+        ownerSubmit(
+          params,
+          "add_or_update_session_key",
+          addOrUpdateSessionKeyCalldata(config),
+          config.sessionPublicKey,
+          config.allowedEntrypoints,
+          options,
+          idempotencyKey
+        )
+      )
     )
   }).pipe(Effect.withSpan("Sessions.register"))
 
@@ -1300,6 +1356,43 @@ export interface SpendingPolicyData {
   readonly windowResetsAt: number | null
 }
 
+/** A chain refusal for a spending limit (or the overflows the account raises while counting). */
+const SPENDING_REFUSAL = /Spending: |u64_add Overflow|u256_add Overflow/
+
+/**
+ * A policy change of a session and token, behind the same fence and guard as a re-registration when it can revive
+ * payloads: a token that has a policy gets a fresh window (spent 0) from `set_spending_policy`, and none at all from
+ * `remove_spending_policy`, so a payload the chain refused for that token's limit could then run. A first policy
+ * (the session had no limit on the token) revives nothing, nor does any change for payloads refused for other
+ * reasons.
+ */
+const policyChange = (
+  params: { readonly encryptKey: Pin; readonly wallet: unknown },
+  wallet: Address,
+  entrypoint: "set_spending_policy" | "remove_spending_policy",
+  calldata: ReadonlyArray<Felt>,
+  sessionPublicKey: Felt,
+  token: Address,
+  options: RegisterOptions
+) =>
+  Effect.gen(function*() {
+    const current = yield* readPolicy(wallet, sessionPublicKey, token, options.retry)
+    if (current.maxPerWindow === 0n) return yield* ownerSubmit(params, entrypoint, calldata, sessionPublicKey, undefined, options)
+    const revivable = (p: Payment) =>
+      (p.status === "refused" || p.status === "reverted") && SPENDING_REFUSAL.test(p.reason ?? "") &&
+      p.calls.some((call) => BigInt(call.contractAddress) === BigInt(token) && TRACKED_SELECTORS.has(BigInt(callSelector(call))))
+    const idempotencyKey = newKey(`${entrypoint}:`)
+    return yield* behindFence(
+      { wallet, sessionPublicKey },
+      idempotencyKey,
+      options,
+      Effect.zipRight(
+        guardReplays(wallet, sessionPublicKey, options, revivable),
+        ownerSubmit(params, entrypoint, calldata, sessionPublicKey, undefined, options, idempotencyKey)
+      )
+    )
+  })
+
 /** A refused policy input carries the SDK's code for it. */
 const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }], code: "INVALID_SPENDING_POLICY" })
 const asPolicyInput = (error: InvalidInput) => new InvalidInput({ ...error, code: "INVALID_SPENDING_POLICY" })
@@ -1370,7 +1463,9 @@ export const spendingPolicyCalldata = <E, R>(
  * `approve`, `increase_allowance` or `increaseAllowance` calls on that token exceed it, and `execute` refuses such
  * calls before signing (`SpendingLimitExceeded`). Checked first, nothing signed otherwise: amounts fit u256,
  * `maxPerWindow > 0` (0 is no policy: use `removeSpendingPolicy`), `maxPerCall <= maxPerWindow`, `windowSeconds` a
- * positive integer whose window end fits u64 at the latest time the transaction can be included.
+ * positive integer whose window end fits u64 at the latest time the transaction can be included. On a token that
+ * already has a policy, payloads the chain refused for its limit that are still inside their windows would run
+ * under the new one: it fails with `LivePayloads` while the `Ledger` holds any (or waits, `waitForLivePayloads`).
  *
  * @since 0.1.0
  * @category spending
@@ -1381,23 +1476,27 @@ export const setSpendingPolicy = (
     readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
     readonly spendingPolicyConfig: SpendingPolicyConfig
   },
-  options: Options = {}
-): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions = {}
+): Effect.Effect<TxHash, RegisterError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     yield* objectParams(params)
     const rpc = yield* StarknetRpc
-    const { validity, tolerance } = yield* windowOptions(options)
     const policy = yield* spendingPolicyCalldata(
       params.spendingPolicyConfig,
-      // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
-      Effect.map(retrying(rpc.latestBlock, options.retry), (block) => block.timestamp + validity + tolerance)
+      Effect.gen(function*() {
+        const { validity, tolerance } = yield* windowOptions(options)
+        const block = yield* retrying(rpc.latestBlock, options.retry)
+        // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
+        return block.timestamp + validity + tolerance
+      })
     )
-    return yield* ownerSubmit(params, "set_spending_policy", policy.calldata, policy.sessionPublicKey, undefined, options)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    return yield* policyChange(params, wallet.publicKey, "set_spending_policy", policy.calldata, policy.sessionPublicKey, policy.token, options)
   }).pipe(Effect.withSpan("Sessions.setSpendingPolicy"))
 
 /**
  * Removes a session's spending policy for a token: an owner-signed, sponsored `remove_spending_policy`. The session
- * then has no limit on that token's amounts.
+ * then has no limit on that token's amounts. Held back by live payloads refused for that limit, as `setSpendingPolicy`.
  *
  * @since 0.1.0
  * @category spending
@@ -1409,14 +1508,15 @@ export const removeSpendingPolicy = (
     readonly sessionPublicKey: string
     readonly token: string
   },
-  options: Options = {}
-): Effect.Effect<TxHash, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions = {}
+): Effect.Effect<TxHash, RegisterError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     yield* objectParams(params)
     const sessionPublicKey = yield* decode(Felt, "sessionPublicKey")(params.sessionPublicKey).pipe(Effect.mapError(asPolicyInput))
     const token = yield* decode(Address, "token")(params.token).pipe(Effect.mapError(asPolicyInput))
     yield* Effect.annotateCurrentSpan({ sessionPublicKey, token })
-    return yield* ownerSubmit(params, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, undefined, options)
+    const wallet = yield* decode(WalletData, "wallet")(params.wallet)
+    return yield* policyChange(params, wallet.publicKey, "remove_spending_policy", [sessionPublicKey, token], sessionPublicKey, token, options)
   }).pipe(Effect.withSpan("Sessions.removeSpendingPolicy"))
 
 /**
@@ -1460,8 +1560,8 @@ export const getSpendingPolicy = (
  */
 export const setSpendingPolicyAndWait = (
   params: Parameters<typeof setSpendingPolicy>[0],
-  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
-): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, RegisterError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(setSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))
 
 /**
@@ -1472,6 +1572,6 @@ export const setSpendingPolicyAndWait = (
  */
 export const removeSpendingPolicyAndWait = (
   params: Parameters<typeof removeSpendingPolicy>[0],
-  options: Options & { readonly wait?: Transactions.WaitOptions } = {}
-): Effect.Effect<Receipt, SubmitError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  options: RegisterOptions & { readonly wait?: Transactions.WaitOptions } = {}
+): Effect.Effect<Receipt, RegisterError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(removeSpendingPolicy(params, options), (hash) => Transactions.wait(hash, options.wait))

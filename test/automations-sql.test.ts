@@ -117,6 +117,23 @@ const ledgerTests = (prefix: string, it: { readonly scoped: (name: string, self:
       expect((yield* b.reserve(s, { callsUsed: 2, maxCalls: 3 }, "auto-9:3")).ok).toBe(true)
     })))
 
+  it.scoped("a fence is seen by every instance, lapses at its end, and is lifted only under its own key", () =>
+    run(Effect.gen(function*() {
+      const a = yield* Automations.makeLedgerSql({ prefix })
+      const b = yield* Automations.makeLedgerSql({ prefix })
+      const s = { wallet: "0x88aa", sessionPublicKey: "0x88bb" } as unknown as Ledger.SessionRef
+      expect(yield* b.fenceOf(s, 1_000)).toBeUndefined()
+      yield* a.fence(s, { idempotencyKey: "register:1", until: 5_000 })
+      expect(yield* b.fenceOf(s, 1_000)).toEqual({ idempotencyKey: "register:1", until: 5_000 })
+      expect(yield* b.fenceOf(s, 5_000)).toBeUndefined()
+      // A later change replaces it; the earlier one's outcome does not lift the later fence.
+      yield* b.fence(s, { idempotencyKey: "register:2", until: 9_000 })
+      yield* a.clearFence(s, "register:1")
+      expect(yield* a.fenceOf(s, 1_000)).toEqual({ idempotencyKey: "register:2", until: 9_000 })
+      yield* a.clearFence(s, "register:2")
+      expect(yield* b.fenceOf(s, 1_000)).toBeUndefined()
+    })))
+
   it.scoped("the automation store: one record per id, a step recorded once, waiters found by hash", () =>
     run(Effect.gen(function*() {
       const layer = Automations.layerStoreSql({ prefix })

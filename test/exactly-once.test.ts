@@ -3,8 +3,9 @@
  * re-registration, reservations released on every exit, and windows chosen by the paymaster.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Either, Fiber, Layer, Schedule, TestClock } from "effect"
-import { Devnet, Errors, Ledger, Paymaster, Sessions, StarknetRpc } from "starknet-session-keys"
+import { Clock, Context, Deferred, Effect, Either, Fiber, Layer, Schedule, TestClock } from "effect"
+import { hash } from "starknet"
+import { Devnet, Errors, Ledger, OutsideExecution, Paymaster, Sessions, StarknetRpc } from "starknet-session-keys"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, untilDropped, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 const nonceUnused = (wallet: string, nonce: string) =>
@@ -12,6 +13,30 @@ const nonceUnused = (wallet: string, nonce: string) =>
     rpc.call({ contractAddress: wallet as never, entrypoint: "is_valid_outside_execution_nonce", calldata: [nonce as never] })).pipe(
       Effect.map(([v]) => BigInt(v!) === 1n)
     )
+
+/**
+ * Blocks as a chain shows them when the paymaster's relayer goes through AVNU's forwarder (avnu-labs/paymaster,
+ * crates/paymaster-execution/src/execution/execute.rs, `build_sponsored_execute_call`): the relayer's one call is
+ * `forwarder.execute_sponsored(call: Call, sponsor_metadata: Array<felt252>)`, with the user's
+ * `execute_from_outside_v2` call as its argument.
+ */
+const FORWARDER = "0x127021a1b5a52d3174c2ab077c2b043c80369250d29428cee956d76ee51584f"
+const viaForwarder = Layer.effect(
+  StarknetRpc.StarknetRpc,
+  Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+    ...rpc,
+    getBlockWithTxs: (block: Parameters<typeof rpc.getBlockWithTxs>[0]) =>
+      Effect.map(rpc.getBlockWithTxs(block), (b) => ({
+        ...b,
+        transactions: b.transactions.map((tx) => {
+          const [, to, selector, len, ...rest] = tx.calldata
+          const data = rest.slice(0, Number(BigInt(len!)))
+          const inner = [to!, selector!, len!, ...data, "0x0"]
+          return { ...tx, calldata: ["0x1", FORWARDER, hash.getSelectorFromName("execute_sponsored"), "0x" + inner.length.toString(16), ...inner] as ReadonlyArray<string> as typeof tx.calldata }
+        })
+      }))
+  }))
+)
 
 describe("idempotency keys and unknown outcomes", () => {
   it.effect("lost answer, then 503s: OutcomeUnknown, not a transient error; the app's retries with the same key move the money once", () =>
@@ -49,6 +74,24 @@ describe("idempotency keys and unknown outcomes", () => {
       expect((yield* devnet.transactions).length - before).toBe(1)
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
     }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a lost answer through a paymaster that relays via a forwarder (AVNU's execute_sponsored) resolves Executed with its hash", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 5 })
+      yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
+      // The execute finds its own transaction once the answer is lost: the nonce is used, and the scan of the blocks
+      // recognises the payload inside the forwarder's call.
+      const first = yield* withBlocks(Effect.either(
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }, { idempotencyKey: "fwd-5" })
+      ))
+      const sent = yield* devnet.transactions
+      const hash = sent[sent.length - 1]!.hash
+      expect(first).toEqual(Either.right(hash))
+      const outcome = yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "fwd-5" }))
+      expect(outcome).toEqual({ _tag: "Executed", transactionHash: hash })
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(5n)
+    }).pipe(Effect.provide(viaForwarder), Effect.provide(TestLayer())))
 
   it.effect("a revert after a lost answer resolves NotExecuted, never success; nothing moved", () =>
     Effect.gen(function*() {
@@ -159,6 +202,54 @@ describe("the replay guard on re-registration", () => {
       expect(yield* devnet.blockTimestamp).toBeGreaterThanOrEqual((refused as Errors.LivePayloads).safeAt)
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1n)
     }).pipe(Effect.scoped, Effect.provide(TestLayer())))
+
+  it.scoped("an execute racing a re-registration of its key: its payload is sent once the registration is decided, never left refused for the registration to revive", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const a = yield* Layer.build(Sessions.layer)
+      const base = yield* Layer.build(Sessions.layer)
+      const ledger = Context.get(base, Ledger.Ledger)
+      const reached = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      // Process b's ledger holds its execute's record back until the gate opens.
+      const b = Context.add(base, Ledger.Ledger, Ledger.Ledger.of({
+        ...ledger,
+        recordPayment: (payment, options) =>
+          payment.purpose !== "execute"
+            ? ledger.recordPayment(payment, options)
+            : Deferred.succeed(reached, undefined).pipe(Effect.zipRight(Deferred.await(gate)), Effect.zipRight(ledger.recordPayment(payment, options)))
+      }))
+      // In process b, an execute passes its checks (one call left) and signs; its record waits at the gate.
+      const racing = yield* Effect.fork(Effect.either(
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }, { idempotencyKey: "racing" }).pipe(Effect.provide(b))
+      ))
+      yield* Deferred.await(reached)
+      // Process a takes the last call.
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(a)))
+      // Process b registers the key again (its guard finds nothing: the execute has not recorded yet); the
+      // registration is sent and still pending when the execute records and sends its payload.
+      const config = { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1 }
+      yield* devnet.setFaults({ holdBlocks: 2 })
+      const registration = yield* Sessions.register({ encryptKey: PIN, wallet, session, sessionConfig: config }).pipe(Effect.provide(b))
+      yield* Deferred.succeed(gate, undefined)
+      const outcome = yield* withBlocks(Fiber.join(racing))
+      yield* devnet.setFaults({ holdBlocks: 0 })
+      yield* withBlocks(Sessions.wait(registration).pipe(Effect.provide(b)))
+      // Anyone holding the execute's payload submits it again once the registration has landed.
+      const payment = yield* ledger.payment(wallet.publicKey, "racing")
+      if (payment !== undefined) {
+        const { outsideExecution } = OutsideExecution.fromTypedData(payment.typedData)
+        yield* devnet.submitOutside(wallet.publicKey, OutsideExecution.executeFromOutsideCalldata(outsideExecution, payment.signature))
+        yield* devnet.mineBlock
+      }
+      // What the execute answered is what happened: it waited for the registration, then its payload executed, once.
+      // (Sent at once, it was refused for the exhausted session and the registration revived it: 5 moved after a
+      // refusal.)
+      const moved = (yield* devnet.balanceOf(USDC, RECIPIENT)) - 1n
+      expect(Either.isRight(outcome) ? "executed" : `refused (${outcome.left._tag})`).toBe("executed")
+      expect(moved).toBe(5n)
+    }).pipe(Effect.provide(TestLayer())))
 
   it.effect("a key whose payloads all executed re-registers at once", () =>
     Effect.gen(function*() {
@@ -340,6 +431,20 @@ describe("the Ledger service", () => {
       expect((yield* ledger.payment(base.wallet, "k"))?.status).toBe("pending")
       expect(yield* ledger.openPayments({ wallet: base.wallet, sessionPublicKey: base.sessionPublicKey })).toHaveLength(1)
     }).pipe(Effect.provide(Ledger.layer)))
+
+  it.effect("a fence lapses at its end and is lifted only under its own key", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.makeMemory
+      const s = { wallet: "0x88aa", sessionPublicKey: "0x88bb" } as unknown as Ledger.SessionRef
+      yield* ledger.fence(s, { idempotencyKey: "register:1", until: 5_000 })
+      expect(yield* ledger.fenceOf(s, 1_000)).toEqual({ idempotencyKey: "register:1", until: 5_000 })
+      expect(yield* ledger.fenceOf(s, 5_000)).toBeUndefined()
+      yield* ledger.fence(s, { idempotencyKey: "register:2", until: 9_000 })
+      yield* ledger.clearFence(s, "register:1")
+      expect((yield* ledger.fenceOf(s, 1_000))?.idempotencyKey).toBe("register:2")
+      yield* ledger.clearFence(s, "register:2")
+      expect(yield* ledger.fenceOf(s, 1_000)).toBeUndefined()
+    }))
 
   it.effect("a released reservation is given back once; a reset forgets older reservations", () =>
     Effect.gen(function*() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
-import { Constants, Crypto, Devnet, Errors, Sessions, StarknetRpc } from "starknet-session-keys"
+import { Constants, Crypto, Devnet, Errors, Ledger, OutsideExecution, Sessions, StarknetRpc } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../src/internal/keystore.js"
 import * as chain from "./helpers/chain.js"
@@ -257,6 +257,46 @@ describe("spending policies set by the owner's own transactions", () => {
       yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }).pipe(Effect.provide(Sessions.layer))
       const error = yield* Effect.flip(withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] })))
       expect(error).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perWindow", remaining: 500n, requested: 1_000n })
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("policy changes and the payloads they could revive", () => {
+  it.effect("a policy change while a payload refused for its limit is live: LivePayloads; waited out, a replay moves nothing", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 10 })
+      const config = { sessionPublicKey: session.publicKey, token: USDC, ...policy }
+      yield* withBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: config }))
+      // Another process spends 1,000 first; ours is refused by the chain for the window's limit.
+      yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }).pipe(Effect.provide(Sessions.layer))
+      const refused = yield* Effect.flip(withBlocks(
+        Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "over" })
+      ))
+      expect(refused._tag).toBe("SpendingLimitExceeded")
+      // A wider policy (it also starts a fresh window) would let that payload run: refused while it is live.
+      const wider = { ...config, maxPerWindow: 10_000n }
+      const error = yield* Effect.flip(Sessions.setSpendingPolicy({ encryptKey: PIN, wallet, spendingPolicyConfig: wider }))
+      expect(error).toBeInstanceOf(Errors.LivePayloads)
+      yield* withBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: wider }, { waitForLivePayloads: true }))
+      const payment = yield* Effect.flatMap(Ledger.Ledger, (ledger) => ledger.payment(wallet.publicKey as never, "over"))
+      const { outsideExecution } = OutsideExecution.fromTypedData(payment!.typedData)
+      yield* devnet.submitOutside(wallet.publicKey, OutsideExecution.executeFromOutsideCalldata(outsideExecution, payment!.signature))
+      yield* devnet.mineBlock
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1_000n)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a payload refused for another reason does not hold back a policy change: it is not what a policy decides", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Two processes race for the last call: the loser's payload is refused by the chain, and stays live.
+      yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(Sessions.layer))
+      const lost = yield* Effect.flip(withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] })))
+      expect(lost._tag).toBe("MaxCallsExceeded")
+      const config = { sessionPublicKey: session.publicKey, token: USDC, ...policy }
+      yield* withBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: config }))
+      yield* withBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: { ...config, maxPerWindow: 9_000n } }))
+      yield* withBlocks(Sessions.removeSpendingPolicyAndWait({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey, token: USDC }))
     }).pipe(Effect.provide(TestLayer())))
 })
 

@@ -1,75 +1,49 @@
 /**
- * The devnet's chain: every contract's state, the session-account contract with its rules as the spec states them
- * (check order, revert strings), transactions run into blocks (the tokens, calldata, hashes, blocks and the state
- * kept per block are their own modules). Synchronous and single-threaded: every mutation goes through a journal so
+ * The devnet's chain: every contract's state, calls dispatched to the contracts' code (the session account and the
+ * tokens are their own modules), the pending pool and transactions run into blocks (calldata, hashes, blocks and
+ * the state kept per block are their own modules). Synchronous and single-threaded: every mutation goes through a journal so
  * a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
-import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, STARKNET_CONTRACTS, VALID } from "../Constants.js"
-import {
-  directSessionHash,
-  messageHash,
-  type OutsideCall,
-  type OutsideExecution,
-  parseCallArray
-} from "../OutsideExecution.js"
+import { STARKNET_CONTRACTS, VALID } from "../Constants.js"
 import type { Felt } from "../Schemas.js"
-import { encodeShortString, toHex, U128_MAX, U64_MAX } from "../internal/felt.js"
+import { toHex } from "../internal/felt.js"
 import * as stark from "../internal/stark.js"
 import { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
+import { type Account, type AccountContext, callAccount, copyAccount, execute, newAccount, validate } from "./account.js"
 import { Blocks } from "./blocks.js"
-import { params, serializeCalls, serializeResults, split } from "./calldata.js"
+import { serializeCalls } from "./calldata.js"
 import { Rejected, Revert } from "./revert.js"
-import { EVENT, S, sel } from "./selectors.js"
+import { EVENT, S } from "./selectors.js"
 import { History } from "./history.js"
-import { callToken, type Token, type TokenContext } from "./token.js"
+import { callToken, copyToken, type Token } from "./token.js"
 import { type ChainEvent, invokeV3Hash, type Tx, type TxPayload } from "./transactions.js"
 
-export { Rejected, Revert } from "./revert.js"
-export type { Token } from "./token.js"
-export type { ChainEvent, Tx, TxPayload } from "./transactions.js"
-
-const BLOCKLIST = new Set(BLOCKLISTED_ENTRYPOINTS.map(sel))
-const SPENDING = new Set(SPENDING_ENTRYPOINTS.map(sel))
-const ANY = BigInt(ANY_CALLER)
 const STRK = BigInt(STARKNET_CONTRACTS.STRK.contractAddress)
+const VALID_FELT = BigInt(VALID)
 /** The sequencer the fees go to (Starknet's own on mainnet and Sepolia). */
 export const SEQUENCER_ADDRESS = 0x1176a1bd84444c89232ec27754698e5d2e7e1a7f1539f12027f28b23ec9f3d8n
-/** ISRC5 itself: OpenZeppelin's SRC5 component answers it whatever was registered. */
-export const ISRC5_ID = 0x3f918d17e5ee77373b56385708f855659a07f75997f365cf87748628532a055n
-const SUPPORTED_INTERFACES = new Set([ISRC5_ID, ...Object.values(INTERFACE_IDS).map(BigInt)])
-const VALID_FELT = BigInt(VALID)
 
-export { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
-
-export interface SessionEntry {
-  validUntil: bigint
-  maxCalls: bigint
-  callsUsed: bigint
-  allowed: Array<bigint>
-}
-export interface Policy {
-  maxPerCall: bigint
-  maxPerWindow: bigint
-  windowSeconds: bigint
-  spent: bigint
-  windowStart: bigint
-}
-export interface Account {
-  readonly kind: "account"
-  publicKey: bigint
-  nonce: bigint
-  readonly sessions: Map<bigint, SessionEntry>
-  readonly usedNonces: Set<bigint>
-  readonly policies: Map<string, Policy>
-}
 /** A copy that later writes do not reach: entries are replaced, never mutated, so copying the collections is enough. */
-const copyContract = (c: Account | Token): Account | Token =>
-  c.kind === "account"
-    ? { ...c, sessions: new Map(c.sessions), usedNonces: new Set(c.usedNonces), policies: new Map(c.policies) }
-    : { ...c, balances: new Map(c.balances), allowances: new Map(c.allowances) }
+const copyContract = (c: Account | Token): Account | Token => c.kind === "account" ? copyAccount(c) : copyToken(c)
 
 /** Every contract's storage. */
 export type State = Map<bigint, Account | Token>
+
+/** How a transaction ran in the pre-confirmed block. */
+export interface Outcome {
+  readonly execution: "SUCCEEDED" | "REVERTED"
+  readonly revertReason?: string
+  readonly events: ReadonlyArray<ChainEvent>
+}
+
+/** The block being built, as it stands: its number, the time it runs at, its transactions and the state after them. */
+export interface PreConfirmed {
+  readonly number: number
+  readonly timestamp: number
+  readonly state: State
+  /** The transactions that ran in it, in order. */
+  readonly outcomes: ReadonlyMap<Tx, Outcome>
+}
 
 export class Chain {
   contracts: State = new Map()
@@ -80,15 +54,14 @@ export class Chain {
   /** Transaction nonces of senders that are not accounts of this chain (the paymaster's relayer). */
   private readonly senderNonces = new Map<bigint, bigint>()
   private journal: Array<() => void> = []
-  private readonly tokenContext: TokenContext = {
-    setMap: (map, key, value) => this.setMap(map, key, value),
-    emit: (event) => this.emit(event)
-  }
+  /** What the contracts' code reaches of the chain. */
+  private readonly context: AccountContext
   private events: Array<ChainEvent> = []
   /** Timestamp (seconds) the code currently executing sees. */
   private now = 0n
-  /** The nonce of the transaction executing (`get_tx_info().nonce`); 0 in a view call. */
+  /** The nonce and hash of the transaction executing (`get_tx_info()`); 0 in a view call. */
   private txNonce = 0n
+  private txHash = 0n
   /** The contract executing, and whether this is a dry run (views, simulations) that keeps nothing. */
   private self = 0n
   private dryDepth = 0
@@ -97,11 +70,33 @@ export class Chain {
   private readonly history = new History<Account | Token>()
   /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
   private epoch = 0
-  private preview: { readonly key: string; readonly outcomes: ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> } | undefined
+  private preview: { readonly key: string; readonly block: PreConfirmed } | undefined
+  /** Contracts written in the dry run computing the pre-confirmed block. */
+  private dryTouched: Set<bigint> | undefined
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
     this.blocks = new Blocks(genesisSeconds)
+    this.context = {
+      chainId,
+      now: () => this.now,
+      txNonce: () => this.txNonce,
+      txHash: () => this.txHash,
+      setMap: (map, key, value) => this.setMap(map, key, value),
+      setField: (target, key, value) => this.setField(target, key, value),
+      addNonce: (set, nonce) => this.addNonce(set, nonce),
+      emit: (event) => this.emit(event),
+      call: (caller, to, selector, calldata) => this.call(caller, to, selector, calldata),
+      attempt: (f) => {
+        const mark = this.mark()
+        try {
+          return f()
+        } catch (error) {
+          if (error instanceof Revert) this.rollback(mark)
+          throw error
+        }
+      }
+    }
   }
 
   /** The finality a reader at block `asOf` sees (L1 acceptance comes `l1AfterBlocks` blocks after inclusion). */
@@ -186,6 +181,7 @@ export class Chain {
   /** The contract executing changes: unless in a dry run, its state after this block must be recorded. */
   private touch() {
     if (this.dryDepth === 0) this.changed(this.self)
+    else this.dryTouched?.add(this.self)
   }
   private changed(address: bigint) {
     this.dirty.add(address)
@@ -214,14 +210,7 @@ export class Chain {
 
   deployAccount(publicKey: bigint, salt: bigint): bigint {
     const address = stark.contractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey], 0n)
-    this.contracts.set(address, {
-      kind: "account",
-      publicKey,
-      nonce: 0n,
-      sessions: new Map(),
-      usedNonces: new Set(),
-      policies: new Map()
-    })
+    this.contracts.set(address, newAccount(publicKey))
     this.changed(address)
     return address
   }
@@ -254,228 +243,11 @@ export class Chain {
     this.self = to
     try {
       return contract.kind === "token"
-        ? callToken(this.tokenContext, contract, to, caller, selector, calldata)
-        : this.callAccount(contract, to, caller, selector, calldata)
+        ? callToken(this.context, contract, to, caller, selector, calldata)
+        : callAccount(this.context, contract, to, caller, selector, calldata)
     } finally {
       this.self = outer
     }
-  }
-
-  private ownerOnly(self: bigint, caller: bigint) {
-    if (caller !== self) throw new Revert("Account: unauthorized")
-  }
-
-  private callAccount(acc: Account, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
-    switch (selector) {
-      case S.add_or_update_session_key: {
-        this.ownerOnly(self, caller)
-        const [key, validUntil, maxCalls, allowed] = params(cd, ["felt", "u64", "u32", "felts"])
-        // A fresh entry: every old entrypoint is cleared, so no stale selector survives a shorter list.
-        this.setMap(acc.sessions, key, { validUntil, maxCalls, callsUsed: 0n, allowed })
-        this.emit({ fromAddress: self, keys: [EVENT.SessionKeyAdded, key], data: [validUntil, maxCalls] })
-        return []
-      }
-      case S.revoke_session_key: {
-        this.ownerOnly(self, caller)
-        const [key] = params(cd, ["felt"])
-        this.setMap(acc.sessions, key, { validUntil: 0n, maxCalls: 0n, callsUsed: 0n, allowed: [] })
-        this.emit({ fromAddress: self, keys: [EVENT.SessionKeyRevoked, key], data: [] })
-        return []
-      }
-      case S.get_session_data: {
-        const s = acc.sessions.get(params(cd, ["felt"])[0])
-        return s === undefined ? [0n, 0n, 0n, 0n] : [s.validUntil, s.maxCalls, s.callsUsed, BigInt(s.allowed.length)]
-      }
-      case S.get_public_key:
-      case S.getPublicKey:
-        params(cd, [])
-        return [acc.publicKey]
-      case S.get_snip9_version:
-        params(cd, [])
-        return [2n]
-      case S.compute_session_message_hash: {
-        const [calls, validUntil] = params(cd, ["calls", "u64"])
-        return [BigInt(directSessionHash(toHex(self), this.chainId, this.txNonce, validUntil, calls))]
-      }
-      case S.register_interfaces:
-        this.ownerOnly(self, caller)
-        params(cd, [])
-        return []
-      case S.get_session_allowed_entrypoints_len: {
-        const [key] = params(cd, ["felt"])
-        return [BigInt(acc.sessions.get(key)?.allowed.length ?? 0)]
-      }
-      case S.get_session_allowed_entrypoint_at: {
-        const [key, index] = params(cd, ["felt", "u32"])
-        return [acc.sessions.get(key)?.allowed[Number(index)] ?? 0n]
-      }
-      case S.is_valid_signature: {
-        const [hashValue, signature] = params(cd, ["felt", "felts"])
-        return [this.isValidSignature(acc, hashValue, signature) ? VALID_FELT : 0n]
-      }
-      case S.supports_interface: {
-        const [id] = params(cd, ["felt"])
-        return [SUPPORTED_INTERFACES.has(id) ? 1n : 0n]
-      }
-      case S.is_valid_outside_execution_nonce:
-        return [acc.usedNonces.has(params(cd, ["felt"])[0]) ? 0n : 1n]
-      case S.get_contract_info:
-        params(cd, [])
-        return [encodeShortString("v33")]
-      case S.set_spending_policy: {
-        this.ownerOnly(self, caller)
-        const [key, token, maxPerCall, maxPerWindow, windowSeconds] = params(cd, ["felt", "felt", "u256", "u256", "u64"])
-        const policy: Policy = { maxPerCall, maxPerWindow, windowSeconds, spent: 0n, windowStart: this.now }
-        this.setMap(acc.policies, `${key}:${token}`, policy)
-        this.emit({
-          fromAddress: self,
-          keys: [EVENT.SpendingPolicySet, key, token],
-          data: [...split(policy.maxPerCall), ...split(policy.maxPerWindow), policy.windowSeconds]
-        })
-        return []
-      }
-      case S.remove_spending_policy: {
-        this.ownerOnly(self, caller)
-        const [key, token] = params(cd, ["felt", "felt"])
-        this.setMap(acc.policies, `${key}:${token}`, { maxPerCall: 0n, maxPerWindow: 0n, windowSeconds: 0n, spent: 0n, windowStart: 0n })
-        this.emit({ fromAddress: self, keys: [EVENT.SpendingPolicyRemoved, key, token], data: [] })
-        return []
-      }
-      case S.get_spending_policy: {
-        const [key, token] = params(cd, ["felt", "felt"])
-        const p = acc.policies.get(`${key}:${token}`)
-        return p === undefined
-          ? [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]
-          : [...split(p.maxPerCall), ...split(p.maxPerWindow), p.windowSeconds, ...split(p.spent), p.windowStart]
-      }
-      case S.execute_from_outside_v2:
-        return this.executeFromOutside(acc, self, caller, cd)
-      case S.__execute__: {
-        // The protocol (caller 0) or the account itself; the calls run non-atomically.
-        if (caller !== 0n && caller !== self) throw new Revert("Account: unauthorized caller")
-        const parsed = parseCallArray(cd)
-        if (parsed === undefined || parsed.end !== cd.length) throw new Revert("Failed to deserialize param #1")
-        return serializeResults(this.runCalls(self, parsed.calls))
-      }
-      case S.set_public_key:
-      case S.setPublicKey: {
-        this.ownerOnly(self, caller)
-        const [key] = params(cd, ["felt"])
-        this.setField(acc, "publicKey", key)
-        return []
-      }
-      case S.upgrade: {
-        this.ownerOnly(self, caller)
-        // The devnet declares one account class and the token class: any other class hash is unknown.
-        const [classHash] = params(cd, ["felt"])
-        throw new Revert(`Class with hash 0x${classHash.toString(16)} is not declared.`)
-      }
-      default:
-        throw new Revert("ENTRYPOINT_NOT_FOUND")
-    }
-  }
-
-  // -- the session rules --------------------------------------------------------------------------------------
-
-  /** `session_allows`, in the spec's order. */
-  sessionAllows(acc: Account, self: bigint, key: bigint, calls: ReadonlyArray<OutsideCall>): boolean {
-    const s = acc.sessions.get(key)
-    if (s === undefined || s.validUntil === 0n) return false
-    if (this.now > s.validUntil) return false
-    if (s.callsUsed >= s.maxCalls) return false
-    if (calls.some((c) => BLOCKLIST.has(BigInt(c.selector)))) return false
-    if (s.allowed.length === 0) return !calls.some((c) => BigInt(c.to) === self)
-    const allowed = new Set(s.allowed)
-    return calls.every((c) => allowed.has(BigInt(c.selector)))
-  }
-
-  private ecdsa(hashValue: bigint, r: bigint | undefined, s: bigint | undefined, key: bigint) {
-    return r !== undefined && s !== undefined && stark.verify(hashValue, r, s, key)
-  }
-
-  /** SNIP-6: read-only; never counts a call, never sees the calls. */
-  isValidSignature(acc: Account, hashValue: bigint, sig: ReadonlyArray<bigint>): boolean {
-    if (sig.length === 2) return this.ecdsa(hashValue, sig[0], sig[1], acc.publicKey)
-    if (sig.length !== 4) return false
-    const [key, r, s, validUntil] = sig as [bigint, bigint, bigint, bigint]
-    const stored = acc.sessions.get(key)
-    if (validUntil > U64_MAX || this.now > validUntil) return false
-    if (stored === undefined || stored.validUntil === 0n || this.now > stored.validUntil) return false
-    if (stored.callsUsed >= stored.maxCalls) return false
-    return this.ecdsa(hashValue, r, s, key)
-  }
-
-  private executeFromOutside(acc: Account, self: bigint, relayer: bigint, cd: ReadonlyArray<bigint>): Array<bigint> {
-    // Cairo's generated wrapper: `outside_execution: OutsideExecution` is param #1, `signature: Span<felt252>` #2.
-    const [outside, sig] = params(cd, ["outside", "felts"])
-    const oe: OutsideExecution = {
-      caller: toHex(outside.caller) as Felt,
-      nonce: toHex(outside.nonce) as Felt,
-      executeAfter: outside.executeAfter,
-      executeBefore: outside.executeBefore,
-      calls: outside.calls
-    }
-    const caller = outside.caller
-    if (caller !== 0n && caller !== ANY && caller !== relayer) throw new Revert("SRC9: invalid caller")
-    if (!(oe.executeAfter < this.now)) throw new Revert("SRC9: now <= execute_after")
-    if (!(this.now < oe.executeBefore)) throw new Revert("SRC9: now >= execute_before")
-    const nonce = BigInt(oe.nonce)
-    if (acc.usedNonces.has(nonce)) throw new Revert("SRC9: duplicated nonce")
-    this.addNonce(acc.usedNonces, nonce)
-    const isSession = sig.length === 4
-    if (isSession) {
-      const [key, , , validUntil] = sig as [bigint, bigint, bigint, bigint]
-      if (validUntil > U64_MAX) throw new Revert("Session: invalid timestamp")
-      if (validUntil > (acc.sessions.get(key)?.validUntil ?? 0n)) throw new Revert("Session: valid_until exceeded")
-      if (!this.sessionAllows(acc, self, key, oe.calls)) throw new Revert("Session: unauthorized selector")
-    }
-    const valid = this.isValidSignature(acc, BigInt(messageHash(this.chainId, "0x" + self.toString(16), oe, "u128")), sig) ||
-      this.isValidSignature(acc, BigInt(messageHash(this.chainId, "0x" + self.toString(16), oe, "felt")), sig)
-    if (!valid) throw new Revert("SRC9: invalid signature")
-    if (isSession) {
-      const entry = acc.sessions.get(sig[0]!)!
-      this.setMap(acc.sessions, sig[0]!, { ...entry, callsUsed: entry.callsUsed + 1n })
-      this.applySpending(acc, sig[0]!, oe.calls)
-    }
-    return serializeResults(this.runCalls(self, oe.calls))
-  }
-
-  private applySpending(acc: Account, key: bigint, calls: ReadonlyArray<OutsideCall>) {
-    if (acc.policies.size === 0) return
-    for (const call of calls) {
-      if (!SPENDING.has(BigInt(call.selector))) continue
-      const id = `${key}:${BigInt(call.to)}`
-      const policy = acc.policies.get(id)
-      if (policy === undefined || policy.maxPerWindow === 0n) continue
-      if (call.calldata.length < 3) throw new Revert("Spending: calldata too short")
-      const [low, high] = [BigInt(call.calldata[1]!), BigInt(call.calldata[2]!)]
-      if (low > U128_MAX || high > U128_MAX) throw new Revert("Spending: invalid amount", "byteArray")
-      const amount = (high << 128n) | low
-      if (amount > policy.maxPerCall) throw new Revert("Spending: exceeds per-call")
-      let { spent, windowStart } = policy
-      // u64 arithmetic: a window whose end does not fit panics as Cairo's checked addition does.
-      if (windowStart + policy.windowSeconds > U64_MAX) throw new Revert("u64_add Overflow")
-      if (this.now >= windowStart + policy.windowSeconds) {
-        spent = 0n
-        windowStart = this.now
-      }
-      if (spent + amount > policy.maxPerWindow) throw new Revert("Spending: exceeds window limit")
-      this.setMap(acc.policies, id, { ...policy, spent: spent + amount, windowStart })
-    }
-  }
-
-  /** Non-atomic multicall: a failing call rolls back only itself and leaves an empty result. */
-  private runCalls(self: bigint, calls: ReadonlyArray<OutsideCall>): Array<Array<bigint>> {
-    return calls.map((call) => {
-      const mark = this.mark()
-      try {
-        return this.call(self, BigInt(call.to), BigInt(call.selector), call.calldata.map(BigInt))
-      } catch (error) {
-        if (!(error instanceof Revert)) throw error
-        this.rollback(mark)
-        return []
-      }
-    })
   }
 
   // -- transactions -------------------------------------------------------------------------------------------
@@ -486,11 +258,13 @@ export class Chain {
    * as on Starknet); a failed validation throws `Rejected` after rolling back everything.
    */
   apply(payload: TxPayload, now: bigint, txNonce: bigint = payload.kind === "invoke" ? payload.nonce : 0n): Array<ChainEvent> {
-    const saved = { now: this.now, txNonce: this.txNonce }
+    const saved = { now: this.now, txNonce: this.txNonce, txHash: this.txHash }
     const start = this.mark()
     let keep = start
     this.now = now
     this.txNonce = txNonce
+    // The account's own invoke sees its transaction hash; an outside execution's (the relayer's) is not read.
+    this.txHash = payload.kind === "invoke" ? this.hashOf(payload) : 0n
     try {
       if (payload.kind === "outside") {
         this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata.map(BigInt))
@@ -512,78 +286,88 @@ export class Chain {
     } finally {
       this.now = saved.now
       this.txNonce = saved.txNonce
+      this.txHash = saved.txHash
     }
+  }
+
+  /** The INVOKE v3 hash of the account's own invoke. */
+  hashOf(p: Extract<TxPayload, { kind: "invoke" }>): bigint {
+    return invokeV3Hash(this.chainId, p.account, p.nonce, serializeCalls(p.calls), p.fields)
   }
 
   /**
-   * The protocol's checks and the account's `__validate__` for its own invoke. `__validate__` never panics on bad
-   * input, it answers 0 and the sequencer rejects the transaction; only a bad owner signature panics.
+   * The protocol's checks (the account exists, the nonce is its next) and the account's `__validate__` for its own
+   * invoke, then the nonce bump. `__validate__` answering 0 or panicking rejects the transaction.
    */
   private validateInvoke(p: Extract<TxPayload, { kind: "invoke" }>): Account {
+    const acc = this.account(p.account)
+    if (acc === undefined) throw new Rejected("Contract not found")
+    if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`, 52)
     // In validate mode Starknet gives the block timestamp rounded down to the hour: expiry checks here are coarse.
     const now = this.now
     this.now = now - now % 3600n
+    let answer: bigint
     try {
-      return this.validateInvokeAt(p)
+      answer = validate(this.context, acc, p.account, p)
+    } catch (error) {
+      if (error instanceof Revert) throw new Rejected(`Account validation failed: ${error.reason}`)
+      throw error
     } finally {
       this.now = now
     }
-  }
-
-  private validateInvokeAt(p: Extract<TxPayload, { kind: "invoke" }>): Account {
-    const acc = this.account(p.account)
-    if (acc === undefined) throw new Rejected("Contract not found")
-    if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`)
-    const sig = p.signature
-    const self = "0x" + p.account.toString(16)
-    const returnedZero = new Rejected("Account validation failed: __validate__ returned 0")
-    if (sig.length === 4) {
-      const [key, r, s, validUntil] = sig as [bigint, bigint, bigint, bigint]
-      if (validUntil > U64_MAX || this.now > validUntil || !this.sessionAllows(acc, p.account, key, p.calls)) throw returnedZero
-      const h = BigInt(directSessionHash(self, this.chainId, p.nonce, validUntil, p.calls))
-      if (!this.ecdsa(h, r, s, key)) throw returnedZero
-      const entry = acc.sessions.get(key)!
-      this.setMap(acc.sessions, key, { ...entry, callsUsed: entry.callsUsed + 1n })
-    } else if (sig.length === 2) {
-      const h = BigInt(directSessionHash(self, this.chainId, p.nonce, 0n, p.calls))
-      if (!this.ecdsa(h, sig[0], sig[1], acc.publicKey)) throw new Rejected("Account validation failed: Account: invalid signature")
-    } else {
-      // An empty signature is valid only when the caller is the account itself; an invoke's caller is the protocol.
-      throw returnedZero
-    }
+    if (answer !== VALID_FELT) throw new Rejected("Account validation failed: __validate__ returned 0")
     this.setField(acc, "nonce", acc.nonce + 1n)
     return acc
   }
 
-  /** The account's `__execute__` (called by the protocol): the spending policy for a session, then the calls. */
+  /** The account's `__execute__`, called by the protocol. */
   private executeInvoke(acc: Account, p: Extract<TxPayload, { kind: "invoke" }>) {
-    if (p.signature.length === 4) this.applySpending(acc, p.signature[0]!, p.calls)
-    this.runCalls(p.account, p.calls)
+    execute(this.context, acc, p.account, p)
   }
 
   /**
-   * The outcome each transaction due in the next block would have if the block closed at `timestamp` now (the
-   * pre-confirmed block): the pending transactions run in order in a dry run. Cached until the chain changes.
+   * The pre-confirmed block: the pending transactions due in the next block run in order, in a dry run, as if the
+   * block closed at `timestamp` now. Each one's outcome and events (a transaction whose validation fails there is
+   * left out, as it will be dropped), and the state after them. Cached until the chain changes.
    */
-  preConfirmed(timestamp: number): ReadonlyMap<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }> {
+  preConfirmed(timestamp: number): PreConfirmed {
     const key = `${this.epoch}:${timestamp}`
-    if (this.preview?.key === key) return this.preview.outcomes
-    const outcomes = new Map<Tx, { readonly execution: "SUCCEEDED" | "REVERTED"; readonly revertReason?: string }>()
+    if (this.preview?.key === key) return this.preview.block
+    const outcomes = new Map<Tx, Outcome>()
     const next = this.latest.number + 1
-    this.dryRun(BigInt(timestamp), () => {
-      for (const tx of this.pending) {
-        if (tx.holdUntil >= next) continue
-        try {
-          this.apply(tx.payload, BigInt(timestamp), tx.nonce)
-          outcomes.set(tx, { execution: "SUCCEEDED" })
-        } catch (error) {
-          if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason })
-          else if (!(error instanceof Rejected)) throw error
+    const touched = new Set<bigint>()
+    const state = this.dryRun(BigInt(timestamp), () => {
+      this.dryTouched = touched
+      try {
+        for (const tx of this.pending) {
+          if (tx.holdUntil >= next) continue
+          try {
+            const events = this.apply(tx.payload, BigInt(timestamp), tx.nonce)
+            outcomes.set(tx, { execution: "SUCCEEDED", events: [...events, this.feeTransfer(tx)] })
+          } catch (error) {
+            if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason, events: [this.feeTransfer(tx)] })
+            else if (!(error instanceof Rejected)) throw error
+          }
         }
+        // Untouched contracts are shared with the present; the touched ones are copied before the rollback.
+        const after: State = new Map(this.contracts)
+        for (const address of touched) {
+          const c = this.contracts.get(address)
+          if (c !== undefined) after.set(address, copyContract(c))
+        }
+        return after
+      } finally {
+        this.dryTouched = undefined
       }
     })
-    this.preview = { key, outcomes }
-    return outcomes
+    const block = { number: next, timestamp, state, outcomes }
+    this.preview = { key, block }
+    return block
+  }
+
+  /** The fee transfer that ends every receipt: the devnet's gas is free, so it moves 0 STRK to the sequencer. */
+  private feeTransfer(tx: Tx): ChainEvent {
+    return { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }
   }
 
   /**
@@ -598,7 +382,7 @@ export class Chain {
         serializeCalls([{ to: toHex(payload.account) as Felt, selector: toHex(S.execute_from_outside_v2) as Felt, calldata: payload.calldata as ReadonlyArray<Felt> }])
       ] as const
       : [payload.account, payload.nonce, serializeCalls(payload.calls)] as const
-    const txHash = invokeV3Hash(this.chainId, sender, nonce, calldata)
+    const txHash = payload.kind === "invoke" ? this.hashOf(payload) : invokeV3Hash(this.chainId, sender, nonce, calldata)
     const known = this.txs.get(txHash)
     if (known !== undefined) return known
     if (payload.kind === "outside") this.senderNonces.set(sender, nonce + 1n)
@@ -650,7 +434,7 @@ export class Chain {
       // included, never a status (there is no REJECTED in RPC 0.9).
       if (tx.rejected !== undefined) continue
       // The fee transfer ends every receipt, reverted ones too: the devnet's gas is free, so it moves 0 STRK.
-      tx.events = [...tx.events, { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }]
+      tx.events = [...tx.events, this.feeTransfer(tx)]
       tx.blockNumber = number
       included.push(tx)
     }

@@ -5,14 +5,47 @@ import * as nodeCrypto from "node:crypto"
 import { Duration, Effect, Redacted } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
 import { PaymasterError, RpcError } from "../Errors.js"
-import { Rejected, Revert } from "./chain.js"
+import { Rejected, Revert } from "./revert.js"
 import { encryptLegacy, encryptV1 } from "../internal/keystore.js"
 import * as stark from "../internal/stark.js"
 import { type Address, callSelector, type TxHash } from "../Schemas.js"
 import { type FaultGate, faultMessage } from "./faults.js"
 import { blockNotFound } from "./rpc.js"
 import { felt, type Node } from "./node.js"
-import type { DevnetHandle, DevnetOptions } from "./types.js"
+import { ZERO_FEE_FIELDS } from "./transactions.js"
+import type { DevnetHandle, DevnetOptions, InvokeParams } from "./types.js"
+
+const U64 = 2n ** 64n
+const U128 = 2n ** 128n
+
+/** The chain's payload of an invoke; a bound or tip out of its range is a defect, as a malformed hash would be. */
+const invokePayload = (params: InvokeParams) =>
+  Effect.suspend(() => {
+    const zero = ZERO_FEE_FIELDS.resourceBounds.l1Gas
+    const b = params.resourceBounds ?? { l1Gas: zero, l2Gas: zero, l1DataGas: zero }
+    const tip = params.tip ?? 0n
+    for (const { maxAmount, maxPricePerUnit } of [b.l1Gas, b.l2Gas, b.l1DataGas]) {
+      if (maxAmount < 0n || maxAmount >= U64 || maxPricePerUnit < 0n || maxPricePerUnit >= U128) {
+        return Effect.dieMessage("invoke: a resource bound's max_amount is a u64 and its max_price_per_unit a u128")
+      }
+    }
+    if (tip < 0n || tip >= U64) return Effect.dieMessage("invoke: the tip is a u64")
+    return Effect.succeed({
+      kind: "invoke" as const,
+      account: BigInt(params.account),
+      calls: params.calls,
+      signature: params.signature.map(BigInt),
+      nonce: params.nonce,
+      fields: {
+        resourceBounds: b,
+        tip,
+        paymasterData: (params.paymasterData ?? []).map(BigInt),
+        accountDeploymentData: (params.accountDeploymentData ?? []).map(BigInt),
+        nonceDataAvailabilityMode: params.nonceDataAvailabilityMode ?? "L1",
+        feeDataAvailabilityMode: params.feeDataAvailabilityMode ?? "L1"
+      }
+    })
+  })
 
 export const make = (node: Node, faults: FaultGate, options: DevnetOptions): DevnetHandle => {
   const { catchUp, chain, relayer } = node
@@ -103,13 +136,7 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
     invoke: (params) =>
       Effect.gen(function*() {
         yield* catchUp
-        const payload = {
-          kind: "invoke" as const,
-          account: BigInt(params.account),
-          calls: params.calls,
-          signature: params.signature.map(BigInt),
-          nonce: params.nonce
-        }
+        const payload = yield* invokePayload(params)
         // Validation runs at submission: a transaction that fails it is refused, never included. One that only
         // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand).
         const now = yield* node.nowSeconds
@@ -117,12 +144,19 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           chain.dryRun(now, () => chain.apply(payload, now))
         } catch (error) {
           if (error instanceof Rejected) {
-            return yield* new PaymasterError({ code: 55, message: `Account validation failed (VALIDATION_FAILURE): ${error.reason}`, revertReason: error.reason })
+            return yield* new PaymasterError({
+              code: error.code,
+              message: error.code === 52
+                ? `Invalid transaction nonce (INVALID_TRANSACTION_NONCE): ${error.reason}`
+                : `Account validation failed (VALIDATION_FAILURE): ${error.reason}`,
+              revertReason: error.reason
+            })
           }
           if (!(error instanceof Revert)) throw error
         }
         return node.enqueue(payload)
       }),
+    invokeHash: (params) => Effect.map(invokePayload({ ...params, signature: [] }), (payload) => felt(chain.hashOf(payload)) as TxHash),
     submitOutside: (account, calldata) =>
       control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata })),
     setFaults: (next) =>

@@ -8,11 +8,30 @@ import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
 import { TransactionNotFound } from "../Errors.js"
 import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
-import { Chain, type State, type Tx } from "./chain.js"
+import { Chain, type PreConfirmed, type State } from "./chain.js"
+import { type Tx, ZERO_FEE_FIELDS } from "./transactions.js"
 import type { FaultGate } from "./faults.js"
 import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 
 export const felt = (v: bigint) => toHex(v) as Felt
+
+/** A transaction as the devnet serves it: the INVOKE v3 its hash was computed from. */
+export const txView = (tx: Tx): DevnetBlock["transactions"][number] => {
+  const fields = tx.payload.kind === "invoke" ? tx.payload.fields : ZERO_FEE_FIELDS
+  return {
+    transactionHash: felt(tx.hash) as TxHash,
+    senderAddress: felt(tx.sender) as Address,
+    nonce: felt(tx.nonce),
+    calldata: tx.calldata.map(felt),
+    signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : [],
+    resourceBounds: fields.resourceBounds,
+    tip: fields.tip,
+    paymasterData: fields.paymasterData.map(felt),
+    accountDeploymentData: fields.accountDeploymentData.map(felt),
+    nonceDataAvailabilityMode: fields.nonceDataAvailabilityMode,
+    feeDataAvailabilityMode: fields.feeDataAvailabilityMode
+  }
+}
 
 export interface Node {
   readonly chain: Chain
@@ -35,6 +54,11 @@ export interface Node {
   readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint) => TxHash
   readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
   readonly statusOf: (tx: Tx) => TransactionStatus
+  /**
+   * The block being built as readers of the present see it (the pending transactions due in it, run in order at
+   * the time it would close now); `undefined` for a lagging reader, who sees the latest closed block instead.
+   */
+  readonly preConfirmed: () => PreConfirmed | undefined
   /** The number of the closed block `id` names, as readers see the chain; `undefined` when there is none. */
   readonly blockNumberOf: (id: BlockId) => number | undefined
   /** Closed block `id` as readers see it, in the devnet's shape. */
@@ -119,13 +143,19 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         return tx === undefined || tx.rejected !== undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
       })
 
+    // Readers of the present see the block being built; a lagging reader sees its latest closed block.
+    const preConfirmed = () =>
+      lagged() !== undefined || readBlock() !== chain.latest.number
+        ? undefined
+        : chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000)))
+
     const statusOf = (tx: Tx): TransactionStatus => {
       const finalityStatus = chain.finalityAt(tx, readBlock())
       if (finalityStatus === "RECEIVED") {
         // Due in the block being built, as readers of the present see it: PRE_CONFIRMED, with the outcome it has
         // there. Held, or behind a lagging reader: still RECEIVED.
         if (tx.blockNumber !== undefined || lagged() !== undefined || readBlock() !== chain.latest.number) return { finalityStatus }
-        const outcome = chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000))).get(tx)
+        const outcome = preConfirmed()?.outcomes.get(tx)
         return outcome === undefined
           ? { finalityStatus }
           : { finalityStatus: "PRE_CONFIRMED", executionStatus: outcome.execution, ...(outcome.revertReason !== undefined ? { revertReason: outcome.revertReason } : {}) }
@@ -161,13 +191,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         parentHash: felt(b.parentHash),
         timestamp: b.timestamp,
         status: b.number <= readBlock() - chain.l1AfterBlocks ? "ACCEPTED_ON_L1" : "ACCEPTED_ON_L2",
-        transactions: b.transactions.map((tx) => ({
-          transactionHash: felt(tx.hash) as TxHash,
-          senderAddress: felt(tx.sender) as Address,
-          nonce: felt(tx.nonce),
-          calldata: tx.calldata.map(felt),
-          signature: tx.payload.kind === "invoke" ? tx.payload.signature.map(felt) : []
-        }))
+        transactions: b.transactions.map(txView)
       }
     }
 
@@ -199,6 +223,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       enqueue,
       findTx,
       statusOf,
+      preConfirmed,
       blockNumberOf,
       block,
       view

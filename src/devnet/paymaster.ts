@@ -6,7 +6,7 @@ import * as nodeCrypto from "node:crypto"
 import { Effect } from "effect"
 import { ANY_CALLER } from "../Constants.js"
 import { PaymasterError } from "../Errors.js"
-import { Revert } from "./chain.js"
+import { Revert } from "./revert.js"
 import { toHex, typedDataScalar } from "../internal/felt.js"
 import {
   executeFromOutsideCalldata,

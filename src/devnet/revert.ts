@@ -8,7 +8,11 @@ export class Revert {
   constructor(readonly reason: string, readonly kind: "shortString" | "byteArray" = "shortString") {}
 }
 
-/** The sequencer refuses a transaction whose validation fails: it changes nothing and is never executed. */
+/**
+ * The sequencer refuses a transaction whose validation fails: it changes nothing and is never executed. `code` is
+ * RPC 0.9's: 52 (`INVALID_TRANSACTION_NONCE`) for a nonce that is not the account's next, else 55
+ * (`VALIDATION_FAILURE`).
+ */
 export class Rejected {
-  constructor(readonly reason: string) {}
+  constructor(readonly reason: string, readonly code: 52 | 55 = 55) {}
 }

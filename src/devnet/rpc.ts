@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { RpcError, TransactionNotFound } from "../Errors.js"
-import { Revert } from "./chain.js"
+import { Revert } from "./revert.js"
 import { callSelector, type TxHash } from "../Schemas.js"
 import type { Receipt, StarknetRpc } from "../StarknetRpc.js"
 import { classOf } from "./abi.js"

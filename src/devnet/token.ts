@@ -14,6 +14,9 @@ export interface Token {
   supply: bigint
 }
 
+/** A copy that later writes do not reach (entries are replaced, never mutated). */
+export const copyToken = (token: Token): Token => ({ ...token, balances: new Map(token.balances), allowances: new Map(token.allowances) })
+
 /** What a token's code may do to the chain: journaled writes and events. */
 export interface TokenContext {
   readonly setMap: <K, V>(map: Map<K, V>, key: K, value: V) => void

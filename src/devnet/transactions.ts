@@ -9,6 +9,36 @@ export interface ChainEvent {
   readonly data: ReadonlyArray<bigint>
 }
 
+/** A resource's bound in an INVOKE v3: at most `maxAmount` units (u64) at `maxPricePerUnit` (u128) each. */
+export interface ResourceBound {
+  readonly maxAmount: bigint
+  readonly maxPricePerUnit: bigint
+}
+
+/**
+ * The fields of an INVOKE v3 beyond sender, calldata, nonce and signature, as SNIP-8 hashes them: resource bounds,
+ * tip, paymaster data, account deployment data and the data-availability modes.
+ */
+export interface InvokeV3Fields {
+  readonly resourceBounds: { readonly l1Gas: ResourceBound; readonly l2Gas: ResourceBound; readonly l1DataGas: ResourceBound }
+  readonly tip: bigint
+  readonly paymasterData: ReadonlyArray<bigint>
+  readonly accountDeploymentData: ReadonlyArray<bigint>
+  readonly nonceDataAvailabilityMode: "L1" | "L2"
+  readonly feeDataAvailabilityMode: "L1" | "L2"
+}
+
+const ZERO_BOUND: ResourceBound = { maxAmount: 0n, maxPricePerUnit: 0n }
+/** Zero bounds and tip, no paymaster or deployment data, L1 modes: what the devnet's relayer sends (gas is free). */
+export const ZERO_FEE_FIELDS: InvokeV3Fields = {
+  resourceBounds: { l1Gas: ZERO_BOUND, l2Gas: ZERO_BOUND, l1DataGas: ZERO_BOUND },
+  tip: 0n,
+  paymasterData: [],
+  accountDeploymentData: [],
+  nonceDataAvailabilityMode: "L1",
+  feeDataAvailabilityMode: "L1"
+}
+
 export type TxPayload =
   | { readonly kind: "outside"; readonly relayer: bigint; readonly account: bigint; readonly calldata: ReadonlyArray<string> }
   | {
@@ -17,6 +47,7 @@ export type TxPayload =
     readonly calls: ReadonlyArray<OutsideCall>
     readonly signature: ReadonlyArray<bigint>
     readonly nonce: bigint
+    readonly fields: InvokeV3Fields
   }
 
 export interface Tx {
@@ -41,26 +72,35 @@ export interface Tx {
 
 const INVOKE_PREFIX = encodeShortString("invoke")
 /** Resource names of an INVOKE v3's bounds, as SNIP-8 encodes them (`name << 192 | max_amount << 128 | max_price`). */
-const RESOURCES = ["L1_GAS", "L2_GAS", "L1_DATA"].map((name) => encodeShortString(name) << 192n)
-let constants: { readonly bounds: bigint; readonly empty: bigint } | undefined
-const hashConstants = () => (constants ??= { bounds: poseidon([0n, ...RESOURCES]), empty: poseidon([]) })
+const [L1_GAS, L2_GAS, L1_DATA] = ["L1_GAS", "L2_GAS", "L1_DATA"].map((name) => encodeShortString(name) << 192n) as [bigint, bigint, bigint]
+const bound = (name: bigint, b: ResourceBound) => name | (b.maxAmount << 128n) | b.maxPricePerUnit
+const daMode = (mode: "L1" | "L2") => (mode === "L1" ? 0n : 1n)
+let zeroFeeHash: bigint | undefined
+const feeHash = (f: InvokeV3Fields) =>
+  poseidon([f.tip, bound(L1_GAS, f.resourceBounds.l1Gas), bound(L2_GAS, f.resourceBounds.l2Gas), bound(L1_DATA, f.resourceBounds.l1DataGas)])
 
 /**
- * The INVOKE v3 transaction hash (SNIP-8) of a transaction with zero resource bounds, tip and paymaster data, L1
- * data-availability modes and no deployment data: the shape the devnet serves, so a client can recompute it.
+ * The INVOKE v3 transaction hash (SNIP-8): Poseidon of `"invoke"`, version 3, the sender, the hash of tip and
+ * resource bounds, of the paymaster data, the chain id, the nonce, the data-availability modes
+ * (`nonce_mode << 32 | fee_mode`), the hash of the account deployment data and of the calldata. What starknet.js
+ * computes and what OpenZeppelin's account verifies an owner signature against.
  */
-export const invokeV3Hash = (chainId: bigint, sender: bigint, nonce: bigint, calldata: ReadonlyArray<bigint>): bigint => {
-  const { bounds, empty } = hashConstants()
-  return poseidon([
+export const invokeV3Hash = (
+  chainId: bigint,
+  sender: bigint,
+  nonce: bigint,
+  calldata: ReadonlyArray<bigint>,
+  fields: InvokeV3Fields = ZERO_FEE_FIELDS
+): bigint =>
+  poseidon([
     INVOKE_PREFIX,
     3n,
     sender,
-    bounds,
-    empty,
+    fields === ZERO_FEE_FIELDS ? (zeroFeeHash ??= feeHash(fields)) : feeHash(fields),
+    poseidon(fields.paymasterData),
     chainId,
     nonce,
-    0n,
-    empty,
+    (daMode(fields.nonceDataAvailabilityMode) << 32n) | daMode(fields.feeDataAvailabilityMode),
+    poseidon(fields.accountDeploymentData),
     poseidon(calldata)
   ])
-}

@@ -71,9 +71,23 @@ export interface CreateWalletParams {
 }
 
 /**
- * A direct invoke transaction of the account (`__validate__` / `__execute__`). A session signature signs the
- * spec's direct-path hash; an owner signature signs the same formula with `valid_until = 0` (the devnet's stand-in
- * for the real invoke hash, which involves fees).
+ * A resource's bound in an INVOKE v3: `maxAmount` (u64) units at `maxPricePerUnit` (u128) each.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResourceBound {
+  readonly maxAmount: bigint
+  readonly maxPricePerUnit: bigint
+}
+
+/**
+ * The account's own INVOKE v3 transaction (direct path: `__validate__` then `__execute__`). An owner signature
+ * (`[r, s]`) signs the transaction's SNIP-8 INVOKE v3 hash, as OpenZeppelin's `validate_transaction` checks it: the
+ * hash of the sender, the calls serialized as `__execute__` reads them, the nonce, the chain id and the fields
+ * below (by default zero bounds and tip, no paymaster or deployment data, L1 modes; `invokeHash` gives it). A
+ * session signature (`[key, r, s, valid_until]`) signs the spec's direct-path hash
+ * (`compute_session_message_hash`), whatever the fee fields.
  *
  * @since 0.1.0
  * @category models
@@ -83,11 +97,20 @@ export interface InvokeParams {
   readonly calls: ReadonlyArray<OutsideCall>
   readonly signature: ReadonlyArray<string>
   readonly nonce: bigint
+  readonly resourceBounds?: { readonly l1Gas: ResourceBound; readonly l2Gas: ResourceBound; readonly l1DataGas: ResourceBound }
+  /** u64. */
+  readonly tip?: bigint
+  readonly paymasterData?: ReadonlyArray<string>
+  readonly accountDeploymentData?: ReadonlyArray<string>
+  readonly nonceDataAvailabilityMode?: "L1" | "L2"
+  readonly feeDataAvailabilityMode?: "L1" | "L2"
 }
 
 /**
  * A block as the devnet's node reads it: by number, by hash, or by tag (`latest`; `l1_accepted`, the newest block
- * accepted on L1; `pre_confirmed`, the block being built, read as the latest closed one).
+ * accepted on L1; `pre_confirmed`, the block being built). State read at `pre_confirmed` on the wire sees the pending
+ * transactions due in the block being built; `DevnetHandle.block`, which answers closed blocks, gives the latest
+ * closed one for it.
  *
  * @since 0.1.0
  * @category models
@@ -117,6 +140,12 @@ export interface DevnetBlock {
     readonly nonce: Felt
     readonly calldata: ReadonlyArray<Felt>
     readonly signature: ReadonlyArray<Felt>
+    readonly resourceBounds: { readonly l1Gas: ResourceBound; readonly l2Gas: ResourceBound; readonly l1DataGas: ResourceBound }
+    readonly tip: bigint
+    readonly paymasterData: ReadonlyArray<Felt>
+    readonly accountDeploymentData: ReadonlyArray<Felt>
+    readonly nonceDataAvailabilityMode: "L1" | "L2"
+    readonly feeDataAvailabilityMode: "L1" | "L2"
   }>
 }
 
@@ -150,8 +179,13 @@ export interface DevnetHandle {
   readonly block: (id: BlockId) => Effect.Effect<DevnetBlock, RpcError>
   /** Every transaction the chain has seen, in submission order. */
   readonly transactions: Effect.Effect<ReadonlyArray<{ readonly hash: TxHash; readonly status: TransactionStatus }>>
-  /** Submits the account's own invoke transaction (direct path). */
+  /**
+   * Submits the account's own invoke transaction (direct path). Validation runs at submission: one it fails is
+   * refused (code 55; 52 for a nonce that is not the account's next) and never included.
+   */
   readonly invoke: (params: InvokeParams) => Effect.Effect<TxHash, PaymasterError>
+  /** The SNIP-8 INVOKE v3 hash of the account's own invoke: what an owner signature signs, and its transaction hash. */
+  readonly invokeHash: (params: Omit<InvokeParams, "signature">) => Effect.Effect<TxHash>
   /** Submits an `execute_from_outside_v2` as the relayer without the paymaster's simulation. */
   readonly submitOutside: (account: string, calldata: ReadonlyArray<string>) => Effect.Effect<TxHash>
   readonly setFaults: (faults: Faults) => Effect.Effect<void>

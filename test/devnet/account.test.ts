@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { ec } from "starknet"
 import { Constants, Devnet, OutsideExecution, Schemas } from "starknet-session-keys"
-import { Chain, Revert } from "../../src/devnet/chain.js"
+import { type AccountContext, applySpending, newAccount } from "../../src/devnet/account.js"
+import { Revert } from "../../src/devnet/revert.js"
 import * as stark from "../../src/internal/stark.js"
 import { call, layer, nextBlock, ownerCall, register, sessionKey, signOutside, start, status, submit, transfer, USDC, viewCall, wallet } from "../helpers/chain.js"
 
@@ -57,6 +59,45 @@ describe("the rest of v33's surface", () => {
       expect(yield* reasonOf(viewCall(w.address, "compute_session_message_hash", [0n, 2n ** 64n]))).toBe("Failed to deserialize param #2")
     }).pipe(Effect.provide(layer())))
 
+  it.effect("compute_session_message_hash follows the reference source: poseidon of address, chain id, tx nonce, valid_until, then each call's to, selector, calldata length and calldata, with no call count", () =>
+    // chipi-pay/sessions-smart-contract, src/account.cairo `_session_message_hash` (and v33's
+    // `SessionKeyComponent::session_message_hash`): `get_contract_address()`, `tx_info.chain_id`, `tx_info.nonce`,
+    // `valid_until`, then per call `to`, `selector`, `calldata.len()`, the calldata; `poseidon_hash_span`. The hash
+    // below is built with starknet.js's Poseidon, not the library's.
+    Effect.gen(function*() {
+      yield* start
+      const devnet = yield* Devnet.Devnet
+      const w = yield* wallet
+      const s = sessionKey(2468n)
+      const validUntil = BigInt(yield* devnet.blockTimestamp) + 7200n
+      yield* register(w.address, w.owner, s.publicKey, validUntil, 5n, [])
+      yield* nextBlock
+      const calls = [transfer(BOB, 7n), call(USDC, "decimals", [])]
+      const layout = (nonce: bigint) => [
+        BigInt(w.address), BigInt(devnet.chainId), nonce, validUntil,
+        ...calls.flatMap((c) => [BigInt(c.to), BigInt(c.selector), BigInt(c.calldata.length), ...big(c.calldata)])
+      ]
+      const reference = (nonce: bigint) => ec.starkCurve.poseidonHashMany(layout(nonce))
+      const calldata = [BigInt(calls.length), ...calls.flatMap((c) => [BigInt(c.to), BigInt(c.selector), BigInt(c.calldata.length), ...big(c.calldata)]), validUntil]
+      // In a call `get_tx_info().nonce` is 0.
+      expect(big(yield* viewCall(w.address, "compute_session_message_hash", calldata))).toEqual([reference(0n)])
+      expect(BigInt(OutsideExecution.directSessionHash(w.address, devnet.chainId, 3n, validUntil, calls))).toBe(reference(3n))
+      // The call count is not hashed.
+      expect(reference(0n)).not.toBe(ec.starkCurve.poseidonHashMany([...layout(0n).slice(0, 4), BigInt(calls.length), ...layout(0n).slice(4)]))
+      // In `__validate__` the tx nonce is the transaction's (the account's next): at nonce 1, a signature over the
+      // nonce-0 hash answers 0, one over the nonce-1 hash validates.
+      const first = stark.sign(reference(0n), s.key)
+      yield* devnet.invoke({ account: w.address, calls, nonce: 0n, signature: [s.publicKey, first.r, first.s, validUntil].map((v) => "0x" + BigInt(v).toString(16)) })
+      yield* nextBlock
+      const stale = yield* Effect.flip(devnet.invoke({ account: w.address, calls, nonce: 1n, signature: [s.publicKey, first.r, first.s, validUntil].map((v) => "0x" + BigInt(v).toString(16)) }))
+      expect(stale.revertReason).toBe("Account validation failed: __validate__ returned 0")
+      const second = stark.sign(reference(1n), s.key)
+      const txHash = yield* devnet.invoke({ account: w.address, calls, nonce: 1n, signature: [s.publicKey, second.r, second.s, validUntil].map((v) => "0x" + BigInt(v).toString(16)) })
+      yield* nextBlock
+      expect(yield* status(txHash)).toMatchObject({ executionStatus: "SUCCEEDED" })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(14n)
+    }).pipe(Effect.provide(layer())))
+
   it.effect("malformed calldata fails as Cairo's generated wrapper fails: Failed to deserialize param #N, u64 fields out of range", () =>
     Effect.gen(function*() {
       yield* start
@@ -97,19 +138,31 @@ describe("the rest of v33's surface", () => {
 
 describe("the chain's panics", () => {
   it("Spending: invalid amount is a ByteArray panic (panic!), the other reasons short strings", () => {
-    const chain = new Chain(BigInt(Constants.SN_SEPOLIA), 1_767_225_600, 10)
-    for (const { contractAddress, decimals } of Object.values(Constants.STARKNET_CONTRACTS)) {
-      chain.deployToken(BigInt(contractAddress), decimals === 6 ? "USDC" : "STRK", decimals)
-    }
     const key = 0x1234n
-    const account = chain.deployAccount(stark.publicKeyOf(Uint8Array.from(Buffer.from("01".padStart(64, "0"), "hex"))), 1n)
-    const acc = chain.account(account)!
+    const acc = newAccount(stark.publicKeyOf(Uint8Array.from(Buffer.from("01".padStart(64, "0"), "hex"))))
     acc.sessions.set(key, { validUntil: 2n ** 40n, maxCalls: 5n, callsUsed: 0n, allowed: [] })
     acc.policies.set(`${key}:${BigInt(USDC)}`, { maxPerCall: 10n, maxPerWindow: 10n, windowSeconds: 60n, spent: 0n, windowStart: 0n })
+    const unused = () => {
+      throw new Error("not reached")
+    }
+    const context: AccountContext = {
+      chainId: BigInt(Constants.SN_SEPOLIA),
+      now: () => 1_767_225_600n,
+      txNonce: () => 0n,
+      txHash: () => 0n,
+      setMap: (map, k, v) => map.set(k, v),
+      setField: (target, k, v) => {
+        target[k] = v
+      },
+      addNonce: (set, nonce) => set.add(nonce),
+      emit: () => {},
+      call: unused,
+      attempt: (f) => f()
+    }
     const policyPanic = (low: bigint) => {
       try {
-        ;(chain as unknown as { applySpending: (a: unknown, k: bigint, c: unknown) => void }).applySpending(acc, key, [
-          { to: USDC, selector: Schemas.selectorOf("transfer"), calldata: [BOB, "0x" + low.toString(16), "0x0"] }
+        applySpending(context, acc, key, [
+          { to: USDC, selector: Schemas.selectorOf("transfer"), calldata: [BOB, "0x" + low.toString(16), "0x0"] as Array<Schemas.Felt> }
         ])
         return undefined
       } catch (error) {

@@ -5,11 +5,14 @@
 import { Effect, Schema } from "effect"
 import { pedersen } from "@scure/starknet"
 import { toHex, U128_MAX } from "../../internal/felt.js"
-import { type Account, Revert, type Token, type Tx } from "../chain.js"
+import type { Account } from "../account.js"
+import { Revert } from "../revert.js"
+import type { Token } from "../token.js"
+import type { ChainEvent, Tx } from "../transactions.js"
 import { selectorOfName } from "../../internal/stark.js"
 import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
-import type { Node } from "../node.js"
-import type { BlockId as DevnetBlockId, DevnetBlock } from "../types.js"
+import { type Node, txView } from "../node.js"
+import type { BlockId as DevnetBlockId, DevnetBlock, ResourceBound } from "../types.js"
 import { Address, Felt } from "../../Schemas.js"
 import { method, type Methods, WireError } from "./jsonrpc.js"
 
@@ -46,26 +49,25 @@ export const blockHeader = (b: DevnetBlock) => ({
   starknet_version: "0.14.0"
 })
 
-/** `INVOKE_TXN_V3` with its hash: the zero bounds, tip and L1 modes its hash was computed with. */
-export const invokeTxn = (t: DevnetBlock["transactions"][number]) => ({
-  transaction_hash: t.transactionHash,
-  type: "INVOKE",
-  version: "0x3",
-  sender_address: t.senderAddress,
-  calldata: t.calldata,
-  signature: t.signature,
-  nonce: t.nonce,
-  resource_bounds: {
-    l1_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
-    l2_gas: { max_amount: "0x0", max_price_per_unit: "0x0" },
-    l1_data_gas: { max_amount: "0x0", max_price_per_unit: "0x0" }
-  },
-  tip: "0x0",
-  paymaster_data: [],
-  account_deployment_data: [],
-  nonce_data_availability_mode: "L1",
-  fee_data_availability_mode: "L1"
-})
+/** `INVOKE_TXN_V3` with its hash: the fields its hash was computed from. */
+export const invokeTxn = (t: DevnetBlock["transactions"][number]) => {
+  const bound = (b: ResourceBound) => ({ max_amount: hex(b.maxAmount), max_price_per_unit: hex(b.maxPricePerUnit) })
+  return {
+    transaction_hash: t.transactionHash,
+    type: "INVOKE",
+    version: "0x3",
+    sender_address: t.senderAddress,
+    calldata: t.calldata,
+    signature: t.signature,
+    nonce: t.nonce,
+    resource_bounds: { l1_gas: bound(t.resourceBounds.l1Gas), l2_gas: bound(t.resourceBounds.l2Gas), l1_data_gas: bound(t.resourceBounds.l1DataGas) },
+    tip: hex(t.tip),
+    paymaster_data: t.paymasterData,
+    account_deployment_data: t.accountDeploymentData,
+    nonce_data_availability_mode: t.nonceDataAvailabilityMode,
+    fee_data_availability_mode: t.feeDataAvailabilityMode
+  }
+}
 
 const Key = Schema.Struct({ block_id: blockId })
 const ContractAt = Schema.Struct({ block_id: blockId, contract_address: Address })
@@ -93,18 +95,29 @@ const receiptOf = (node: Node, tx: Tx) => {
   const status = node.statusOf(tx)
   const block = tx.blockNumber === undefined ? undefined : node.chain.blocks.get(tx.blockNumber)
   return {
-    type: "INVOKE",
-    transaction_hash: hex(tx.hash),
-    actual_fee: { amount: "0x0", unit: "FRI" },
+    ...receiptFields(tx),
     execution_status: status.executionStatus,
     finality_status: status.finalityStatus,
     ...(tx.revertReason !== undefined ? { revert_reason: tx.revertReason } : {}),
     ...(block !== undefined ? { block_hash: hex(block.hash), block_number: block.number } : {}),
-    messages_sent: [],
-    events: tx.events.map((e) => ({ from_address: hex(e.fromAddress), keys: e.keys.map(hex), data: e.data.map(hex) })),
-    execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+    events: tx.events.map(eventOf)
   }
 }
+type DevnetTx = DevnetBlock["transactions"][number]
+interface BlockView {
+  readonly header: object
+  readonly transactions: ReadonlyArray<DevnetTx>
+  readonly receipt: (t: DevnetTx) => object
+}
+const eventOf = (e: ChainEvent) => ({ from_address: hex(e.fromAddress), keys: e.keys.map(hex), data: e.data.map(hex) })
+/** What every receipt of the devnet has: gas is free, no messages to L1. */
+const receiptFields = (tx: Tx) => ({
+  type: "INVOKE",
+  transaction_hash: hex(tx.hash),
+  actual_fee: { amount: "0x0", unit: "FRI" },
+  messages_sent: [],
+  execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+})
 
 export const chainMethods = (node: Node): Methods => {
   const { chain } = node
@@ -114,13 +127,16 @@ export const chainMethods = (node: Node): Methods => {
       return n === undefined ? Effect.fail(blockNotFound) : Effect.succeed(n)
     })
   /** The state after block `id` and that block's timestamp, as readers see them. */
-  const stateAt = (id: typeof BlockId.Type) =>
-    Effect.flatMap(numberOf(id), (n) => {
+  const stateAt = (id: typeof BlockId.Type) => {
+    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
+    if (pre !== undefined) return Effect.succeed({ state: pre.state, timestamp: pre.timestamp })
+    return Effect.flatMap(numberOf(id), (n) => {
       const state = n === node.readBlock() && node.lagged() === undefined ? chain.contracts : chain.stateAt(n)
       return state === undefined
         ? Effect.fail(new WireError(24, "Block not found", `the state of block ${n} is no longer kept`))
         : Effect.succeed({ state, timestamp: chain.blocks.get(n)!.timestamp })
     })
+  }
   const contractAt = (id: typeof BlockId.Type, address: string) =>
     Effect.flatMap(stateAt(id), ({ state }) => {
       const contract = state.get(BigInt(address))
@@ -131,49 +147,71 @@ export const chainMethods = (node: Node): Methods => {
       const found = chain.txs.get(BigInt(txHash))
       return found === undefined || found.rejected !== undefined ? Effect.fail(txNotFound) : Effect.succeed(found)
     })
-  const txOf = (t: Tx) => {
-    const b = node.block({ blockNumber: t.blockNumber ?? -1 })
-    const inBlock = b?.transactions.find((x) => x.transactionHash === hex(t.hash))
-    return inBlock !== undefined
-      ? invokeTxn(inBlock)
-      : invokeTxn({
-        transactionHash: hex(t.hash) as never,
-        senderAddress: hex(t.sender) as never,
-        nonce: hex(t.nonce),
-        calldata: t.calldata.map(hex),
-        signature: t.payload.kind === "invoke" ? t.payload.signature.map(hex) : []
-      })
-  }
+  const txOf = (t: Tx) => invokeTxn(txView(t))
   const block = (id: typeof BlockId.Type) =>
     Effect.suspend(() => {
       const b = node.block(toBlockId(id))
       return b === undefined ? Effect.fail(blockNotFound) : Effect.succeed(b)
     })
+  /**
+   * A block with its transactions and their receipts (without block fields): a closed one, or at `pre_confirmed`
+   * the block being built (`PRE_CONFIRMED_BLOCK_HEADER`: no hash, parent, root or status).
+   */
+  const anyBlock = (id: typeof BlockId.Type): Effect.Effect<BlockView, WireError> => {
+    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
+    if (pre !== undefined) {
+      const { block_hash: _h, parent_hash: _p, new_root: _r, status: _s, ...header } = blockHeader({
+        blockNumber: pre.number,
+        timestamp: pre.timestamp
+      } as DevnetBlock)
+      const txs = [...pre.outcomes.keys()]
+      return Effect.succeed({
+        header,
+        transactions: txs.map(txView),
+        receipt: (t: DevnetBlock["transactions"][number]) => {
+          const tx = chain.txs.get(BigInt(t.transactionHash))!
+          const outcome = pre.outcomes.get(tx)!
+          return {
+            ...receiptFields(tx),
+            execution_status: outcome.execution,
+            finality_status: "PRE_CONFIRMED",
+            ...(outcome.revertReason !== undefined ? { revert_reason: outcome.revertReason } : {}),
+            events: outcome.events.map(eventOf)
+          }
+        }
+      })
+    }
+    return Effect.map(block(id), (b) => ({
+      header: blockHeader(b),
+      transactions: b.transactions,
+      receipt: (t: DevnetBlock["transactions"][number]) => {
+        const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)
+        return receipt
+      }
+    }))
+  }
   return {
     starknet_syncing: method([], Schema.Struct({}), () => Effect.succeed(false)),
     starknet_blockHashAndNumber: method([], Schema.Struct({}), () =>
       Effect.map(block("latest"), (b) => ({ block_hash: b.blockHash, block_number: b.blockNumber }))),
     starknet_getBlockWithTxHashes: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map((t) => t.transactionHash) }))),
+      Effect.map(anyBlock(block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map((t) => t.transactionHash) }))),
     starknet_getBlockWithTxs: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({ ...blockHeader(b), transactions: b.transactions.map(invokeTxn) }))),
+      Effect.map(anyBlock(block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map(invokeTxn) }))),
     starknet_getBlockWithReceipts: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => ({
-        ...blockHeader(b),
-        transactions: b.transactions.map((t) => {
-          const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)
-          return { transaction: invokeTxn(t), receipt }
-        })
+      Effect.map(anyBlock(block_id), ({ header, receipt, transactions }) => ({
+        ...header,
+        transactions: transactions.map((t) => ({ transaction: invokeTxn(t), receipt: receipt(t) }))
       }))),
     starknet_getBlockTransactionCount: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(block(block_id), (b) => b.transactions.length)),
+      Effect.map(anyBlock(block_id), (b) => b.transactions.length)),
     starknet_getTransactionByHash: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
       Effect.map(tx(transaction_hash), txOf)),
     starknet_getTransactionByBlockIdAndIndex: method(
       ["block_id", "index"],
       Schema.Struct({ block_id: blockId, index: Schema.Int.pipe(Schema.nonNegative()) }),
       ({ block_id, index }) =>
-        Effect.flatMap(block(block_id), (b) => {
+        Effect.flatMap(anyBlock(block_id), (b) => {
           const t = b.transactions[index]
           return t === undefined ? Effect.fail(new WireError(27, "Invalid transaction index in a block")) : Effect.succeed(invokeTxn(t))
         })

@@ -7,7 +7,7 @@
  * call appends, e.g. `(0x5365… ('Session: unauthorized selector'), 0x454e… ('ENTRYPOINT_FAILED'))`.
  */
 import { encodeShortString, toHex } from "../../internal/felt.js"
-import { SESSION_ACCOUNT_CLASS_HASH } from "../chain.js"
+import { SESSION_ACCOUNT_CLASS_HASH } from "../abi.js"
 import { selectorOf } from "../../Schemas.js"
 
 /** How the served paymaster shapes error 156's `data`. */

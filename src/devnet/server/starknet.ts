@@ -4,6 +4,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { RpcError, TransactionNotFound } from "../../Errors.js"
+import { parseCallArray } from "../../OutsideExecution.js"
 import { Address, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import { internalsOf } from "../registry.js"
@@ -21,9 +22,36 @@ const FunctionCall = Schema.Struct({
   calldata: Schema.optionalWith(Schema.Array(Felt), { default: () => [] })
 })
 
+const below = (bits: bigint, name: string) =>
+  Felt.pipe(Schema.filter((v) => BigInt(v) < 1n << bits, { message: () => `a ${name}` }))
+const U64 = below(64n, "u64")
+const ResourceBounds = Schema.Struct({ max_amount: U64, max_price_per_unit: below(128n, "u128") })
+const DaMode = Schema.Literal("L1", "L2")
+/**
+ * `BROADCASTED_INVOKE_TXN` of spec 0.9 (`INVOKE_TXN_V3`, `@starknet-io/starknet-types-09` `api/components`). The
+ * version is read as a felt so that another one is error 61, not -32602. Fields of later specs (0.10's
+ * `proof_facts`) are not read.
+ */
+const BroadcastedInvoke = Schema.Struct({
+  type: Schema.Literal("INVOKE"),
+  sender_address: Address,
+  calldata: Schema.Array(Felt),
+  version: Felt,
+  signature: Schema.Array(Felt),
+  nonce: Felt,
+  resource_bounds: Schema.Struct({ l1_gas: ResourceBounds, l1_data_gas: ResourceBounds, l2_gas: ResourceBounds }),
+  tip: U64,
+  paymaster_data: Schema.Array(Felt),
+  account_deployment_data: Schema.Array(Felt),
+  nonce_data_availability_mode: DaMode,
+  fee_data_availability_mode: DaMode
+})
+const bound = (b: typeof ResourceBounds.Type) => ({ maxAmount: BigInt(b.max_amount), maxPricePerUnit: BigInt(b.max_price_per_unit) })
+
 export const starknetMethods = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
-  const node = internalsOf(yield* Devnet)?.node
+  const devnet = yield* Devnet
+  const node = internalsOf(devnet)?.node
   const rpcFail = (e: RpcError | TransactionNotFound): Effect.Effect<never, WireError | Transient> =>
     e._tag === "TransactionNotFound"
       ? Effect.fail(new WireError(29, "Transaction hash not found"))
@@ -93,6 +121,36 @@ export const starknetMethods = Effect.gen(function*() {
           Effect.catchAll(rpcFail)
         )
     ),
+    // The account's own INVOKE v3, validated as it is accepted (`__validate__`): refused with 55 (or 52 for the
+    // nonce) and never included when validation fails.
+    starknet_addInvokeTransaction: method(["invoke_transaction"], Schema.Struct({ invoke_transaction: BroadcastedInvoke }), ({ invoke_transaction: tx }) => {
+      if (BigInt(tx.version) !== 3n) return Effect.fail(new WireError(61, "the transaction version is not supported"))
+      const parsed = parseCallArray(tx.calldata)
+      if (parsed === undefined || parsed.end !== tx.calldata.length) {
+        return Effect.fail(new WireError(55, "Account validation failed", "Failed to deserialize param #1"))
+      }
+      return devnet.invoke({
+        account: tx.sender_address,
+        calls: parsed.calls,
+        signature: tx.signature,
+        nonce: BigInt(tx.nonce),
+        resourceBounds: { l1Gas: bound(tx.resource_bounds.l1_gas), l2Gas: bound(tx.resource_bounds.l2_gas), l1DataGas: bound(tx.resource_bounds.l1_data_gas) },
+        tip: BigInt(tx.tip),
+        paymasterData: tx.paymaster_data,
+        accountDeploymentData: tx.account_deployment_data,
+        nonceDataAvailabilityMode: tx.nonce_data_availability_mode,
+        feeDataAvailabilityMode: tx.fee_data_availability_mode
+      }).pipe(
+        Effect.map((transaction_hash) => ({ transaction_hash })),
+        Effect.catchAll((e) =>
+          Effect.fail(
+            e.code === 52
+              ? new WireError(52, "Invalid transaction nonce", e.revertReason ?? e.message)
+              : new WireError(55, "Account validation failed", e.revertReason ?? e.message)
+          )
+        )
+      )
+    }),
     starknet_getNonce: method(
       ["block_id", "contract_address"],
       Schema.Struct({ block_id: blockId, contract_address: Address }),

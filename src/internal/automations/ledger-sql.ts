@@ -59,6 +59,11 @@ const migrate = (sql: SqlClient.SqlClient, prefix: string) =>
       session TEXT NOT NULL,
       epoch INTEGER NOT NULL
     )`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_fences (
+      session TEXT PRIMARY KEY,
+      idempotency_key TEXT NOT NULL,
+      until BIGINT NOT NULL
+    )`)
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_keys (
       public_key TEXT PRIMARY KEY,
       valid_until BIGINT NOT NULL
@@ -83,6 +88,7 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
     const sessions = sql(`${prefix}_ledger_sessions`)
     const reservations = sql(`${prefix}_ledger_reservations`)
     const keys = sql(`${prefix}_ledger_keys`)
+    const fences = sql(`${prefix}_ledger_fences`)
 
     const fromRow = (row: PaymentRow) =>
       decodePayment({
@@ -201,6 +207,23 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
             rows[0]?.allowed_entrypoints == null ? undefined : (JSON.parse(rows[0].allowed_entrypoints) as ReadonlyArray<Felt>)
           ),
           Effect.mapError(fault("allowedEntrypoints"))
+        ),
+      fence: (session, fence) =>
+        sql`INSERT INTO ${fences} ${sql.insert({ session: sessionKey(session), idempotency_key: fence.idempotencyKey, until: fence.until })}
+          ON CONFLICT (session) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key, until = EXCLUDED.until`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("fence"))
+        ),
+      fenceOf: (session, now) =>
+        sql<{ readonly idempotency_key: string; readonly until: string | number }>`
+          SELECT idempotency_key, until FROM ${fences} WHERE session = ${sessionKey(session)} AND until > ${now}`.pipe(
+          Effect.map((rows) => (rows[0] === undefined ? undefined : { idempotencyKey: rows[0].idempotency_key, until: Number(rows[0].until) })),
+          Effect.mapError(fault("fenceOf"))
+        ),
+      clearFence: (session, idempotencyKey) =>
+        sql`DELETE FROM ${fences} WHERE session = ${sessionKey(session)} AND idempotency_key = ${idempotencyKey}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("clearFence"))
         ),
       rememberKey: (publicKey, validUntil) =>
         sql`INSERT INTO ${keys} ${sql.insert({ public_key: norm(publicKey), valid_until: validUntil })}

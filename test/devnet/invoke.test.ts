@@ -1,0 +1,163 @@
+/**
+ * The owner's direct path: a 2-felt signature is checked against the SNIP-8 INVOKE v3 transaction hash (as
+ * OpenZeppelin's `validate_transaction` checks it), with every field the transaction carries. starknet.js 10.8 is
+ * the independent oracle: its `v3hash.calculateInvokeTransactionHash` and its `Account.execute` over the served
+ * devnet's `starknet_addInvokeTransaction` (`@starknet-io/starknet-types-09`, `BROADCASTED_INVOKE_TXN`).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Account, constants, ec, RpcProvider, v3hash } from "starknet"
+import { Constants, Devnet, OutsideExecution } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
+import * as keystore from "../../src/internal/keystore.js"
+import * as stark from "../../src/internal/stark.js"
+import { transfer } from "../helpers/chain.js"
+
+const PIN = "1357"
+const BOB = "0xb0b"
+const USDC = Constants.STARKNET_CONTRACTS.USDC.contractAddress
+const hex = (v: bigint | Uint8Array) => "0x" + (typeof v === "bigint" ? v.toString(16) : Buffer.from(v).toString("hex"))
+
+const fields = {
+  resourceBounds: {
+    l1Gas: { maxAmount: 0x10n, maxPricePerUnit: 0x20n },
+    l2Gas: { maxAmount: 0x30000n, maxPricePerUnit: 0x40n },
+    l1DataGas: { maxAmount: 0x50n, maxPricePerUnit: 0x60n }
+  },
+  tip: 7n,
+  paymasterData: ["0xaa"],
+  accountDeploymentData: ["0xbb", "0xcc"],
+  nonceDataAvailabilityMode: "L2" as const,
+  feeDataAvailabilityMode: "L1" as const
+}
+
+const withDevnet = <A, E>(effect: Effect.Effect<A, E, any>) =>
+  effect.pipe(Effect.scoped, Effect.provide(Devnet.layer({ blockTime: "1 hour" }))) as Effect.Effect<A, E>
+
+const wallet = Effect.gen(function*() {
+  const devnet = yield* Devnet.Devnet
+  const w = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+  return { devnet, address: w.publicKey, key: keystore.decryptLegacy(w.encryptedPrivateKey, PIN) }
+})
+
+describe("the owner's direct invoke is signed over the INVOKE v3 transaction hash", () => {
+  it.live("the hash the devnet verifies and answers is starknet.js's, every field included; the former stand-in is refused", () =>
+    withDevnet(Effect.gen(function*() {
+      const { address, devnet, key } = yield* wallet
+      const calls = [transfer(BOB, 5n)]
+      const calldata = [BigInt(calls.length), ...calls.flatMap((c) => [BigInt(c.to), BigInt(c.selector), BigInt(c.calldata.length), ...c.calldata.map(BigInt)])]
+      const expected = v3hash.calculateInvokeTransactionHash(
+        address,
+        3n,
+        calldata.map((v) => v.toString()),
+        devnet.chainId as constants.StarknetChainId,
+        0n,
+        fields.accountDeploymentData,
+        1,
+        0,
+        {
+          l1_gas: { max_amount: 0x10n, max_price_per_unit: 0x20n },
+          l2_gas: { max_amount: 0x30000n, max_price_per_unit: 0x40n },
+          l1_data_gas: { max_amount: 0x50n, max_price_per_unit: 0x60n }
+        },
+        7n,
+        fields.paymasterData
+      )
+      expect(BigInt(yield* devnet.invokeHash({ account: address, calls, nonce: 0n, ...fields }))).toBe(BigInt(expected))
+      // Signed over a hash without the fee fields, or over the direct-path formula with valid_until = 0: refused.
+      const zeroFields = yield* devnet.invokeHash({ account: address, calls, nonce: 0n })
+      const standIn = OutsideExecution.directSessionHash(address, devnet.chainId, 0n, 0n, calls)
+      for (const h of [zeroFields, standIn]) {
+        const { r, s } = stark.sign(BigInt(h), key)
+        const refused = yield* Effect.flip(devnet.invoke({ account: address, calls, nonce: 0n, signature: [hex(r), hex(s)], ...fields }))
+        expect(refused).toMatchObject({ code: 55, revertReason: "Account validation failed: Account: invalid signature" })
+      }
+      const { r, s } = stark.sign(BigInt(expected), key)
+      const txHash = yield* devnet.invoke({ account: address, calls, nonce: 0n, signature: [hex(r), hex(s)], ...fields })
+      expect(BigInt(txHash)).toBe(BigInt(expected))
+      // A nonce that is not the account's next is RPC 0.9's 52, before any signature is looked at.
+      expect(yield* Effect.flip(devnet.invoke({ account: address, calls, nonce: 5n, signature: [hex(r), hex(s)], ...fields }))).toMatchObject({ code: 52 })
+      const block = yield* devnet.mineBlock
+      const served = (yield* devnet.block({ blockNumber: block.blockNumber })).transactions[0]!
+      expect(served).toMatchObject({ transactionHash: txHash, tip: 7n, paymasterData: ["0xaa"], accountDeploymentData: ["0xbb", "0xcc"], nonceDataAvailabilityMode: "L2" })
+      expect(served.resourceBounds).toEqual(fields.resourceBounds)
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(5n)
+    })))
+
+  it.live("starknet.js Account.execute (owner key) over the served devnet: accepted with the owner's signature, 55 with another key's", () =>
+    withDevnet(Effect.gen(function*() {
+      const { address, devnet, key } = yield* wallet
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const provider = new RpcProvider({ nodeUrl: url, specVersion: "0.9.0" })
+      const resourceBounds = {
+        l1_gas: { max_amount: 0x10n, max_price_per_unit: 0x20n },
+        l2_gas: { max_amount: 0x30000n, max_price_per_unit: 0x40n },
+        l1_data_gas: { max_amount: 0x50n, max_price_per_unit: 0x60n }
+      }
+      const owner = new Account({ provider, address, signer: hex(key), cairoVersion: "1" })
+      const call = { contractAddress: USDC, entrypoint: "transfer", calldata: [BOB, "9", "0"] }
+      const { transaction_hash } = yield* Effect.promise(() => owner.execute(call, { resourceBounds, tip: 3n }))
+      yield* devnet.mineBlock
+      const receipt = yield* Effect.promise(() => provider.getTransactionReceipt(transaction_hash))
+      expect(receipt.isSuccess()).toBe(true)
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(9n)
+      // The transaction as served hashes, by starknet.js, to the hash the devnet answered.
+      const tx = (yield* Effect.promise(() => provider.getTransactionByHash(transaction_hash))) as any
+      expect(tx.tip).toBe("0x3")
+      expect(tx.resource_bounds.l2_gas).toEqual({ max_amount: "0x30000", max_price_per_unit: "0x40" })
+      const recomputed = v3hash.calculateInvokeTransactionHash(
+        tx.sender_address,
+        3n,
+        tx.calldata,
+        devnet.chainId as constants.StarknetChainId,
+        tx.nonce,
+        tx.account_deployment_data,
+        0,
+        0,
+        {
+          l1_gas: { max_amount: BigInt(tx.resource_bounds.l1_gas.max_amount), max_price_per_unit: BigInt(tx.resource_bounds.l1_gas.max_price_per_unit) },
+          l2_gas: { max_amount: BigInt(tx.resource_bounds.l2_gas.max_amount), max_price_per_unit: BigInt(tx.resource_bounds.l2_gas.max_price_per_unit) },
+          l1_data_gas: { max_amount: BigInt(tx.resource_bounds.l1_data_gas.max_amount), max_price_per_unit: BigInt(tx.resource_bounds.l1_data_gas.max_price_per_unit) }
+        },
+        tx.tip,
+        tx.paymaster_data
+      )
+      expect(BigInt(recomputed)).toBe(BigInt(transaction_hash))
+      // Another key signing for the same account: refused at submission (55), nothing changes.
+      const impostor = new Account({ provider, address, signer: hex(ec.starkCurve.utils.randomPrivateKey()), cairoVersion: "1" })
+      const error = yield* Effect.promise(() => impostor.execute(call, { resourceBounds, tip: 3n }).then(() => undefined, (e: unknown) => e as any))
+      expect(error?.baseError?.code).toBe(55)
+      expect(error?.baseError?.data).toBe("Account validation failed: Account: invalid signature")
+      yield* devnet.mineBlock
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(9n)
+      expect(BigInt(yield* Effect.promise(() => provider.getNonceForAddress(address)))).toBe(1n)
+    })))
+
+  it.live("starknet_addInvokeTransaction refuses a version other than 3 (61) and calldata that is not an Array<Call> (55)", () =>
+    withDevnet(Effect.gen(function*() {
+      const { address } = yield* wallet
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const bound = { max_amount: "0x0", max_price_per_unit: "0x0" }
+      const send = (tx: Record<string, unknown>) =>
+        Effect.promise(() =>
+          fetch(url, {
+            method: "POST",
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 1,
+              method: "starknet_addInvokeTransaction",
+              params: {
+                invoke_transaction: {
+                  type: "INVOKE", sender_address: address, calldata: ["0x1"], version: "0x3", signature: ["0x1", "0x2"], nonce: "0x0",
+                  resource_bounds: { l1_gas: bound, l2_gas: bound, l1_data_gas: bound }, tip: "0x0", paymaster_data: [], account_deployment_data: [],
+                  nonce_data_availability_mode: "L1", fee_data_availability_mode: "L1", ...tx
+                }
+              }
+            })
+          }).then((r) => r.json() as Promise<any>)
+        )
+      expect((yield* send({ version: "0x1" })).error).toEqual({ code: 61, message: "the transaction version is not supported" })
+      expect((yield* send({})).error).toEqual({ code: 55, message: "Account validation failed", data: "Failed to deserialize param #1" })
+      expect((yield* send({ tip: "0x" + (2n ** 64n).toString(16) })).error.code).toBe(-32602)
+    })))
+})
