@@ -98,7 +98,23 @@ export interface Definition {
   readonly schedule: ScheduleSpec
   /** Added to the plan's span for the session's validity (default 10 minutes). */
   readonly margin?: Duration.DurationInput
+  /**
+   * A spending policy for the session (one per token), set on chain by the owner-signed registration itself, in
+   * the same outside execution: the account then refuses any step that would move more, and a step that would is
+   * refused before it is signed (`SpendingLimitExceeded`), which ends the plan.
+   */
+  readonly spendingPolicy?: SpendingPolicy | ReadonlyArray<SpendingPolicy>
 }
+
+/**
+ * A spending policy of an automation's session, as `Sessions.setSpendingPolicy` takes it (the session is the one
+ * the automation creates): at most `maxPerCall` per transfer or approval of `token`, and `maxPerWindow` in total per
+ * `windowSeconds` (u256 amounts in the token's raw units). The window starts when the registration is included.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SpendingPolicy = Omit<Sessions.SpendingPolicyConfig, "sessionPublicKey">
 
 /**
  * What `status` tells.
@@ -144,7 +160,9 @@ export class AutomationNotFound extends Schema.TaggedError<AutomationNotFound>()
 export const Outcome = Schema.Struct({
   state: Schema.Literal("completed", "cancelled", "failed", "expired"),
   stepsDone: Schema.Number,
-  error: Schema.optional(Schema.String)
+  error: Schema.optional(Schema.String),
+  /** The `_tag` of the typed error that refused a step for good (e.g. `SpendingLimitExceeded`), when one did. */
+  errorTag: Schema.optional(Schema.String)
 })
 /** @since 0.1.0 */
 export type Outcome = typeof Outcome.Type
@@ -165,7 +183,14 @@ const Payload = Schema.Struct({
   session: Schema.Struct({ publicKey: Schema.String, encryptedPrivateKey: Schema.String, validUntil: Schema.Number }),
   steps: Schema.Array(Schema.Struct({ dueAt: Schema.Number, calls: Schema.Array(CallEncoded) })),
   register: Presigned,
-  revoke: Presigned
+  revoke: Presigned,
+  /** The spending policies the registration sets (amounts as decimal strings), read back once it is included. */
+  policies: Schema.optional(Schema.Array(Schema.Struct({
+    token: Schema.String,
+    maxPerCall: Schema.String,
+    maxPerWindow: Schema.String,
+    windowSeconds: Schema.String
+  })))
 })
 
 /**
@@ -211,7 +236,7 @@ class EngineOptions extends Context.Tag("starknet-session-keys/Automations/Engin
 
 const StepResult = Schema.Union(
   Schema.TaggedStruct("Sent", { txHash: Schema.String }),
-  Schema.TaggedStruct("Refused", { reason: Schema.String })
+  Schema.TaggedStruct("Refused", { reason: Schema.String, tag: Schema.optional(Schema.String) })
 )
 
 const TxState = Schema.Union(
@@ -327,7 +352,7 @@ const executeStep = (payload: typeof Payload.Type, k: number) =>
               error._tag === "OutcomeUnknown" || error._tag === "LedgerError" || error._tag === "RpcError" ||
                 (error._tag === "PaymasterError" && error.revertReason === undefined)
                 ? { _tag: "Unknown" as const, reason: reasonOf(error) }
-                : { _tag: "Refused" as const, reason: reasonOf(error) }
+                : { _tag: "Refused" as const, reason: reasonOf(error), tag: error._tag }
             )
           )
         )
@@ -397,12 +422,29 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
     if (registeredUntil !== payload.session.validUntil) {
       return yield* end({ state: "failed", stepsDone: 0, error: "the session is not registered as planned" })
     }
-    yield* setState("running", { state: "running" })
+    // The registration's calls run non-atomically: a policy the account did not set (no spending extension) leaves
+    // the session registered without its bound, so the plan does not run and the session is revoked.
+    const unset = payload.policies === undefined || payload.policies.length === 0 ? [] : yield* Activity.make({
+      name: "register/policies",
+      success: Schema.Array(Schema.String),
+      execute: Effect.forEach(payload.policies, (p) =>
+        Sessions.getSpendingPolicy({ walletAddress: wallet, sessionPublicKey: payload.session.publicKey, token: p.token }, { retry: options.retry }).pipe(
+          Effect.map((read) =>
+            read.maxPerCall === BigInt(p.maxPerCall) && read.maxPerWindow === BigInt(p.maxPerWindow) &&
+              BigInt(read.windowSeconds) === BigInt(p.windowSeconds)
+              ? []
+              : [p.token]
+          )
+        )).pipe(Effect.map((tokens) => tokens.flat()), Effect.orDie)
+    })
 
     // 3. The steps, each when due.
     let stepsDone = 0
-    let outcome: Outcome | undefined
-    for (let k = 0; k < N; k++) {
+    let outcome: Outcome | undefined = unset.length === 0
+      ? undefined
+      : { state: "failed", stepsDone: 0, error: `the spending policy of ${unset.join(", ")} is not set as planned` }
+    if (outcome === undefined) yield* setState("running", { state: "running" })
+    for (let k = 0; k < N && outcome === undefined; k++) {
       const step = payload.steps[k]!
       const now = yield* Clock.currentTimeMillis
       const woke = yield* durableWait(`due/${k}`, step.dueAt - now, { cancellable: true })
@@ -412,7 +454,7 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
       }
       const sent = yield* executeStep(payload, k)
       if (sent._tag === "Refused") {
-        outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N}: ${sent.reason}` }
+        outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N}: ${sent.reason}`, ...(sent.tag !== undefined ? { errorTag: sent.tag } : {}) }
         break
       }
       const included = yield* followTx(id, executionId, `step/${k}`, sent.txHash)
@@ -511,6 +553,15 @@ const toStatus = (r: AutomationRecord): Status => {
 }
 
 const DEFAULT_MARGIN = Duration.minutes(10)
+/** How far the paymaster's clock may differ from the chain's, as for any sponsored submission. */
+const CLOCK_TOLERANCE_SECONDS = 60
+
+/** A policy's refusal, at its place in the definition. */
+const policyError = <E>(error: E, at: string): E => {
+  if (!(error instanceof InvalidInput)) return error
+  const path = error.path.replace(/^spendingPolicyConfig/, at)
+  return new InvalidInput({ ...error, path, issues: error.issues.map((i) => ({ ...i, path: i.path.replace(/^spendingPolicyConfig/, at) })) }) as E
+}
 /** A registration not on chain within this is never going to be. */
 const REGISTER_WINDOW_SECONDS = 10 * 60
 
@@ -561,11 +612,27 @@ const make = Effect.gen(function*() {
         maxCalls: due.length,
         allowedEntrypoints: allowList(steps)
       })
+      const registerBefore = block.timestamp + REGISTER_WINDOW_SECONDS
+      const policyInputs: ReadonlyArray<SpendingPolicy> = definition.spendingPolicy === undefined
+        ? []
+        : Array.isArray(definition.spendingPolicy)
+        ? definition.spendingPolicy
+        : [definition.spendingPolicy as SpendingPolicy]
+      const policies = yield* Effect.forEach(policyInputs, (policy, i) =>
+        Sessions.spendingPolicyCalldata(
+          { ...policy, sessionPublicKey: session.publicKey },
+          // The policy's window starts when the registration is included: at the latest at its end.
+          Effect.succeed(registerBefore + CLOCK_TOLERANCE_SECONDS)
+        ).pipe(Effect.mapError((error) => policyError(error, policyInputs.length > 1 ? `spendingPolicy.${i}` : "spendingPolicy"))))
       const register = yield* presign(
         wallet,
         pin,
-        [{ contractAddress: wallet.publicKey, entrypoint: "add_or_update_session_key", calldata: addOrUpdateSessionKeyCalldata(config) }],
-        { now: block.timestamp, executeBefore: block.timestamp + REGISTER_WINDOW_SECONDS },
+        [
+          { contractAddress: wallet.publicKey, entrypoint: "add_or_update_session_key", calldata: addOrUpdateSessionKeyCalldata(config) },
+          // The policies in the same owner-signed outside execution: the session is never registered unbounded.
+          ...policies.map((p) => ({ contractAddress: wallet.publicKey, entrypoint: "set_spending_policy", calldata: p.calldata }))
+        ],
+        { now: block.timestamp, executeBefore: registerBefore },
         options.retry
       )
       const revoke = yield* presign(
@@ -584,7 +651,17 @@ const make = Effect.gen(function*() {
           calls: calls.map((c) => ({ contractAddress: c.contractAddress, entrypoint: c.entrypoint, calldata: [...c.calldata] }))
         })),
         register,
-        revoke
+        revoke,
+        ...(policies.length > 0
+          ? {
+            policies: policies.map((p) => ({
+              token: p.token,
+              maxPerCall: String(p.maxPerCall),
+              maxPerWindow: String(p.maxPerWindow),
+              windowSeconds: String(p.windowSeconds)
+            }))
+          }
+          : {})
       }
       const executionId = yield* withEngine(AutomationWorkflow.execute(payload, { discard: true }))
       // The workflow records itself too (first activity), so a start that dies here is still seen; whichever

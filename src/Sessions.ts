@@ -1398,6 +1398,66 @@ const invalidAt = (path: string, rule: string) => new InvalidInput({ path, rule,
 const asPolicyInput = (error: InvalidInput) => new InvalidInput({ ...error, code: "INVALID_SPENDING_POLICY" })
 
 /**
+ * The calldata of `set_spending_policy` for a policy, checked as `setSpendingPolicy` checks it (nothing is signed
+ * here): amounts fit u256, `maxPerWindow > 0`, `maxPerCall <= maxPerWindow`, and the window's end fits u64 when the
+ * call is included at `latestInclusion` (block time, seconds; read only once the amounts are known to be good). For
+ * an owner-signed multicall that sets a policy along with other calls of the account on itself, such as the
+ * registration of the session it limits.
+ *
+ * @since 0.1.0
+ * @category spending
+ */
+export const spendingPolicyCalldata = <E, R>(
+  spendingPolicyConfig: SpendingPolicyConfig,
+  latestInclusion: Effect.Effect<number, E, R>
+): Effect.Effect<
+  {
+    readonly sessionPublicKey: Felt
+    readonly token: Address
+    readonly maxPerCall: bigint
+    readonly maxPerWindow: bigint
+    readonly windowSeconds: bigint
+    readonly calldata: ReadonlyArray<Felt>
+  },
+  InvalidInput | E,
+  R
+> =>
+  Effect.gen(function*() {
+    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(spendingPolicyConfig).pipe(
+      Effect.mapError(asPolicyInput)
+    )
+    yield* Effect.annotateCurrentSpan({ sessionPublicKey: config.sessionPublicKey, token: config.token })
+    if (config.maxPerWindow === 0n) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.maxPerWindow",
+        "maxPerWindow must be above 0 (the account treats 0 as no policy; removeSpendingPolicy removes one)"
+      )
+    }
+    if (config.maxPerCall > config.maxPerWindow) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.maxPerCall",
+        `maxPerCall (${config.maxPerCall}) cannot exceed maxPerWindow (${config.maxPerWindow})`
+      )
+    }
+    if (windowOverflowsAt(config.windowSeconds, BigInt(yield* latestInclusion))) {
+      return yield* invalidAt(
+        "spendingPolicyConfig.windowSeconds",
+        `windowSeconds ${config.windowSeconds} makes the window's end overflow u64; the account would refuse every call it limits`
+      )
+    }
+    return {
+      ...config,
+      calldata: [
+        config.sessionPublicKey,
+        config.token,
+        ...splitU256(config.maxPerCall),
+        ...splitU256(config.maxPerWindow),
+        toHex(config.windowSeconds) as Felt
+      ]
+    }
+  })
+
+/**
  * Sets a session's spending policy for a token: an owner-signed, sponsored `set_spending_policy` (it starts a fresh
  * window, nothing spent, at inclusion). The account then refuses any execute of the session whose `transfer`,
  * `approve`, `increase_allowance` or `increaseAllowance` calls on that token exceed it, and `execute` refuses such
@@ -1420,41 +1480,18 @@ export const setSpendingPolicy = (
 ): Effect.Effect<TxHash, RegisterError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     yield* objectParams(params)
-    const config = yield* decode(SpendingPolicyConfigSchema, "spendingPolicyConfig")(params.spendingPolicyConfig).pipe(
-      Effect.mapError(asPolicyInput)
-    )
-    yield* Effect.annotateCurrentSpan({ sessionPublicKey: config.sessionPublicKey, token: config.token })
-    if (config.maxPerWindow === 0n) {
-      return yield* invalidAt(
-        "spendingPolicyConfig.maxPerWindow",
-        "maxPerWindow must be above 0 (the account treats 0 as no policy; removeSpendingPolicy removes one)"
-      )
-    }
-    if (config.maxPerCall > config.maxPerWindow) {
-      return yield* invalidAt(
-        "spendingPolicyConfig.maxPerCall",
-        `maxPerCall (${config.maxPerCall}) cannot exceed maxPerWindow (${config.maxPerWindow})`
-      )
-    }
     const rpc = yield* StarknetRpc
-    const { validity, tolerance } = yield* windowOptions(options)
-    const block = yield* retrying(rpc.latestBlock, options.retry)
-    // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
-    if (windowOverflowsAt(config.windowSeconds, BigInt(block.timestamp + validity + tolerance))) {
-      return yield* invalidAt(
-        "spendingPolicyConfig.windowSeconds",
-        `windowSeconds ${config.windowSeconds} makes the window's end overflow u64; the account would refuse every call it limits`
-      )
-    }
-    const calldata = [
-      config.sessionPublicKey,
-      config.token,
-      ...splitU256(config.maxPerCall),
-      ...splitU256(config.maxPerWindow),
-      toHex(config.windowSeconds) as Felt
-    ]
+    const policy = yield* spendingPolicyCalldata(
+      params.spendingPolicyConfig,
+      Effect.gen(function*() {
+        const { validity, tolerance } = yield* windowOptions(options)
+        const block = yield* retrying(rpc.latestBlock, options.retry)
+        // The window starts at inclusion, at the latest when the signed outside execution stops being valid.
+        return block.timestamp + validity + tolerance
+      })
+    )
     const wallet = yield* decode(WalletData, "wallet")(params.wallet)
-    return yield* policyChange(params, wallet.publicKey, "set_spending_policy", calldata, config.sessionPublicKey, config.token, options)
+    return yield* policyChange(params, wallet.publicKey, "set_spending_policy", policy.calldata, policy.sessionPublicKey, policy.token, options)
   }).pipe(Effect.withSpan("Sessions.setSpendingPolicy"))
 
 /**

@@ -183,6 +183,12 @@ export interface AutomationsClient {
     readonly calls: (step: number) => ReadonlyArray<CallInput>
     readonly schedule: { readonly everyMs: number; readonly times: number } | { readonly cron: string; readonly times: number }
     readonly marginMs?: number
+    /**
+     * Set on chain by the registration itself (the same owner-signed outside execution): a step that would exceed
+     * it is refused before it is signed and ends the plan (`errorTag: "SpendingLimitExceeded"`), then the session
+     * is revoked.
+     */
+    readonly spendingPolicy?: import("./Automations.js").SpendingPolicy | ReadonlyArray<import("./Automations.js").SpendingPolicy>
   }) => Promise<import("./Automations.js").Status>
   readonly status: (automationId: string) => Promise<import("./Automations.js").Status>
   readonly cancel: (automationId: string) => Promise<void>
@@ -424,7 +430,8 @@ export const createClient = (options: ClientOptions = {}): Client => {
             pin: Redacted.make(d.pin),
             calls: d.calls,
             schedule: "cron" in d.schedule ? d.schedule : { every: d.schedule.everyMs, times: d.schedule.times },
-            ...(d.marginMs !== undefined ? { margin: d.marginMs } : {})
+            ...(d.marginMs !== undefined ? { margin: d.marginMs } : {}),
+            ...(d.spendingPolicy !== undefined ? { spendingPolicy: d.spendingPolicy } : {})
           })),
         status: (id) => go(Automations.status(id)),
         cancel: (id) => go(Automations.cancel(id)),

@@ -88,6 +88,51 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
       expect(data.validUntil).toBe(0)
     }).pipe(Effect.provide(AutomationsTest)))
 
+  it.effect("a spending policy set by the registration bounds the plan: the step over the window is refused (SpendingLimitExceeded), the session revoked", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
+      const started = yield* Automations.start({
+        automationId: "bounded",
+        wallet,
+        pin: PIN,
+        calls: () => [transfer(1_000n)],
+        schedule: { every: "1 minute", times: 3 },
+        // Two steps fit in the window, the third does not.
+        spendingPolicy: { token: USDC, maxPerCall: 1_000n, maxPerWindow: 2_000n, windowSeconds: 3_600 }
+      })
+      const sessionPublicKey = started.sessionPublicKey
+      const registered = Automations.status("bounded").pipe(
+        Effect.filterOrFail((s) => s.state !== "registering", () => "not yet"),
+        Effect.retry(Schedule.spaced("1 second"))
+      )
+      expect((yield* withBlocks(registered, 300)).state).toBe("running")
+      // Set on chain with the registration, in the same owner-signed outside execution (one transaction).
+      const set = yield* Sessions.getSpendingPolicy({ walletAddress: wallet.publicKey, sessionPublicKey, token: USDC })
+      expect(set).toMatchObject({ maxPerCall: 1_000n, maxPerWindow: 2_000n, windowSeconds: 3_600, spentInWindow: 0n })
+      expect((yield* devnet.transactions).length).toBe(1)
+
+      const outcome = yield* withBlocks(Automations.awaitEnd("bounded"), 600)
+      expect(outcome.state).toBe("failed")
+      expect(outcome.stepsDone).toBe(2)
+      expect(outcome.errorTag).toBe("SpendingLimitExceeded")
+      expect(outcome.error).toMatch(/^step 3\/3: SpendingLimitExceeded/)
+      // The recipient got what the policy allowed, the chain counted it, the session is gone.
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(2_000n)
+      const after = yield* Sessions.getSpendingPolicy({ walletAddress: wallet.publicKey, sessionPublicKey, token: USDC })
+      expect(after.spentInWindow).toBe(2_000n)
+      expect(after.remainingInWindow).toBe(0n)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey })
+      expect(data.validUntil).toBe(0)
+      const status = yield* Automations.status("bounded")
+      expect(status.state).toBe("failed")
+      expect(status.steps.map((s) => s.step)).toEqual([0, 1])
+      expect(status.revokeTxHash).toBeDefined()
+      // Registration, two steps, the revoke: the refused step was never submitted.
+      expect((yield* devnet.transactions).length).toBe(4)
+    }).pipe(Effect.provide(AutomationsTest)))
+
   it.effect("bad definitions are typed errors, nothing is signed", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
@@ -100,6 +145,19 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
       expect(cron).toMatchObject({ _tag: "InvalidInput", path: "schedule.cron" })
       const thrown = yield* Effect.flip(Automations.start({ ...base, calls: () => { throw new Error("boom") }, schedule: { every: "1 minute", times: 1 } }))
       expect(thrown).toMatchObject({ _tag: "InvalidInput", path: "calls(0)" })
+      const policy = yield* Effect.flip(Automations.start({
+        ...base,
+        schedule: { every: "1 minute", times: 1 },
+        spendingPolicy: { token: USDC, maxPerCall: 10n, maxPerWindow: 5n, windowSeconds: 60 }
+      }))
+      expect(policy).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicy.maxPerCall", code: "INVALID_SPENDING_POLICY" })
+      const second = yield* Effect.flip(Automations.start({
+        ...base,
+        schedule: { every: "1 minute", times: 1 },
+        spendingPolicy: [{ token: USDC, maxPerCall: 1n, maxPerWindow: 5n, windowSeconds: 60 }, { token: "nope", maxPerCall: 1n, maxPerWindow: 5n, windowSeconds: 60 }]
+      }))
+      expect(second).toMatchObject({ _tag: "InvalidInput", path: "spendingPolicy.1.token" })
+      expect(yield* devnet.transactions).toEqual([])
       const pin = yield* Effect.flip(Automations.start({ ...base, pin: "wrong", schedule: { every: "1 minute", times: 1 } }))
       expect(pin._tag).toBe("InvalidPin")
       expect(yield* Effect.flip(Automations.status("bad"))).toMatchObject({ _tag: "AutomationNotFound" })

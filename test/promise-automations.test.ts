@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { createClient, STARKNET_CONTRACTS } from "starknet-session-keys/promise"
 
 describe("the Promise client's automations", () => {
-  it("start, status, awaitEnd on the embedded devnet; a typed rejection for an unknown id", async () => {
+  it("start (with a spending policy), status, awaitEnd on the embedded devnet; a typed rejection for an unknown id", async () => {
     const sdk = createClient({ devnet: { blockTime: "20 millis" } })
     try {
       const wallet = await sdk.devnet!.createWallet({ encryptKey: "1234", fund: { USDC: 100_000n } })
@@ -17,7 +17,9 @@ describe("the Promise client's automations", () => {
         wallet,
         pin: "1234",
         calls: (k) => [transfer(100n + BigInt(k))],
-        schedule: { everyMs: 100, times: 2 }
+        schedule: { everyMs: 100, times: 2 },
+        // Exactly what the two steps move.
+        spendingPolicy: { token: STARKNET_CONTRACTS.USDC.contractAddress, maxPerCall: 101n, maxPerWindow: 201n, windowSeconds: 3_600 }
       })
       expect(started.stepsTotal).toBe(2)
       expect(await automations.awaitEnd("promise-1")).toEqual({ state: "completed", stepsDone: 2 })
@@ -26,6 +28,12 @@ describe("the Promise client's automations", () => {
       const handle = await sdk.devnet!.handle()
       const { Effect } = await import("effect")
       expect(await Effect.runPromise(handle.balanceOf(STARKNET_CONTRACTS.USDC.contractAddress, "0x7e0c1e4"))).toBe(201n)
+      const policy = await sdk.sessions.getSpendingPolicy({
+        walletAddress: wallet.publicKey,
+        sessionPublicKey: started.sessionPublicKey,
+        token: STARKNET_CONTRACTS.USDC.contractAddress
+      })
+      expect(policy).toMatchObject({ maxPerCall: 101n, maxPerWindow: 201n, spentInWindow: 201n, remainingInWindow: 0n })
       await expect(automations.status("nope")).rejects.toMatchObject({ _tag: "AutomationNotFound" })
       await automations.close()
     } finally {

@@ -15,6 +15,8 @@
 //   AUTOMATION_TIMES                     N
 //   AUTOMATION_ID                        the automation's identity (same id = same automation)
 //   AUTOMATION_SERVER_KEY                encrypts the session key at rest (a development key is used when unset)
+//   AUTOMATION_POLL_INTERVAL             how often the engine looks at its clock, its messages and pending
+//                                        transactions (default `1 second`; each look is a query or an RPC read)
 //
 // Prints `session 0x…` once, `step k/N 0x<tx hash>` per step done, and exits 0 once the session is revoked.
 import { NodeRuntime } from "@effect/platform-node"
@@ -77,8 +79,16 @@ const serverKey = Config.redacted("AUTOMATION_SERVER_KEY").pipe(
 // One database for the engine's journal, the automation store and the ledger of payments.
 const Database = Automations.layerDatabaseConfig
 const Chain = Layer.mergeAll(StarknetRpc.layerConfig, Paymaster.layerSnip29Config, Crypto.layer)
-const Engine = Layer.unwrapEffect(Effect.map(serverKey, (key) => Automations.layer({ serverKey: key, pollInterval: "1 second" }))).pipe(
-  Layer.provide([Automations.layerEngineSingle(), Automations.layerStoreSql(), Automations.layerLedgerSql()]),
+const pollInterval = Config.duration("AUTOMATION_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
+
+const Engine = Layer.unwrapEffect(Effect.map(Config.all([serverKey, pollInterval]), ([key, every]) =>
+  Automations.layer({ serverKey: key, pollInterval: every }).pipe(
+    Layer.provide([
+      Automations.layerEngineSingle({ shardingConfig: { entityMessagePollInterval: every, entityReplyPollInterval: every } }),
+      Automations.layerStoreSql(),
+      Automations.layerLedgerSql()
+    ])
+  ))).pipe(
   Layer.provide(Chain),
   Layer.provide(Database)
 )
