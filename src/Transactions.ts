@@ -200,8 +200,16 @@ const sharingTimers = (clock: Clock.Clock): Clock.Clock =>
     }
   }
 
+const sharing = new WeakMap<Clock.Clock, Clock.Clock>()
 const withSharedTimers = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.clockWith((clock) => Effect.withClock(effect, sharingTimers(clock)))
+  Effect.clockWith((clock) => {
+    let shared = sharing.get(clock)
+    if (shared === undefined) {
+      shared = sharingTimers(clock)
+      sharing.set(clock, shared)
+    }
+    return Effect.withClock(effect, shared)
+  })
 
 /**
  * The status of a transaction, as the guide reads it. Transient RPC faults are retried.
@@ -277,15 +285,26 @@ export const wait = (
         ))
     )
     const lastSeen = yield* Ref.make<TransactionStatus | "missing">("missing")
-    yield* look.pipe(
-      Effect.tap((seen) => Ref.set(lastSeen, seen)),
-      Effect.repeat({
-        schedule: atLeastMinimumInterval(options.schedule ?? defaultPolling),
-        until: (seen) => seen !== "missing" && isFinal(seen)
-      }),
+    // The budget is a deadline on the clock: the sleeps between looks end at it at the latest, and only a look in
+    // progress is raced against it (a pending wait holds no timeout fiber while it sleeps).
+    const deadline = start + Duration.toMillis(timeout)
+    const step = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now >= deadline ? Effect.succeed("over" as const) : look.pipe(
+        Effect.timeoutOption(Duration.millis(deadline - now)),
+        Effect.flatMap((seen) =>
+          seen._tag === "None"
+            ? Effect.succeed("over" as const)
+            : Effect.as(Ref.set(lastSeen, seen.value), seen.value !== "missing" && isFinal(seen.value) ? "final" as const : "again" as const)
+        )
+      ))
+    const schedule = atLeastMinimumInterval(options.schedule ?? defaultPolling).pipe(
+      Schedule.modifyDelayEffect((_, delay) =>
+        Effect.map(Clock.currentTimeMillis, (now) => Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))))
+    )
+    yield* step.pipe(
+      Effect.repeat({ schedule, until: (r) => r !== "again" }),
       // Concurrent waits polling on one grid wake in one turn, so their looks leave in full batches.
-      withSharedTimers,
-      Effect.timeoutOption(timeout)
+      withSharedTimers
     )
     const last = yield* Ref.get(lastSeen)
     // The schedule or the budget ended first: never seen is "not found", seen but pending is a timeout.

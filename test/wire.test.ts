@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Schedule } from "effect"
+import { type Duration, Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
 import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
@@ -122,7 +122,7 @@ describe("the devnet on the wire", () => {
     const devnet = yield* Devnet.Devnet
     return { ...server, devnet }
   }).pipe(Effect.provide(Devnet.layer({ blockTime: "1 hour" })))
-  const layersWith = (url: string, preflightReuse: string) =>
+  const layersWith = (url: string, preflightReuse: Duration.DurationInput) =>
     Layer.mergeAll(StarknetRpc.layerHttp({ url, preflightReuse }), Paymaster.layerSnip29({ url }), Crypto.layer, Sessions.layer)
   const registeredStill = (devnet: Devnet.Devnet["Type"], wallet: Schemas.WalletData) =>
     Effect.gen(function*() {
@@ -136,7 +136,7 @@ describe("the devnet on the wire", () => {
       yield* Transactions.wait(hash)
       return session
     })
-  const sequential = (preflightReuse: string) =>
+  const sequential = (preflightReuse: Duration.DurationInput) =>
     Effect.gen(function*() {
       const { url, devnet, httpRequests } = yield* still
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })

@@ -50,6 +50,9 @@ export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray
     ? effect
     : Effect.locallyWith(effect, platform.Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
 
+/** Batch requests of one flush in flight at once. */
+const PARALLEL = 8
+
 export interface ClientOptions {
   readonly url: string
   /** A header given as `Redacted` is also redacted in the HTTP client's span attributes. */
@@ -197,15 +200,23 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
     let oldest = 0
     let scheduled = false
 
+    // The batches of one flush are sent side by side (at most `PARALLEL` at a time), not one after the other: the
+    // resolver's own split (`batchN`) would wait for each answer before sending the next batch.
+    const chunks = <A>(all: ReadonlyArray<A>) => Array.from({ length: Math.ceil(all.length / maxBatch) }, (_, i) => all.slice(i * maxBatch, (i + 1) * maxBatch))
     const dispatch = (batch: ReadonlyArray<Waiting>, groups: ReadonlyArray<ReadonlyArray<Waiting>>) =>
       Effect.forEach(
-        groups,
-        (group) =>
-          Effect.request(group[0]!.request, resolver).pipe(
-            Effect.exit,
-            Effect.flatMap((exit) => Effect.forEach(group, ({ deferred }) => Deferred.done(deferred, exit), { discard: true }))
+        chunks(groups),
+        (chunk) =>
+          Effect.forEach(
+            chunk,
+            (group) =>
+              Effect.request(group[0]!.request, resolver).pipe(
+                Effect.exit,
+                Effect.flatMap((exit) => Effect.forEach(group, ({ deferred }) => Deferred.done(deferred, exit), { discard: true }))
+              ),
+            { batching: true, concurrency: "unbounded", discard: true }
           ),
-        { batching: true, concurrency: "unbounded", discard: true }
+        { concurrency: PARALLEL, discard: true }
       ).pipe(
         Effect.onExit((exit) =>
           Exit.isSuccess(exit) ? Effect.void : Effect.forEach(batch, ({ deferred }) => Deferred.failCause(deferred, exit.cause), { discard: true })
