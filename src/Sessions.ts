@@ -27,8 +27,15 @@ import {
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
-import { preflight as preflightCheck, readAllowedEntrypoints, readChainState, readPolicy, verdict as chainVerdict } from "./internal/preflight.js"
+import {
+  preflight as preflightCheck,
+  readAllowedEntrypoints,
+  readChainState,
+  readPolicy,
+  verdict as chainVerdict
+} from "./internal/preflight.js"
 import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
+import { forgetView } from "./internal/views.js"
 import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import {
   addOrUpdateSessionKeyCalldata,
@@ -760,6 +767,8 @@ const ownerSubmit = (
       const reset = entrypoint === "add_or_update_session_key" || entrypoint === "revoke_session_key"
         ? ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey }, allowedEntrypoints)
         : Effect.void
+      // The session's state changes from here: no execute reuses what was read of it before.
+      yield* forgetView(wallet.publicKey, sessionPublicKey)
       const txHash = yield* submitOnce({
         wallet: wallet.publicKey,
         calls: [{ contractAddress: wallet.publicKey, entrypoint, calldata }],
@@ -768,7 +777,11 @@ const ownerSubmit = (
         idempotencyKey,
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
-      }, { guard: Effect.void }).pipe(Effect.tapErrorTag("OutcomeUnknown", () => reset))
+      }, { guard: Effect.void }).pipe(
+        Effect.tapErrorTag("OutcomeUnknown", () => reset),
+        // Also what a concurrent execute read meanwhile.
+        Effect.ensuring(forgetView(wallet.publicKey, sessionPublicKey))
+      )
       yield* reset
       return txHash
     })
@@ -1041,7 +1054,9 @@ const verdictNow = (
   calls: ReadonlyArray<Call>,
   retry: Options["retry"],
   /** Count the amounts of this session's payloads that may still execute, but for the one under this key. */
-  pending?: { readonly except?: string }
+  pending?: { readonly except?: string },
+  /** May answer from the layer's recent view of the session when it lets the calls through (see `readChainState`). */
+  reuse = false
 ) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -1049,9 +1064,17 @@ const verdictNow = (
     const open = pending === undefined
       ? []
       : (yield* ledger.openPayments({ wallet, sessionPublicKey })).filter((p) => p.purpose === "execute" && p.idempotencyKey !== pending.except)
-    const state = yield* readChainState(wallet, sessionPublicKey, calls, known, retry, open)
-    const { data, now } = state
-    return { data, now, block: state.block, refusal: chainVerdict({ walletAddress: wallet, sessionPublicKey, now, calls, state }) }
+    const judge = (state: Effect.Effect.Success<ReturnType<typeof readChainState>>) => ({
+      data: state.data,
+      now: state.now,
+      block: state.block,
+      reused: state.reused,
+      refusal: chainVerdict({ walletAddress: wallet, sessionPublicKey, now: state.now, calls, state })
+    })
+    const first = judge(yield* readChainState(wallet, sessionPublicKey, calls, known, retry, open, { reuse }))
+    // A refusal is never given on a reused view: the chain may have moved since in the session's favour.
+    if (!first.reused || first.refusal === undefined) return first
+    return judge(yield* readChainState(wallet, sessionPublicKey, calls, known, retry, open))
   })
 
 /** Maps a chain refusal to the typed error `session_allows` gives on fresh data, or keeps it. */
@@ -1091,7 +1114,7 @@ const executeWith = (
     // The verdict of the last check, for the reservation's refusal.
     const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
     const guard = Effect.gen(function*() {
-      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey })
+      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey }, true)
       yield* Ref.set(lastVerdict, verdict)
       if (verdict.refusal !== undefined) return yield* verdict.refusal
     })

@@ -111,6 +111,13 @@ export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc"
     readonly getNonce: (address: Address) => Effect.Effect<Felt, RpcError>
     /** A closed block with its transactions; a block not (yet) known fails with `RpcError` code 24. */
     readonly getBlockWithTxs: (blockNumber: number) => Effect.Effect<BlockWithTxs, RpcError>
+    /**
+     * How long an execute's preflight may reuse what this service answered for the same session (its data,
+     * allow-list, policies, open payloads' nonces and the latest block), instead of reading it again; absent or
+     * zero: never. Only a view that lets the execute through is reused (a refusal is always read afresh), and
+     * nothing else reuses it (see docs/exactly-once.md, "What the preflight reuses").
+     */
+    readonly preflightReuse?: Duration.Duration
   }
 >() {}
 
@@ -138,6 +145,11 @@ export interface HttpOptions {
   readonly batchWindow?: Duration.DurationInput
   /** The most requests in one batch request; more are split (default 100). */
   readonly maxBatchSize?: number
+  /**
+   * How long an execute's preflight may reuse the session reads it made, for the next execute of the same session
+   * (default 1 second, below a Starknet block's time; `0` reads every time). See `StarknetRpc.preflightReuse`.
+   */
+  readonly preflightReuse?: Duration.DurationInput
 }
 
 const FeltList = Schema.Array(Schemas.Felt)
@@ -216,6 +228,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       knownChainId = id
     }))
     return StarknetRpc.of({
+      preflightReuse: Duration.decode(options.preflightReuse ?? "1 second"),
       chainId: Effect.suspend(() => knownChainId !== undefined ? Effect.succeed(knownChainId) : readChainId),
       latestBlock: request("starknet_getBlockWithTxHashes", { block_id: "latest" }, Block).pipe(
         Effect.map((b) => ({ blockNumber: b.block_number, timestamp: b.timestamp }))

@@ -11,6 +11,7 @@ import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
 import * as Ledger from "./Ledger.js"
 import { faultAnnotations } from "./internal/retry.js"
+import { forgetView } from "./internal/views.js"
 
 /**
  * Tells the ledger, when one is provided, that a transaction reached a final status: a reverted or rejected execute
@@ -18,8 +19,25 @@ import { faultAnnotations } from "./internal/retry.js"
  */
 const settle = (txHash: TxHash, status: TransactionStatus) =>
   isFinal(status)
-    ? Ledger.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED", status.revertReason)
+    ? Effect.zipRight(
+      forgetOwnerChange(txHash),
+      Ledger.settle(txHash, status.finalityStatus !== "REJECTED" && status.executionStatus !== "REVERTED", status.revertReason)
+    )
     : Effect.void
+
+/**
+ * An owner's register, revoke or policy change of this process seen final: the session's state changed, and no
+ * execute reuses what its preflight read of it before (see `StarknetRpc.preflightReuse`).
+ */
+const forgetOwnerChange = (txHash: TxHash): Effect.Effect<void, never, StarknetRpc> =>
+  Effect.serviceOption(Ledger.Ledger).pipe(
+    Effect.flatMap((ledger) =>
+      ledger._tag === "None" ? Effect.void : ledger.value.paymentByHash(txHash).pipe(
+        Effect.flatMap((p) => (p === undefined || p.purpose === "execute" ? Effect.void : forgetView(p.wallet, p.sessionPublicKey))),
+        Effect.ignore
+      )
+    )
+  )
 
 /**
  * Retries transient faults (network, 429, 5xx): exponential from 100 ms, jittered, five times.
@@ -123,6 +141,76 @@ export const retryTransient = <A, E, R, R2 = never>(
     { schedule: schedule as Schedule.Schedule<unknown, E, R2>, while: isTransient }
   )
 
+// ---------------------------------------------------------------------------------------------------------------
+// Shared timers: the looks of concurrent waits that fall due together wake together
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Sleeps ending within the same this-many milliseconds (of the clock) share one timer. */
+const QUANTUM = 10
+/** Sleeps shorter than this keep their own timer. */
+const SHARED_FROM = 100
+const LiveClock = Clock.make().constructor
+
+/** The sleepers of each deadline (ms since the epoch, a multiple of `QUANTUM`) and the one timer that wakes them. */
+const sleepers = new Map<number, { readonly wake: Set<() => void>; readonly timer: ReturnType<typeof setTimeout> }>()
+
+/**
+ * A sleep that ends at the start of its quantum (up to `QUANTUM - 1` ms early), on a timer shared with every
+ * other sleep ending in that quantum: one timer callback resumes them all, in the same turn of the event loop.
+ * (Each its own `setTimeout` would not: Node measures a timer from the loop's cached time, so timers set for the
+ * same instant by fibers running late in a busy turn fire spread over several turns, and their reads over several
+ * batches.)
+ */
+const sharedSleep = (millis: number) =>
+  Effect.async<void>((resume) => {
+    const deadline = Math.floor((Date.now() + millis) / QUANTUM) * QUANTUM
+    let entry = sleepers.get(deadline)
+    if (entry === undefined) {
+      const wake = new Set<() => void>()
+      const timer = setTimeout(() => {
+        sleepers.delete(deadline)
+        for (const w of wake) w()
+      }, Math.max(0, deadline - Date.now()))
+      entry = { wake, timer }
+      sleepers.set(deadline, entry)
+    }
+    const { timer, wake } = entry
+    const mine = () => resume(Effect.void)
+    wake.add(mine)
+    return Effect.sync(() => {
+      wake.delete(mine)
+      if (wake.size === 0 && sleepers.get(deadline)?.timer === timer) {
+        clearTimeout(timer)
+        sleepers.delete(deadline)
+      }
+    })
+  })
+
+/** The live clock with shared timers for its longer sleeps; any other clock (a `TestClock`) as it is. */
+const sharingTimers = (clock: Clock.Clock): Clock.Clock =>
+  clock.constructor !== LiveClock ? clock : {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis(),
+    unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+    currentTimeMillis: clock.currentTimeMillis,
+    currentTimeNanos: clock.currentTimeNanos,
+    sleep: (duration) => {
+      const millis = Duration.toMillis(duration)
+      return millis >= SHARED_FROM && millis <= 2 ** 31 - 1 ? sharedSleep(millis) : clock.sleep(duration)
+    }
+  }
+
+const sharing = new WeakMap<Clock.Clock, Clock.Clock>()
+const withSharedTimers = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.clockWith((clock) => {
+    let shared = sharing.get(clock)
+    if (shared === undefined) {
+      shared = sharingTimers(clock)
+      sharing.set(clock, shared)
+    }
+    return Effect.withClock(effect, shared)
+  })
+
 /**
  * The status of a transaction, as the guide reads it. Transient RPC faults are retried.
  *
@@ -197,13 +285,26 @@ export const wait = (
         ))
     )
     const lastSeen = yield* Ref.make<TransactionStatus | "missing">("missing")
-    yield* look.pipe(
-      Effect.tap((seen) => Ref.set(lastSeen, seen)),
-      Effect.repeat({
-        schedule: atLeastMinimumInterval(options.schedule ?? defaultPolling),
-        until: (seen) => seen !== "missing" && isFinal(seen)
-      }),
-      Effect.timeoutOption(timeout)
+    // The budget is a deadline on the clock: the sleeps between looks end at it at the latest, and only a look in
+    // progress is raced against it (a pending wait holds no timeout fiber while it sleeps).
+    const deadline = start + Duration.toMillis(timeout)
+    const step = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now >= deadline ? Effect.succeed("over" as const) : look.pipe(
+        Effect.timeoutOption(Duration.millis(deadline - now)),
+        Effect.flatMap((seen) =>
+          seen._tag === "None"
+            ? Effect.succeed("over" as const)
+            : Effect.as(Ref.set(lastSeen, seen.value), seen.value !== "missing" && isFinal(seen.value) ? "final" as const : "again" as const)
+        )
+      ))
+    const schedule = atLeastMinimumInterval(options.schedule ?? defaultPolling).pipe(
+      Schedule.modifyDelayEffect((_, delay) =>
+        Effect.map(Clock.currentTimeMillis, (now) => Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))))
+    )
+    yield* step.pipe(
+      Effect.repeat({ schedule, until: (r) => r !== "again" }),
+      // Concurrent waits polling on one grid wake in one turn, so their looks leave in full batches.
+      withSharedTimers
     )
     const last = yield* Ref.get(lastSeen)
     // The schedule or the budget ended first: never seen is "not found", seen but pending is a timeout.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Schedule } from "effect"
+import { type Duration, Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
 import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
@@ -116,21 +116,77 @@ describe("the devnet on the wire", () => {
       expect(httpRequests() - between).toBe(3)
     }).pipe(Effect.scoped))
 
-  it.live("a sequential execute costs three HTTP requests: the preflight's reads in one batch, build, execute", () =>
+  // Blocks only when mined: the chain does not move between the executes.
+  const still = Effect.gen(function*() {
+    const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+    const devnet = yield* Devnet.Devnet
+    return { ...server, devnet }
+  }).pipe(Effect.provide(Devnet.layer({ blockTime: "1 hour" })))
+  const layersWith = (url: string, preflightReuse: Duration.DurationInput) =>
+    Layer.mergeAll(StarknetRpc.layerHttp({ url, preflightReuse }), Paymaster.layerSnip29({ url }), Crypto.layer, Sessions.layer)
+  const registeredStill = (devnet: Devnet.Devnet["Type"], wallet: Schemas.WalletData) =>
     Effect.gen(function*() {
-      const { url, devnet, httpRequests } = yield* served
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+      const hash = yield* Sessions.register({
+        encryptKey: PIN,
+        wallet,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 10 }
+      })
+      yield* devnet.mineBlock
+      yield* Transactions.wait(hash)
+      return session
+    })
+  const sequential = (preflightReuse: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      const { url, devnet, httpRequests } = yield* still
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
-      const counted = yield* Effect.gen(function*() {
-        const session = yield* registeredSession(wallet, { maxCalls: 10 })
+      return yield* Effect.gen(function*() {
+        const session = yield* registeredStill(devnet, wallet)
         const execute = (to: string) =>
           Sessions.execute({ encryptKey: PIN, wallet, session, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x1", "0x0"] }] })
-        yield* execute("0xc01") // the chain id is read once per layer
+        yield* execute("0xc01") // the chain id is read once per layer; the preflight's first view of the session
         const before = httpRequests()
         for (const to of ["0xc02", "0xc03", "0xc04"]) yield* execute(to)
         return httpRequests() - before
-      }).pipe(Effect.provide(overHttp(url)))
-      // The window is built on the block the preflight has just read: no second latest-block read (12 before).
-      expect(counted).toBe(9)
+      }).pipe(Effect.provide(layersWith(url, preflightReuse)))
+    }).pipe(Effect.scoped)
+
+  it.live("sequential executes of one session while the block has not moved: build and execute, the preflight's view reused", () =>
+    Effect.gen(function*() {
+      // Three requests each without reuse (and 12 before the window was built on the preflight's block).
+      expect(yield* sequential("5 seconds")).toBe(6)
+    }))
+
+  it.live("with preflightReuse 0, every execute reads afresh: the preflight's reads in one batch, build, execute", () =>
+    Effect.gen(function*() {
+      expect(yield* sequential("0 millis")).toBe(9)
+    }))
+
+  it.live("a session revoked elsewhere while its view is reused is still refused with NotRegistered, then read afresh", () =>
+    Effect.gen(function*() {
+      const { url, devnet, httpRequests } = yield* still
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const session = yield* registeredStill(devnet, wallet).pipe(Effect.provide(layersWith(url, "0 millis")))
+      const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: ["0xc05", "0x1", "0x0"] }]
+      const [first, refused, again, sent] = yield* Effect.gen(function*() {
+        const first = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls })
+        // Another process (its own layers) revokes the session, and the revocation is included.
+        const hash = yield* Sessions.revoke({ encryptKey: PIN, wallet, sessionPublicKey: session.publicKey }).pipe(
+          Effect.provide(layersWith(url, "0 millis"))
+        )
+        yield* devnet.mineBlock
+        yield* Transactions.wait(hash).pipe(Effect.provide(layersWith(url, "0 millis")))
+        const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls }))
+        const before = httpRequests()
+        const again = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls }))
+        return [first, refused, again, httpRequests() - before] as const
+      }).pipe(Effect.provide(layersWith(url, "5 seconds")))
+      expect(first).toMatch(/^0x/)
+      // The reused view let it through; the paymaster's simulation refused it, mapped on fresh reads.
+      expect(refused._tag).toBe("NotRegistered")
+      // That refusal left a fresh view: the next execute is refused before anything is built (one read batch).
+      expect(again._tag).toBe("NotRegistered")
+      expect(sent).toBe(1)
     }).pipe(Effect.scoped))
 
   it.live("faults injected on the wire (HTTP 503) are survived, and the transfer happens once", () =>

@@ -5,7 +5,8 @@
  * together goes out in one HTTP request, answers are matched by id, and every request of a batch is completed,
  * also when the batch itself fails. Effect batches the requests of one `Effect.all`/`forEach` with
  * `batching: true`; to batch across fibers as well (100 independent `Transactions.wait` fibers polling on the
- * same tick), a short collector gathers what every fiber asks within a window and hands it to the resolver at once.
+ * same tick), a collector gathers what every fiber asks while others are still asking (at most a short window) and
+ * hands it to the resolver at once.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
@@ -49,13 +50,19 @@ export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray
     ? effect
     : Effect.locallyWith(effect, platform.Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
 
+/** Batch requests of one flush in flight at once. */
+const PARALLEL = 8
+
 export interface ClientOptions {
   readonly url: string
   /** A header given as `Redacted` is also redacted in the HTTP client's span attributes. */
   readonly headers?: Record<string, string | Redacted.Redacted<string>>
   /** Per HTTP request (default 10 seconds). */
   readonly timeout?: Duration.DurationInput
-  /** How long requests from different fibers are gathered into one batch (default 5 milliseconds). */
+  /**
+   * The longest a request waits for requests from other fibers to join its batch (default 5 milliseconds). A batch
+   * leaves sooner once no fiber is adding to it: a lone caller does not wait.
+   */
   readonly batchWindow?: Duration.DurationInput
   /** The most requests in one HTTP request; larger batches are split (default 100). */
   readonly maxBatchSize?: number
@@ -181,37 +188,74 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
       return [...groups.values()]
     }
 
-    // The cross-fiber collector: whatever is asked within the window goes to the resolver as one batch.
+    // The cross-fiber collector. What every fiber asks while others are still adding leaves as one batch: the
+    // batch leaves once the event loop's current turn is over (every fiber woken in it, by a poll's timer say, has
+    // asked) and a round of the fiber scheduler adds nothing more (every fiber able to run has run), or at the
+    // latest `batchWindow` after its oldest request. A lone caller thus waits no timer at all. A wave of more than
+    // `maxBatchSize` distinct requests waits one more window for its stragglers (timers of one poll tick that fire a
+    // turn later), so that N requests of one tick go in ceil(N / maxBatchSize) HTTP requests.
+    // The window is real time, not `Clock`: a batch must leave even while a TestClock stands still.
+    const maxBatch = Math.max(1, options.maxBatchSize ?? 100)
     let waiting: Array<Waiting> = []
+    let oldest = 0
     let scheduled = false
-    const flush = Effect.gen(function*() {
-      // The window is real time, not `Clock`: a batch must leave even while a TestClock stands still.
-      yield* Effect.async<void>((resume) => {
-        const handle = setTimeout(() => resume(Effect.void), windowMillis)
-        return Effect.sync(() => clearTimeout(handle))
-      })
-      const batch = waiting
-      waiting = []
-      scheduled = false
-      const groups = share(batch)
-      yield* Effect.forEach(
-        groups,
-        (group) =>
-          Effect.request(group[0]!.request, resolver).pipe(
-            Effect.exit,
-            Effect.flatMap((exit) => Effect.forEach(group, ({ deferred }) => Deferred.done(deferred, exit), { discard: true }))
+
+    // The batches of one flush are sent side by side (at most `PARALLEL` at a time), not one after the other: the
+    // resolver's own split (`batchN`) would wait for each answer before sending the next batch.
+    const chunks = <A>(all: ReadonlyArray<A>) => Array.from({ length: Math.ceil(all.length / maxBatch) }, (_, i) => all.slice(i * maxBatch, (i + 1) * maxBatch))
+    const dispatch = (batch: ReadonlyArray<Waiting>, groups: ReadonlyArray<ReadonlyArray<Waiting>>) =>
+      Effect.forEach(
+        chunks(groups),
+        (chunk) =>
+          Effect.forEach(
+            chunk,
+            (group) =>
+              Effect.request(group[0]!.request, resolver).pipe(
+                Effect.exit,
+                Effect.flatMap((exit) => Effect.forEach(group, ({ deferred }) => Deferred.done(deferred, exit), { discard: true }))
+              ),
+            { batching: true, concurrency: "unbounded", discard: true }
           ),
-        { batching: true, concurrency: "unbounded", discard: true }
+        { concurrency: PARALLEL, discard: true }
       ).pipe(
         Effect.onExit((exit) =>
           Exit.isSuccess(exit) ? Effect.void : Effect.forEach(batch, ({ deferred }) => Deferred.failCause(deferred, exit.cause), { discard: true })
         )
       )
+
+    const afterThisTurn = Effect.async<void>((resume) => {
+      const handle = setImmediate(() => resume(Effect.void))
+      return Effect.sync(() => clearImmediate(handle))
+    })
+    const sleepReal = (millis: number) =>
+      Effect.async<void>((resume) => {
+        const handle = setTimeout(() => resume(Effect.void), millis)
+        return Effect.sync(() => clearTimeout(handle))
+      })
+
+    const flush = Effect.gen(function*() {
+      yield* afterThisTurn
+      for (;;) {
+        const seen = waiting.length
+        yield* Effect.yieldNow()
+        if (waiting.length === seen || performance.now() - oldest >= windowMillis) break
+      }
+      let groups = share(waiting)
+      if (groups.length > maxBatch && groups.length % maxBatch !== 0) {
+        // A wave larger than one batch: one more window for its late timers, so that its last batch is not split.
+        yield* sleepReal(windowMillis)
+        groups = share(waiting)
+      }
+      const batch = waiting
+      waiting = []
+      scheduled = false
+      yield* dispatch(batch, groups)
     })
 
     const request = (method: string, params: unknown) =>
       Effect.gen(function*() {
         const deferred = yield* Deferred.make<unknown, JsonRpcFailure>()
+        if (waiting.length === 0) oldest = performance.now()
         waiting.push({ request: call(method, params), deferred })
         if (!scheduled) {
           scheduled = true

@@ -2,7 +2,7 @@
  * The chain's `session_allows` predicate, computed locally before anything is signed, with the precise typed error
  * for each refusal (the chain itself only says `Session: unauthorized selector`).
  */
-import { Effect, type Schedule } from "effect"
+import { Duration, Effect, type Schedule } from "effect"
 import { BLOCKLISTED_ENTRYPOINTS, SELECTORS } from "../Constants.js"
 import {
   EntrypointNotAllowed,
@@ -20,7 +20,8 @@ import { type BlockInfo, StarknetRpc } from "../StarknetRpc.js"
 import { retryTransient } from "../Transactions.js"
 import { toHex } from "./felt.js"
 import { lazily } from "./lazy.js"
-import { checkSpending, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"
+import { sessionKeyOf, type View, viewsOf } from "./views.js"
+import { checkSpending, isActive, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"
 
 const BLOCKLIST = lazily(() => new Map<string, string>(BLOCKLISTED_ENTRYPOINTS.map((name) => [selectorOf(name), name])))
 
@@ -162,6 +163,8 @@ export interface ChainState {
   readonly policies: ReadonlyMap<bigint, Policy>
   /** The multicalls of payloads sent from here that move those tokens and can still execute. */
   readonly pending: ReadonlyArray<ReadonlyArray<Call>>
+  /** Whether this is a recent view reused (`readChainState`'s `reuse`), not reads made now. */
+  readonly reused: boolean
 }
 
 /** A payload this process signed and that is not known final: its calls, nonce and window. */
@@ -169,13 +172,26 @@ export interface OpenPayload {
   readonly nonce: Felt
   readonly executeBefore: number
   readonly calls: ReadonlyArray<Call>
+  /** The latest block when it was signed: it cannot have executed in that block or before. */
+  readonly firstBlock: number
 }
+
+/** The tokens of `p` that the calls move too. */
+const sharedTokens = (p: OpenPayload, moving: ReadonlySet<bigint>) => trackedTokens(p.calls).map((t) => BigInt(t)).filter((t) => moving.has(t))
 
 /**
  * Reads the session data, the block time, the policies of every token the calls move and, when this process
  * registered the session (`known`), its allow-list at that length, in one round (one batch on a batching
  * transport); the allow-list in a second round only when its length was not known or has changed. The list used is
- * always the chain's.
+ * always the chain's. The nonces of this process's open payloads that move the same tokens are read in that round
+ * too, unless the last view of the session showed those tokens without a policy (then in a second round, only when
+ * a policy has appeared since); a nonce once seen used is never read again.
+ *
+ * With `reuse`, the last view of the session that this layer read within its `preflightReuse` (see `StarknetRpc`),
+ * and within half the time between the chain's blocks as this layer's reads have seen it, answers instead, when it holds everything these calls need: the policies of their tokens and, for every open
+ * payload that matters, whether it could still execute at that view's block (its nonce read unused there, or it was
+ * signed after that block). Such a view is the chain at its block, with this process's own payloads since applied
+ * on top by the caller (the ledger's reservations and open payloads).
  */
 export const readChainState = (
   wallet: Address,
@@ -183,46 +199,87 @@ export const readChainState = (
   calls: ReadonlyArray<Call>,
   known: ReadonlyArray<Felt> | undefined,
   retry: Schedule.Schedule<unknown, RpcError> | undefined,
-  open: ReadonlyArray<OpenPayload> = []
+  open: ReadonlyArray<OpenPayload> = [],
+  options: { readonly reuse?: boolean } = {}
 ): Effect.Effect<ChainState, RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
+    const cache = viewsOf(rpc)
+    const key = sessionKeyOf(wallet, sessionPublicKey)
+    const previous = cache.get(key)
+    const used = cache.used.get(key)
     const tokens = trackedTokens(calls)
     const moving = new Set(tokens.map((t) => BigInt(t)))
     // Only payloads that move the same tokens matter; whether each can still execute is its nonce's answer.
-    const candidates = moving.size === 0 ? [] : open.filter((p) => trackedTokens(p.calls).some((t) => moving.has(BigInt(t))))
+    const candidates = moving.size === 0
+      ? []
+      : open.filter((p) => sharedTokens(p, moving).length > 0 && used?.has(BigInt(p.nonce)) !== true)
+    const matters = (p: OpenPayload, policies: ReadonlyMap<bigint, Policy>) =>
+      sharedTokens(p, moving).some((t) => {
+        const policy = policies.get(t)
+        return policy === undefined || isActive(policy)
+      })
+    const stateOf = (view: View, unused: (p: OpenPayload) => boolean, reused: boolean): ChainState => {
+      const data = sessionDataFromFelts(view.felts, view.block.timestamp)
+      const policies = new Map(tokens.map((token) => [BigInt(token), view.policies.get(BigInt(token)) ?? NO_POLICY] as const))
+      return {
+        data: view.allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints: view.allowedEntrypoints } : data,
+        now: view.block.timestamp,
+        block: view.block,
+        allowedEntrypoints: view.allowedEntrypoints,
+        policies,
+        // Unused and still inside its window: it may yet execute (a refused or reverted payload included).
+        pending: candidates.filter((p) => matters(p, policies) && unused(p) && view.block.timestamp < p.executeBefore).map((p) => p.calls),
+        reused
+      }
+    }
+
+    const maxAge = cache.maxAge(rpc.preflightReuse === undefined ? 0 : Duration.toMillis(rpc.preflightReuse))
+    if (
+      options.reuse === true && previous !== undefined && maxAge > 0 && performance.now() - previous.at < maxAge &&
+      tokens.every((t) => previous.policies.has(BigInt(t))) &&
+      candidates.every((p) => !matters(p, previous.policies) || previous.unused.has(BigInt(p.nonce)) || p.firstBlock >= previous.block.blockNumber)
+    ) {
+      return stateOf(previous, (p) => previous.unused.has(BigInt(p.nonce)) || p.firstBlock >= previous.block.blockNumber, true)
+    }
+
+    const readNonce = (p: OpenPayload) =>
+      retryTransient(rpc.call({ contractAddress: wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [p.nonce] }), retry)
+        .pipe(Effect.map(([valid]) => valid !== undefined && BigInt(valid) !== 0n))
+    // Tokens the last view showed without a policy: their payloads' nonces wait for this round's policies.
+    const first = candidates.filter((p) => previous === undefined || matters(p, previous.policies))
     // A list registered from here is read again with the session data (its length guessed from the record), so a
     // list changed since by another process is never trusted.
     const guess = known !== undefined && known.length > 0 ? known.length : 0
-    const [felts, block, policies, unused, reread] = yield* Effect.all([
+    const [felts, block, policyList, firstUnused, reread] = yield* Effect.all([
       retryTransient(
         rpc.call({ contractAddress: wallet, entrypoint: SELECTORS.get_session_data, calldata: [sessionPublicKey] }),
         retry
       ),
       retryTransient(rpc.latestBlock, retry),
       Effect.all(tokens.map((token) => readPolicy(wallet, sessionPublicKey, token, retry)), { concurrency: "unbounded" }),
-      Effect.all(
-        candidates.map((p) =>
-          retryTransient(rpc.call({ contractAddress: wallet, entrypoint: "is_valid_outside_execution_nonce", calldata: [p.nonce] }), retry)
-            .pipe(Effect.map(([valid]) => valid !== undefined && BigInt(valid) !== 0n))
-        ),
-        { concurrency: "unbounded" }
-      ),
+      Effect.all(first.map(readNonce), { concurrency: "unbounded" }),
       readAllowedEntrypoints(wallet, sessionPublicKey, guess, retry)
     ], { concurrency: "unbounded" })
+    const policies = new Map(tokens.map((token, i) => [BigInt(token), policyList[i]!] as const))
     const data = sessionDataFromFelts(felts, block.timestamp)
     const allowedEntrypoints = guess === data.allowedEntrypointsLen
       ? reread ?? known // an account without the views: the list registered from here
       : yield* readAllowedEntrypoints(wallet, sessionPublicKey, data.allowedEntrypointsLen, retry)
-    return {
-      data: allowedEntrypoints !== undefined ? { ...data, allowedEntrypoints } : data,
-      now: block.timestamp,
-      block,
-      allowedEntrypoints,
-      policies: new Map(tokens.map((token, i) => [BigInt(token), policies[i]!] as const)),
-      // Unused and still inside its window: it may yet execute (a refused or reverted payload included).
-      pending: candidates.filter((p, i) => unused[i]! && block.timestamp < p.executeBefore).map((p) => p.calls)
-    }
+    // A policy that appeared since the last view: the nonces of the payloads it concerns, now.
+    const second = candidates.filter((p) => !first.includes(p) && matters(p, policies))
+    const secondUnused = second.length === 0 ? [] : yield* Effect.all(second.map(readNonce), { concurrency: "unbounded" })
+    const unused = new Set<bigint>()
+    const seenUsed = cache.usedOf(key)
+    const note = (list: ReadonlyArray<OpenPayload>, answers: ReadonlyArray<boolean>) =>
+      list.forEach((p, i) => (answers[i]! ? unused.add(BigInt(p.nonce)) : seenUsed.add(BigInt(p.nonce))))
+    note(first, firstUnused)
+    note(second, secondUnused)
+    const at = performance.now()
+    cache.sawBlock(block.blockNumber, at)
+    const view: View = { block, at, felts, allowedEntrypoints, policies, unused }
+    cache.set(key, view)
+    return stateOf(view, (p) => unused.has(BigInt(p.nonce)), false)
   })
 
 /**

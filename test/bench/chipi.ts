@@ -2,10 +2,12 @@
  * The guide's flow, side by side with the published Chipi SDK (`@chipi-stack/backend` 14.4, a dev dependency of
  * this benchmark only) on the same served devnet: 20 sequential `executeTransactionWithSession` calls through
  * each client, HTTP requests per execute (counted by the served devnet) and wall time per execute. Ours checks the
- * typed data and runs its preflight on every call; the SDK does neither.
+ * typed data and runs its preflight on every call; the SDK does neither. Every client talks to the devnet through
+ * a counting proxy that also names what each HTTP request carried (its JSON-RPC methods, or its REST path).
  */
 import { ChipiServerSDK } from "@chipi-stack/backend"
 import { Effect, Layer } from "effect"
+import * as http from "node:http"
 import { Devnet } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { createClient } from "starknet-session-keys/promise"
@@ -21,10 +23,52 @@ type Session = { readonly publicKey: string; readonly encryptedPrivateKey: strin
 type Wallet = { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly walletType: "CHIPI" }
 type Execute = (args: { readonly wallet: Wallet; readonly session: Session; readonly calls: ReadonlyArray<unknown> }) => Promise<unknown>
 
+/** A loopback proxy in front of `target` that names each HTTP request: its JSON-RPC methods, or its REST path. */
+const countingProxy = (target: string) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly log: Array<string>; readonly close: () => void }>((resume) => {
+      const log: Array<string> = []
+      const server = http.createServer((req, res) => {
+        const chunks: Array<Buffer> = []
+        req.on("data", (c: Buffer) => chunks.push(c))
+        req.on("end", () => {
+          const body = Buffer.concat(chunks)
+          let label = `${req.method} ${(req.url ?? "").replace(/\?.*$/, "")}`
+          try {
+            const json = JSON.parse(body.toString("utf8")) as unknown
+            const items = (Array.isArray(json) ? json : [json]) as ReadonlyArray<{ method?: unknown }>
+            if (items.every((i) => typeof i?.method === "string")) label = items.map((i) => i.method).join("+")
+          } catch {
+            // not JSON: the path names it
+          }
+          log.push(label)
+          const forward = http.request(target + (req.url ?? "/"), { method: req.method, headers: req.headers }, (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers)
+            answer.pipe(res)
+          })
+          forward.on("error", () => res.destroy())
+          forward.end(body)
+        })
+      })
+      server.keepAliveTimeout = 60_000
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, log, close: () => server.close() }))
+      })
+    }),
+    (proxy) => Effect.sync(() => proxy.close())
+  )
+
+/** `a+b` x3, ... : how often each kind of request was sent. */
+const tally = (log: ReadonlyArray<string>) =>
+  [...log.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>())].map(([l, n]) => `${n} x ${l}`).join("; ")
+
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const measure = Effect.gen(function*() {
-  const server = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+  const served = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+  const server = yield* countingProxy(served.url)
   const devnet = yield* Devnet.Devnet
   process.env["STARKNET_RPC_URL"] = server.url
 
@@ -51,7 +95,7 @@ const measure = Effect.gen(function*() {
         for (let i = 0; i < WARMUP; i++) await once(i)
       })
       yield* devnet.mineBlock
-      const before = server.httpRequests()
+      const before = server.log.length
       const times: Array<number> = []
       yield* Effect.promise(async () => {
         for (let i = 0; i < EXECUTES; i++) {
@@ -60,10 +104,11 @@ const measure = Effect.gen(function*() {
           times.push(performance.now() - start)
         }
       })
-      const requests = (server.httpRequests() - before) / EXECUTES
+      const sent = server.log.slice(before)
+      const requests = sent.length / EXECUTES
       yield* devnet.mineBlock
       const received = yield* devnet.balanceOf(USDC, "0x" + (base + WARMUP + EXECUTES - 1).toString(16))
-      return { label, requests, mean: times.reduce((a, b) => a + b, 0) / times.length, median: median(times), received }
+      return { label, requests, sent: tally(sent), mean: times.reduce((a, b) => a + b, 0) / times.length, median: median(times), received }
     })
 
   const sdk = new ChipiServerSDK({ apiPublicKey: API_PUBLIC_KEY, apiSecretKey: "sk_dev_secret", alphaUrl: server.url })
@@ -98,6 +143,7 @@ export async function run(): Promise<void> {
       `${r.label}: ${EXECUTES} sequential executes, ${r.requests.toFixed(2)} HTTP requests per execute, ` +
         `${r.mean.toFixed(1)} ms mean (${r.median.toFixed(1)} ms median) per execute; last transfer landed: ${r.received === 1n}`
     )
+    console.log(`  sent over ${EXECUTES} executes: ${r.sent}`)
   }
   for (const ours of [rest!, snip29!]) {
     console.log(
