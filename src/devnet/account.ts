@@ -351,7 +351,7 @@ export const validate = (ctx: AccountContext, acc: Account, self: bigint, tx: Ow
 }
 
 /** `__execute__` called by the protocol: the spending policy for a session, then the calls. */
-export const execute = (ctx: AccountContext, acc: Account, self: bigint, tx: OwnInvoke) => {
+export const execute = (ctx: AccountContext, acc: Account, self: bigint, tx: OwnInvoke): Array<bigint> => {
   if (tx.signature.length === 4) applySpending(ctx, acc, tx.signature[0]!, tx.calls)
-  runCalls(ctx, self, tx.calls)
+  return serializeResults(runCalls(ctx, self, tx.calls))
 }

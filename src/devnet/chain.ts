@@ -16,7 +16,7 @@ import { Rejected, Revert } from "./revert.js"
 import { EVENT, S } from "./selectors.js"
 import { History } from "./history.js"
 import { callToken, copyToken, type Token } from "./token.js"
-import { type ChainEvent, invokeV3Hash, type Tx, type TxPayload } from "./transactions.js"
+import { type ChainEvent, type Gas, gasOf, invokeV3Hash, QUERY_VERSION_3, type Tx, type TxPayload } from "./transactions.js"
 
 const STRK = BigInt(STARKNET_CONTRACTS.STRK.contractAddress)
 const VALID_FELT = BigInt(VALID)
@@ -34,6 +34,46 @@ export interface Outcome {
   readonly execution: "SUCCEEDED" | "REVERTED"
   readonly revertReason?: string
   readonly events: ReadonlyArray<ChainEvent>
+  readonly gas: Gas
+}
+
+type Invoke = Extract<TxPayload, { kind: "invoke" }>
+
+/** One call in a simulated transaction's trace (`FUNCTION_INVOCATION`): what it was asked, answered, called, emitted. */
+export interface Frame {
+  readonly caller: bigint
+  readonly to: bigint
+  readonly selector: bigint
+  readonly calldata: ReadonlyArray<bigint>
+  result: ReadonlyArray<bigint>
+  readonly calls: Array<Frame>
+  /** The events it emitted itself, each with its order in the transaction. */
+  events: Array<{ readonly order: number; readonly event: ChainEvent }>
+  reverted: boolean
+}
+const frame = (caller: bigint, to: bigint, selector: bigint, calldata: ReadonlyArray<bigint>): Frame => ({
+  caller,
+  to,
+  selector,
+  calldata,
+  result: [],
+  calls: [],
+  events: [],
+  reverted: false
+})
+/** A reverted call's events (and its inner calls') are rolled back with it. */
+const dropEvents = (f: Frame) => {
+  f.events = []
+  f.calls.forEach(dropEvents)
+}
+
+/** A transaction as a simulation ran it: its trace, events (the fee transfer last) and gas. */
+export interface Simulated {
+  readonly validate?: Frame
+  readonly execute: Frame | { readonly revertReason: string }
+  readonly feeTransfer: Frame
+  readonly events: ReadonlyArray<ChainEvent>
+  readonly gas: Gas
 }
 
 /** The block being built, as it stands: its number, the time it runs at, its transactions and the state after them. */
@@ -73,6 +113,12 @@ export class Chain {
   private preview: { readonly key: string; readonly block: PreConfirmed } | undefined
   /** Contracts written in the dry run computing the pre-confirmed block. */
   private dryTouched: Set<bigint> | undefined
+  /** Contracts the transaction running wrote, and how many the last one wrote (its share of the state diff). */
+  private written: Set<bigint> | undefined
+  private lastWritten = 0
+  /** The calls open while a simulation traces a transaction (a root frame first), and where its events begin. */
+  private frames: Array<Frame> | undefined
+  private eventBase = 0
 
   constructor(readonly chainId: bigint, genesisSeconds: number, readonly l1AfterBlocks: number) {
     this.latest = { number: 0, timestamp: genesisSeconds }
@@ -180,6 +226,7 @@ export class Chain {
   }
   /** The contract executing changes: unless in a dry run, its state after this block must be recorded. */
   private touch() {
+    this.written?.add(this.self)
     if (this.dryDepth === 0) this.changed(this.self)
     else this.dryTouched?.add(this.self)
   }
@@ -188,7 +235,28 @@ export class Chain {
     this.epoch++
   }
   private emit(event: ChainEvent) {
+    this.frames?.at(-1)?.events.push({ order: this.events.length - this.eventBase, event })
     this.events.push(event)
+  }
+
+  /** Runs `f` as a call; while a simulation traces, as a frame of its trace. */
+  private framed<A>(caller: bigint, to: bigint, selector: bigint, calldata: ReadonlyArray<bigint>, f: () => A, result: (a: A) => ReadonlyArray<bigint>): A {
+    const stack = this.frames
+    if (stack === undefined) return f()
+    const f0 = frame(caller, to, selector, calldata)
+    stack.at(-1)?.calls.push(f0)
+    stack.push(f0)
+    try {
+      const a = f()
+      f0.result = result(a)
+      return a
+    } catch (error) {
+      f0.reverted = true
+      dropEvents(f0)
+      throw error
+    } finally {
+      stack.pop()
+    }
   }
 
   /** Runs `f` at time `now` and keeps nothing (views and simulations). */
@@ -242,9 +310,10 @@ export class Chain {
     const outer = this.self
     this.self = to
     try {
-      return contract.kind === "token"
-        ? callToken(this.context, contract, to, caller, selector, calldata)
-        : callAccount(this.context, contract, to, caller, selector, calldata)
+      return this.framed(caller, to, selector, calldata, () =>
+        contract.kind === "token"
+          ? callToken(this.context, contract, to, caller, selector, calldata)
+          : callAccount(this.context, contract, to, caller, selector, calldata), (r) => r)
     } finally {
       this.self = outer
     }
@@ -257,12 +326,19 @@ export class Chain {
    * transaction did, except, for the account's own invoke, what its validation did (nonce and session count stand,
    * as on Starknet); a failed validation throws `Rejected` after rolling back everything.
    */
-  apply(payload: TxPayload, now: bigint, txNonce: bigint = payload.kind === "invoke" ? payload.nonce : 0n): Array<ChainEvent> {
+  apply(
+    payload: TxPayload,
+    now: bigint,
+    txNonce: bigint = payload.kind === "invoke" ? payload.nonce : 0n,
+    options: { readonly skipValidate?: boolean } = {}
+  ): Array<ChainEvent> {
     const saved = { now: this.now, txNonce: this.txNonce, txHash: this.txHash }
     const start = this.mark()
     let keep = start
     this.now = now
     this.txNonce = txNonce
+    const written = new Set<bigint>()
+    this.written = written
     // The account's own invoke sees its transaction hash; an outside execution's (the relayer's) is not read.
     this.txHash = payload.kind === "invoke" ? this.hashOf(payload) : 0n
     try {
@@ -272,9 +348,10 @@ export class Chain {
         const outer = this.self
         this.self = payload.account
         try {
-          const acc = this.validateInvoke(payload)
+          const acc = this.validateInvoke(payload, options.skipValidate === true)
           keep = this.mark()
-          this.executeInvoke(acc, payload)
+          const calldata = serializeCalls(payload.calls)
+          this.framed(0n, payload.account, S.__execute__, calldata, () => execute(this.context, acc, payload.account, payload), (r) => r)
         } finally {
           this.self = outer
         }
@@ -287,42 +364,94 @@ export class Chain {
       this.now = saved.now
       this.txNonce = saved.txNonce
       this.txHash = saved.txHash
+      // The relayer's nonce is written too, though the relayer is not a contract of this chain.
+      this.lastWritten = written.size + (payload.kind === "outside" ? 1 : 0)
+      this.written = undefined
     }
   }
 
+  /** The gas a transaction used, after `apply` ran it and its events (the fee transfer included) are known. */
+  private gasOf(tx: { readonly calldata: ReadonlyArray<bigint>; readonly payload: TxPayload }, events: number): Gas {
+    return gasOf(tx.calldata.length + (tx.payload.kind === "invoke" ? tx.payload.signature.length : 0), events, this.lastWritten)
+  }
+
   /** The INVOKE v3 hash of the account's own invoke. */
-  hashOf(p: Extract<TxPayload, { kind: "invoke" }>): bigint {
-    return invokeV3Hash(this.chainId, p.account, p.nonce, serializeCalls(p.calls), p.fields)
+  hashOf(p: Invoke): bigint {
+    return invokeV3Hash(this.chainId, p.account, p.nonce, serializeCalls(p.calls), p.fields, p.query === true ? QUERY_VERSION_3 : 3n)
   }
 
   /**
    * The protocol's checks (the account exists, the nonce is its next) and the account's `__validate__` for its own
-   * invoke, then the nonce bump. `__validate__` answering 0 or panicking rejects the transaction.
+   * invoke (unless a simulation skips it), then the nonce bump. `__validate__` answering 0 or panicking rejects the
+   * transaction.
    */
-  private validateInvoke(p: Extract<TxPayload, { kind: "invoke" }>): Account {
+  private validateInvoke(p: Invoke, skipValidate: boolean): Account {
     const acc = this.account(p.account)
     if (acc === undefined) throw new Rejected("Contract not found")
     if (p.nonce !== acc.nonce) throw new Rejected(`Invalid transaction nonce: expected ${acc.nonce}, got ${p.nonce}`, 52)
-    // In validate mode Starknet gives the block timestamp rounded down to the hour: expiry checks here are coarse.
-    const now = this.now
-    this.now = now - now % 3600n
-    let answer: bigint
-    try {
-      answer = validate(this.context, acc, p.account, p)
-    } catch (error) {
-      if (error instanceof Revert) throw new Rejected(`Account validation failed: ${error.reason}`)
-      throw error
-    } finally {
-      this.now = now
+    if (!skipValidate) {
+      // In validate mode Starknet gives the block timestamp rounded down to the hour: expiry checks here are coarse.
+      const now = this.now
+      this.now = now - now % 3600n
+      let answer: bigint
+      try {
+        answer = this.framed(0n, p.account, S.__validate__, serializeCalls(p.calls), () => validate(this.context, acc, p.account, p), (a) => [a])
+      } catch (error) {
+        if (error instanceof Revert) throw new Rejected(`Account validation failed: ${error.reason}`, 55, error.reason)
+        throw error
+      } finally {
+        this.now = now
+      }
+      if (answer !== VALID_FELT) throw new Rejected("Account validation failed: __validate__ returned 0")
     }
-    if (answer !== VALID_FELT) throw new Rejected("Account validation failed: __validate__ returned 0")
     this.setField(acc, "nonce", acc.nonce + 1n)
     return acc
   }
 
-  /** The account's `__execute__`, called by the protocol. */
-  private executeInvoke(acc: Account, p: Extract<TxPayload, { kind: "invoke" }>) {
-    execute(this.context, acc, p.account, p)
+  /**
+   * Simulates the account's own invokes in order on `state` at `timestamp` (each sees what the previous did) and
+   * keeps nothing: validation (unless skipped) and execution by the account's rules, traced call by call. A
+   * transaction whose validation fails ends the simulation: its index and why. One that reverts in `__execute__`
+   * is simulated as reverted, and what its validation did stands for the next.
+   */
+  simulate(
+    state: State,
+    timestamp: bigint,
+    payloads: ReadonlyArray<Invoke>,
+    skipValidate: boolean
+  ): { readonly simulated: ReadonlyArray<Simulated> } | { readonly index: number; readonly error: Rejected } {
+    return this.viewAt(state, timestamp, () => {
+      const simulated: Array<Simulated> = []
+      for (const [index, p] of payloads.entries()) {
+        const root = frame(0n, 0n, 0n, [])
+        this.frames = [root]
+        this.eventBase = this.events.length
+        let events: Array<ChainEvent>
+        let revertReason: string | undefined
+        try {
+          events = this.apply(p, timestamp, p.nonce, { skipValidate })
+        } catch (error) {
+          if (error instanceof Rejected) return { index, error }
+          if (!(error instanceof Revert)) throw error
+          revertReason = error.reason
+          events = []
+        } finally {
+          this.frames = undefined
+        }
+        const [validate, execute] = skipValidate ? [undefined, root.calls[0]!] : [root.calls[0], root.calls[1]!]
+        const fee = this.feeTransfer(p.account)
+        const feeTransfer = { ...frame(p.account, STRK, S.transfer, [SEQUENCER_ADDRESS, 0n, 0n]), result: [1n], events: [{ order: 0, event: fee }] }
+        const all = [...events, fee]
+        simulated.push({
+          ...(validate !== undefined ? { validate } : {}),
+          execute: revertReason === undefined ? execute : { revertReason },
+          feeTransfer,
+          events: all,
+          gas: this.gasOf({ calldata: serializeCalls(p.calls), payload: p }, all.length)
+        })
+      }
+      return { simulated }
+    })
   }
 
   /**
@@ -342,11 +471,12 @@ export class Chain {
         for (const tx of this.pending) {
           if (tx.holdUntil >= next) continue
           try {
-            const events = this.apply(tx.payload, BigInt(timestamp), tx.nonce)
-            outcomes.set(tx, { execution: "SUCCEEDED", events: [...events, this.feeTransfer(tx)] })
+            const events = [...this.apply(tx.payload, BigInt(timestamp), tx.nonce), this.feeTransfer(tx.sender)]
+            outcomes.set(tx, { execution: "SUCCEEDED", events, gas: this.gasOf(tx, events.length) })
           } catch (error) {
-            if (error instanceof Revert) outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason, events: [this.feeTransfer(tx)] })
-            else if (!(error instanceof Rejected)) throw error
+            if (error instanceof Revert) {
+              outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason, events: [this.feeTransfer(tx.sender)], gas: this.gasOf(tx, 1) })
+            } else if (!(error instanceof Rejected)) throw error
           }
         }
         // Untouched contracts are shared with the present; the touched ones are copied before the rollback.
@@ -366,8 +496,8 @@ export class Chain {
   }
 
   /** The fee transfer that ends every receipt: the devnet's gas is free, so it moves 0 STRK to the sequencer. */
-  private feeTransfer(tx: Tx): ChainEvent {
-    return { fromAddress: STRK, keys: [EVENT.Transfer, tx.sender, SEQUENCER_ADDRESS], data: [0n, 0n] }
+  private feeTransfer(sender: bigint): ChainEvent {
+    return { fromAddress: STRK, keys: [EVENT.Transfer, sender, SEQUENCER_ADDRESS], data: [0n, 0n] }
   }
 
   /**
@@ -434,7 +564,8 @@ export class Chain {
       // included, never a status (there is no REJECTED in RPC 0.9).
       if (tx.rejected !== undefined) continue
       // The fee transfer ends every receipt, reverted ones too: the devnet's gas is free, so it moves 0 STRK.
-      tx.events = [...tx.events, this.feeTransfer(tx)]
+      tx.events = [...tx.events, this.feeTransfer(tx.sender)]
+      tx.gas = this.gasOf(tx, tx.events.length)
       tx.blockNumber = number
       included.push(tx)
     }

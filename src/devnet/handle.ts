@@ -19,7 +19,7 @@ const U64 = 2n ** 64n
 const U128 = 2n ** 128n
 
 /** The chain's payload of an invoke; a bound or tip out of its range is a defect, as a malformed hash would be. */
-const invokePayload = (params: InvokeParams) =>
+export const invokePayload = (params: InvokeParams) =>
   Effect.suspend(() => {
     const zero = ZERO_FEE_FIELDS.resourceBounds.l1Gas
     const b = params.resourceBounds ?? { l1Gas: zero, l2Gas: zero, l1DataGas: zero }

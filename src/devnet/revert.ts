@@ -14,5 +14,6 @@ export class Revert {
  * (`VALIDATION_FAILURE`).
  */
 export class Rejected {
-  constructor(readonly reason: string, readonly code: 52 | 55 = 55) {}
+  /** `panic`: the account's own panic in `__validate__`, when that is why. */
+  constructor(readonly reason: string, readonly code: 52 | 55 = 55, readonly panic?: string) {}
 }

@@ -22,6 +22,7 @@ export const S = {
   get_spending_policy: sel("get_spending_policy"),
   execute_from_outside_v2: sel("execute_from_outside_v2"),
   __execute__: sel("__execute__"),
+  __validate__: sel("__validate__"),
   set_public_key: sel("set_public_key"),
   setPublicKey: sel("setPublicKey"),
   upgrade: sel("upgrade"),

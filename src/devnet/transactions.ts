@@ -48,6 +48,11 @@ export type TxPayload =
     readonly signature: ReadonlyArray<bigint>
     readonly nonce: bigint
     readonly fields: InvokeV3Fields
+    /**
+     * A query version (`2^128 + 3`): what fee estimates and simulations send. It is hashed with that version, so
+     * its signature can never be replayed as the transaction itself.
+     */
+    readonly query?: boolean
   }
 
 export interface Tx {
@@ -66,9 +71,39 @@ export interface Tx {
   /** Dropped at inclusion because its validation failed (the state moved since it was accepted). */
   rejected?: string
   events: Array<ChainEvent>
+  /** The gas it used when its block closed (the devnet's model, `gasOf`). */
+  gas?: Gas
   blockNumber?: number
   holdUntil: number
 }
+
+/** Gas a transaction used, by resource. */
+export interface Gas {
+  readonly l1Gas: bigint
+  readonly l1DataGas: bigint
+  readonly l2Gas: bigint
+}
+
+/**
+ * The devnet's gas model, deterministic and simple: L2 gas of 100,000 per transaction (validation and the
+ * protocol's checks), 1,000 per felt of calldata and signature and 2,000 per event; L1 data gas of 128 per
+ * contract whose storage the transaction wrote (its share of the state diff); no L1 gas (no messages to L1).
+ * Every price is zero (block headers say so), so every fee is 0.
+ */
+export const gasOf = (felts: number, events: number, written: number): Gas => ({
+  l1Gas: 0n,
+  l1DataGas: 128n * BigInt(written),
+  l2Gas: 100_000n + 1_000n * BigInt(felts) + 2_000n * BigInt(events)
+})
+
+/** The price of each resource, in FRI per unit: the devnet charges no gas. */
+export const GAS_PRICES: Gas = { l1Gas: 0n, l1DataGas: 0n, l2Gas: 0n }
+
+/** What gas costs at `GAS_PRICES`, in FRI. */
+export const feeOf = (g: Gas) => g.l1Gas * GAS_PRICES.l1Gas + g.l1DataGas * GAS_PRICES.l1DataGas + g.l2Gas * GAS_PRICES.l2Gas
+
+/** The version a fee estimate or a simulation sends for an INVOKE v3 (`2^128 + 3`). */
+export const QUERY_VERSION_3 = (1n << 128n) + 3n
 
 const INVOKE_PREFIX = encodeShortString("invoke")
 /** Resource names of an INVOKE v3's bounds, as SNIP-8 encodes them (`name << 192 | max_amount << 128 | max_price`). */
@@ -90,11 +125,12 @@ export const invokeV3Hash = (
   sender: bigint,
   nonce: bigint,
   calldata: ReadonlyArray<bigint>,
-  fields: InvokeV3Fields = ZERO_FEE_FIELDS
+  fields: InvokeV3Fields = ZERO_FEE_FIELDS,
+  version: bigint = 3n
 ): bigint =>
   poseidon([
     INVOKE_PREFIX,
-    3n,
+    version,
     sender,
     fields === ZERO_FEE_FIELDS ? (zeroFeeHash ??= feeHash(fields)) : feeHash(fields),
     poseidon(fields.paymasterData),

@@ -6,9 +6,10 @@ import { Effect, Schema } from "effect"
 import { pedersen } from "@scure/starknet"
 import { toHex, U128_MAX } from "../../internal/felt.js"
 import type { Account } from "../account.js"
+import type { State } from "../chain.js"
 import { Revert } from "../revert.js"
 import type { Token } from "../token.js"
-import type { ChainEvent, Tx } from "../transactions.js"
+import { type ChainEvent, feeOf, type Gas, GAS_PRICES, type Tx } from "../transactions.js"
 import { selectorOfName } from "../../internal/stark.js"
 import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
 import { type Node, txView } from "../node.js"
@@ -33,6 +34,8 @@ export const toBlockId = (id: typeof BlockId.Type): DevnetBlockId =>
 
 export const blockNotFound = new WireError(24, "Block not found")
 
+const price = (fri: bigint) => ({ price_in_fri: hex(fri), price_in_wei: "0x0" })
+
 /** `BLOCK_HEADER` and `status`; the devnet charges no gas, so every price is zero. */
 export const blockHeader = (b: DevnetBlock) => ({
   status: b.status,
@@ -42,9 +45,9 @@ export const blockHeader = (b: DevnetBlock) => ({
   new_root: "0x0",
   timestamp: b.timestamp,
   sequencer_address: "0x0",
-  l1_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-  l2_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
-  l1_data_gas_price: { price_in_fri: "0x0", price_in_wei: "0x0" },
+  l1_gas_price: price(GAS_PRICES.l1Gas),
+  l2_gas_price: price(GAS_PRICES.l2Gas),
+  l1_data_gas_price: price(GAS_PRICES.l1DataGas),
   l1_da_mode: "BLOB",
   starknet_version: "0.14.0"
 })
@@ -95,7 +98,7 @@ const receiptOf = (node: Node, tx: Tx) => {
   const status = node.statusOf(tx)
   const block = tx.blockNumber === undefined ? undefined : node.chain.blocks.get(tx.blockNumber)
   return {
-    ...receiptFields(tx),
+    ...receiptFields(tx, tx.gas),
     execution_status: status.executionStatus,
     finality_status: status.finalityStatus,
     ...(tx.revertReason !== undefined ? { revert_reason: tx.revertReason } : {}),
@@ -110,33 +113,39 @@ interface BlockView {
   readonly receipt: (t: DevnetTx) => object
 }
 const eventOf = (e: ChainEvent) => ({ from_address: hex(e.fromAddress), keys: e.keys.map(hex), data: e.data.map(hex) })
-/** What every receipt of the devnet has: gas is free, no messages to L1. */
-const receiptFields = (tx: Tx) => ({
+/** What every receipt of the devnet has: the gas the model gives at its prices (zero), no messages to L1. */
+const receiptFields = (tx: Tx, gas: Gas = ZERO_GAS) => ({
   type: "INVOKE",
   transaction_hash: hex(tx.hash),
-  actual_fee: { amount: "0x0", unit: "FRI" },
+  actual_fee: { amount: hex(feeOf(gas)), unit: "FRI" },
   messages_sent: [],
-  execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+  execution_resources: { l1_gas: Number(gas.l1Gas), l1_data_gas: Number(gas.l1DataGas), l2_gas: Number(gas.l2Gas) }
 })
+const ZERO_GAS: Gas = { l1Gas: 0n, l1DataGas: 0n, l2Gas: 0n }
+
+const numberOfBlock = (node: Node, id: typeof BlockId.Type) =>
+  Effect.suspend(() => {
+    const n = node.blockNumberOf(toBlockId(id))
+    return n === undefined ? Effect.fail(blockNotFound) : Effect.succeed(n)
+  })
+
+/** The state after block `id` and that block's timestamp, as readers see them (at `pre_confirmed`, after the block being built). */
+export const stateAtBlock = (node: Node, id: typeof BlockId.Type): Effect.Effect<{ readonly state: State; readonly timestamp: number }, WireError> =>
+  Effect.suspend(() => {
+    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
+    if (pre !== undefined) return Effect.succeed({ state: pre.state, timestamp: pre.timestamp })
+    return Effect.flatMap(numberOfBlock(node, id), (n) => {
+      const state = n === node.readBlock() && node.lagged() === undefined ? node.chain.contracts : node.chain.stateAt(n)
+      return state === undefined
+        ? Effect.fail(new WireError(24, "Block not found", `the state of block ${n} is no longer kept`))
+        : Effect.succeed({ state, timestamp: node.chain.blocks.get(n)!.timestamp })
+    })
+  })
 
 export const chainMethods = (node: Node): Methods => {
   const { chain } = node
-  const numberOf = (id: typeof BlockId.Type) =>
-    Effect.suspend(() => {
-      const n = node.blockNumberOf(toBlockId(id))
-      return n === undefined ? Effect.fail(blockNotFound) : Effect.succeed(n)
-    })
-  /** The state after block `id` and that block's timestamp, as readers see them. */
-  const stateAt = (id: typeof BlockId.Type) => {
-    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
-    if (pre !== undefined) return Effect.succeed({ state: pre.state, timestamp: pre.timestamp })
-    return Effect.flatMap(numberOf(id), (n) => {
-      const state = n === node.readBlock() && node.lagged() === undefined ? chain.contracts : chain.stateAt(n)
-      return state === undefined
-        ? Effect.fail(new WireError(24, "Block not found", `the state of block ${n} is no longer kept`))
-        : Effect.succeed({ state, timestamp: chain.blocks.get(n)!.timestamp })
-    })
-  }
+  const numberOf = (id: typeof BlockId.Type) => numberOfBlock(node, id)
+  const stateAt = (id: typeof BlockId.Type) => stateAtBlock(node, id)
   const contractAt = (id: typeof BlockId.Type, address: string) =>
     Effect.flatMap(stateAt(id), ({ state }) => {
       const contract = state.get(BigInt(address))
@@ -172,7 +181,7 @@ export const chainMethods = (node: Node): Methods => {
           const tx = chain.txs.get(BigInt(t.transactionHash))!
           const outcome = pre.outcomes.get(tx)!
           return {
-            ...receiptFields(tx),
+            ...receiptFields(tx, outcome.gas),
             execution_status: outcome.execution,
             finality_status: "PRE_CONFIRMED",
             ...(outcome.revertReason !== undefined ? { revert_reason: outcome.revertReason } : {}),

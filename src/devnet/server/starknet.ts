@@ -4,13 +4,14 @@
  */
 import { Effect, Schema } from "effect"
 import type { RpcError, TransactionNotFound } from "../../Errors.js"
-import { parseCallArray } from "../../OutsideExecution.js"
 import { Address, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { BlockId, blockHeader, chainMethods } from "./chain.js"
+import { BroadcastedInvoke, callsOf, invokeParams } from "./invoke.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
+import { simulationMethods } from "./simulate.js"
 
 export { BlockId }
 const blockId = Schema.optionalWith(BlockId, { default: () => "latest" as const })
@@ -21,32 +22,6 @@ const FunctionCall = Schema.Struct({
   entry_point_selector: Felt,
   calldata: Schema.optionalWith(Schema.Array(Felt), { default: () => [] })
 })
-
-const below = (bits: bigint, name: string) =>
-  Felt.pipe(Schema.filter((v) => BigInt(v) < 1n << bits, { message: () => `a ${name}` }))
-const U64 = below(64n, "u64")
-const ResourceBounds = Schema.Struct({ max_amount: U64, max_price_per_unit: below(128n, "u128") })
-const DaMode = Schema.Literal("L1", "L2")
-/**
- * `BROADCASTED_INVOKE_TXN` of spec 0.9 (`INVOKE_TXN_V3`, `@starknet-io/starknet-types-09` `api/components`). The
- * version is read as a felt so that another one is error 61, not -32602. Fields of later specs (0.10's
- * `proof_facts`) are not read.
- */
-const BroadcastedInvoke = Schema.Struct({
-  type: Schema.Literal("INVOKE"),
-  sender_address: Address,
-  calldata: Schema.Array(Felt),
-  version: Felt,
-  signature: Schema.Array(Felt),
-  nonce: Felt,
-  resource_bounds: Schema.Struct({ l1_gas: ResourceBounds, l1_data_gas: ResourceBounds, l2_gas: ResourceBounds }),
-  tip: U64,
-  paymaster_data: Schema.Array(Felt),
-  account_deployment_data: Schema.Array(Felt),
-  nonce_data_availability_mode: DaMode,
-  fee_data_availability_mode: DaMode
-})
-const bound = (b: typeof ResourceBounds.Type) => ({ maxAmount: BigInt(b.max_amount), maxPricePerUnit: BigInt(b.max_price_per_unit) })
 
 export const starknetMethods = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
@@ -125,22 +100,9 @@ export const starknetMethods = Effect.gen(function*() {
     // nonce) and never included when validation fails.
     starknet_addInvokeTransaction: method(["invoke_transaction"], Schema.Struct({ invoke_transaction: BroadcastedInvoke }), ({ invoke_transaction: tx }) => {
       if (BigInt(tx.version) !== 3n) return Effect.fail(new WireError(61, "the transaction version is not supported"))
-      const parsed = parseCallArray(tx.calldata)
-      if (parsed === undefined || parsed.end !== tx.calldata.length) {
-        return Effect.fail(new WireError(55, "Account validation failed", "Failed to deserialize param #1"))
-      }
-      return devnet.invoke({
-        account: tx.sender_address,
-        calls: parsed.calls,
-        signature: tx.signature,
-        nonce: BigInt(tx.nonce),
-        resourceBounds: { l1Gas: bound(tx.resource_bounds.l1_gas), l2Gas: bound(tx.resource_bounds.l2_gas), l1DataGas: bound(tx.resource_bounds.l1_data_gas) },
-        tip: BigInt(tx.tip),
-        paymasterData: tx.paymaster_data,
-        accountDeploymentData: tx.account_deployment_data,
-        nonceDataAvailabilityMode: tx.nonce_data_availability_mode,
-        feeDataAvailabilityMode: tx.fee_data_availability_mode
-      }).pipe(
+      const calls = callsOf(tx)
+      if (calls === undefined) return Effect.fail(new WireError(55, "Account validation failed", "Failed to deserialize param #1"))
+      return devnet.invoke(invokeParams(tx, calls)).pipe(
         Effect.map((transaction_hash) => ({ transaction_hash })),
         Effect.catchAll((e) =>
           Effect.fail(
@@ -158,5 +120,5 @@ export const starknetMethods = Effect.gen(function*() {
     )
   }
   // A devnet of this package answers the reads its node holds (blocks by any id, ...); a fake handle has none.
-  return node === undefined ? methods : { ...methods, ...chainMethods(node) }
+  return node === undefined ? methods : { ...methods, ...chainMethods(node), ...simulationMethods(node) }
 })
