@@ -723,9 +723,12 @@ const submitOnce = <E, R, E2, R2>(
  * other exit gives it back: a refusal, a fault, an interruption, a defect.
  */
 const keepsReservation = (exit: Exit.Exit<{ readonly raced: boolean; readonly shared: boolean }, unknown>) =>
-  Exit.isSuccess(exit)
-    ? !exit.value.raced || exit.value.shared
-    : Option.exists(Cause.failureOption(exit.cause), (e) => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "OutcomeUnknown")
+  Exit.isSuccess(exit) ? !exit.value.raced || exit.value.shared : failedUnknown(exit)
+
+/** An exit that failed with `OutcomeUnknown`: what it submitted may have been sent. */
+const failedUnknown = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) &&
+  Option.exists(Cause.failureOption(exit.cause), (e) => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "OutcomeUnknown")
 
 const newKey = (prefix: string) => `${prefix}${globalThis.crypto.randomUUID()}`
 
@@ -835,28 +838,33 @@ const fenceSpan = (options: Options) =>
   Effect.map(windowOptions(options), ({ tolerance, validity }) => (Math.max(validity, 600) + tolerance + 60) * 1000)
 
 /**
- * Runs an owner change that can revive the session's refused payloads (a re-registration, a loosened spending
- * policy) behind a fence (`Ledger.fence`): set before the replay guard reads the session's payloads, so that an
- * execute recording a payload meanwhile either is seen by the guard or sees the fence and waits for the change to
- * be decided before sending. The fence stays once the change may have been sent (its outcome clears it), and is
- * lifted on every other exit.
+ * An owner change that can revive the session's refused payloads (a re-registration, a loosened spending policy),
+ * behind a fence (`Ledger.fence`) set before the replay guard reads the payloads it could revive (those `which`
+ * keeps): an execute recording a payload meanwhile either is seen by the guard or sees the fence and waits for the
+ * change to be decided before sending. The fence stays once the change may have been sent (its outcome clears it),
+ * and is lifted on every other exit.
  */
-const behindFence = <A, E, R>(
+const revivingChange = (
+  params: { readonly encryptKey: Pin; readonly wallet: unknown },
   session: SessionRef,
-  idempotencyKey: string,
-  options: Options,
-  change: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | InvalidInput | LedgerError, R | Ledger> =>
+  entrypoint: "add_or_update_session_key" | "set_spending_policy" | "remove_spending_policy",
+  calldata: ReadonlyArray<Felt>,
+  allowedEntrypoints: ReadonlyArray<Felt> | undefined,
+  options: RegisterOptions,
+  which?: (p: Payment) => boolean
+) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
+    const idempotencyKey = newKey(`${entrypoint}:`)
     const span = yield* fenceSpan(options)
     const now = yield* Clock.currentTimeMillis
     yield* ledger.fence(session, { idempotencyKey, until: now + span })
-    return yield* change.pipe(
+    return yield* Effect.zipRight(
+      guardReplays(session.wallet, session.sessionPublicKey, options, which),
+      ownerSubmit(params, entrypoint, calldata, session.sessionPublicKey, allowedEntrypoints, options, idempotencyKey)
+    ).pipe(
       Effect.onExit((exit) =>
-        Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => (e as { _tag?: unknown } | undefined)?._tag === "OutcomeUnknown")
-          ? Effect.void
-          : ledger.clearFence(session, idempotencyKey).pipe(Effect.ignoreLogged)
+        Exit.isSuccess(exit) || failedUnknown(exit) ? Effect.void : ledger.clearFence(session, idempotencyKey).pipe(Effect.ignoreLogged)
       )
     )
   })
@@ -944,23 +952,13 @@ export const register = (
         return yield* invalid("sessionConfig.validUntil", `validUntil ${config.validUntil} is beyond the session key's own ${session.validUntil}`)
       }
     }
-    const idempotencyKey = newKey("add_or_update_session_key:")
-    return yield* behindFence(
+    return yield* revivingChange(
+      params,
       { wallet: wallet.publicKey, sessionPublicKey: config.sessionPublicKey },
-      idempotencyKey,
-      options,
-      Effect.zipRight(
-        guardReplays(wallet.publicKey, config.sessionPublicKey, options),
-        ownerSubmit(
-          params,
-          "add_or_update_session_key",
-          addOrUpdateSessionKeyCalldata(config),
-          config.sessionPublicKey,
-          config.allowedEntrypoints,
-          options,
-          idempotencyKey
-        )
-      )
+      "add_or_update_session_key",
+      addOrUpdateSessionKeyCalldata(config),
+      config.allowedEntrypoints,
+      options
     )
   }).pipe(Effect.withSpan("Sessions.register"))
 
@@ -1404,16 +1402,7 @@ const policyChange = (
     const revivable = (p: Payment) =>
       (p.status === "refused" || p.status === "reverted") && SPENDING_REFUSAL.test(p.reason ?? "") &&
       p.calls.some((call) => BigInt(call.contractAddress) === BigInt(token) && TRACKED_SELECTORS.has(BigInt(callSelector(call))))
-    const idempotencyKey = newKey(`${entrypoint}:`)
-    return yield* behindFence(
-      { wallet, sessionPublicKey },
-      idempotencyKey,
-      options,
-      Effect.zipRight(
-        guardReplays(wallet, sessionPublicKey, options, revivable),
-        ownerSubmit(params, entrypoint, calldata, sessionPublicKey, undefined, options, idempotencyKey)
-      )
-    )
+    return yield* revivingChange(params, { wallet, sessionPublicKey }, entrypoint, calldata, undefined, options, revivable)
   })
 
 /** A refused policy input carries the SDK's code for it. */
