@@ -259,6 +259,20 @@ export class Chain {
     }
   }
 
+  /**
+   * Runs the pending transactions in order at `now`, each outcome as it comes (inside a dry run: the state a new
+   * transaction is validated against).
+   */
+  applyPending(now: bigint) {
+    for (const tx of this.pending) {
+      try {
+        this.apply(tx.payload, now, tx.nonce)
+      } catch (error) {
+        if (!(error instanceof Revert) && !(error instanceof Rejected)) throw error
+      }
+    }
+  }
+
   /** Runs `f` at time `now` and keeps nothing (views and simulations). */
   dryRun<A>(now: bigint, f: () => A): A {
     const saved = this.now

@@ -286,4 +286,40 @@ describe("the owner's direct invoke is signed over the INVOKE v3 transaction has
       expect(charged.result[0].fee_estimation).toMatchObject({ l2_gas_consumed: "0x1b198", unit: "FRI" })
       expect(yield* devnet.balanceOf(USDC, BOB)).toBe(0n)
     })))
+  it.live("two starknet.js invokes from one account in one block: a nonce a pending one holds is 52; the pending nonce (pre_confirmed) lands", () =>
+    withDevnet(Effect.gen(function*() {
+      const { address, devnet, key } = yield* wallet
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const { provider } = recording(url, { specVersion: "0.9.0" })
+      const owner = new Account({ provider, address, signer: hex(key), cairoVersion: "1" })
+      const call = (amount: string) => ({ contractAddress: USDC, entrypoint: "transfer", calldata: [BOB, amount, "0"] })
+      const first = yield* Effect.promise(() => owner.execute(call("4")))
+      const rpc = rpcAt(url)
+      expect((yield* rpc("starknet_getNonce", { block_id: "pre_confirmed", contract_address: address })).result).toBe("0x1")
+      expect((yield* rpc("starknet_getNonce", { block_id: "latest", contract_address: address })).result).toBe("0x0")
+      // starknet.js 10.8 reads the nonce at its provider's block (default latest): 0 again, which the first holds.
+      // A node refuses it (52), as the devnet now does; before, it was accepted and silently dropped at closing.
+      const again = yield* Effect.promise(() => owner.execute(call("6")).then(() => undefined, (e: unknown) => e as any))
+      expect(again?.baseError?.code).toBe(52)
+      // Reading at pre_confirmed, it signs with nonce 1, which the node accepts after the pending one.
+      const pending = new Account({ provider: recording(url, { specVersion: "0.9.0", blockIdentifier: "pre_confirmed" }).provider, address, signer: hex(key), cairoVersion: "1" })
+      const second = yield* Effect.promise(() => pending.execute(call("6")))
+      // A nonce already taken by a pending transaction, or one past the pending ones, is still 52.
+      const bound = { max_amount: "0x0", max_price_per_unit: "0x0" }
+      for (const nonce of ["0x1", "0x3"]) {
+        const refused = yield* rpc("starknet_addInvokeTransaction", {
+          invoke_transaction: {
+            type: "INVOKE", sender_address: address, calldata: ["0x0"], version: "0x3", signature: ["0x1", "0x2"], nonce,
+            resource_bounds: { l1_gas: bound, l2_gas: bound, l1_data_gas: bound }, tip: "0x0", paymaster_data: [], account_deployment_data: [],
+            nonce_data_availability_mode: "L1", fee_data_availability_mode: "L1"
+          }
+        })
+        expect(refused.error?.code).toBe(52)
+      }
+      const block = yield* devnet.mineBlock
+      const hashes = (yield* devnet.block({ blockNumber: block.blockNumber })).transactions.map((t) => BigInt(t.transactionHash))
+      expect(hashes).toEqual([BigInt(first.transaction_hash), BigInt(second.transaction_hash)])
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(10n)
+      expect(BigInt(yield* Effect.promise(() => provider.getNonceForAddress(address, "latest")))).toBe(2n)
+    })))
 })
