@@ -291,15 +291,15 @@ const followTx = (automationId: string, executionId: string, name: string, txHas
         name: `${name}/status/${i}`,
         success: TxState,
         execute: Transactions.getStatus(txHash, { retry: options.retry }).pipe(
+          // Only a final status decides: an outcome in the block being built (PRE_CONFIRMED) can still change.
           Effect.map((status): TxState =>
-            status.finalityStatus === "REJECTED"
+            !Transactions.isFinal(status)
+              ? { _tag: "Pending" }
+              : status.finalityStatus === "REJECTED"
               ? { _tag: "Reverted", reason: "rejected" }
               : status.executionStatus === "REVERTED"
               ? { _tag: "Reverted", reason: "reverted" }
-              : status.executionStatus === "SUCCEEDED" &&
-                  (status.finalityStatus === "ACCEPTED_ON_L2" || status.finalityStatus === "ACCEPTED_ON_L1")
-              ? { _tag: "Succeeded" }
-              : { _tag: "Pending" }
+              : { _tag: "Succeeded" }
           ),
           // Not seen yet, or the node is away: look again later.
           Effect.catchAll(() => Effect.succeed<TxState>({ _tag: "Pending" }))

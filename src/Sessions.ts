@@ -370,9 +370,10 @@ const findTransaction = (payment: Payment, cursor: Ref.Ref<number>, retry: Optio
           rpc.getTransactionReceipt(tx.transactionHash).pipe(Effect.catchTag("TransactionNotFound", () => Effect.succeed(undefined))),
           retry
         )
-        if (receipt?.executionStatus === "SUCCEEDED") return tx.transactionHash
-        // A node that served the block may be ahead of the one asked for the receipt: look at these blocks again.
-        if (receipt === undefined) unknown = true
+        if (receipt !== undefined && Transactions.isFinal(receipt) && receipt.executionStatus === "SUCCEEDED") return tx.transactionHash
+        // A node that served the block may be ahead of the one asked for the receipt (which does not know it, or
+        // has it only pre-confirmed): look at these blocks again.
+        if (receipt === undefined || !Transactions.isFinal(receipt)) unknown = true
       }
       if (unknown) return undefined
       yield* Ref.set(cursor, from + numbers.length)

@@ -247,7 +247,15 @@ export interface WaitOptions {
   readonly retry?: Schedule.Schedule<unknown, RpcError>
 }
 
-const isFinal = (status: TransactionStatus) =>
+/**
+ * Whether a status is final: `REJECTED`, or an execution status in a closed block (`ACCEPTED_ON_L2` or
+ * `ACCEPTED_ON_L1`). A `PRE_CONFIRMED` outcome is not: the block being built can still change, and a transaction
+ * that reverts there may run when its block closes (or the reverse).
+ *
+ * @since 0.2.0
+ * @category waiting
+ */
+export const isFinal = (status: TransactionStatus): boolean =>
   status.finalityStatus === "REJECTED" ||
   (status.executionStatus !== undefined &&
     (status.finalityStatus === "ACCEPTED_ON_L2" || status.finalityStatus === "ACCEPTED_ON_L1"))

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net"
 import { FetchHttpClient, Headers } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted, Schedule, Tracer } from "effect"
-import { Chipi, Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
+import { Chipi, Crypto, Devnet, Errors, Paymaster, Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 
 const PIN = "735911"
@@ -398,6 +398,35 @@ describe("Starknet RPC 0.9 error shapes (@starknet-io/starknet-types-09 api/erro
       const receipt = yield* rpc.getTransactionReceipt(hash as Schemas.TxHash)
       expect(receipt.revertReason).toBe("Spending: exceeds per-call")
     }))
+
+  it.live("a PRE_CONFIRMED receipt (TXN_RECEIPT_WITH_BLOCK_INFO without block_hash) is read, and a wait does not take it as final", () =>
+    Effect.gen(function*() {
+      const hash = "0x" + "34".repeat(31)
+      const url = yield* fakeNode({
+        starknet_getTransactionStatus: { result: { finality_status: "PRE_CONFIRMED", execution_status: "SUCCEEDED" } },
+        starknet_getTransactionReceipt: {
+          result: {
+            type: "INVOKE",
+            transaction_hash: hash,
+            actual_fee: { amount: "0x0", unit: "FRI" },
+            finality_status: "PRE_CONFIRMED",
+            execution_status: "SUCCEEDED",
+            block_number: 9,
+            messages_sent: [],
+            events: [{ from_address: STARKNET_CONTRACTS.STRK.contractAddress, keys: ["0x99"], data: ["0x0", "0x0"] }],
+            execution_resources: { l1_gas: 0, l1_data_gas: 0, l2_gas: 0 }
+          }
+        }
+      })
+      const rpc = yield* StarknetRpc.makeHttp({ url }).pipe(Effect.provide(FetchHttpClient.layer))
+      const receipt = yield* rpc.getTransactionReceipt(hash as Schemas.TxHash)
+      expect(receipt).toMatchObject({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED", blockNumber: 9 })
+      expect(Transactions.isFinal(receipt)).toBe(false)
+      const waited = yield* Effect.flip(
+        Transactions.wait(hash, { schedule: Schedule.spaced("100 millis").pipe(Schedule.compose(Schedule.recurs(2))), timeout: "5 seconds" }).pipe(Effect.provideService(StarknetRpc.StarknetRpc, rpc))
+      )
+      expect(waited._tag).toBe("Timeout")
+    }).pipe(Effect.scoped))
 
   it.scoped("Chipi's status route relaying a node's trace gives the account's reason", () =>
     Effect.gen(function*() {

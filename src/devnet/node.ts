@@ -8,7 +8,7 @@ import { STARKNET_CONTRACTS, SN_SEPOLIA } from "../Constants.js"
 import { TransactionNotFound } from "../Errors.js"
 import { parseNumeric, toHex, typedDataScalar } from "../internal/felt.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
-import { Chain, type PreConfirmed, type State } from "./chain.js"
+import { Chain, type Outcome, type PreConfirmed, type State } from "./chain.js"
 import { type Tx, ZERO_FEE_FIELDS } from "./transactions.js"
 import type { FaultGate } from "./faults.js"
 import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
@@ -33,6 +33,16 @@ export const txView = (tx: Tx): DevnetBlock["transactions"][number] => {
   }
 }
 
+/**
+ * What a receipt of a transaction shows as readers see it: its outcome and the block it is in, a closed one (with
+ * its hash) or the block being built (`PRE_CONFIRMED`, no hash: `TXN_RECEIPT_WITH_BLOCK_INFO` of spec 0.9).
+ */
+export interface ReceiptView extends Outcome {
+  readonly finalityStatus: TransactionStatus["finalityStatus"]
+  readonly blockNumber: number
+  readonly blockHash?: bigint
+}
+
 export interface Node {
   readonly chain: Chain
   readonly chainId: bigint
@@ -54,6 +64,8 @@ export interface Node {
   readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint) => TxHash
   readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
   readonly statusOf: (tx: Tx) => TransactionStatus
+  /** The receipt readers see; `undefined` while the transaction has no outcome they can see (RECEIVED, or lagging). */
+  readonly receiptOf: (tx: Tx) => ReceiptView | undefined
   /**
    * The block being built as readers of the present see it (the pending transactions due in it, run in order at
    * the time it would close now); `undefined` for a lagging reader, who sees the latest closed block instead.
@@ -167,6 +179,26 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       }
     }
 
+    const receiptOf = (tx: Tx): ReceiptView | undefined => {
+      const status = statusOf(tx)
+      if (status.executionStatus === undefined) return undefined
+      if (status.finalityStatus === "PRE_CONFIRMED") {
+        const pre = preConfirmed()
+        const outcome = pre?.outcomes.get(tx)
+        return pre === undefined || outcome === undefined ? undefined : { ...outcome, finalityStatus: "PRE_CONFIRMED", blockNumber: pre.number }
+      }
+      const block = chain.blocks.get(tx.blockNumber!)!
+      return {
+        finalityStatus: status.finalityStatus,
+        execution: tx.execution!,
+        ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {}),
+        events: tx.events,
+        gas: tx.gas!,
+        blockNumber: block.number,
+        blockHash: block.hash
+      }
+    }
+
     const blockNumberOf = (id: BlockId): number | undefined => {
       const visible = readBlock()
       const n = id === "latest" || id === "pre_confirmed"
@@ -223,6 +255,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       enqueue,
       findTx,
       statusOf,
+      receiptOf,
       preConfirmed,
       blockNumberOf,
       block,

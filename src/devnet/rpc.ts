@@ -65,15 +65,16 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
       request(
         "starknet_getTransactionReceipt",
         Effect.flatMap(node.findTx(txHash), (tx): Effect.Effect<Receipt, TransactionNotFound> => {
-          const status = node.statusOf(tx)
-          if (status.executionStatus === undefined) return Effect.fail(new TransactionNotFound({ txHash }))
+          // In the block being built: a PRE_CONFIRMED receipt with the outcome it has there (not final).
+          const r = node.receiptOf(tx)
+          if (r === undefined) return Effect.fail(new TransactionNotFound({ txHash }))
           return Effect.succeed({
             transactionHash: felt(tx.hash) as TxHash,
-            finalityStatus: status.finalityStatus,
-            executionStatus: status.executionStatus,
-            ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {}),
-            events: tx.events.map((e) => ({ fromAddress: felt(e.fromAddress), keys: e.keys.map(felt), data: e.data.map(felt) })),
-            ...(tx.blockNumber !== undefined ? { blockNumber: tx.blockNumber } : {})
+            finalityStatus: r.finalityStatus,
+            executionStatus: r.execution,
+            ...(r.revertReason !== undefined ? { revertReason: r.revertReason } : {}),
+            events: r.events.map((e) => ({ fromAddress: felt(e.fromAddress), keys: e.keys.map(felt), data: e.data.map(felt) })),
+            blockNumber: r.blockNumber
           })
         })
       ),

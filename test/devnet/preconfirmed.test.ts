@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Constants, Devnet, Schemas } from "starknet-session-keys"
+import { Constants, Devnet, Schemas, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../../src/internal/keystore.js"
 import * as stark from "../../src/internal/stark.js"
-import { submit, transfer } from "../helpers/chain.js"
+import { signOutside, submit, transfer } from "../helpers/chain.js"
 
 const PIN = "1357"
 const BOB = "0xb0b"
@@ -49,6 +49,9 @@ describe("pre_confirmed is the block being built", () => {
       expect(yield* nonceAt("pre_confirmed")).toBe("0x1")
       const block = (yield* rpc("starknet_getBlockWithTxs", { block_id: "pre_confirmed" })).result
       expect(block.block_number).toBe(closed + 1)
+      // The sequencer the fee transfers pay is the one the headers name.
+      expect(block.sequencer_address).toBe("0x1176a1bd84444c89232ec27754698e5d2e7e1a7f1539f12027f28b23ec9f3d8")
+      expect((yield* rpc("starknet_getBlockWithTxHashes", { block_id: "latest" })).result.sequencer_address).toBe(block.sequencer_address)
       expect(block).not.toHaveProperty("block_hash")
       expect(block).not.toHaveProperty("parent_hash")
       expect(block).not.toHaveProperty("status")
@@ -64,5 +67,43 @@ describe("pre_confirmed is the block being built", () => {
       expect(yield* balanceAt("latest")).toBe("0xb")
       expect(yield* balanceAt("pre_confirmed")).toBe("0xb")
       expect((yield* rpc("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" })).result).toMatchObject({ block_number: closed + 2, transactions: [] })
+    })))
+  it.live("a receipt in the block being built is PRE_CONFIRMED (its number, no hash) and not final: its outcome there can change at closing", () =>
+    withDevnet(Effect.gen(function*() {
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const devnet = yield* Devnet.Devnet
+      const rpc = yield* StarknetRpc.StarknetRpc
+      const served = (method: string, params: unknown) =>
+        Effect.promise(() =>
+          fetch(url, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) }).then((r) => r.json() as Promise<any>)
+        )
+      const w = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const owner = { key: keystore.decryptLegacy(w.encryptedPrivateKey, PIN) }
+      const closed = (yield* devnet.mineBlock).blockNumber
+      // An outside execution valid only from a few seconds on, sent without the paymaster's simulation: in the
+      // block being built now it reverts (too early); in the block as it closes later, it runs.
+      const now = BigInt(yield* devnet.blockTimestamp)
+      const { calldata } = yield* signOutside(w.publicKey, [transfer(BOB, 7n)], owner, { after: now + 3n })
+      const txHash = yield* devnet.submitOutside(w.publicKey, calldata)
+      const status = yield* rpc.getTransactionStatus(txHash)
+      expect(status).toMatchObject({ finalityStatus: "PRE_CONFIRMED", executionStatus: "REVERTED" })
+      expect(Transactions.isFinal(status)).toBe(false)
+      const receipt = yield* rpc.getTransactionReceipt(txHash)
+      expect(receipt).toMatchObject({ finalityStatus: "PRE_CONFIRMED", executionStatus: "REVERTED", blockNumber: closed + 1 })
+      // Served: TXN_RECEIPT_WITH_BLOCK_INFO of the pre-confirmed block (block_number, no block_hash), its fee transfer.
+      const wire = (yield* served("starknet_getTransactionReceipt", { transaction_hash: txHash })).result
+      expect(wire).toMatchObject({ finality_status: "PRE_CONFIRMED", execution_status: "REVERTED", block_number: closed + 1 })
+      expect(wire).not.toHaveProperty("block_hash")
+      expect(wire.events).toHaveLength(1)
+      yield* devnet.advanceTime("10 seconds")
+      yield* devnet.mineBlock
+      const final = yield* rpc.getTransactionStatus(txHash)
+      expect(final).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
+      expect(Transactions.isFinal(final)).toBe(true)
+      const closedReceipt = (yield* served("starknet_getTransactionReceipt", { transaction_hash: txHash })).result
+      expect(closedReceipt).toMatchObject({ finality_status: "ACCEPTED_ON_L2", execution_status: "SUCCEEDED", block_number: closed + 1 })
+      expect(closedReceipt.block_hash).toMatch(/^0x[0-9a-f]+$/)
+      expect(closedReceipt.events).toHaveLength(2)
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(7n)
     })))
 })

@@ -6,7 +6,7 @@ import { Effect, Schema } from "effect"
 import { pedersen } from "@scure/starknet"
 import { toHex, U128_MAX } from "../../internal/felt.js"
 import type { Account } from "../account.js"
-import type { State } from "../chain.js"
+import { SEQUENCER_ADDRESS, type State } from "../chain.js"
 import { Revert } from "../revert.js"
 import type { Token } from "../token.js"
 import { type ChainEvent, feeOf, type Gas, GAS_PRICES, type Tx } from "../transactions.js"
@@ -44,7 +44,7 @@ export const blockHeader = (b: DevnetBlock) => ({
   block_number: b.blockNumber,
   new_root: "0x0",
   timestamp: b.timestamp,
-  sequencer_address: "0x0",
+  sequencer_address: hex(SEQUENCER_ADDRESS),
   l1_gas_price: price(GAS_PRICES.l1Gas),
   l2_gas_price: price(GAS_PRICES.l2Gas),
   l1_data_gas_price: price(GAS_PRICES.l1DataGas),
@@ -93,17 +93,20 @@ const contractNotFound = new WireError(20, "Contract not found")
 const txNotFound = new WireError(29, "Transaction hash not found")
 const hex = (v: bigint) => toHex(v) as Felt
 
-/** A receipt of spec 0.9 (`INVOKE_TXN_RECEIPT` with its block), from the chain's transaction. */
+/**
+ * A receipt of spec 0.9 (`TXN_RECEIPT_WITH_BLOCK_INFO`), as readers see it: in a closed block with its hash, in the
+ * block being built as `PRE_CONFIRMED` with its number only; `undefined` while it has none.
+ */
 const receiptOf = (node: Node, tx: Tx) => {
-  const status = node.statusOf(tx)
-  const block = tx.blockNumber === undefined ? undefined : node.chain.blocks.get(tx.blockNumber)
-  return {
-    ...receiptFields(tx, tx.gas),
-    execution_status: status.executionStatus,
-    finality_status: status.finalityStatus,
-    ...(tx.revertReason !== undefined ? { revert_reason: tx.revertReason } : {}),
-    ...(block !== undefined ? { block_hash: hex(block.hash), block_number: block.number } : {}),
-    events: tx.events.map(eventOf)
+  const r = node.receiptOf(tx)
+  return r === undefined ? undefined : {
+    ...receiptFields(tx, r.gas),
+    execution_status: r.execution,
+    finality_status: r.finalityStatus,
+    ...(r.revertReason !== undefined ? { revert_reason: r.revertReason } : {}),
+    ...(r.blockHash !== undefined ? { block_hash: hex(r.blockHash) } : {}),
+    block_number: r.blockNumber,
+    events: r.events.map(eventOf)
   }
 }
 type DevnetTx = DevnetBlock["transactions"][number]
@@ -194,7 +197,7 @@ export const chainMethods = (node: Node): Methods => {
       header: blockHeader(b),
       transactions: b.transactions,
       receipt: (t: DevnetBlock["transactions"][number]) => {
-        const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)
+        const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)!
         return receipt
       }
     }))
@@ -226,8 +229,10 @@ export const chainMethods = (node: Node): Methods => {
         })
     ),
     starknet_getTransactionReceipt: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
-      Effect.flatMap(tx(transaction_hash), (t) =>
-        node.statusOf(t).executionStatus === undefined ? Effect.fail(txNotFound) : Effect.succeed(receiptOf(node, t)))),
+      Effect.flatMap(tx(transaction_hash), (t) => {
+        const receipt = receiptOf(node, t)
+        return receipt === undefined ? Effect.fail(txNotFound) : Effect.succeed(receipt)
+      })),
     starknet_call: method(["request", "block_id"], Schema.Struct({ request: FunctionCall, block_id: blockId }), ({ block_id, request }) =>
       Effect.flatMap(stateAt(block_id), ({ state, timestamp }) => {
         const contract = state.get(BigInt(request.contract_address))
