@@ -24,12 +24,19 @@ export interface FaultGate {
 export const make = (initial: Faults = {}): FaultGate => {
   let faults: Faults = initial
   let requests = 0
+  /** No latency and nothing to fail or drop: a request only counts and runs (the common case, kept cheap). */
+  const quiet = () => faults.latency === undefined && (faults.failNext ?? 0) === 0 && (faults.dropNext ?? 0) === 0
   const gate = <A, E>(method: string, fail: (code: number) => E, before: Effect.Effect<void>, body: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.gen(function*() {
-      if (yield* FiberRef.get(gatedOnTheWire)) {
-        yield* before
-        return yield* body
+    Effect.flatMap(FiberRef.get(gatedOnTheWire), (onTheWire) => {
+      if (onTheWire) return Effect.zipRight(before, body)
+      if (quiet()) {
+        requests++
+        return Effect.zipRight(before, body)
       }
+      return faulty(method, fail, before, body)
+    })
+  const faulty = <A, E>(method: string, fail: (code: number) => E, before: Effect.Effect<void>, body: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.gen(function*() {
       if (faults.latency !== undefined) yield* Effect.sleep(faults.latency)
       const targeted = faults.faultMethods === undefined || faults.faultMethods.includes(method)
       if (targeted && (faults.failNext ?? 0) > 0) {

@@ -101,8 +101,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
 
     // The chain's clock as last seen by a request: the time the block being built (pre-confirmed) runs at.
     let seenMillis = startMillis
-    const catchUp = Effect.gen(function*() {
-      const now = yield* nowMillis
+    // Every request passes here: a plain map over the clock (no generator), which returns at once between blocks.
+    const catchUp = Effect.map(nowMillis, (now) => {
       seenMillis = now
       const due = Math.floor((now - lastBlockMillis) / blockMillis)
       if (due <= 0) return

@@ -43,8 +43,11 @@ const probeSource = `
 const [url, millis] = process.argv.slice(1)
 const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "starknet_blockNumber" })
 const rows = []
-const t0 = performance.now()
+let t0 = 0
 ;(async () => {
+  // The first fetch of a process loads its HTTP client; that is the probe's own start, not the server's latency.
+  await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body }).then((r) => r.json()).catch(() => undefined)
+  t0 = performance.now()
   while (performance.now() - t0 < Number(millis)) {
     const start = performance.now()
     let ok = false
@@ -101,22 +104,24 @@ const soak = async (label: string, argv: ReadonlyArray<string>, seconds: number,
     for (let i = 0; i < 20; i++) await post(small).catch(() => undefined)
   }))
 
-  const rss: Array<number> = [rssMiB(pid) ?? 0]
-  const cpuStart = cpuSeconds(pid) ?? 0
-  const probe = spawn(process.execPath, ["-e", probeSource, url, String(seconds * 1000)], { stdio: ["ignore", "pipe", "inherit"] })
-  let probeOut = ""
-  probe.stdout.on("data", (chunk: Buffer) => (probeOut += chunk.toString()))
-  const probed = new Promise<Array<[number, number, boolean]>>((resolve) => probe.on("exit", () => resolve(JSON.parse(probeOut || "[]"))))
-
+  // The load starts; the clock starts once every client has had its first answer (its connection is open), so
+  // the ramp-up (1,000 connections opened at once, which even Node's http alone takes a few hundred ms to absorb)
+  // is timed on its own.
   let stop = false
   const counts = { small: 0, smallFailed: 0, batches: 0, batchRefused: 0, oversized: 0, oversized413: 0 }
-  const loop = async (send: () => Promise<void>) => {
+  let connected = 0
+  let rampDone: () => void = () => undefined
+  const ramped = new Promise<void>((resolve) => (rampDone = resolve))
+  const rampStart = performance.now()
+  const loop = async (send: () => Promise<void>, first?: () => void) => {
     while (!stop) {
       try {
         await send()
       } catch {
         // A refused or reset connection is part of the abuse; the next one goes on.
       }
+      first?.()
+      first = undefined
     }
   }
   const loops = [
@@ -125,6 +130,8 @@ const soak = async (label: string, argv: ReadonlyArray<string>, seconds: number,
         const r = await post(small).catch(() => undefined)
         counts.small++
         if (r === undefined || r.status !== 200) counts.smallFailed++
+      }, () => {
+        if (++connected === clients) rampDone()
       })),
     ...Array.from({ length: 4 }, () =>
       loop(async () => {
@@ -138,6 +145,17 @@ const soak = async (label: string, argv: ReadonlyArray<string>, seconds: number,
         if ((await post(oversized)).status === 413) counts.oversized413++
       }))
   ]
+  await ramped
+  const rampMillis = performance.now() - rampStart
+  for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] = 0
+
+  const rss: Array<number> = [rssMiB(pid) ?? 0]
+  const cpuStart = cpuSeconds(pid) ?? 0
+  const probe = spawn(process.execPath, ["-e", probeSource, url, String(seconds * 1000)], { stdio: ["ignore", "pipe", "inherit"] })
+  let probeOut = ""
+  probe.stdout.on("data", (chunk: Buffer) => (probeOut += chunk.toString()))
+  const probed = new Promise<Array<[number, number, boolean]>>((resolve) => probe.on("exit", () => resolve(JSON.parse(probeOut || "[]"))))
+
   const sampler = setInterval(() => rss.push(rssMiB(pid) ?? 0), 1000)
   const rows = await probed
   stop = true
@@ -155,7 +173,7 @@ const soak = async (label: string, argv: ReadonlyArray<string>, seconds: number,
   const worst = [...rows].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t, ms]) => `${ms.toFixed(0)} ms at ${(t / 1000).toFixed(1)} s`)
   const requests = counts.small + counts.batches + counts.oversized
   const loopLine = /soak-server-loop (\{.*\})/.exec(serverErr)?.[1]
-  console.log(`${label}: ${seconds} s, ${clients} concurrent clients, 4 clients of 10,000-entry batches, 4 of 5 MB bodies`)
+  console.log(`${label}: ${seconds} s, ${clients} concurrent clients, 4 clients of 10,000-entry batches, 4 of 5 MB bodies; ramp-up (every client answered once) ${rampMillis.toFixed(0)} ms`)
   console.log(`  small requests ${counts.small} (${counts.smallFailed} not 200), batches ${counts.batches} (${counts.batchRefused} refused -32600), 5 MB bodies ${counts.oversized} (${counts.oversized413} answered 413)`)
   console.log(`  server RSS MiB: start ${rss[0]!.toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, end ${rss[rss.length - 1]!.toFixed(0)}; CPU ${cpu.toFixed(1)} s, ${(cpu * 1e6 / Math.max(1, requests)).toFixed(0)} µs a request`)
   if (loopLine !== undefined) console.log(`  server's own loop: ${loopLine}`)

@@ -222,19 +222,27 @@ const inSlices = <A, B, E>(items: ReadonlyArray<A>, f: (a: A) => Effect.Effect<B
     return out
   })
 
+/**
+ * Runs one entry: its result, or its `WireError` answered; a `Transient` fails the exchange; a bug answers -32603
+ * for this entry and never takes the exchange (or the server) down. One match over the outcome, as every request
+ * passes here.
+ */
 const run = (hooks: Hooks, p: Extract<Prepared, { _tag: "Run" }>): Effect.Effect<Answer | undefined, Transient> =>
-  hooks.around(p.name, Effect.suspend(() => p.method.run(p.params))).pipe(
-    Effect.map((result): Answer => ({ jsonrpc: "2.0", id: p.id, result: result === undefined ? null : result })),
-    Effect.catchIf((e): e is WireError => e instanceof WireError, (e) => Effect.succeed(errorAnswer(p.id, e))),
-    // A bug answers -32603 for this entry; it never takes the exchange (or the server) down.
-    Effect.catchAllDefect((defect) =>
-      Effect.as(
-        Effect.logError("devnet: defect answering " + p.name, Cause.die(defect)),
-        errorAnswer(p.id, new WireError(-32603, "Internal error"))
+  Effect.matchCauseEffect(hooks.around(p.name, Effect.suspend(() => p.method.run(p.params))), {
+    onSuccess: (result) => Effect.succeed(p.notification ? undefined : { jsonrpc: "2.0", id: p.id, result: result === undefined ? null : result }),
+    onFailure: (cause): Effect.Effect<Answer | undefined, Transient> => {
+      const failure = Cause.failureOption(cause)
+      if (failure._tag === "Some") {
+        const e = failure.value
+        return e instanceof WireError ? Effect.succeed(p.notification ? undefined : errorAnswer(p.id, e)) : Effect.fail(e)
+      }
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      return Effect.as(
+        Effect.logError("devnet: defect answering " + p.name, cause),
+        p.notification ? undefined : errorAnswer(p.id, new WireError(-32603, "Internal error"))
       )
-    ),
-    Effect.map((answer) => (p.notification ? undefined : answer))
-  )
+    }
+  })
 
 /**
  * Answers a parsed JSON-RPC body: an answer object, an array of them for a batch, or `undefined` when nothing is
