@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Activity, DurableClock, DurableDeferred, Workflow, WorkflowEngine } from "@effect/workflow"
-import { Clock, Config, Context, Duration, Effect, Exit, Layer, Redacted, Schedule, Schema } from "effect"
+import { Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
 import { dueTimes, allowList, type Schedule as PlanSchedule } from "./internal/automations/plan.js"
@@ -162,7 +162,12 @@ export const Outcome = Schema.Struct({
   stepsDone: Schema.Number,
   error: Schema.optional(Schema.String),
   /** The `_tag` of the typed error that refused a step for good (e.g. `SpendingLimitExceeded`), when one did. */
-  errorTag: Schema.optional(Schema.String)
+  errorTag: Schema.optional(Schema.String),
+  /**
+   * A step's transaction whose outcome is not known: not final within `inclusionTimeout`, and the session could still
+   * run it when the plan ended (its revoke did not land). Look it up with `Transactions.wait`.
+   */
+  unresolvedTxHash: Schema.optional(Schema.String)
 })
 /** @since 0.1.0 */
 export type Outcome = typeof Outcome.Type
@@ -281,7 +286,9 @@ const durableWait = (
  * Follows a transaction until it is final, reading its status in activities and waiting on the durable clock
  * between reads (a webhook notification ends a wait early). `cancellable`: a cancel ends the wait too.
  */
-type Final = { readonly _tag: "Succeeded" } | { readonly _tag: "Reverted"; readonly reason: string }
+/** How a followed transaction ended: final, or not final within the inclusion timeout (its outcome still open). */
+type Final = { readonly _tag: "Succeeded" } | { readonly _tag: "Reverted"; readonly reason: string } | { readonly _tag: "Unresolved" }
+const whyNot = (f: Exclude<Final, { _tag: "Succeeded" }>) => f._tag === "Reverted" ? f.reason : "not final in time"
 
 const followTx = (automationId: string, executionId: string, name: string, txHash: string) =>
   Effect.gen(function*() {
@@ -318,7 +325,7 @@ const followTx = (automationId: string, executionId: string, name: string, txHas
       })
       yield* durableWait(`${name}/poll/${i}`, options.pollMillis, { notified })
     }
-    return { _tag: "Reverted", reason: "not final in time" } as Final
+    return { _tag: "Unresolved" } as Final
   })
 
 /** Reads whether the session is registered as planned, or revoked. */
@@ -400,7 +407,7 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
     // 2. Wait for it through the durable clock.
     if (registration._tag === "Sent") {
       const included = yield* followTx(id, executionId, "register", registration.txHash)
-      if (included._tag !== "Succeeded") return yield* end({ state: "failed", stepsDone: 0, error: `registration ${included.reason}` })
+      if (included._tag !== "Succeeded") return yield* end({ state: "failed", stepsDone: 0, error: `registration ${whyNot(included)}` })
     }
     const registeredUntil = yield* Activity.make({
       name: "register/check",
@@ -440,6 +447,8 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
 
     // 3. The steps, each when due.
     let stepsDone = 0
+    // A step whose transaction was not final within the inclusion timeout: decided after the revoke (below).
+    let unsettled: { readonly k: number; readonly txHash: string } | undefined
     let outcome: Outcome | undefined = unset.length === 0
       ? undefined
       : { state: "failed", stepsDone: 0, error: `the spending policy of ${unset.join(", ")} is not set as planned` }
@@ -459,7 +468,8 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
       }
       const included = yield* followTx(id, executionId, `step/${k}`, sent.txHash)
       if (included._tag !== "Succeeded") {
-        outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N} ${sent.txHash}: ${included.reason}` }
+        if (included._tag === "Unresolved") unsettled = { k, txHash: sent.txHash }
+        outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N} ${sent.txHash}: ${whyNot(included)}` }
         break
       }
       yield* Activity.make({
@@ -485,19 +495,68 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
         return sentRevoke
       }).pipe(Effect.catchAll((error) => Effect.succeed({ _tag: "Refused" as const, reason: reasonOf(error) })))
     })
-    if (revoke._tag === "Late") return yield* end({ ...outcome, state: outcome.state === "completed" ? "expired" : outcome.state })
-    if (revoke._tag === "Refused") {
-      return yield* end({ state: "failed", stepsDone, error: [outcome.error, `revoke refused: ${revoke.reason}`].filter(Boolean).join("; ") })
-    }
+    // A step not final in time is decided once the session can no longer run it (revoked, or expired): its status
+    // then says whether it ran. While the session could still run it, its outcome is unknown, and said so.
+    const finish = (o: Outcome, revokeError?: string) =>
+      Effect.gen(function*() {
+        const errors = (stepError: string | undefined) => [stepError, revokeError].filter(Boolean).join("; ") || undefined
+        if (unsettled === undefined) {
+          const error = errors(o.error)
+          return yield* end({ ...o, ...(error !== undefined ? { error } : {}) })
+        }
+        const { k, txHash } = unsettled
+        const label = `step ${k + 1}/${N} ${txHash}`
+        const settled = yield* Activity.make({
+          name: `step/${k}/settle`,
+          success: Schema.Literal("executed", "not-executed", "unknown"),
+          execute: settleStep(wallet, payload.session.publicKey, txHash, options.retry)
+        })
+        if (settled === "executed") {
+          yield* Activity.make({
+            name: `step/${k}/record`,
+            execute: Effect.flatMap(Clock.currentTimeMillis, (at) => storeOp((store) => store.recordStep(id, { step: k, txHash, at })))
+          })
+          return yield* end({ ...o, stepsDone: o.stepsDone + 1, error: errors(`${label}: included after the inclusion timeout; the plan stopped there`)! })
+        }
+        if (settled === "not-executed") {
+          return yield* end({ ...o, error: errors(`${label}: not included within the inclusion timeout, and it can no longer run (the session is revoked or expired)`)! })
+        }
+        return yield* end({
+          ...o,
+          error: errors(`${label}: outcome unknown: not final within the inclusion timeout, and the session could still run it`)!,
+          unresolvedTxHash: txHash
+        })
+      })
+    if (revoke._tag === "Late") return yield* finish({ ...outcome, state: outcome.state === "completed" ? "expired" : outcome.state })
+    if (revoke._tag === "Refused") return yield* finish({ ...outcome, state: "failed" }, `revoke refused: ${revoke.reason}`)
     if (revoke._tag === "Sent") {
       const included = yield* followTx(id, executionId, "revoke", revoke.txHash)
-      if (included._tag !== "Succeeded") {
-        return yield* end({ state: "failed", stepsDone, error: [outcome.error, `revoke ${included.reason}`].filter(Boolean).join("; ") })
-      }
+      if (included._tag !== "Succeeded") return yield* finish({ ...outcome, state: "failed" }, `revoke ${whyNot(included)}`)
     }
-    return yield* end(outcome)
+    return yield* finish(outcome)
   })
 )
+
+/**
+ * The outcome of a step whose transaction was not final in time, read once the plan's revoke is done: `executed` if
+ * the chain shows it succeeded; `not-executed` if it reverted, or if the session is gone (revoked, or expired at the
+ * latest block) and, read after that, it has not succeeded (it can no longer run); otherwise `unknown`.
+ */
+const settleStep = (wallet: string, sessionPublicKey: string, txHash: string, retry: Schedule.Schedule<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const block = yield* Transactions.retryTransient((yield* StarknetRpc).latestBlock, retry)
+    const validUntil = yield* sessionState(wallet, sessionPublicKey, retry)
+    const gone = validUntil === 0 || block.timestamp >= validUntil
+    // Read after the session was seen gone: a transaction not included by then can only revert.
+    const status = yield* Transactions.getStatus(txHash, { retry }).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("TransactionNotFound", () => Effect.succeed(Option.none()))
+    )
+    if (Option.isSome(status) && Transactions.isFinal(status.value)) {
+      return status.value.finalityStatus !== "REJECTED" && status.value.executionStatus === "SUCCEEDED" ? "executed" as const : "not-executed" as const
+    }
+    return gone ? "not-executed" as const : "unknown" as const
+  }).pipe(Effect.catchAll(() => Effect.succeed("unknown" as const)))
 
 // ---------------------------------------------------------------------------------------------------------------
 // The service

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schedule } from "effect"
-import { Devnet, Sessions } from "starknet-session-keys"
+import { Effect, Layer, Redacted, Schedule, TestClock } from "effect"
+import { Devnet, Sessions, Transactions } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 import { atRealisticTime, PIN, RECIPIENT, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 
@@ -132,6 +132,77 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
       // Registration, two steps, the revoke: the refused step was never submitted.
       expect((yield* devnet.transactions).length).toBe(4)
     }).pipe(Effect.provide(AutomationsTest)))
+
+  describe("a step not final within the inclusion timeout is decided from the chain after the revoke, never guessed", () => {
+    const ShortTimeout = Automations.layer({ serverKey: SERVER_KEY, pollInterval: "1 second", inclusionTimeout: "10 seconds" }).pipe(
+      Layer.provide([Automations.layerEngineMemory, Automations.layerStoreMemory]),
+      Layer.provideMerge(TestLayer())
+    )
+    /** Starts a one-step plan and moves time until its session is registered (the plan is running). */
+    const running = (automationId: string) =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const devnet = yield* Devnet.Devnet
+        const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
+        const started = yield* Automations.start({ automationId, wallet, pin: PIN, calls: () => [transfer(700n)], schedule: { every: "1 minute", times: 1 } })
+        yield* withBlocks(
+          Automations.status(automationId).pipe(Effect.filterOrFail((s) => s.state === "running", () => "not yet"), Effect.retry(Schedule.spaced("1 second"))),
+          120
+        )
+        return { devnet, wallet, started }
+      })
+
+    it.effect("included late (after the timeout, before the plan ends): counted as done, the payment reported", () =>
+      Effect.gen(function*() {
+        const { devnet } = yield* running("late-step")
+        // Every transaction from here is held 8 blocks (16 s): the step lands after its 10 s timeout; the revoke
+        // after it is not final in time either.
+        yield* devnet.setFaults({ holdBlocks: 8 })
+        const outcome = yield* withBlocks(Automations.awaitEnd("late-step"), 300)
+        expect(outcome.stepsDone).toBe(1)
+        expect(outcome.state).toBe("failed")
+        expect(outcome.error).toMatch(/step 1\/1 0x[0-9a-f]+: included after the inclusion timeout/)
+        expect(outcome.error).toMatch(/revoke not final in time/)
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(700n)
+        expect((yield* Automations.status("late-step")).steps.map((s) => s.step)).toEqual([0])
+      }).pipe(Effect.provide(ShortTimeout)))
+
+    it.effect("still held when the plan ends and the revoke not landed either: the outcome says unknown and names the transaction", () =>
+      Effect.gen(function*() {
+        const { devnet } = yield* running("open-step")
+        yield* devnet.setFaults({ holdBlocks: 30 })
+        const outcome = yield* withBlocks(Automations.awaitEnd("open-step"), 300)
+        expect(outcome).toMatchObject({ state: "failed", stepsDone: 0 })
+        expect(outcome.error).toMatch(/outcome unknown: not final within the inclusion timeout, and the session could still run it/)
+        expect(outcome.unresolvedTxHash).toMatch(/^0x[0-9a-f]+$/)
+        // The chain decides later: here the step lands before the revoke, and the hash named finds it.
+        yield* devnet.clearFaults
+        const receipt = yield* withBlocks(Transactions.wait(outcome.unresolvedTxHash!, { schedule: Schedule.spaced("1 second") }), 300)
+        expect(receipt.executionStatus).toBe("SUCCEEDED")
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(700n)
+      }).pipe(Effect.provide(ShortTimeout)))
+
+    it.effect("held past the revoke: not executed (the revoked session can no longer run it), and it never moves money", () =>
+      Effect.gen(function*() {
+        const { devnet } = yield* running("stuck-step")
+        const before = (yield* devnet.transactions).length
+        yield* devnet.setFaults({ holdBlocks: 1_000 })
+        // Once the step's transaction is in the pool, new ones are no longer held: the revoke lands at once.
+        yield* withBlocks(
+          devnet.transactions.pipe(Effect.filterOrFail((txs) => txs.length > before, () => "not yet"), Effect.retry(Schedule.spaced("1 second"))),
+          120
+        )
+        yield* devnet.clearFaults
+        const outcome = yield* withBlocks(Automations.awaitEnd("stuck-step"), 300)
+        expect(outcome).toMatchObject({ state: "failed", stepsDone: 0 })
+        expect(outcome.error).toMatch(/step 1\/1 0x[0-9a-f]+: not included within the inclusion timeout, and it can no longer run/)
+        expect(outcome.unresolvedTxHash).toBeUndefined()
+        // Its block comes: it reverts, nothing moves.
+        yield* TestClock.adjust("1 hour")
+        yield* devnet.mineBlock
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(0n)
+      }).pipe(Effect.provide(ShortTimeout)))
+  })
 
   it.effect("bad definitions are typed errors, nothing is signed", () =>
     Effect.gen(function*() {
