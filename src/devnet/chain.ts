@@ -260,17 +260,31 @@ export class Chain {
   }
 
   /**
-   * Runs the pending transactions in order at `now`, each outcome as it comes (inside a dry run: the state a new
-   * transaction is validated against).
+   * The nonce an account's next invoke must carry, as a node's mempool counts it: the latest state's, past those of
+   * the account's own invokes already pending.
    */
-  applyPending(now: bigint) {
+  nextNonce(account: bigint): bigint | undefined {
+    const acc = this.account(account)
+    if (acc === undefined) return undefined
+    let next = acc.nonce
     for (const tx of this.pending) {
-      try {
-        this.apply(tx.payload, now, tx.nonce)
-      } catch (error) {
-        if (!(error instanceof Revert) && !(error instanceof Rejected)) throw error
-      }
+      if (tx.payload.kind === "invoke" && tx.payload.account === account && tx.nonce >= next) next = tx.nonce + 1n
     }
+    return next
+  }
+
+  /**
+   * Validates an invoke as a node admits it, keeping nothing: against the latest state (what other pending
+   * transactions will do is not known yet), with the account's nonce counting its pending invokes. Throws
+   * `Rejected` when it would be refused; `Revert` when it would be admitted but revert in `__execute__`.
+   */
+  admit(payload: Invoke, now: bigint) {
+    this.dryRun(now, () => {
+      const acc = this.account(payload.account)
+      const next = this.nextNonce(payload.account)
+      if (acc !== undefined && next !== undefined && next !== acc.nonce) this.setField(acc, "nonce", next)
+      this.apply(payload, now)
+    })
   }
 
   /** Runs `f` at time `now` and keeps nothing (views and simulations). */

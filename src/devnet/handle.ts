@@ -138,15 +138,12 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
         yield* catchUp
         const payload = yield* invokePayload(params)
         // Validation runs at submission: a transaction that fails it is refused, never included. One that only
-        // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand). It is
-        // validated after the pending ones, as a node's mempool does: the account's next nonce counts its pending
-        // transactions (what `getNonce` answers at pre_confirmed), and a nonce one of them holds is refused.
+        // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand). As a
+        // node's mempool, it is validated on the latest state with the account's next nonce counting its pending
+        // invokes (what `getNonce` answers at pre_confirmed): a nonce one of them holds is refused with 52.
         const now = yield* node.nowSeconds
         try {
-          chain.dryRun(now, () => {
-            chain.applyPending(now)
-            return chain.apply(payload, now)
-          })
+          chain.admit(payload, now)
         } catch (error) {
           if (error instanceof Rejected) {
             return yield* new PaymasterError({
