@@ -164,8 +164,9 @@ export const Outcome = Schema.Struct({
   /** The `_tag` of the typed error that refused a step for good (e.g. `SpendingLimitExceeded`), when one did. */
   errorTag: Schema.optional(Schema.String),
   /**
-   * A step's transaction whose outcome is not known: not final within `inclusionTimeout`, and the session could still
-   * run it when the plan ended (its revoke did not land). Look it up with `Transactions.wait`.
+   * A transaction whose outcome is not known: a step's, not final within `inclusionTimeout` while the session could
+   * still run it when the plan ended (its revoke did not land); or the registration's, when the chain's clock did not
+   * reach the end of its window within the waits. Look it up with `Transactions.wait`.
    */
   unresolvedTxHash: Schema.optional(Schema.String)
 })
@@ -407,7 +408,27 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
     // 2. Wait for it through the durable clock.
     if (registration._tag === "Sent") {
       const included = yield* followTx(id, executionId, "register", registration.txHash)
-      if (included._tag !== "Succeeded") return yield* end({ state: "failed", stepsDone: 0, error: `registration ${whyNot(included)}` })
+      if (included._tag === "Reverted") return yield* end({ state: "failed", stepsDone: 0, error: `registration ${included.reason}` })
+      if (included._tag === "Unresolved") {
+        // Not final in time, it can still land (leaving a session registered that nothing would revoke): wait until
+        // the chain shows it registered, or its window over (it can no longer run).
+        const decided = yield* awaitRegistrationWindow(wallet, payload.session.publicKey, payload.register.executeBefore)
+        if (decided === "unknown") {
+          return yield* end({
+            state: "failed",
+            stepsDone: 0,
+            error: `registration ${registration.txHash}: outcome unknown: not final, and its window is not over on chain`,
+            unresolvedTxHash: registration.txHash
+          })
+        }
+        if (decided === "closed") {
+          return yield* end({
+            state: "failed",
+            stepsDone: 0,
+            error: `registration ${registration.txHash} not included within its window: the session was never registered`
+          })
+        }
+      }
     }
     const registeredUntil = yield* Activity.make({
       name: "register/check",
@@ -536,6 +557,47 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
     return yield* finish(outcome)
   })
 )
+
+/**
+ * After a registration not final within the inclusion timeout: waits on the durable clock, each wait up to 30
+ * seconds or what is left of the window, until the session reads as registered (`registered`) or the latest block is
+ * past the registration's `executeBefore` and, read after it, the session is not registered (`closed`: the
+ * registration can no longer run). `unknown` if the chain's clock does not get there within the bound on waits.
+ */
+const awaitRegistrationWindow = (wallet: string, sessionPublicKey: string, executeBefore: number) =>
+  Effect.gen(function*() {
+    const options = yield* EngineOptions
+    const maxWaits = options.polls + Math.ceil((REGISTER_WINDOW_SECONDS + CLOCK_TOLERANCE_SECONDS) * 1000 / options.pollMillis)
+    for (let i = 0; i < maxWaits; i++) {
+      const seen = yield* Activity.make({
+        name: `register/window/${i}`,
+        success: Schema.Union(
+          Schema.TaggedStruct("Registered", {}),
+          Schema.TaggedStruct("Closed", {}),
+          Schema.TaggedStruct("Open", { remainingSeconds: Schema.Number })
+        ),
+        execute: Effect.gen(function*() {
+          const block = yield* Transactions.retryTransient((yield* StarknetRpc).latestBlock, options.retry)
+          // Read after the block: a registration not seen by then is past its window for good.
+          const validUntil = yield* sessionState(wallet, sessionPublicKey, options.retry)
+          if (validUntil !== 0) return { _tag: "Registered" as const }
+          return block.timestamp >= executeBefore
+            ? { _tag: "Closed" as const }
+            : { _tag: "Open" as const, remainingSeconds: executeBefore - block.timestamp }
+        }).pipe(
+          // The node is away: look again later.
+          Effect.catchAll(() => Effect.succeed({ _tag: "Open" as const, remainingSeconds: 30 }))
+        )
+      })
+      if (seen._tag === "Registered") return "registered" as const
+      if (seen._tag === "Closed") return "closed" as const
+      yield* durableWait(
+        `register/window/wait/${i}`,
+        Math.max(options.pollMillis, Math.min(30_000, seen.remainingSeconds * 1000))
+      )
+    }
+    return "unknown" as const
+  })
 
 /**
  * The outcome of a step whose transaction was not final in time, read once the plan's revoke is done: `executed` if

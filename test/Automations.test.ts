@@ -204,6 +204,54 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
       }).pipe(Effect.provide(ShortTimeout)))
   })
 
+  describe("a registration not final within the inclusion timeout is waited for until its window is over on chain", () => {
+    const ShortTimeout = Automations.layer({ serverKey: SERVER_KEY, pollInterval: "1 second", inclusionTimeout: "10 seconds" }).pipe(
+      Layer.provide([Automations.layerEngineMemory, Automations.layerStoreMemory]),
+      Layer.provideMerge(TestLayer())
+    )
+    /** Starts a one-step plan whose registration is held `holdBlocks` blocks, then lets later transactions through. */
+    const heldRegistration = (automationId: string, holdBlocks: number) =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const devnet = yield* Devnet.Devnet
+        const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
+        const before = (yield* devnet.transactions).length
+        yield* devnet.setFaults({ holdBlocks })
+        const started = yield* Automations.start({ automationId, wallet, pin: PIN, calls: () => [transfer(900n)], schedule: { every: "1 minute", times: 1 } })
+        yield* withBlocks(
+          devnet.transactions.pipe(Effect.filterOrFail((txs) => txs.length > before, () => "not yet"), Effect.retry(Schedule.spaced("1 second"))),
+          120
+        )
+        yield* devnet.clearFaults
+        return { devnet, wallet, started }
+      })
+
+    it.effect("included late (a minute, within its window): the plan runs, and the session is revoked at its end", () =>
+      Effect.gen(function*() {
+        const { devnet, wallet, started } = yield* heldRegistration("late-registration", 30)
+        const outcome = yield* withBlocks(Automations.awaitEnd("late-registration"), 900)
+        expect(outcome).toEqual({ state: "completed", stepsDone: 1 })
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(900n)
+        const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: started.sessionPublicKey })
+        expect(data.validUntil).toBe(0)
+      }).pipe(Effect.provide(ShortTimeout)))
+
+    it.effect("held past its window: failed, the session was never registered, and its late block registers nothing", () =>
+      Effect.gen(function*() {
+        const { devnet, wallet, started } = yield* heldRegistration("lost-registration", 1_000)
+        const outcome = yield* withBlocks(Automations.awaitEnd("lost-registration"), 1_200)
+        expect(outcome).toMatchObject({ state: "failed", stepsDone: 0 })
+        expect(outcome.error).toMatch(/registration 0x[0-9a-f]+ not included within its window: the session was never registered/)
+        expect(outcome.unresolvedTxHash).toBeUndefined()
+        // Its block comes: past its window, the registration reverts.
+        yield* TestClock.adjust("1 hour")
+        yield* devnet.mineBlock
+        const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: started.sessionPublicKey })
+        expect(data.validUntil).toBe(0)
+        expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(0n)
+      }).pipe(Effect.provide(ShortTimeout)))
+  })
+
   it.effect("bad definitions are typed errors, nothing is signed", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
