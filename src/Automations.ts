@@ -329,6 +329,10 @@ const followTx = (automationId: string, executionId: string, name: string, txHas
     return { _tag: "Unresolved" } as Final
   })
 
+/** The chain's latest block, transient faults retried. */
+const latestBlock = (retry: Schedule.Schedule<unknown, unknown>) =>
+  Effect.flatMap(StarknetRpc, (rpc) => Transactions.retryTransient(rpc.latestBlock, retry))
+
 /** Reads whether the session is registered as planned, or revoked. */
 const sessionState = (wallet: string, sessionPublicKey: string, retry: Schedule.Schedule<unknown, unknown>) =>
   Sessions.getSessionData({ walletAddress: wallet, sessionPublicKey }, { retry }).pipe(
@@ -508,7 +512,7 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
       name: "revoke/send",
       success: Schema.Union(StepResult, Schema.TaggedStruct("Duplicate", {}), Schema.TaggedStruct("Late", {})),
       execute: Effect.gen(function*() {
-        const block = yield* Transactions.retryTransient((yield* StarknetRpc).latestBlock, options.retry)
+        const block = yield* latestBlock(options.retry)
         // Past its window the revoke cannot run, and the session has expired on chain anyway.
         if (block.timestamp + 1 >= payload.revoke.executeBefore) return { _tag: "Late" as const }
         const sentRevoke = yield* sendPresigned(wallet as never, payload.revoke, options.retry)
@@ -559,11 +563,14 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
 )
 
 /**
- * After a registration not final within the inclusion timeout: waits on the durable clock, each wait up to 30
- * seconds or what is left of the window, until the session reads as registered (`registered`) or the latest block is
+ * After a registration not final within the inclusion timeout: waits on the durable clock, each wait up to
+ * `WINDOW_WAIT_SECONDS` or what is left of the window, until the session reads as registered (`registered`) or the latest block is
  * past the registration's `executeBefore` and, read after it, the session is not registered (`closed`: the
  * registration can no longer run). `unknown` if the chain's clock does not get there within the bound on waits.
  */
+/** The longest wait between two looks at a registration's window. */
+const WINDOW_WAIT_SECONDS = 30
+
 const awaitRegistrationWindow = (wallet: string, sessionPublicKey: string, executeBefore: number) =>
   Effect.gen(function*() {
     const options = yield* EngineOptions
@@ -577,7 +584,7 @@ const awaitRegistrationWindow = (wallet: string, sessionPublicKey: string, execu
           Schema.TaggedStruct("Open", { remainingSeconds: Schema.Number })
         ),
         execute: Effect.gen(function*() {
-          const block = yield* Transactions.retryTransient((yield* StarknetRpc).latestBlock, options.retry)
+          const block = yield* latestBlock(options.retry)
           // Read after the block: a registration not seen by then is past its window for good.
           const validUntil = yield* sessionState(wallet, sessionPublicKey, options.retry)
           if (validUntil !== 0) return { _tag: "Registered" as const }
@@ -586,14 +593,14 @@ const awaitRegistrationWindow = (wallet: string, sessionPublicKey: string, execu
             : { _tag: "Open" as const, remainingSeconds: executeBefore - block.timestamp }
         }).pipe(
           // The node is away: look again later.
-          Effect.catchAll(() => Effect.succeed({ _tag: "Open" as const, remainingSeconds: 30 }))
+          Effect.catchAll(() => Effect.succeed({ _tag: "Open" as const, remainingSeconds: WINDOW_WAIT_SECONDS }))
         )
       })
       if (seen._tag === "Registered") return "registered" as const
       if (seen._tag === "Closed") return "closed" as const
       yield* durableWait(
         `register/window/wait/${i}`,
-        Math.max(options.pollMillis, Math.min(30_000, seen.remainingSeconds * 1000))
+        Math.max(options.pollMillis, Math.min(WINDOW_WAIT_SECONDS, seen.remainingSeconds) * 1000)
       )
     }
     return "unknown" as const
@@ -606,7 +613,7 @@ const awaitRegistrationWindow = (wallet: string, sessionPublicKey: string, execu
  */
 const settleStep = (wallet: string, sessionPublicKey: string, txHash: string, retry: Schedule.Schedule<unknown, unknown>) =>
   Effect.gen(function*() {
-    const block = yield* Transactions.retryTransient((yield* StarknetRpc).latestBlock, retry)
+    const block = yield* latestBlock(retry)
     const validUntil = yield* sessionState(wallet, sessionPublicKey, retry)
     const gone = validUntil === 0 || block.timestamp >= validUntil
     // Read after the session was seen gone: a transaction not included by then can only revert.

@@ -11,6 +11,22 @@ const AutomationsTest = Automations.layer({ serverKey: SERVER_KEY, pollInterval:
   Layer.provideMerge(TestLayer())
 )
 
+/** Gives up on a transaction after 10 seconds. */
+const ShortTimeout = Automations.layer({ serverKey: SERVER_KEY, pollInterval: "1 second", inclusionTimeout: "10 seconds" }).pipe(
+  Layer.provide([Automations.layerEngineMemory, Automations.layerStoreMemory]),
+  Layer.provideMerge(TestLayer())
+)
+
+/** Moves time until the devnet holds more than `before` transactions (the next one is submitted). */
+const submittedAfter = (before: number) =>
+  withBlocks(
+    Effect.flatMap(Devnet.Devnet, (devnet) => devnet.transactions).pipe(
+      Effect.filterOrFail((txs) => txs.length > before, () => "not yet"),
+      Effect.retry(Schedule.spaced("1 second"))
+    ),
+    120
+  )
+
 describe("Automations on the in-memory workflow engine (TestClock)", () => {
   it.effect("every minute, 3 times, then revoked: 3 transfers, 3 distinct hashes, the session gone", () =>
     Effect.gen(function*() {
@@ -134,10 +150,6 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
     }).pipe(Effect.provide(AutomationsTest)))
 
   describe("a step not final within the inclusion timeout is decided from the chain after the revoke, never guessed", () => {
-    const ShortTimeout = Automations.layer({ serverKey: SERVER_KEY, pollInterval: "1 second", inclusionTimeout: "10 seconds" }).pipe(
-      Layer.provide([Automations.layerEngineMemory, Automations.layerStoreMemory]),
-      Layer.provideMerge(TestLayer())
-    )
     /** Starts a one-step plan and moves time until its session is registered (the plan is running). */
     const running = (automationId: string) =>
       Effect.gen(function*() {
@@ -188,10 +200,7 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
         const before = (yield* devnet.transactions).length
         yield* devnet.setFaults({ holdBlocks: 1_000 })
         // Once the step's transaction is in the pool, new ones are no longer held: the revoke lands at once.
-        yield* withBlocks(
-          devnet.transactions.pipe(Effect.filterOrFail((txs) => txs.length > before, () => "not yet"), Effect.retry(Schedule.spaced("1 second"))),
-          120
-        )
+        yield* submittedAfter(before)
         yield* devnet.clearFaults
         const outcome = yield* withBlocks(Automations.awaitEnd("stuck-step"), 300)
         expect(outcome).toMatchObject({ state: "failed", stepsDone: 0 })
@@ -205,10 +214,6 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
   })
 
   describe("a registration not final within the inclusion timeout is waited for until its window is over on chain", () => {
-    const ShortTimeout = Automations.layer({ serverKey: SERVER_KEY, pollInterval: "1 second", inclusionTimeout: "10 seconds" }).pipe(
-      Layer.provide([Automations.layerEngineMemory, Automations.layerStoreMemory]),
-      Layer.provideMerge(TestLayer())
-    )
     /** Starts a one-step plan whose registration is held `holdBlocks` blocks, then lets later transactions through. */
     const heldRegistration = (automationId: string, holdBlocks: number) =>
       Effect.gen(function*() {
@@ -218,10 +223,7 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
         const before = (yield* devnet.transactions).length
         yield* devnet.setFaults({ holdBlocks })
         const started = yield* Automations.start({ automationId, wallet, pin: PIN, calls: () => [transfer(900n)], schedule: { every: "1 minute", times: 1 } })
-        yield* withBlocks(
-          devnet.transactions.pipe(Effect.filterOrFail((txs) => txs.length > before, () => "not yet"), Effect.retry(Schedule.spaced("1 second"))),
-          120
-        )
+        yield* submittedAfter(before)
         yield* devnet.clearFaults
         return { devnet, wallet, started }
       })
