@@ -228,6 +228,13 @@ export class PaymasterError extends Schema.TaggedError<PaymasterError>()("Paymas
   code: Schema.Number,
   message: Schema.String,
   revertReason: Schema.optional(Schema.String),
+  /**
+   * What the refusal means, however the paymaster coded it (AVNU answers most with 156 and a string):
+   * `already-sent`: its duplicate filter saw this signed payload within its window (30 s) — says nothing about the
+   * payload's outcome; `invalid-signature`, `invalid-time-bounds`; `unauthorized` (API key), `blacklisted` (calls
+   * refused by policy), `unavailable` (the service, transient).
+   */
+  kind: Schema.optional(Schema.Literal("already-sent", "invalid-signature", "invalid-time-bounds", "unauthorized", "blacklisted", "unavailable")),
   transient: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** The string `code` of a Chipi REST error body (`INVALID_API_KEY`, …), the SDK's `ChipiApiError.code`. */
   apiCode: Schema.optional(Schema.String)
@@ -338,6 +345,69 @@ export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError"
   operation: Schema.String,
   message: Schema.String
 }) {}
+
+/**
+ * A call of a payment would fail if sent now: the account runs a multicall's calls one by one and catches a
+ * failing one (it leaves an empty result), so the transaction would SUCCEED, use one of the session's calls and
+ * move nothing for this call. Found by simulating the calls as the account runs them (on the state the network
+ * executes on), before anything was signed: nothing was sent, no call of the session was used. `reason` is the
+ * failing contract's own (`ERC20: insufficient balance`, `ENTRYPOINT_NOT_FOUND`, …).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CallWouldFail extends Schema.TaggedError<CallWouldFail>()("CallWouldFail", {
+  code: errorCode("CALL_WOULD_FAIL"),
+  callIndex: Schema.Number,
+  contractAddress: Schema.String,
+  entrypoint: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `call ${this.callIndex} (${this.entrypoint} on ${short(this.contractAddress)}) would fail: ${this.reason}; nothing was signed or sent`
+  }
+}
+
+/**
+ * A call of a payment failed inside a transaction that SUCCEEDED: the account caught the failure (it runs a
+ * multicall's calls non-atomically), so the session's call was used and nothing of this call moved. The payment is
+ * booked as executed without effect: retrying under the same idempotency key sends nothing; a new payment needs a
+ * new key. `callUsed` is always true (the account counted the transaction).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CallFailed extends Schema.TaggedError<CallFailed>()("CallFailed", {
+  code: errorCode("CALL_FAILED"),
+  txHash: Schema.String,
+  callIndex: Schema.Number,
+  contractAddress: Schema.String,
+  entrypoint: Schema.String,
+  reason: Schema.String,
+  callUsed: Schema.Boolean
+}) {
+  override get message() {
+    return `transaction ${this.txHash} succeeded but its call ${this.callIndex} (${this.entrypoint} on ${short(this.contractAddress)}) failed: ` +
+      `${this.reason}; the session's call was used and nothing of this call moved`
+  }
+}
+
+/**
+ * A transaction seen pre-confirmed is gone from the node: the block being built that held it was not finalised
+ * (SNIP-30: consensus failed to finalise the block proposal). It did not execute there; it may be sent again, or a
+ * payload recorded in the ledger may still execute until its window closes (`Sessions.resolve` decides).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Dropped extends Schema.TaggedError<Dropped>()("Dropped", {
+  code: errorCode("TRANSACTION_DROPPED"),
+  txHash: Schema.String
+}) {
+  override get message() {
+    return `transaction ${this.txHash} was pre-confirmed and then dropped (its block was not finalised); it did not execute`
+  }
+}
 
 /**
  * Every typed session failure the chain's rules can produce.

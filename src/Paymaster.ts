@@ -11,7 +11,7 @@ import { SNIP29_ERROR_NAMES } from "./Constants.js"
 import { PaymasterError } from "./Errors.js"
 import { fetchLayer } from "./internal/http.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
-import { revertReasonOf } from "./internal/reason.js"
+import { innermostText, reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData, toOutsideCalls } from "./OutsideExecution.js"
 import { type Address, type Call, type Felt, type TxHash, TxHash as TxHashSchema } from "./Schemas.js"
@@ -105,6 +105,55 @@ const BuildResult = Schema.Struct({ typed_data: OutsideExecutionTypedData })
 const ExecuteResult = Schema.Struct({ transaction_hash: TxHashSchema })
 
 /**
+ * The typed refusal of a SNIP-29 error, in every shape a paymaster sends it (the SNIP's codes and nested
+ * `CONTRACT_EXECUTION_ERROR`; AVNU's 156 with a string `execution_error` for reverts, invalid signatures, invalid
+ * time bounds and its duplicate filter, and 163 with a string for the API key, blacklisted calls and availability;
+ * `avnu-labs/paymaster`, `paymaster-rpc` errors and `endpoint/execute.rs`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const paymasterErrorOf = (e: { readonly code: number; readonly message: string; readonly data?: unknown; readonly transient: boolean }): PaymasterError => {
+  const name = SNIP29_ERROR_NAMES[e.code]
+  const text = innermostText(e.data)
+  const kind = kindOf(e.code, text)
+  // A duplicate filter's answer or a bad signature carries no revert reason of the account's (a quoted one, when
+  // the paymaster's simulation reached the account, is still read).
+  const revertReason = e.code === 156 && kind !== "already-sent" && (kind === undefined || (text !== undefined && reasonIn(text) !== undefined))
+    ? revertReasonOf(e.data)
+    : undefined
+  // UNKNOWN_ERROR's data is a string saying what went wrong (AVNU: "x-paymaster-api-key is invalid",
+  // "blacklisted calls", "service not available"); short, and it is the only explanation given.
+  const detail = revertReason ?? (e.code === 163 && typeof e.data === "string" && e.data.length <= 200 ? e.data : kind)
+  return new PaymasterError({
+    code: e.code,
+    message: name !== undefined ? `An error occurred (${name})${detail !== undefined ? `: ${detail}` : ""}` : e.message,
+    // Only an unavailable service is worth asking again; a key, a blacklist or a filter says the same next time.
+    transient: kind === "unavailable" || (kind === undefined && e.transient),
+    ...(revertReason !== undefined ? { revertReason } : {}),
+    ...(kind !== undefined ? { kind } : {})
+  })
+}
+
+const kindOf = (code: number, text: string | undefined): PaymasterError["kind"] => {
+  if (code === 153) return "invalid-signature"
+  if (code === 157) return "invalid-time-bounds"
+  if (text === undefined) return undefined
+  if (code === 156) {
+    if (/tx already sent/i.test(text)) return "already-sent"
+    if (/invalid time bounds/i.test(text)) return "invalid-time-bounds"
+    if (/invalid signature/i.test(text) && !/SRC9: invalid signature|Account: invalid signature/.test(text)) return "invalid-signature"
+    return undefined
+  }
+  if (code === 163) {
+    if (/blacklist/i.test(text)) return "blacklisted"
+    if (/api[-_ ]?key|unauthori[sz]ed|forbidden/i.test(text)) return "unauthorized"
+    if (/unavailable|not available/i.test(text)) return "unavailable"
+  }
+  return undefined
+}
+
+/**
  * Builds a SNIP-29 paymaster over a JSON-RPC client.
  *
  * @since 0.1.0
@@ -128,21 +177,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
             Effect.mapError((e) => new PaymasterError({ code: -32700, message: `unexpected answer to ${method}: ${e.message}` }))
           )
         ),
-        Effect.catchTag("JsonRpcFailure", (e) => {
-          const name = SNIP29_ERROR_NAMES[e.code]
-          const revertReason = e.code === 156 ? revertReasonOf(e.data) : undefined
-          // UNKNOWN_ERROR's data is a string saying what went wrong (AVNU: "x-paymaster-api-key is invalid",
-          // "blacklisted calls", "service not available"); short, and it is the only explanation given.
-          const detail = revertReason ?? (e.code === 163 && typeof e.data === "string" && e.data.length <= 200 ? e.data : undefined)
-          return Effect.fail(
-            new PaymasterError({
-              code: e.code,
-              message: name !== undefined ? `An error occurred (${name})${detail !== undefined ? `: ${detail}` : ""}` : e.message,
-              transient: e.transient,
-              ...(revertReason !== undefined ? { revertReason } : {})
-            })
-          )
-        })
+        Effect.catchTag("JsonRpcFailure", (e) => Effect.fail(paymasterErrorOf(e)))
       )
     const parameters = { version: "0x1", fee_mode: { mode: "sponsored" } }
     return Paymaster.of({

@@ -11,6 +11,9 @@ import { SELECTORS } from "./Constants.js"
 import { carries } from "./internal/scan.js"
 import { Crypto } from "./Crypto.js"
 import {
+  CallFailed,
+  type CallWouldFail,
+  type Dropped,
   EntrypointNotAllowed,
   InvalidInput,
   type InvalidPin,
@@ -25,6 +28,7 @@ import {
   type TransactionNotFound,
   type TypedDataMismatch
 } from "./Errors.js"
+import { accountNonce, failedCall, simulationRefusal } from "./internal/callcheck.js"
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
 import {
@@ -153,6 +157,15 @@ export interface ExecuteOptions extends Options {
    * its window has closed unexecuted, a new one is built. Without a key every execute is a new payment.
    */
   readonly idempotencyKey?: string
+  /**
+   * Send without simulating the calls first (default false). The account runs a multicall's calls non-atomically:
+   * a call that fails (an amount above the balance, an entrypoint the contract lacks, short calldata) is caught,
+   * the transaction SUCCEEDS and uses one of the session's calls, and that call moves nothing. By default every
+   * execute simulates its calls on the state the network executes on and refuses such a call with
+   * `CallWouldFail` before anything is signed; skipping it saves one or two reads per execute, and a failed call is
+   * then found only after execution (`Sessions.wait`: `CallFailed`).
+   */
+  readonly skipSimulation?: boolean
 }
 
 /**
@@ -183,7 +196,7 @@ export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | Paymas
  * @since 0.1.0
  * @category errors
  */
-export type ExecuteError = SubmitError | SessionRefusal
+export type ExecuteError = SubmitError | SessionRefusal | CallWouldFail | CallFailed
 
 /**
  * Every failure of `register`.
@@ -324,26 +337,33 @@ export type Outcome =
 
 type Look = "used" | "dead" | "open"
 
-/** One look: the block first, then the nonce, so that "unused at a block past the window" means dead for good. */
+/**
+ * One look. The nonce on the state the network executes on (`pre_confirmed`): used there means executed (in a
+ * closed block, or in the block being built). Unused there says "dead" only past the window, and only as read at a
+ * closed block fetched first: a `latest` answered by a node that lags behind the one that gave the block could show
+ * a used nonce unused at a time past the window, and call an executed payment dead.
+ */
 const lookAt = (payment: Payment, retry: Options["retry"]): Effect.Effect<Look, RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     const rpc = yield* StarknetRpc
-    const block = yield* retrying(rpc.latestBlock, retry)
-    // The nonce is read at that very block: a `latest` answered by a node that lags behind the one that gave the
-    // block could show a used nonce unused at a time past the window, and call an executed payment dead.
-    const [valid] = yield* retrying(
-      rpc.call({
-        contractAddress: payment.wallet,
-        entrypoint: "is_valid_outside_execution_nonce",
-        calldata: [payment.nonce],
-        blockNumber: block.blockNumber
-      }),
-      retry
-    )
+    const nonceAt = (blockNumber?: number) =>
+      retrying(
+        rpc.call({
+          contractAddress: payment.wallet,
+          entrypoint: "is_valid_outside_execution_nonce",
+          calldata: [payment.nonce],
+          ...(blockNumber !== undefined ? { blockNumber } : {})
+        }),
+        retry
+      ).pipe(Effect.map(([valid]) => (valid === undefined ? undefined : BigInt(valid) !== 0n)))
+    const [block, atHead] = yield* Effect.all([retrying(rpc.latestBlock, retry), nonceAt()], { concurrency: 2 })
     // An answer without a value decides nothing.
+    if (atHead === undefined) return "open"
+    if (!atHead) return "used"
+    if (block.timestamp < payment.executeBefore) return "open"
+    const valid = yield* nonceAt(block.blockNumber)
     if (valid === undefined) return "open"
-    if (BigInt(valid) === 0n) return "used"
-    return block.timestamp >= payment.executeBefore ? "dead" : "open"
+    return valid ? "dead" : "used"
   })
 
 /** Blocks read per look while searching for a transaction (read together: one batch over HTTP). */
@@ -377,6 +397,14 @@ const findTransaction = (payment: Payment, cursor: Ref.Ref<number>, retry: Optio
       }
       if (unknown) return undefined
       yield* Ref.set(cursor, from + numbers.length)
+    }
+    // Executed in the block being built: pre-confirmed, its outcome known (it is lost only if that block is not
+    // finalised, and then its nonce is unused again).
+    const pre = yield* retrying(rpc.getBlockWithTxs("pre_confirmed"), retry).pipe(Effect.option)
+    if (pre._tag === "None") return undefined
+    for (const tx of pre.value.transactions.filter((t) => carries(t.calldata, wallet, nonce))) {
+      const status = yield* retrying(rpc.getTransactionStatus(tx.transactionHash).pipe(Effect.catchTag("TransactionNotFound", () => Effect.succeed(undefined))), retry).pipe(Effect.option)
+      if (status._tag === "Some" && status.value?.executionStatus === "SUCCEEDED") return tx.transactionHash
     }
     return undefined
   })
@@ -547,7 +575,8 @@ const isDuplicatedNonce = (error: PaymasterError) => error.revertReason !== unde
 const sendPayment = (
   payment: Payment,
   options: Options,
-  received = false
+  received = false,
+  refiltered = false
 ): Effect.Effect<TxHash, PaymasterError | OutcomeUnknown | LedgerError | NotExecutedSignal, Paymaster | StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     const paymaster = yield* Paymaster
@@ -594,7 +623,10 @@ const sendPayment = (
       return transactionHash
     }
     const error = result.left
-    if (!uncertain && !error.transient && !isDuplicatedNonce(error)) {
+    // A paymaster's duplicate filter (AVNU: the same user and nonce within 30 s, stored before its own checks) says
+    // an earlier copy reached it, not what became of it: the chain decides.
+    const filtered = error.kind === "already-sent"
+    if (!uncertain && !filtered && !error.transient && !isDuplicatedNonce(error)) {
       yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, {
         status: "refused",
         ...(error.revertReason !== undefined ? { reason: error.revertReason } : { reason: error.message })
@@ -604,10 +636,24 @@ const sendPayment = (
     // The answer is unknown (or the nonce is taken): the chain decides.
     yield* Effect.logDebug("the outcome of a submission is unknown; looking at the chain").pipe(Effect.annotateLogs({ attempts: attempt }))
     const outcome = yield* resolvePayment(payment, options.resolution ?? Transactions.defaultRetry, options.retry)
+    if (outcome === undefined && filtered && !refiltered) {
+      // Refused by the filter and not seen on chain: the copy it saw may have failed before it was sent. Once the
+      // filter has forgotten it, that same payload is sent once more, if the chain still says it never ran and its
+      // window is still open.
+      const resendAt = (yield* Clock.currentTimeMillis) + Duration.toMillis(DUPLICATE_FILTER)
+      if (resendAt < payment.executeBefore * 1000) {
+        yield* Effect.logDebug("the paymaster's duplicate filter refused a payload the chain has not seen; sending it again once the filter forgets it")
+        yield* Effect.sleep(DUPLICATE_FILTER)
+        return yield* sendPayment(payment, options, true, true)
+      }
+    }
     if (outcome === undefined) return yield* unknownOf(payment)
     if (outcome._tag === "NotExecuted") return yield* new NotExecutedSignal()
     return outcome.transactionHash
   }).pipe(Effect.annotateLogs({ wallet: payment.wallet, nonce: payment.nonce, idempotencyKey: payment.idempotencyKey }))
+
+/** How long AVNU's paymaster refuses a signed payload it has seen (`avnu-labs/paymaster`, `endpoint/execute.rs`). */
+const DUPLICATE_FILTER = Duration.seconds(31)
 
 /** The payload's window closed unexecuted while it was being sent: a new one may be built. */
 class NotExecutedSignal extends Schema.TaggedError<NotExecutedSignal>()("NotExecutedSignal", {}) {}
@@ -894,8 +940,13 @@ const awaitFence = (payment: Payment, options: Options): Effect.Effect<void, Led
       if (change.status !== "executed" && change.status !== "not-executed") {
         yield* Effect.logDebug("an owner change of the session is in flight; waiting for the chain to decide it before sending")
         const budget = Duration.seconds(Math.max(0, change.executeBefore - Math.floor(now / 1000)) + 120)
-        const outcome = yield* resolvePayment(change, Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry)
-        if (outcome === undefined) continue
+        // Decided once its nonce is used on the state the network executes on (pre-confirmed will do: the payload
+        // sent next executes after it), or its window has closed unused.
+        const look = yield* lookAt(change, options.retry).pipe(
+          Effect.orElseSucceed((): Look => "open"),
+          Effect.repeat({ schedule: Transactions.defaultPolling.pipe(Schedule.upTo(budget)), until: (l) => l !== "open" })
+        )
+        if (look === "open") continue
       }
       yield* ledger.clearFence(session, fence.idempotencyKey)
     }
@@ -1109,13 +1160,27 @@ const executeWith = (
       : yield* decode(IdempotencyKey, "options.idempotencyKey")(options.idempotencyKey)
     const crypto = yield* Crypto
     const ledger = yield* Ledger
+    // A payment under this key that executed while one of its calls failed: nothing is sent again for it.
+    const recorded = options.idempotencyKey === undefined ? undefined : yield* ledger.payment(wallet.publicKey, idempotencyKey)
+    const failed = recorded === undefined ? undefined : failedCallOf(recorded)
+    if (failed !== undefined) return yield* failed
     const ref: SessionRef = { wallet: wallet.publicKey, sessionPublicKey: session.publicKey }
     // The verdict of the last check, for the reservation's refusal.
     const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
+    const simulating = options.skipSimulation !== true
     const guard = Effect.gen(function*() {
-      const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey }, true)
+      // The account's nonce, for the simulation, is read with the session's state (one batch over HTTP).
+      const [verdict, nonce] = yield* Effect.all([
+        verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey }, true),
+        simulating ? Effect.option(accountNonce(wallet.publicKey, options.retry)) : Effect.succeedNone
+      ], { concurrency: 2 })
       yield* Ref.set(lastVerdict, verdict)
       if (verdict.refusal !== undefined) return yield* verdict.refusal
+      // The session lets the calls through; whether each call does what it asks is the contracts' to say.
+      if (simulating) {
+        const wouldFail = yield* simulationRefusal(wallet.publicKey, calls, options.retry, Option.getOrUndefined(nonce))
+        if (wouldFail !== undefined) return yield* wouldFail
+      }
     })
     const reserve = Effect.gen(function*() {
       const verdict = (yield* Ref.get(lastVerdict))!
@@ -1232,7 +1297,7 @@ export const execute = (
  * @since 0.1.0
  * @category errors
  */
-export type WaitError = Reverted | Timeout | TransactionNotFound | RpcError | InvalidInput
+export type WaitError = Reverted | Timeout | TransactionNotFound | Dropped | RpcError | InvalidInput
 
 /**
  * `register`, then wait for the transaction to succeed.
@@ -1271,6 +1336,47 @@ export const executeAndWait = (
 ): Effect.Effect<Receipt, ExecuteError | WaitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
   Effect.flatMap(execute(params, options), (txHash) => wait(txHash, options.wait))
 
+/** How the ledger records a payment whose transaction succeeded while one of its calls failed (executed, no effect). */
+const FAILED_CALL = /^call (-?\d+) failed: ([\s\S]*)$/
+
+/** The `CallFailed` a payment's record holds: executed, with a call that moved nothing. */
+const failedCallOf = (payment: Payment): CallFailed | undefined => {
+  const m = payment.reason === undefined || payment.status !== "executed" ? null : FAILED_CALL.exec(payment.reason)
+  if (m === null || payment.transactionHash === undefined) return undefined
+  const index = Number(m[1])
+  const call = payment.calls[index]
+  return new CallFailed({
+    txHash: payment.transactionHash,
+    callIndex: index,
+    contractAddress: call?.contractAddress ?? payment.wallet,
+    entrypoint: call?.entrypoint ?? "__execute__",
+    reason: m[2]!,
+    callUsed: true
+  })
+}
+
+/**
+ * A SUCCEEDED execute this process sent: each of its calls ran, or `CallFailed` (the account caught a failing
+ * call). The ledger books it as executed without effect, so an execute under the same key sends nothing again.
+ */
+const checkCalls = (receipt: Receipt, options: Transactions.WaitOptions) =>
+  Effect.gen(function*() {
+    if (receipt.executionStatus !== "SUCCEEDED") return
+    const ledger = yield* Ledger
+    const payment = yield* ledger.paymentByHash(receipt.transactionHash).pipe(Effect.orElseSucceed(() => undefined))
+    if (payment === undefined || payment.purpose !== "execute") return
+    const known = failedCallOf(payment)
+    if (known !== undefined) return yield* known
+    const failed = yield* failedCall(receipt.transactionHash, payment.wallet, payment.calls, receipt, options.retry)
+    if (failed === undefined) return
+    yield* ledger.updatePayment(payment.wallet, payment.idempotencyKey, payment.nonce, {
+      status: "executed",
+      transactionHash: receipt.transactionHash,
+      reason: `call ${failed.callIndex} failed: ${failed.reason}`
+    }).pipe(Effect.catchAll((error) => Effect.logWarning("the ledger could not record a call that failed", error)))
+    return yield* failed
+  })
+
 /**
  * `Transactions.wait`, for any transaction; when it is an execute this process sent and it reverted for a session
  * reason (the chain moved between the check and inclusion), fails with the typed error the preflight gives
@@ -1282,8 +1388,9 @@ export const executeAndWait = (
 export const wait = (
   txHash: string,
   options: Transactions.WaitOptions = {}
-): Effect.Effect<Receipt, WaitError | SessionRefusal, StarknetRpc | Ledger> =>
+): Effect.Effect<Receipt, WaitError | SessionRefusal | CallFailed, StarknetRpc | Ledger> =>
   Transactions.wait(txHash, options).pipe(
+    Effect.tap((receipt) => checkCalls(receipt, options)),
     Effect.catchTag("Reverted", (reverted) =>
       Effect.gen(function*() {
         const payment = yield* (yield* Ledger).paymentByHash(reverted.txHash as TxHash).pipe(Effect.orElseSucceed(() => undefined))

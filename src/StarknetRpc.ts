@@ -9,7 +9,7 @@ import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, S
 import { RpcError, TransactionNotFound } from "./Errors.js"
 import { fetchLayer } from "./internal/http.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
-import { revertReasonOf } from "./internal/reason.js"
+import { panicReason, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
@@ -76,6 +76,59 @@ export interface BlockWithTxs {
 }
 
 /**
+ * An account's multicall to simulate: the calls its `__execute__` receives, sent with its current nonce.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SimulateRequest {
+  readonly account: Address
+  readonly calls: ReadonlyArray<{ readonly contractAddress: Address; readonly entrypoint: string; readonly calldata: ReadonlyArray<Felt> }>
+  readonly nonce: Felt
+}
+
+/**
+ * One call of a trace (`FUNCTION_INVOCATION` of spec 0.9): whom it called, with what, whether it failed
+ * (`is_reverted`, a failure its caller caught), what it answered (for a failed call, the panic data), and the calls
+ * it made in turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Invocation {
+  readonly contractAddress: Felt
+  readonly selector: Felt
+  readonly calldata: ReadonlyArray<Felt>
+  readonly result: ReadonlyArray<Felt>
+  readonly isReverted: boolean
+  readonly calls: ReadonlyArray<Invocation>
+}
+
+/**
+ * The execution of a transaction: its call tree, or the reason the whole transaction reverted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Trace =
+  | { readonly _tag: "Executed"; readonly execute: Invocation }
+  | { readonly _tag: "Reverted"; readonly revertReason: string }
+
+/**
+ * What a simulated multicall did: each call's outcome in order (`reverted` with the reason for a call that failed),
+ * or the reason the whole transaction reverted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SimulatedCalls =
+  | {
+    readonly _tag: "Executed"
+    readonly calls: ReadonlyArray<{ readonly reverted: boolean; readonly reason?: string }>
+  }
+  | { readonly _tag: "Reverted"; readonly revertReason: string }
+
+/**
  * A read-only contract call. `entrypoint` is a name or a selector.
  *
  * @since 0.1.0
@@ -86,7 +139,8 @@ export interface CallRequest {
   readonly entrypoint: string
   readonly calldata: ReadonlyArray<Felt>
   /**
-   * Read the state after this block rather than at `latest`: a read that must agree with a block read before it
+   * Read the state after this closed block rather than at the service's head (`pre_confirmed`, the state the
+   * network executes the next transaction on; see `HttpOptions.blockTag`): a read that must agree with a block read before it
    * (behind a load balancer, `latest` may be answered by a node that lags). A node that does not have the block yet
    * answers error 24.
    */
@@ -104,13 +158,33 @@ export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc"
   {
     readonly chainId: Effect.Effect<Felt, RpcError>
     readonly latestBlock: Effect.Effect<BlockInfo, RpcError>
-    /** A view call at the latest block; a contract error fails with `RpcError` code 40 and the revert reason. */
+    /**
+     * A view call on the state the network executes on (`pre_confirmed`: after the transactions of the block being
+     * built; `latest` on a node without it), or after `request.blockNumber`. A contract error fails with `RpcError`
+     * code 40 and the revert reason.
+     */
     readonly call: (request: CallRequest) => Effect.Effect<ReadonlyArray<Felt>, RpcError>
     readonly getTransactionStatus: (txHash: TxHash) => Effect.Effect<TransactionStatus, RpcError | TransactionNotFound>
     readonly getTransactionReceipt: (txHash: TxHash) => Effect.Effect<Receipt, RpcError | TransactionNotFound>
+    /** The account's nonce on the state the network executes on (as `call` reads). */
     readonly getNonce: (address: Address) => Effect.Effect<Felt, RpcError>
-    /** A closed block with its transactions; a block not (yet) known fails with `RpcError` code 24. */
-    readonly getBlockWithTxs: (blockNumber: number) => Effect.Effect<BlockWithTxs, RpcError>
+    /**
+     * Runs an account's multicall as its own `__execute__` would (`starknet_simulateTransactions` with
+     * `SKIP_VALIDATE` and `SKIP_FEE_CHARGE`, on the state `call` reads), keeping nothing: what each call did. The
+     * account runs its calls non-atomically (a failing call is caught and leaves an empty result), so this is how a
+     * call that would fail inside a succeeding transaction is seen before anything is signed.
+     */
+    readonly simulateCalls: (request: SimulateRequest) => Effect.Effect<SimulatedCalls, RpcError>
+    /**
+     * The trace of an executed transaction (`starknet_traceTransaction`): its execution's call tree, or the reason
+     * it reverted. A node without traces fails with `RpcError` (code -32601 or 10 `NO_TRACE_AVAILABLE`).
+     */
+    readonly getTransactionTrace: (txHash: TxHash) => Effect.Effect<Trace, RpcError | TransactionNotFound>
+    /**
+     * A closed block with its transactions, or the block being built (`"pre_confirmed"`); a block not (yet) known
+     * fails with `RpcError` code 24.
+     */
+    readonly getBlockWithTxs: (block: number | "pre_confirmed") => Effect.Effect<BlockWithTxs, RpcError>
     /**
      * How long an execute's preflight may reuse what this service answered for the same session (its data,
      * allow-list, policies, open payloads' nonces and the latest block), instead of reading it again; absent or
@@ -150,6 +224,13 @@ export interface HttpOptions {
    * (default 1 second, below a Starknet block's time; `0` reads every time). See `StarknetRpc.preflightReuse`.
    */
   readonly preflightReuse?: Duration.DurationInput
+  /**
+   * The block reads without a block number are made at (default `pre_confirmed`: the state the network executes
+   * the next transaction on, so that a transaction reported SUCCEEDED while pre-confirmed is seen by the reads
+   * after it). A node that does not know `pre_confirmed` (RPC before 0.9) is detected at its first refusal and
+   * read at `latest` from then on.
+   */
+  readonly blockTag?: "pre_confirmed" | "latest"
 }
 
 const FeltList = Schema.Array(Schemas.Felt)
@@ -167,6 +248,96 @@ const ReceiptWire = Schema.Struct({
   block_number: Schema.optional(Schema.Number),
   events: Schema.Array(Schema.Struct({ from_address: Schemas.Felt, keys: FeltList, data: FeltList }))
 })
+
+/**
+ * `FUNCTION_INVOCATION` of spec 0.9 (`@starknet-io/starknet-types-09`, `api/components`), as much as the library
+ * reads: `is_reverted` is optional (nodes before 0.8 do not send it; a call there never failed alone).
+ */
+interface InvocationWire {
+  readonly contract_address: Felt
+  readonly entry_point_selector: Felt
+  readonly calldata: ReadonlyArray<Felt>
+  readonly result: ReadonlyArray<Felt>
+  readonly calls: ReadonlyArray<InvocationWire>
+  readonly is_reverted?: boolean | undefined
+}
+const InvocationWire: Schema.Schema<InvocationWire, unknown> = Schema.Struct({
+  contract_address: Schemas.Felt,
+  entry_point_selector: Schemas.Felt,
+  calldata: FeltList,
+  result: FeltList,
+  calls: Schema.Array(Schema.suspend((): Schema.Schema<InvocationWire, unknown> => InvocationWire)),
+  is_reverted: Schema.optional(Schema.Boolean)
+}) as unknown as Schema.Schema<InvocationWire, unknown>
+/** `INVOKE_TXN_TRACE`: `execute_invocation` is a call tree, or `{ revert_reason }` when the transaction reverted. */
+const TraceWire = Schema.Struct({
+  execute_invocation: Schema.Union(Schema.Struct({ revert_reason: Schema.String }), InvocationWire)
+})
+const SimulationWire = Schema.Array(Schema.Struct({ transaction_trace: TraceWire }))
+
+const toInvocation = (w: InvocationWire): Invocation => ({
+  contractAddress: w.contract_address,
+  selector: w.entry_point_selector,
+  calldata: w.calldata,
+  result: w.result,
+  isReverted: w.is_reverted === true,
+  calls: w.calls.map(toInvocation)
+})
+const toTrace = (t: typeof TraceWire.Type): Trace =>
+  "revert_reason" in t.execute_invocation
+    ? { _tag: "Reverted", revertReason: revertReasonOf(t.execute_invocation.revert_reason) ?? t.execute_invocation.revert_reason }
+    : { _tag: "Executed", execute: toInvocation(t.execute_invocation as InvocationWire) }
+
+/**
+ * The outcome of each of `calls` in the trace of the account's `__execute__` (or `execute_from_outside_v2`) that ran
+ * them: its direct calls, matched in order by contract and selector.
+ *
+ * @since 0.1.0
+ * @category trace
+ */
+export const callOutcomes = (
+  frame: Invocation,
+  calls: SimulateRequest["calls"]
+): ReadonlyArray<{ readonly reverted: boolean; readonly reason?: string }> | undefined => {
+  const out: Array<{ readonly reverted: boolean; readonly reason?: string }> = []
+  let at = 0
+  for (const call of calls) {
+    const to = BigInt(call.contractAddress)
+    const selector = BigInt(Schemas.callSelector(call))
+    while (at < frame.calls.length && !(BigInt(frame.calls[at]!.contractAddress) === to && BigInt(frame.calls[at]!.selector) === selector)) at++
+    const inner = frame.calls[at++]
+    if (inner === undefined) return undefined
+    if (!inner.isReverted) out.push({ reverted: false })
+    else {
+      const reason = panicReason(inner.result.map(BigInt))
+      out.push({ reverted: true, ...(reason !== undefined ? { reason } : {}) })
+    }
+  }
+  return out
+}
+
+/** Finds the frame, depth first, where `account` ran its calls through `selector`. */
+export const findFrame = (root: Invocation, account: Felt, selector: Felt): Invocation | undefined => {
+  const stack = [root]
+  while (stack.length > 0) {
+    const f = stack.pop()!
+    if (BigInt(f.contractAddress) === BigInt(account) && BigInt(f.selector) === BigInt(selector)) return f
+    for (let i = f.calls.length - 1; i >= 0; i--) stack.push(f.calls[i]!)
+  }
+  return undefined
+}
+
+/** Enough L2 gas for any multicall a session sends; at price 0 and `SKIP_FEE_CHARGE` it costs nothing. */
+const SIMULATION_L2_GAS = "0x3b9aca00"
+/** The query version of INVOKE v3 (2^128 + 3): a simulation is never a transaction anyone could send. */
+const QUERY_VERSION_3 = "0x100000000000000000000000000000003"
+const NO_BOUND = { max_amount: "0x0", max_price_per_unit: "0x0" }
+const hexOf = (n: number) => "0x" + n.toString(16)
+/** `Array<Call>` serialized as an account's `__execute__` reads it. */
+const serializeCalls = (calls: SimulateRequest["calls"]): ReadonlyArray<string> => [
+  hexOf(calls.length),
+  ...calls.flatMap((c) => [c.contractAddress, Schemas.callSelector(c), hexOf(c.calldata.length), ...c.calldata])
+]
 
 /**
  * `BLOCK_WITH_TXS` of spec 0.9 (`@starknet-io/starknet-types-09`, `api/components`): the header's number and
@@ -220,6 +391,29 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
             })
           ))
       )
+    // Reads without a block number go to the head; a node that does not know `pre_confirmed` is asked once more
+    // whether it has that block at all, and read at `latest` from then on.
+    let head: "pre_confirmed" | "latest" = options.blockTag ?? "pre_confirmed"
+    const lacksTag = (e: RpcError) => e.code === -32602 || e.code === 24 || e.code === -32601
+    const atHead = <A, I>(method: string, params: (tag: string) => unknown, schema: Schema.Schema<A, I>) =>
+      Effect.suspend(() => {
+        const tag = head
+        const read = request(method, params(tag), schema)
+        if (tag !== "pre_confirmed") return read
+        return read.pipe(Effect.catchIf(lacksTag, (refused) =>
+          request("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" }, Schema.Unknown).pipe(
+            Effect.matchEffect({
+              onFailure: (probe) => {
+                if (!lacksTag(probe)) return Effect.fail(refused)
+                head = "latest"
+                return Effect.logWarning("the node does not serve pre_confirmed (RPC before 0.9): reads are made at latest").pipe(
+                  Effect.zipRight(request(method, params("latest"), schema))
+                )
+              },
+              onSuccess: () => Effect.fail(refused)
+            })
+          )))
+      })
     const notFound = (txHash: string) => (e: RpcError): Effect.Effect<never, RpcError | TransactionNotFound> =>
       e.code === 29 ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.fail(e)
     // An endpoint's chain id does not change: read once per layer (a failed read is not kept, the next one retries).
@@ -233,11 +427,48 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       latestBlock: request("starknet_getBlockWithTxHashes", { block_id: "latest" }, Block).pipe(
         Effect.map((b) => ({ blockNumber: b.block_number, timestamp: b.timestamp }))
       ),
-      call: (req) =>
-        request("starknet_call", {
-          request: { contract_address: req.contractAddress, entry_point_selector: Schemas.callSelector(req), calldata: req.calldata },
-          block_id: req.blockNumber !== undefined ? { block_number: req.blockNumber } : "latest"
-        }, FeltList),
+      call: (req) => {
+        const body = { contract_address: req.contractAddress, entry_point_selector: Schemas.callSelector(req), calldata: req.calldata }
+        return req.blockNumber !== undefined
+          ? request("starknet_call", { request: body, block_id: { block_number: req.blockNumber } }, FeltList)
+          : atHead("starknet_call", (tag) => ({ request: body, block_id: tag }), FeltList)
+      },
+      simulateCalls: (req) =>
+        atHead("starknet_simulateTransactions", (tag) => ({
+          block_id: tag,
+          transactions: [{
+            type: "INVOKE",
+            version: QUERY_VERSION_3,
+            sender_address: req.account,
+            calldata: serializeCalls(req.calls),
+            signature: [],
+            nonce: req.nonce,
+            resource_bounds: { l1_gas: NO_BOUND, l1_data_gas: NO_BOUND, l2_gas: { max_amount: SIMULATION_L2_GAS, max_price_per_unit: "0x0" } },
+            tip: "0x0",
+            paymaster_data: [],
+            account_deployment_data: [],
+            nonce_data_availability_mode: "L1",
+            fee_data_availability_mode: "L1"
+          }],
+          simulation_flags: ["SKIP_VALIDATE", "SKIP_FEE_CHARGE"]
+        }), SimulationWire).pipe(
+          Effect.flatMap((answers) => {
+            const trace = answers[0] === undefined ? undefined : toTrace(answers[0].transaction_trace)
+            if (trace === undefined) {
+              return Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: -32700, message: "unexpected answer: no trace", transient: false }))
+            }
+            if (trace._tag === "Reverted") return Effect.succeed<SimulatedCalls>(trace)
+            const calls = callOutcomes(trace.execute, req.calls)
+            return calls === undefined
+              ? Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: -32700, message: "unexpected answer: the trace does not show every call", transient: false }))
+              : Effect.succeed<SimulatedCalls>({ _tag: "Executed", calls })
+          })
+        ),
+      getTransactionTrace: (txHash) =>
+        request("starknet_traceTransaction", { transaction_hash: txHash }, TraceWire).pipe(
+          Effect.map(toTrace),
+          Effect.catchTag("RpcError", notFound(txHash))
+        ),
       getTransactionStatus: (txHash) =>
         request("starknet_getTransactionStatus", { transaction_hash: txHash }, StatusWire).pipe(
           Effect.map((s) => ({
@@ -259,9 +490,9 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           })),
           Effect.catchTag("RpcError", notFound(txHash))
         ),
-      getNonce: (address) => request("starknet_getNonce", { block_id: "latest", contract_address: address }, Schemas.Felt),
-      getBlockWithTxs: (blockNumber) =>
-        request("starknet_getBlockWithTxs", { block_id: { block_number: blockNumber } }, BlockWithTxsWire).pipe(
+      getNonce: (address) => atHead("starknet_getNonce", (tag) => ({ block_id: tag, contract_address: address }), Schemas.Felt),
+      getBlockWithTxs: (block) =>
+        request("starknet_getBlockWithTxs", { block_id: block === "pre_confirmed" ? block : { block_number: block } }, BlockWithTxsWire).pipe(
           Effect.map((b): BlockWithTxs => ({
             blockNumber: b.block_number,
             timestamp: b.timestamp,

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Ref, Schedule } from "effect"
-import { Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
+import { Dropped, Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
 import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
@@ -245,6 +245,14 @@ export interface WaitOptions {
   readonly timeout?: Duration.DurationInput
   /** Retries of each read's transient faults (default `defaultRetry`). */
   readonly retry?: Schedule.Schedule<unknown, RpcError>
+  /**
+   * What the wait returns on (default `"final"`): a final status (`ACCEPTED_ON_L2` or `ACCEPTED_ON_L1`), or, with
+   * `"pre_confirmed"`, as soon as the transaction has an outcome in the block being built (`PRE_CONFIRMED` with an
+   * execution status: what RPC 0.9 answers SUCCEEDED for, about half a second after submission, and what the next
+   * transaction executes on). A pre-confirmed transaction is lost only if its block is not finalised (then
+   * `Dropped`).
+   */
+  readonly until?: "final" | "pre_confirmed"
 }
 
 /**
@@ -260,12 +268,24 @@ export const isFinal = (status: TransactionStatus): boolean =>
   (status.executionStatus !== undefined &&
     (status.finalityStatus === "ACCEPTED_ON_L2" || status.finalityStatus === "ACCEPTED_ON_L1"))
 
+/** Looks that find a pre-confirmed transaction gone, in a row, before the wait says it was dropped. */
+const DROPPED_AFTER = 2
+
 /**
- * Waits until a transaction is final. Succeeds with the receipt on `SUCCEEDED`; fails with `Reverted` on
+ * Whether a status carries an outcome: an execution status, pre-confirmed or final (or `REJECTED`).
+ *
+ * @since 0.1.0
+ * @category waiting
+ */
+export const hasOutcome = (status: TransactionStatus): boolean => status.finalityStatus === "REJECTED" || status.executionStatus !== undefined
+
+/**
+ * Waits until a transaction is final (or pre-confirmed, with `until: "pre_confirmed"`). Succeeds with the receipt on `SUCCEEDED`; fails with `Reverted` on
  * `REVERTED` (or `REJECTED`); when the schedule or the time budget ends first, with `Timeout` if the node knows the
  * hash but it is not final, and with `TransactionNotFound` if the node never knew it (a fresh hash may not be
- * visible at once, so "not found" is only the answer when the wait gives up). `Timeout.waited` is the time the wait
- * took on the `Clock`. Each look is logged at debug level, annotated with the hash and the status seen.
+ * visible at once, so "not found" is only the answer when the wait gives up); with `Dropped` when it was seen
+ * pre-confirmed and is then gone (its block was not finalised). `Timeout.waited` is the time the wait took on the
+ * `Clock`. Each look is logged at debug level, annotated with the hash and the status seen.
  *
  * @since 0.1.0
  * @category waiting
@@ -273,9 +293,13 @@ export const isFinal = (status: TransactionStatus): boolean =>
 export const wait = (
   txHash: string,
   options: WaitOptions = {}
-): Effect.Effect<Receipt, InvalidInput | Reverted | Timeout | TransactionNotFound | RpcError, StarknetRpc> =>
+): Effect.Effect<Receipt, InvalidInput | Reverted | Timeout | TransactionNotFound | Dropped | RpcError, StarknetRpc> =>
   Effect.gen(function*() {
     const hash = yield* decode(TxHash, "txHash")(txHash)
+    const done = options.until === "pre_confirmed" ? hasOutcome : isFinal
+    // Seen with an outcome, then looks in a row that do not find it.
+    let seenOutcome = false
+    let goneLooks = 0
     const rpc = yield* StarknetRpc
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
     const start = yield* Clock.currentTimeMillis
@@ -302,22 +326,33 @@ export const wait = (
         Effect.flatMap((seen) =>
           seen._tag === "None"
             ? Effect.succeed("over" as const)
-            : Effect.as(Ref.set(lastSeen, seen.value), seen.value !== "missing" && isFinal(seen.value) ? "final" as const : "again" as const)
+            : Effect.suspend(() => {
+              const value = seen.value
+              if (value === "missing") {
+                if (seenOutcome && ++goneLooks >= DROPPED_AFTER) return Effect.succeed("dropped" as const)
+                // A node behind the one that answered before: keep what was seen.
+                return Effect.succeed("again" as const)
+              }
+              goneLooks = 0
+              if (hasOutcome(value)) seenOutcome = true
+              return Effect.as(Ref.set(lastSeen, value), done(value) ? "final" as const : "again" as const)
+            })
         )
       ))
     const schedule = atLeastMinimumInterval(options.schedule ?? defaultPolling).pipe(
       Schedule.modifyDelayEffect((_, delay) =>
         Effect.map(Clock.currentTimeMillis, (now) => Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))))
     )
-    yield* step.pipe(
+    const ended = yield* step.pipe(
       Effect.repeat({ schedule, until: (r) => r !== "again" }),
       // Concurrent waits polling on one grid wake in one turn, so their looks leave in full batches.
       withSharedTimers
     )
+    if (ended === "dropped") return yield* new Dropped({ txHash: hash })
     const last = yield* Ref.get(lastSeen)
     // The schedule or the budget ended first: never seen is "not found", seen but pending is a timeout.
     if (last === "missing") return yield* new TransactionNotFound({ txHash: hash })
-    if (!isFinal(last)) {
+    if (!done(last)) {
       const waited = Duration.millis((yield* Clock.currentTimeMillis) - start)
       return yield* new Timeout({ txHash: hash, waited })
     }

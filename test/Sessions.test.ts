@@ -225,13 +225,13 @@ describe("the chain refuses anyway", () => {
     Effect.gen(function*() {
       yield* atRealisticTime
       const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
-      // Two processes race for the last call; both pass their checks and both are sent.
+      // Two processes race for the last call; both pass their checks (made together, before either is sent: checks
+      // read the pre-confirmed state, so one made after the other's submission refuses at once) and both are sent.
       const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
       // Each process has its own ledger, built once.
       const a = yield* Layer.build(Sessions.layer)
       const b = yield* Layer.build(Sessions.layer)
-      const first = yield* send.pipe(Effect.provide(a))
-      const second = yield* send.pipe(Effect.provide(b))
+      const [first, second] = yield* Effect.all([send.pipe(Effect.provide(a)), send.pipe(Effect.provide(b))], { concurrency: 2 })
       const outcomes = yield* withBlocks(Effect.all([
         Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),
         Effect.either(Sessions.wait(second).pipe(Effect.provide(b)))

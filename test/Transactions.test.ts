@@ -14,6 +14,8 @@ const scripted = (script: ReadonlyArray<Schemas.TransactionStatus | "missing" | 
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
       getBlockWithTxs: () => Effect.die("not used"),
+      simulateCalls: () => Effect.die("not used"),
+      getTransactionTrace: () => Effect.die("not used"),
       getTransactionStatus: (txHash) =>
         Ref.getAndUpdate(looks, (n) => n + 1).pipe(Effect.flatMap((n): Effect.Effect<Schemas.TransactionStatus, Errors.RpcError | Errors.TransactionNotFound> => {
           const step = script[Math.min(n, script.length - 1)]!
@@ -214,6 +216,8 @@ describe("Transactions.wait", () => {
           call: () => Effect.succeed([]),
           getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
           getBlockWithTxs: () => Effect.die("not used"),
+          simulateCalls: () => Effect.die("not used"),
+          getTransactionTrace: () => Effect.die("not used"),
           getTransactionStatus: (txHash) =>
             Effect.flatMap(TestClock.currentTimeMillis, (now) => {
               instants.push(now)

@@ -65,6 +65,8 @@ describe("idempotency keys and unknown outcomes", () => {
         else expect(retried.left._tag).toBe("OutcomeUnknown")
       }
       expect(hash).toBeDefined()
+      // The hash may be answered while its transaction is pre-confirmed: the balance is read once its block closed.
+      yield* withBlocks(Sessions.wait(hash!))
       const sent = (yield* devnet.transactions).slice(before)
       expect(sent.map((t) => t.hash)).toEqual([hash])
       expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(42n)
@@ -174,12 +176,12 @@ describe("the replay guard on re-registration", () => {
     Effect.gen(function*() {
       yield* atRealisticTime
       const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
-      // Two processes race for the last call; both pass their checks and both are sent; one reverts.
+      // Two processes race for the last call; both pass their checks (made together: a check after the other's
+      // submission reads it pre-confirmed and refuses at once) and both are sent; one reverts.
       const a = yield* Layer.build(Sessions.layer)
       const b = yield* Layer.build(Sessions.layer)
       const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
-      const first = yield* send.pipe(Effect.provide(a))
-      const second = yield* send.pipe(Effect.provide(b))
+      const [first, second] = yield* Effect.all([send.pipe(Effect.provide(a)), send.pipe(Effect.provide(b))], { concurrency: 2 })
       const outcomes = yield* withBlocks(Effect.all([
         Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),
         Effect.either(Sessions.wait(second).pipe(Effect.provide(b)))

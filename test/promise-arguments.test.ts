@@ -106,6 +106,8 @@ describe("waitForTransaction({ intervalMs: 0 })", () => {
       call: () => Effect.succeed([]),
       getNonce: () => Effect.succeed("0x0" as Schemas.Felt),
       getBlockWithTxs: () => Effect.die("not used"),
+      simulateCalls: () => Effect.die("not used"),
+      getTransactionTrace: () => Effect.die("not used"),
       getTransactionStatus: () => Effect.sync(() => (reads++, { finalityStatus: "RECEIVED" as const })),
       getTransactionReceipt: (txHash) => Effect.fail(new Errors.TransactionNotFound({ txHash }))
     } as StarknetRpc.StarknetRpc["Type"])

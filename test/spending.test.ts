@@ -267,11 +267,13 @@ describe("policy changes and the payloads they could revive", () => {
       const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 10 })
       const config = { sessionPublicKey: session.publicKey, token: USDC, ...policy }
       yield* withBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: config }))
-      // Another process spends 1,000 first; ours is refused by the chain for the window's limit.
+      // Ours is sent first but held back a block; another process, which cannot see it (a held transaction is not
+      // in the block being built), spends 1,000 before it: ours is refused by the chain for the window's limit.
+      yield* devnet.setFaults({ holdBlocks: 2 })
+      const over = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "over" })
+      yield* devnet.setFaults({ holdBlocks: 0 })
       yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }).pipe(Effect.provide(Sessions.layer))
-      const refused = yield* Effect.flip(withBlocks(
-        Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }, { idempotencyKey: "over" })
-      ))
+      const refused = yield* Effect.flip(withBlocks(Sessions.wait(over)))
       expect(refused._tag).toBe("SpendingLimitExceeded")
       // A wider policy (it also starts a fresh window) would let that payload run: refused while it is live.
       const wider = { ...config, maxPerWindow: 10_000n }
@@ -289,9 +291,14 @@ describe("policy changes and the payloads they could revive", () => {
     Effect.gen(function*() {
       yield* atRealisticTime
       const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
-      // Two processes race for the last call: the loser's payload is refused by the chain, and stays live.
+      // Two processes race for the last call: the loser's payload (sent first, held back a block, so the other
+      // process cannot see it) is refused by the chain, and stays live.
+      const devnet = yield* Devnet.Devnet
+      yield* devnet.setFaults({ holdBlocks: 2 })
+      const loser = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] })
+      yield* devnet.setFaults({ holdBlocks: 0 })
       yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(Sessions.layer))
-      const lost = yield* Effect.flip(withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] })))
+      const lost = yield* Effect.flip(withBlocks(Sessions.wait(loser)))
       expect(lost._tag).toBe("MaxCallsExceeded")
       const config = { sessionPublicKey: session.publicKey, token: USDC, ...policy }
       yield* withBlocks(Sessions.setSpendingPolicyAndWait({ encryptKey: PIN, wallet, spendingPolicyConfig: config }))

@@ -151,15 +151,15 @@ describe("the devnet on the wire", () => {
       }).pipe(Effect.provide(layersWith(url, preflightReuse)))
     }).pipe(Effect.scoped)
 
-  it.live("sequential executes of one session while the block has not moved: build and execute, the preflight's view reused", () =>
+  it.live("sequential executes of one session while the block has not moved: simulate, build and execute, the preflight's view reused", () =>
     Effect.gen(function*() {
-      // Three requests each without reuse (and 12 before the window was built on the preflight's block).
-      expect(yield* sequential("5 seconds")).toBe(6)
+      // Four requests each without reuse. The simulation of the calls is the third (skipSimulation saves it).
+      expect(yield* sequential("5 seconds")).toBe(9)
     }))
 
-  it.live("with preflightReuse 0, every execute reads afresh: the preflight's reads in one batch, build, execute", () =>
+  it.live("with preflightReuse 0, every execute reads afresh: the preflight's reads and the account's nonce in one batch, simulate, build, execute", () =>
     Effect.gen(function*() {
-      expect(yield* sequential("0 millis")).toBe(9)
+      expect(yield* sequential("0 millis")).toBe(12)
     }))
 
   it.live("a session revoked elsewhere while its view is reused is still refused with NotRegistered, then read afresh", () =>

@@ -12,7 +12,7 @@ import { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
 import { type Account, type AccountContext, callAccount, copyAccount, execute, newAccount, validate } from "./account.js"
 import { Blocks } from "./blocks.js"
 import { serializeCalls } from "./calldata.js"
-import { Rejected, Revert } from "./revert.js"
+import { panicData, Rejected, Revert } from "./revert.js"
 import { EVENT, S } from "./selectors.js"
 import { History } from "./history.js"
 import { callToken, copyToken, type Token } from "./token.js"
@@ -35,6 +35,8 @@ export interface Outcome {
   readonly revertReason?: string
   readonly events: ReadonlyArray<ChainEvent>
   readonly gas: Gas
+  /** Its trace: the frames the transaction ran at top level (`__validate__` then `__execute__`, or the relayer's call). */
+  readonly trace?: ReadonlyArray<Frame>
 }
 
 type Invoke = Extract<TxPayload, { kind: "invoke" }>
@@ -108,9 +110,9 @@ export class Chain {
   /** Contracts changed since the last block closed. */
   private readonly dirty = new Set<bigint>()
   private readonly history = new History<Account | Token>()
-  /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
+  /** Bumped whenever the state changes (not the pool, which only grows between): the pre-confirmed preview is recomputed after it. */
   private epoch = 0
-  private preview: { readonly key: string; readonly block: PreConfirmed } | undefined
+  private preview: { readonly key: string; readonly block: PreConfirmed; readonly processed: number } | undefined
   /** Contracts written in the dry run computing the pre-confirmed block. */
   private dryTouched: Set<bigint> | undefined
   /** Contracts the transaction running wrote, and how many the last one wrote (its share of the state diff). */
@@ -252,11 +254,20 @@ export class Chain {
       return a
     } catch (error) {
       f0.reverted = true
+      if (error instanceof Revert) f0.result = panicData(error)
       dropEvents(f0)
       throw error
     } finally {
       stack.pop()
     }
+  }
+
+  /** Traces the next transaction `apply` runs: its top-level frames become the returned root's calls. */
+  private tracing(): Frame {
+    const root = frame(0n, 0n, 0n, [])
+    this.frames = [root]
+    this.eventBase = this.events.length
+    return root
   }
 
   /**
@@ -489,25 +500,33 @@ export class Chain {
    */
   preConfirmed(timestamp: number): PreConfirmed {
     const key = `${this.epoch}:${timestamp}`
-    if (this.preview?.key === key) return this.preview.block
-    const outcomes = new Map<Tx, Outcome>()
+    const cached = this.preview?.key === key ? this.preview : undefined
+    if (cached !== undefined && cached.processed === this.pending.length) return cached.block
+    // Transactions submitted since the last preview run on top of it: the pool only grows between two changes of
+    // the state, so a block's worth of submissions costs each one run, not a run of every earlier one again.
+    const from = cached?.processed ?? 0
+    const outcomes = new Map<Tx, Outcome>(cached?.block.outcomes)
     const next = this.latest.number + 1
     const touched = new Set<bigint>()
-    const state = this.dryRun(BigInt(timestamp), () => {
+    const run = () => {
       this.dryTouched = touched
       try {
-        for (const tx of this.pending) {
+        for (let i = from; i < this.pending.length; i++) {
+          const tx = this.pending[i]!
           if (tx.holdUntil >= next) continue
+          const root = this.tracing()
           try {
             const events = [...this.apply(tx.payload, BigInt(timestamp), tx.nonce), this.feeTransfer(tx.sender)]
-            outcomes.set(tx, { execution: "SUCCEEDED", events, gas: this.gasOf(tx, events.length) })
+            outcomes.set(tx, { execution: "SUCCEEDED", events, gas: this.gasOf(tx, events.length), trace: root.calls })
           } catch (error) {
             if (error instanceof Revert) {
               outcomes.set(tx, { execution: "REVERTED", revertReason: error.reason, events: [this.feeTransfer(tx.sender)], gas: this.gasOf(tx, 1) })
             } else if (!(error instanceof Rejected)) throw error
+          } finally {
+            this.frames = undefined
           }
         }
-        // Untouched contracts are shared with the present; the touched ones are copied before the rollback.
+        // Untouched contracts are shared with the state run on; the touched ones are copied before the rollback.
         const after: State = new Map(this.contracts)
         for (const address of touched) {
           const c = this.contracts.get(address)
@@ -517,11 +536,13 @@ export class Chain {
       } finally {
         this.dryTouched = undefined
       }
-    })
+    }
+    const state = cached !== undefined ? this.viewAt(cached.block.state, BigInt(timestamp), run) : this.dryRun(BigInt(timestamp), run)
     const block = { number: next, timestamp, state, outcomes }
-    this.preview = { key, block }
+    this.preview = { key, block, processed: this.pending.length }
     return block
   }
+
 
   /** The fee transfer that ends every receipt: the devnet's gas is free, so it moves 0 STRK to the sequencer. */
   private feeTransfer(sender: bigint): ChainEvent {
@@ -555,8 +576,8 @@ export class Chain {
       holdUntil
     }
     this.txs.set(tx.hash, tx)
+    // The pool grows: the pre-confirmed preview runs just the new transaction on top of what it has (`preConfirmed`).
     this.pending.push(tx)
-    this.epoch++
     return tx
   }
 
@@ -572,9 +593,11 @@ export class Chain {
         keep.push(tx)
         continue
       }
+      const root = this.tracing()
       try {
         tx.events = this.apply(tx.payload, BigInt(timestamp), tx.nonce)
         tx.execution = "SUCCEEDED"
+        tx.trace = root.calls
       } catch (error) {
         if (error instanceof Revert) {
           tx.execution = "REVERTED"
@@ -584,6 +607,8 @@ export class Chain {
         } else {
           throw error
         }
+      } finally {
+        this.frames = undefined
       }
       // Included for good (or dropped): nothing to roll back any more.
       this.journal.length = 0

@@ -75,7 +75,9 @@ export interface Node {
   readonly blockNumberOf: (id: BlockId) => number | undefined
   /** Closed block `id` as readers see it, in the devnet's shape. */
   readonly block: (id: BlockId) => DevnetBlock | undefined
-  /** A read-only call as readers see the chain. */
+  /** The state readers see at `pre_confirmed` (a lagging reader: its latest closed block) and its timestamp. */
+  readonly head: () => { readonly state: State; readonly timestamp: number }
+  /** A read-only call on the state readers see at `pre_confirmed`. */
   readonly view: (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => Array<bigint>
 }
 
@@ -156,8 +158,9 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       })
 
     // Readers of the present see the block being built; a lagging reader sees its latest closed block.
+    // A lagging node (a read lag asked for) has not seen the block being built either, even before a block closes.
     const preConfirmed = () =>
-      lagged() !== undefined || readBlock() !== chain.latest.number
+      lagged() !== undefined || readBlock() !== chain.latest.number || (faults.current().readLagBlocks ?? 0) > 0
         ? undefined
         : chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000)))
 
@@ -227,11 +230,11 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       }
     }
 
+    // Readers of the present read the block being built (`pre_confirmed`), a lagging reader its latest closed block.
+    const head = () => lagged() ?? preConfirmed() ?? { state: chain.contracts, timestamp: chain.latest.timestamp }
     const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
-      const past = lagged()
-      return past !== undefined
-        ? chain.viewAt(past.state, BigInt(past.timestamp), () => chain.call(0n, contract, selector, calldata))
-        : chain.dryRun(BigInt(chain.latest.timestamp), () => chain.call(0n, contract, selector, calldata))
+      const at = head()
+      return chain.viewAt(at.state, BigInt(at.timestamp), () => chain.call(0n, contract, selector, calldata))
     }
 
     return {
@@ -259,6 +262,7 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       preConfirmed,
       blockNumberOf,
       block,
+      head,
       view
     }
   })

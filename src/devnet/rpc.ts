@@ -6,12 +6,42 @@ import { Effect } from "effect"
 import { RpcError, TransactionNotFound } from "../Errors.js"
 import { Revert } from "./revert.js"
 import { callSelector, type TxHash } from "../Schemas.js"
-import type { Receipt, StarknetRpc } from "../StarknetRpc.js"
+import { toOutsideCalls } from "../OutsideExecution.js"
+import { callOutcomes, type Invocation, type Receipt, type SimulatedCalls, type StarknetRpc, type Trace } from "../StarknetRpc.js"
+import type { Frame } from "./chain.js"
+import type { Tx } from "./transactions.js"
+import { ZERO_FEE_FIELDS } from "./transactions.js"
 import { classOf } from "./abi.js"
 import { type FaultGate, faultMessage } from "./faults.js"
-import { felt, type Node } from "./node.js"
+import { felt, type Node, txView } from "./node.js"
 
 export const blockNotFound = (method: string) => new RpcError({ method, code: 24, message: "Block not found", transient: false })
+
+/** The fields of a simulated invoke: no signature (validation is skipped), no fee. */
+const SIMULATION = { kind: "invoke" as const, signature: [], fields: ZERO_FEE_FIELDS, query: true }
+
+/** A devnet frame as a trace's `FUNCTION_INVOCATION` reads. */
+export const invocationOf = (f: Frame): Invocation => ({
+  contractAddress: felt(f.to),
+  selector: felt(f.selector),
+  calldata: f.calldata.map(felt),
+  result: f.result.map(felt),
+  isReverted: f.reverted,
+  calls: f.calls.map(invocationOf)
+})
+
+/**
+ * The trace of a transaction readers can see executed (closed, or in the block being built): its last top-level
+ * frame (`__execute__`, or the account's `execute_from_outside_v2` the relayer called), or its revert reason.
+ */
+export const traceOf = (node: Node, tx: Tx): Trace | undefined => {
+  const receipt = node.receiptOf(tx)
+  if (receipt === undefined) return undefined
+  if (receipt.execution === "REVERTED") return { _tag: "Reverted", revertReason: receipt.revertReason ?? "" }
+  const frames = receipt.finalityStatus === "PRE_CONFIRMED" ? receipt.trace : tx.trace
+  const top = frames?.at(-1)
+  return top === undefined ? undefined : { _tag: "Executed", execute: invocationOf(top) }
+}
 
 export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
   const { chain } = node
@@ -33,7 +63,7 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
         "starknet_call",
         Effect.suspend(() => {
           const contract = BigInt(req.contractAddress)
-          const deployed = (node.lagged()?.state ?? chain.contracts).get(contract)
+          const deployed = node.head().state.get(contract)
           if (deployed === undefined) {
             return Effect.fail(new RpcError({ method: "starknet_call", code: 20, message: "Contract not found", transient: false }))
           }
@@ -60,6 +90,35 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
           }
         })
       ),
+    simulateCalls: (req) =>
+      request(
+        "starknet_simulateTransactions",
+        Effect.suspend(() => {
+          const { state, timestamp } = node.head()
+          const calls = toOutsideCalls(req.calls)
+          const payload = { ...SIMULATION, account: BigInt(req.account), calls, nonce: BigInt(req.nonce) }
+          const result = chain.simulate(state, BigInt(timestamp), [payload], true)
+          if ("error" in result) {
+            return Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: 41, message: result.error.reason, transient: false }))
+          }
+          const execute = result.simulated[0]!.execute
+          if ("revertReason" in execute) return Effect.succeed<SimulatedCalls>({ _tag: "Reverted", revertReason: execute.revertReason })
+          const outcomes = callOutcomes(invocationOf(execute), req.calls)
+          return outcomes === undefined
+            ? Effect.dieMessage("devnet: a simulated trace does not show every call")
+            : Effect.succeed<SimulatedCalls>({ _tag: "Executed", calls: outcomes })
+        })
+      ),
+    getTransactionTrace: (txHash) =>
+      request(
+        "starknet_traceTransaction",
+        Effect.flatMap(node.findTx(txHash), (tx): Effect.Effect<Trace, RpcError> => {
+          const seen = traceOf(node, tx)
+          return seen === undefined
+            ? Effect.fail(new RpcError({ method: "starknet_traceTransaction", code: 10, message: "No trace available for transaction", transient: false }))
+            : Effect.succeed(seen)
+        })
+      ),
     getTransactionStatus: (txHash) => request("starknet_getTransactionStatus", Effect.map(node.findTx(txHash), node.statusOf)),
     getTransactionReceipt: (txHash) =>
       request(
@@ -82,6 +141,18 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
       request(
         "starknet_getBlockWithTxs",
         Effect.suspend(() => {
+          if (blockNumber === "pre_confirmed") {
+            const pre = node.preConfirmed()
+            if (pre === undefined) return Effect.fail(blockNotFound("starknet_getBlockWithTxs"))
+            return Effect.succeed({
+              blockNumber: pre.number,
+              timestamp: pre.timestamp,
+              transactions: [...pre.outcomes.keys()].map((tx) => {
+                const view = txView(tx)
+                return { transactionHash: view.transactionHash, type: "INVOKE", senderAddress: view.senderAddress, calldata: view.calldata }
+              })
+            })
+          }
           const block = node.block({ blockNumber })
           if (block === undefined) return Effect.fail(blockNotFound("starknet_getBlockWithTxs"))
           return Effect.succeed({
@@ -100,7 +171,7 @@ export const make = (node: Node, faults: FaultGate): StarknetRpc["Type"] => {
       request(
         "starknet_getNonce",
         Effect.suspend(() => {
-          const contract = (node.lagged()?.state ?? chain.contracts).get(BigInt(address))
+          const contract = node.head().state.get(BigInt(address))
           return contract === undefined
             ? Effect.fail(new RpcError({ method: "starknet_getNonce", code: 20, message: "Contract not found", transient: false }))
             : Effect.succeed(felt(contract.kind === "account" ? contract.nonce : 0n))

@@ -73,6 +73,8 @@ export interface Tx {
   events: Array<ChainEvent>
   /** The gas it used when its block closed (the devnet's model, `gasOf`). */
   gas?: Gas
+  /** The frames it ran at top level when its block closed, when it succeeded (`starknet_traceTransaction`). */
+  trace?: ReadonlyArray<import("./chain.js").Frame>
   blockNumber?: number
   holdUntil: number
 }

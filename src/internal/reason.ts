@@ -145,3 +145,23 @@ export const revertReasonOf = (data: unknown): string | undefined => {
   if (text === undefined) return undefined
   return reasonIn(text) ?? (text.trim().replace(/\.$/, "").trim() || undefined)
 }
+
+const PRINTABLE = /^[\x20-\x7e]+$/
+
+/**
+ * The reason in a failed call's raw panic data (a trace's `result` for a call its caller caught): a serialized
+ * `ByteArray`, or the first printable short string that is not a call-stack marker.
+ */
+export const panicReason = (felts: ReadonlyArray<bigint>): string | undefined => {
+  const found: Array<Item> = []
+  for (const felt of felts) {
+    let text: string | undefined
+    if (felt !== BYTE_ARRAY_MAGIC && felt > 0n && felt < 1n << 248n) {
+      let s = ""
+      for (let v = felt; v > 0n; v >>= 8n) s = String.fromCharCode(Number(v & 0xffn)) + s
+      if (PRINTABLE.test(s)) text = s
+    }
+    found.push({ felt, ...(text !== undefined ? { text } : {}) })
+  }
+  return firstReason(found)
+}

@@ -91,7 +91,9 @@ const program = Effect.gen(function*() {
     getTransactionStatus: () => Effect.die("not used"),
     getTransactionReceipt: () => Effect.die("not used"),
     getNonce: () => Effect.die("not used"),
-    getBlockWithTxs: () => Effect.die("not used")
+    getBlockWithTxs: () => Effect.die("not used"),
+    simulateCalls: () => Effect.die("not used"),
+    getTransactionTrace: () => Effect.die("not used")
   })
   const instantPaymaster = Paymaster.Paymaster.of({
     isAvailable: Effect.succeed(true),

@@ -14,7 +14,7 @@ import { selectorOf } from "../../Schemas.js"
 export type ExecutionErrorShape = "nested" | "wrapped" | "flat"
 
 /** The devnet's relayer account class (its own; the relayer is not an account of the devnet's chain). */
-const RELAYER_CLASS_HASH = 0x5e1a7e5000000000000000000000000000000000000000000000000000000001n
+export const RELAYER_CLASS_HASH = 0x5e1a7e5000000000000000000000000000000000000000000000000000000001n
 
 /** Reasons the contract raises with `panic!` (a `ByteArray`), per the reference source; the rest are short strings. */
 const BYTE_ARRAY_REASONS = new Set(["Spending: invalid amount"])

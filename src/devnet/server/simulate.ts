@@ -7,7 +7,7 @@
  */
 import { Effect, Schema } from "effect"
 import { toHex } from "../../internal/felt.js"
-import type { Felt } from "../../Schemas.js"
+import { Felt } from "../../Schemas.js"
 import { classOf, SESSION_ACCOUNT_CLASS_HASH } from "../abi.js"
 import type { Frame, Simulated, State } from "../chain.js"
 import { invokePayload } from "../handle.js"
@@ -16,7 +16,7 @@ import type { Rejected } from "../revert.js"
 import { S } from "../selectors.js"
 import { feeOf, GAS_PRICES, type Gas, QUERY_VERSION_3 } from "../transactions.js"
 import { BlockId, stateAtBlock } from "./chain.js"
-import { formatPanic } from "./executionError.js"
+import { formatPanic, RELAYER_CLASS_HASH } from "./executionError.js"
 import { BroadcastedInvoke, callsOf, invokeParams } from "./invoke.js"
 import { method, type Methods, WireError } from "./jsonrpc.js"
 
@@ -78,6 +78,33 @@ const trace = (state: State, s: Simulated, skipFeeCharge: boolean) => ({
   execution_resources: { l1_gas: Number(s.gas.l1Gas), l1_data_gas: Number(s.gas.l1DataGas), l2_gas: Number(s.gas.l2Gas) }
 })
 
+/**
+ * The trace of an executed transaction (`starknet_traceTransaction`, `INVOKE_TXN_TRACE`): the account's own
+ * `__execute__`, or the relayer's `__execute__` around the account's `execute_from_outside_v2`; `{ revert_reason }`
+ * for one that reverted. Error 29 for a hash readers do not see executed, 10 when the devnet kept no trace.
+ */
+const traceMethod = (node: Node) =>
+  method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
+    Effect.suspend(() => {
+      const tx = node.chain.txs.get(BigInt(transaction_hash))
+      const receipt = tx === undefined || tx.rejected !== undefined ? undefined : node.receiptOf(tx)
+      if (tx === undefined || receipt === undefined) return Effect.fail(new WireError(29, "Transaction hash not found"))
+      const state = node.chain.contracts
+      const resources = { l1_gas: Number(receipt.gas.l1Gas), l1_data_gas: Number(receipt.gas.l1DataGas), l2_gas: Number(receipt.gas.l2Gas) }
+      if (receipt.execution === "REVERTED") {
+        return Effect.succeed({ type: "INVOKE", execute_invocation: { revert_reason: receipt.revertReason ?? "" }, execution_resources: resources })
+      }
+      const top = (receipt.finalityStatus === "PRE_CONFIRMED" ? receipt.trace : tx.trace)?.at(-1)
+      if (top === undefined) return Effect.fail(new WireError(10, "No trace available for transaction"))
+      const execute = tx.payload.kind === "outside"
+        ? {
+          ...(invocation(state, { ...top, caller: 0n, to: tx.sender, selector: S.__execute__, calldata: tx.calldata, calls: [top], events: [] }) as object),
+          class_hash: hex(RELAYER_CLASS_HASH)
+        }
+        : invocation(state, top)
+      return Effect.succeed({ type: "INVOKE", execute_invocation: execute, execution_resources: resources })
+    }))
+
 export const simulationMethods = (node: Node): Methods => {
   const run = (txs: ReadonlyArray<BroadcastedInvoke>, skipValidate: boolean, id: typeof BlockId.Type) =>
     Effect.gen(function*() {
@@ -97,6 +124,7 @@ export const simulationMethods = (node: Node): Methods => {
       return { state, simulated: result.simulated, payloads }
     })
   return {
+    starknet_traceTransaction: traceMethod(node),
     // A transaction that reverts has no estimate: error 41 with the account's `__execute__` frame.
     starknet_estimateFee: method(
       ["request", "simulation_flags", "block_id"],

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Devnet, Errors, Sessions, StarknetRpc, Transactions } from "starknet-session-keys"
+import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
+
+/**
+ * The verdicts the library gives must be the network's: reads on the state it executes on (`pre_confirmed`), and no
+ * payment called a success when one of its calls moved nothing (the account catches a failing call inside a
+ * SUCCEEDED transaction: reference source `src/account.cairo`, `_execute_calls`).
+ */
+
+const failing = {
+  "an amount above the balance": transfer(20_000_000n),
+  "a misspelt entrypoint": { contractAddress: USDC, entrypoint: "tranfser", calldata: [RECIPIENT, "0x1", "0x0"] },
+  "a transfer's calldata without the amount's high half": { contractAddress: USDC, entrypoint: "transfer", calldata: [RECIPIENT, "0x1"] }
+} as const
+
+const callsUsed = (wallet: { readonly publicKey: string }, session: { readonly publicKey: string }) =>
+  Effect.map(Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey }), (d) => d.callsUsed)
+
+describe("reads at pre_confirmed: a SUCCEEDED status is seen by the reads after it", () => {
+  it.effect("a registration answered PRE_CONFIRMED/SUCCEEDED reads as active, and an execute at once goes through", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
+      const hash = yield* withBlocks(Sessions.register({
+        encryptKey: PIN,
+        wallet,
+        session,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 3, allowedEntrypoints: [] }
+      }))
+      // No block has closed (the clock has not moved): the registration is only in the block being built.
+      const status = yield* Transactions.getStatus(hash)
+      expect(status).toEqual({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
+      expect(data).toMatchObject({ isActive: true, maxCalls: 3, callsUsed: 0 })
+      // The guide's flow: execute as soon as the status says SUCCEEDED.
+      const paid = yield* withBlocks(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }))
+      const pre = yield* withBlocks(Transactions.wait(paid, { until: "pre_confirmed" }))
+      expect(pre.finalityStatus).toBe("PRE_CONFIRMED")
+      expect(yield* callsUsed(wallet, session)).toBe(1)
+      const final = yield* withBlocks(Sessions.wait(paid))
+      expect(final.finalityStatus).toBe("ACCEPTED_ON_L2")
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(5n)
+    }).pipe(Effect.provide(TestLayer({ blockTime: "6 seconds" }))))
+})
+
+describe("a call that would fail is refused before anything is signed", () => {
+  for (const [name, call] of Object.entries(failing)) {
+    it.effect(`${name}: CallWouldFail naming the call, nothing sent, no call of the session used`, () =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 3 })
+        const ledger = yield* Sessions.Ledger
+        const error = yield* Effect.flip(
+          Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n, "0x2222"), call] }, { idempotencyKey: "pay-1" })
+        )
+        expect(error).toBeInstanceOf(Errors.CallWouldFail)
+        expect(error).toMatchObject({ _tag: "CallWouldFail", callIndex: 1, contractAddress: USDC, entrypoint: call.entrypoint })
+        expect((error as Errors.CallWouldFail).reason.length).toBeGreaterThan(0)
+        expect(yield* ledger.payment(wallet.publicKey, "pay-1")).toBeUndefined()
+        yield* withBlocks(Effect.sleep("2 seconds"))
+        expect(yield* callsUsed(wallet, session)).toBe(0)
+        expect(yield* devnet.balanceOf(USDC, "0x2222")).toBe(0n)
+      }).pipe(Effect.provide(TestLayer())))
+  }
+})
+
+describe("a call that failed inside a SUCCEEDED transaction is a failure, not a payment", () => {
+  for (const [name, call] of Object.entries(failing)) {
+    it.effect(`${name}, sent without the simulation: CallFailed, booked executed without effect, not sent again`, () =>
+      Effect.gen(function*() {
+        yield* atRealisticTime
+        const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 3 })
+        const pay = Sessions.executeAndWait(
+          { encryptKey: PIN, wallet, session, calls: [transfer(1n, "0x2222"), call] },
+          { idempotencyKey: "pay-2", skipSimulation: true }
+        )
+        const error = yield* Effect.flip(withBlocks(pay))
+        expect(error).toBeInstanceOf(Errors.CallFailed)
+        expect(error).toMatchObject({ _tag: "CallFailed", callIndex: 1, contractAddress: USDC, entrypoint: call.entrypoint, callUsed: true })
+        // The chain: the transaction succeeded, the session's call is used, the first call moved, the second did not.
+        const txHash = (error as Errors.CallFailed).txHash
+        const receipt = yield* Effect.flatMap(StarknetRpc.StarknetRpc, (rpc) => rpc.getTransactionReceipt(txHash as never))
+        expect(receipt.executionStatus).toBe("SUCCEEDED")
+        expect(yield* callsUsed(wallet, session)).toBe(1)
+        expect(yield* devnet.balanceOf(USDC, "0x2222")).toBe(1n)
+        // Under the same key nothing is sent again: the same typed failure.
+        const again = yield* Effect.flip(withBlocks(pay))
+        expect(again).toBeInstanceOf(Errors.CallFailed)
+        expect(yield* callsUsed(wallet, session)).toBe(1)
+        const ledger = yield* Sessions.Ledger
+        expect(yield* ledger.payment(wallet.publicKey, "pay-2")).toMatchObject({ status: "executed", transactionHash: txHash })
+      }).pipe(Effect.provide(TestLayer())))
+  }
+
+  it.effect("on a node without traces, the receipt's events decide for transfers and approvals", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 3 })
+      const noTraces = Effect.updateService(StarknetRpc.StarknetRpc, (rpc) => ({
+        ...rpc,
+        getTransactionTrace: (txHash: Parameters<typeof rpc.getTransactionTrace>[0]) =>
+          Effect.fail(new Errors.RpcError({ method: "starknet_traceTransaction", code: -32601, message: `Method not found (${txHash})`, transient: false }))
+      }))
+      const error = yield* Effect.flip(withBlocks(
+        Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(20_000_000n)] }, { skipSimulation: true })
+      ).pipe(noTraces))
+      expect(error).toMatchObject({ _tag: "CallFailed", callIndex: 0, entrypoint: "transfer" })
+      const ok = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(3n)] }, { skipSimulation: true })).pipe(noTraces)
+      expect(ok.executionStatus).toBe("SUCCEEDED")
+    }).pipe(Effect.provide(TestLayer())))
+})
