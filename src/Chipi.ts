@@ -72,7 +72,7 @@ const reasonOfMessage = (message: string): string | undefined =>
  * The class hash the published SDK (`@chipi-stack/shared` 14.4, `WALLET_CLASS_HASHES.CHIPI`) sends as
  * `accountClassHash` for a CHIPI wallet: the session-key account.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constants
  */
 export const CHIPI_ACCOUNT_CLASS_HASH = "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a"

@@ -16,6 +16,7 @@ export * as Sessions from "./Sessions.js"
 export * as StarknetRpc from "./StarknetRpc.js"
 export * as Transactions from "./Transactions.js"
 export {
+  ClientClosed,
   EntrypointNotAllowed,
   Expired,
   ForbiddenCall,
