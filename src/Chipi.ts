@@ -7,7 +7,7 @@
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as Http from "./internal/http.js"
-import { withRedactedHeaders } from "./internal/jsonrpc.js"
+import { describeCause, withRedactedHeaders } from "./internal/jsonrpc.js"
 import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
@@ -106,7 +106,13 @@ export const make = (options: Options) =>
         const response = yield* http.execute(request).pipe(
           Effect.timeout(timeout),
           withRedactedHeaders(platform, REDACTED_HEADERS),
-          Effect.mapError((e) => new PaymasterError({ code: 0, message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : "network error"}`, transient: true }))
+          Effect.mapError((e) =>
+            new PaymasterError({
+              code: 0,
+              message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : `network error (${e.reason})${describeCause(e.cause) === "" ? "" : `: ${describeCause(e.cause)}`}`}`,
+              transient: true
+            })
+          )
         )
         const json = yield* response.json.pipe(Effect.orElseSucceed(() => ({} as unknown)))
         if (response.status >= 400) {

@@ -1,6 +1,8 @@
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { FetchHttpClient, HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import * as JsonRpc from "../../src/internal/jsonrpc.js"
 
 interface Item {
@@ -120,4 +122,41 @@ describe("the JSON-RPC client", () => {
       expect([first, second]).toEqual([1, 2])
     }).pipe(Effect.withRequestCaching(true), Effect.provide(server.layer))
   })
+})
+
+describe("the JSON-RPC client's transport failures", () => {
+  /** A real HTTP server on a free port answering every request with `status`, `contentType` and `body`. */
+  const serving = (status: number, contentType: string, body: string) =>
+    Effect.acquireRelease(
+      Effect.async<Server>((resume) => {
+        const server = createServer((_, res) => res.writeHead(status, { "content-type": contentType }).end(body))
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+      }),
+      (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+    ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+  it.live("a 200 answer that is not JSON (an HTML page) is named as such, with its status and content type, and is not transient", () =>
+    Effect.gen(function*() {
+      const origin = yield* serving(200, "text/html; charset=utf-8", "<!doctype html><html><body>Welcome (secret-in-page)</body></html>")
+      const client = yield* JsonRpc.make({ url: `${origin}/rpc/key-in-path` })
+      const failure = yield* Effect.flip(client.request("starknet_chainId", []))
+      expect(failure.transient).toBe(false)
+      expect(failure.message).toMatch(/not JSON/)
+      expect(failure.message).toContain("HTTP 200")
+      expect(failure.message).toContain("text/html")
+      // Neither the page nor the URL (which may carry an API key) is echoed.
+      expect(failure.message).not.toContain("secret-in-page")
+      expect(failure.message).not.toContain("key-in-path")
+    }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)))
+
+  it.live("a refused connection carries its cause (the system error), not the bare tag, and no URL path", () =>
+    Effect.gen(function*() {
+      // A port that was free a moment ago: nothing listens there.
+      const origin = yield* Effect.scoped(serving(200, "application/json", "{}"))
+      const client = yield* JsonRpc.make({ url: `${origin}/rpc/key-in-path?apikey=key-in-query` })
+      const failure = yield* Effect.flip(client.request("starknet_chainId", []))
+      expect(failure.transient).toBe(true)
+      expect(failure.message).toMatch(/ECONNREFUSED/)
+      expect(failure.message).not.toMatch(/key-in-(path|query)/)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
 })
