@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as Calls from "./Calls.js"
 export * as Chipi from "./Chipi.js"
 export * as Constants from "./Constants.js"
 export * as Crypto from "./Crypto.js"

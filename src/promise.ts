@@ -18,6 +18,7 @@ import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
 import * as StarknetRpcLayers from "./StarknetRpc.js"
 import * as Transactions from "./Transactions.js"
 
+export * as Calls from "./Calls.js"
 export { STARKNET_CONTRACTS } from "./Constants.js"
 export * from "./Errors.js"
 // The types of what the client's calls take and give, so that an app can name them (and its declarations can).

@@ -21,7 +21,7 @@
 // Prints `session 0x…` once, `step k/N 0x<tx hash>` per step done, and exits 0 once the session is revoked. A failure
 // (a wrong PIN, a missing setting) is one line on stderr, `InvalidPin: …`, and exit code 1.
 import { Cause, Config, Console, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
-import { Crypto, Paymaster, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
+import { Calls, Crypto, Paymaster, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 
 const Settings = Config.all({
@@ -41,12 +41,7 @@ const program = Effect.gen(function*() {
   const wallet = yield* Schema.decodeUnknown(Wallet)(settings.wallet)
   const every = Duration.decodeUnknown(settings.every)
   if (every._tag === "None") return yield* Effect.fail(new Error(`AUTOMATION_EVERY is not a duration: ${settings.every}`))
-  const amount = BigInt(settings.amount)
-  const transfer = {
-    contractAddress: STARKNET_CONTRACTS.USDC.contractAddress,
-    entrypoint: "transfer",
-    calldata: [settings.recipient, "0x" + (amount & ((1n << 128n) - 1n)).toString(16), "0x" + (amount >> 128n).toString(16)]
-  }
+  const transfer = yield* Calls.transfer({ token: STARKNET_CONTRACTS.USDC.contractAddress, to: settings.recipient, amount: settings.amount })
 
   const started = yield* Automations.start({
     automationId: settings.automationId,
