@@ -31,6 +31,7 @@ export {
   PaymasterError,
   Reverted,
   RpcError,
+  SpendingLimitExceeded,
   Timeout,
   TransactionNotFound,
   TypedDataMismatch
