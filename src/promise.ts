@@ -379,6 +379,10 @@ const optionsProblem = (options: unknown): InvalidInput | undefined => {
         Object.values(optionsOf).map((k) => k.label).join(", ") + " (none: an embedded devnet)"
     )
   }
+  if (kind === "layer") {
+    if (!Layer.isLayer(given["layer"])) return invalid("layer", "must be a Layer providing StarknetRpc and Paymaster")
+    if (given["crypto"] !== undefined && !Layer.isLayer(given["crypto"])) return invalid("crypto", "must be a Layer providing Crypto")
+  }
   if (kind === "devnet" || kind === "layer") return undefined
   // A missing or malformed setting is an error naming it, before any request.
   const rpcUrl = kind === "chipi" ? given["rpcUrl"] ?? process.env["STARKNET_RPC_URL"] : given["rpcUrl"]

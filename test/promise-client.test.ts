@@ -38,7 +38,8 @@ describe("createClient options", () => {
     ["a misspelt apiSecretKey", { apiPublicKey: "pk_dev_x", apiSecretkey: "sk_dev_x", rpcUrl: "http://127.0.0.1:1" }, "apiSecretkey", /did you mean apiSecretKey/],
     ["a misspelt devnet", { devNet: {} }, "devNet", /did you mean devnet/],
     ["a devnet beside a node", { devnet: {}, rpcUrl: "http://127.0.0.1:1", paymasterUrl: "http://127.0.0.1:1" }, "devnet", /not an option of/],
-    ["options that are not an object", "http://127.0.0.1:1", "options", /must be an object/]
+    ["options that are not an object", "http://127.0.0.1:1", "options", /must be an object/],
+    ["a layer that is not one", { layer: "http://127.0.0.1:1" }, "layer", /must be a Layer/]
   ]
   for (const [name, options, path, rule] of cases) {
     it(`${name}: no devnet, and every call rejects with InvalidInput at ${path} (createClient itself does not throw)`, async () => {
