@@ -53,17 +53,21 @@ export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray
 /**
  * What went wrong under an HTTP request, for a failure's message: the underlying error's message and its causes'
  * (a fetch's `TypeError: fetch failed` holds the system error, `connect ECONNREFUSED 127.0.0.1:9545`), with every URL
- * cut to its origin (a node's URL may carry an API key in its path or query). Never headers or bodies.
+ * cut to its host (a node's URL may carry an API key in its path, query or user info). Never headers or bodies.
  */
 export const describeCause = (cause: unknown): string => {
   const messages: Array<string> = []
   let current = cause
   for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
-    const message = current instanceof Error ? current.message : typeof current === "string" ? current : undefined
+    // An AggregateError (a host name with several addresses, each refused) says it all in its `errors`.
+    const inner = (current as { readonly errors?: unknown }).errors
+    const message = current instanceof Error && current.message === "" && Array.isArray(inner)
+      ? inner.map((e) => (e instanceof Error ? e.message : String(e))).join(", ")
+      : current instanceof Error ? current.message : typeof current === "string" ? current : undefined
     if (message !== undefined && message !== "" && !messages.includes(message)) messages.push(message)
     current = (current as { readonly cause?: unknown }).cause
   }
-  return messages.join(": ").replace(/\b(https?:\/\/[^/\s?#]+)[^\s]*/g, "$1").slice(0, 300)
+  return messages.join(": ").replace(/\b(https?:\/\/)(?:[^@/\s?#]*@)?([^/\s?#]+)[^\s]*/g, "$1$2").slice(0, 300)
 }
 
 /** The message of a failure of the HTTP request itself: its reason and cause, no URL path, no body. */

@@ -158,5 +158,18 @@ describe("the JSON-RPC client's transport failures", () => {
       expect(failure.transient).toBe(true)
       expect(failure.message).toMatch(/ECONNREFUSED/)
       expect(failure.message).not.toMatch(/key-in-(path|query)/)
+      // Credentials in the URL: fetch refuses the request, and its message (which quotes the URL) is cut to the host.
+      const withCredentials = yield* JsonRpc.make({ url: `http://user:key-in-userinfo@127.0.0.1:1/rpc/key-in-path` })
+      const refused = yield* Effect.flip(withCredentials.request("starknet_chainId", []))
+      expect(refused.message).toMatch(/^transport: /)
+      expect(refused.message).not.toMatch(/key-in-(userinfo|path)/)
     }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it("describeCause keeps the messages of the causes and cuts every URL to its host", () => {
+    const cause = new TypeError("fetch failed", { cause: new Error("request to https://u:p@node.example/v0_9/sekret?k=1 failed") })
+    expect(JsonRpc.describeCause(cause)).toBe("fetch failed: request to https://node.example failed")
+    const both = new AggregateError([new Error("connect ECONNREFUSED ::1:9545"), new Error("connect ECONNREFUSED 127.0.0.1:9545")], "")
+    expect(JsonRpc.describeCause(new TypeError("fetch failed", { cause: both })))
+      .toBe("fetch failed: connect ECONNREFUSED ::1:9545, connect ECONNREFUSED 127.0.0.1:9545")
+  })
 })
