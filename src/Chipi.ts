@@ -7,7 +7,7 @@
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as Http from "./internal/http.js"
-import { withRedactedHeaders } from "./internal/jsonrpc.js"
+import { describeCause, withRedactedHeaders } from "./internal/jsonrpc.js"
 import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
@@ -72,7 +72,7 @@ const reasonOfMessage = (message: string): string | undefined =>
  * The class hash the published SDK (`@chipi-stack/shared` 14.4, `WALLET_CLASS_HASHES.CHIPI`) sends as
  * `accountClassHash` for a CHIPI wallet: the session-key account.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constants
  */
 export const CHIPI_ACCOUNT_CLASS_HASH = "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a"
@@ -106,7 +106,13 @@ export const make = (options: Options) =>
         const response = yield* http.execute(request).pipe(
           Effect.timeout(timeout),
           withRedactedHeaders(platform, REDACTED_HEADERS),
-          Effect.mapError((e) => new PaymasterError({ code: 0, message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : "network error"}`, transient: true }))
+          Effect.mapError((e) =>
+            new PaymasterError({
+              code: 0,
+              message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : `network error (${e.reason})${describeCause(e.cause) === "" ? "" : `: ${describeCause(e.cause)}`}`}`,
+              transient: true
+            })
+          )
         )
         const json = yield* response.json.pipe(Effect.orElseSucceed(() => ({} as unknown)))
         if (response.status >= 400) {

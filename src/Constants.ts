@@ -95,7 +95,7 @@ export const STARKNET_CONTRACTS = {
  * The SNIP-29 paymaster error codes and their names (`@starknet-io/starknet-types-09`, `snip-29/errors`); a
  * paymaster's message reads `An error occurred (NAME)`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category paymaster
  */
 export const SNIP29_ERROR_NAMES: Readonly<Record<number, string>> = {

@@ -296,7 +296,7 @@ export class SpendingLimitExceeded extends Schema.TaggedError<SpendingLimitExcee
  * `Sessions.resolve({ wallet, idempotencyKey })` waits until it is `Executed` (its nonce is used) or `NotExecuted`
  * (its window closed at `executeBefore` with its nonce unused).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category errors
  */
 export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
@@ -318,7 +318,7 @@ export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("Outcom
  * reverted or unresolved) while their windows are still open: anyone holding one could then replay it. Safe at
  * `safeAt` (seconds, block time), when the last of them closes. To start a session afresh, create a new key.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category errors
  */
 export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloads", {
@@ -337,7 +337,7 @@ export class LivePayloads extends Schema.TaggedError<LivePayloads>()("LivePayloa
 /**
  * The ledger (the store of payments and reservations) failed; nothing was sent on its account.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category errors
  */
 export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
@@ -406,6 +406,21 @@ export class Dropped extends Schema.TaggedError<Dropped>()("Dropped", {
 }) {
   override get message() {
     return `transaction ${this.txHash} was pre-confirmed and then dropped (its block was not finalised); it did not execute`
+  }
+}
+
+/**
+ * A call on a Promise client after its `close()`: its services (the embedded devnet, the key cache) are gone.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClientClosed extends Schema.TaggedError<ClientClosed>()("ClientClosed", {
+  code: errorCode("CLIENT_CLOSED"),
+  method: Schema.String
+}) {
+  override get message() {
+    return `${this.method}: the client is closed (create a new one with createClient)`
   }
 }
 

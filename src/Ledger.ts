@@ -14,7 +14,7 @@
  * `(wallet, idempotencyKey)`, reservations by session, and `recordPayment` is the one operation that must be
  * atomic ("record if absent, or in place of a given dead record").
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import { Context, Effect, Layer, Schema } from "effect"
 import { LedgerError } from "./Errors.js"
@@ -36,28 +36,28 @@ import { Address, Call, Felt, TxHash } from "./Schemas.js"
  * - `executed`: its nonce is used on chain (`transactionHash` when found).
  * - `not-executed`: its window closed with its nonce unused: dead, it can never execute.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export const PaymentStatus = Schema.Literal("pending", "submitted", "refused", "reverted", "executed", "not-executed")
-/** @since 0.2.0 */
+/** @since 0.1.0 */
 export type PaymentStatus = typeof PaymentStatus.Type
 
 /**
  * What a payload was for: a session execute, or an owner's register, revoke or spending-policy change.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export const PaymentPurpose = Schema.Literal("execute", "register", "revoke", "policy")
-/** @since 0.2.0 */
+/** @since 0.1.0 */
 export type PaymentPurpose = typeof PaymentPurpose.Type
 
 /**
  * A signed outside execution recorded under its idempotency key. Serialisable: `Schema.encode(Payment)` gives
  * plain JSON.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export const Payment = Schema.Struct({
@@ -86,13 +86,13 @@ export const Payment = Schema.Struct({
   /** The reservation its execute holds, given back if it turns out not to have counted. */
   reservation: Schema.optional(Schema.String)
 }).annotations({ identifier: "Payment" })
-/** @since 0.2.0 */
+/** @since 0.1.0 */
 export type Payment = typeof Payment.Type
 
 /**
  * A change of a record's state.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface PaymentUpdate {
@@ -105,7 +105,7 @@ export interface PaymentUpdate {
 /**
  * A session: a wallet and one of its session keys.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface SessionRef {
@@ -116,7 +116,7 @@ export interface SessionRef {
 /**
  * An owner change of a session in progress (see `Ledger.fence`).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Fence {
@@ -129,7 +129,7 @@ export interface Fence {
 /**
  * The answer of `reserve`: a reservation, or the count of calls known used that left none.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type Reserved =
@@ -139,7 +139,7 @@ export type Reserved =
 /**
  * Whether a record can still execute: it is not final and its window has not closed at `now` (seconds).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category predicates
  */
 export const isLive = (payment: Payment, now: number): boolean =>
@@ -153,7 +153,7 @@ export const isLive = (payment: Payment, now: number): boolean =>
  * The ledger. Every operation may fail with `LedgerError` (a durable store's fault); the library then sends
  * nothing.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category tags
  */
 export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
@@ -218,7 +218,7 @@ export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
  * (reverted), its reserved call is given back. Used by `Transactions.wait` and `getStatus`; a fault of the ledger
  * here is logged, not raised (the wait's answer stands).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category combinators
  */
 export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effect.Effect<void> =>
@@ -272,7 +272,7 @@ interface SessionEntry {
 /**
  * Builds an in-memory ledger.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
@@ -403,7 +403,7 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
  * the process, and of settled payments it keeps the last 10,000 (an idempotency key older than that is forgotten);
  * use a durable layer of `Ledger` where a restart must not forget a payment in flight.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category layers
  */
 export const layer: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory)
@@ -411,7 +411,7 @@ export const layer: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory)
 /**
  * The same, as `layerMemory` for symmetry with durable layers.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category layers
  */
 export const layerMemory: Layer.Layer<Ledger> = layer

@@ -111,7 +111,7 @@ const objectParams = <P>(params: P): Effect.Effect<P, InvalidInput> =>
 /**
  * The failures the lifecycle retries when they are transient: what a `retry` schedule is fed.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type Retried = RpcError | PaymasterError
@@ -147,7 +147,7 @@ export interface Options {
 /**
  * Options of an execute.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface ExecuteOptions extends Options {
@@ -171,7 +171,7 @@ export interface ExecuteOptions extends Options {
 /**
  * Options of `register`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface RegisterOptions extends Options {
@@ -201,7 +201,7 @@ export type ExecuteError = SubmitError | SessionRefusal | CallWouldFail | CallFa
 /**
  * Every failure of `register`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category errors
  */
 export type RegisterError = SubmitError | LivePayloads
@@ -328,7 +328,7 @@ export const getSessionData = (
  * The outcome of a payment, as the chain decides it: `Executed` once its nonce is used (a reverted outside
  * execution leaves it unused), `NotExecuted` once its window has closed with its nonce unused.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type Outcome =
@@ -461,7 +461,7 @@ const unknownOf = (payment: Payment) =>
  * `Transactions.defaultPolling` until two minutes past the payload's window; when `schedule` ends first, it fails
  * with `OutcomeUnknown`. Fails with `InvalidInput` for a key the ledger does not hold.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category lifecycle
  */
 export const resolve = (

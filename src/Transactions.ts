@@ -260,7 +260,7 @@ export interface WaitOptions {
  * `ACCEPTED_ON_L1`). A `PRE_CONFIRMED` outcome is not: the block being built can still change, and a transaction
  * that reverts there may run when its block closes (or the reverse).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category waiting
  */
 export const isFinal = (status: TransactionStatus): boolean =>

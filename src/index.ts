@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as Calls from "./Calls.js"
 export * as Chipi from "./Chipi.js"
 export * as Constants from "./Constants.js"
 export * as Crypto from "./Crypto.js"
@@ -16,6 +17,7 @@ export * as Sessions from "./Sessions.js"
 export * as StarknetRpc from "./StarknetRpc.js"
 export * as Transactions from "./Transactions.js"
 export {
+  ClientClosed,
   EntrypointNotAllowed,
   Expired,
   ForbiddenCall,
@@ -29,6 +31,7 @@ export {
   PaymasterError,
   Reverted,
   RpcError,
+  SpendingLimitExceeded,
   Timeout,
   TransactionNotFound,
   TypedDataMismatch

@@ -7,7 +7,7 @@
 import { Cause, Context, Duration, Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import * as ChipiLayers from "./Chipi.js"
 import { Crypto } from "./Crypto.js"
-import { InvalidInput } from "./Errors.js"
+import { ClientClosed, InvalidInput } from "./Errors.js"
 import * as CryptoLayer from "./Crypto.js"
 import * as Devnet from "./Devnet.js"
 import type { Paymaster } from "./Paymaster.js"
@@ -18,8 +18,19 @@ import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
 import * as StarknetRpcLayers from "./StarknetRpc.js"
 import * as Transactions from "./Transactions.js"
 
+export * as Calls from "./Calls.js"
 export { STARKNET_CONTRACTS } from "./Constants.js"
 export * from "./Errors.js"
+// The types of what the client's calls take and give, so that an app can name them (and its declarations can).
+export type { SessionData, SessionKeyData, TransactionStatus, WalletData } from "./Schemas.js"
+export type { Receipt } from "./StarknetRpc.js"
+export type { Outcome as ExecutionOutcome, SpendingPolicyConfig, SpendingPolicyData } from "./Sessions.js"
+export type { CreateWalletParams, DevnetHandle, DevnetOptions } from "./Devnet.js"
+export type {
+  Outcome as AutomationOutcome,
+  SpendingPolicy as AutomationSpendingPolicy,
+  Status as AutomationStatus
+} from "./Automations.js"
 
 /**
  * The services a client runs on.
@@ -30,7 +41,9 @@ export * from "./Errors.js"
 export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
 
 /**
- * Options of `createClient`. With none, the client runs on an embedded devnet (`client.devnet`).
+ * Options of `createClient`. With none (or `{ devnet }`), the client runs on an embedded devnet (`client.devnet`);
+ * a devnet is never a fallback: an unknown or misspelt option makes a client whose every call rejects with
+ * `InvalidInput` naming it.
  *
  * @since 0.1.0
  * @category models
@@ -59,9 +72,58 @@ export type ClientOptions =
     readonly crypto?: Layer.Layer<Crypto>
   }
 
-type Wallet = { readonly publicKey: string; readonly encryptedPrivateKey: string }
-type Session = { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
-type CallInput = { readonly contractAddress: string; readonly entrypoint: string; readonly calldata?: ReadonlyArray<string | number | bigint> }
+/**
+ * A wallet as the client takes it: its address and its owner key encrypted under the user's PIN.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Wallet {
+  readonly publicKey: string
+  readonly encryptedPrivateKey: string
+}
+
+/**
+ * A session key as `createSessionKey` gives it (its private key encrypted under the PIN).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Session {
+  readonly publicKey: string
+  readonly encryptedPrivateKey: string
+  readonly validUntil: number
+}
+
+/**
+ * One call of a transaction, as the guide writes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallInput {
+  readonly contractAddress: string
+  readonly entrypoint: string
+  readonly calldata?: ReadonlyArray<string | number | bigint>
+}
+
+/**
+ * The params of `executeTransactionWithSession`, in both of the Chipi SDK's shapes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecuteWithSessionParams {
+  readonly encryptKey: string
+  readonly wallet: Wallet
+  readonly session: Session
+  readonly calls: ReadonlyArray<CallInput>
+  /**
+   * Names one payment across retries: while the payload signed for it can still execute, a call with the same
+   * key sends that same payload again, so the payment moves at most once (see docs/exactly-once.md).
+   */
+  readonly idempotencyKey?: string
+}
 
 /**
  * The client, shaped as the guide's SDK.
@@ -105,19 +167,13 @@ export interface Client {
       params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKey: string; readonly token: string },
       bearerToken?: string
     ) => Promise<string>
+    /** The Chipi SDK's `sessions.executeTransactionWithSession(params, bearerToken)`: the same as the client's own. */
+    readonly executeTransactionWithSession: (params: ExecuteWithSessionParams, bearerToken?: string) => Promise<string>
   }
+  /** The Chipi SDK's `executeTransactionWithSession({ params, bearerToken })`; resolves with the hash. */
   readonly executeTransactionWithSession: (args: {
-    readonly params: {
-      readonly encryptKey: string
-      readonly wallet: Wallet
-      readonly session: Session
-      readonly calls: ReadonlyArray<CallInput>
-      /**
-       * Names one payment across retries: while the payload signed for it can still execute, a call with the same
-       * key sends that same payload again, so the payment moves at most once (see docs/exactly-once.md).
-       */
-      readonly idempotencyKey?: string
-    }
+    readonly params: ExecuteWithSessionParams
+    readonly bearerToken?: string | undefined
   }) => Promise<string>
   /**
    * Settles a payment whose outcome was unknown (`OutcomeUnknown`) from the chain: resolves with
@@ -155,7 +211,7 @@ export interface Client {
 /**
  * Options of `client.automations`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface AutomationsClientOptions {
@@ -172,7 +228,7 @@ export interface AutomationsClientOptions {
 /**
  * Automations as Promises: `start`, `status`, `cancel`, `awaitEnd`, rejecting with the typed errors.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface AutomationsClient {
@@ -209,12 +265,20 @@ export interface DevnetClient {
 
 /**
  * Runs an effect and rejects with its typed error itself (not a wrapper), so `instanceof` works. The effect is built
- * inside the runtime (`Effect.suspend`), so whatever throws while building it rejects too.
+ * inside the runtime (`Effect.suspend`), so whatever throws while building it rejects too. Once the runtime is
+ * closed (`isClosed`), a call rejects with `ClientClosed`, and so does a call cut short by the close.
  */
-const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, build: () => Effect.Effect<A, E, any>): Promise<A> => {
+const toPromise = <A, E>(
+  runtime: ManagedRuntime.ManagedRuntime<any, any>,
+  build: () => Effect.Effect<A, E, any>,
+  method: string,
+  isClosed: () => boolean
+): Promise<A> => {
+  if (isClosed()) return Promise.reject(new ClientClosed({ method }))
   try {
     return runtime.runPromiseExit(Effect.suspend(build)).then((exit) => {
       if (Exit.isSuccess(exit)) return exit.value
+      if (isClosed() && (Cause.isInterruptedOnly(exit.cause) || Cause.isDie(exit.cause))) throw new ClientClosed({ method })
       throw Cause.squash(exit.cause)
     })
   } catch (e) {
@@ -225,13 +289,13 @@ const toPromise = <A, E>(runtime: ManagedRuntime.ManagedRuntime<any, any>, build
 const invalid = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
 
 /** What a value is, for a message that must not echo it (it may be a PIN or an encrypted key). */
-const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
+const kindOfValue = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
 
 /** The argument at `path` as an object, or `InvalidInput` naming it (without echoing what was passed instead). */
 const argument = (value: unknown, path: string): Effect.Effect<Readonly<Record<string, unknown>>, InvalidInput> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
     ? Effect.succeed(value as Readonly<Record<string, unknown>>)
-    : Effect.fail(invalid(path, value === undefined ? "is required" : `must be an object, not ${kindOf(value)}`))
+    : Effect.fail(invalid(path, value === undefined ? "is required" : `must be an object, not ${kindOfValue(value)}`))
 
 /** The objects an argument must hold (`wallet`, `session`, …), each checked as `argument` does. */
 const withObjects = (value: unknown, path: string, fields: ReadonlyArray<string>) =>
@@ -242,7 +306,7 @@ const withObjects = (value: unknown, path: string, fields: ReadonlyArray<string>
 const pinOf = (params: Readonly<Record<string, unknown>>): Effect.Effect<Redacted.Redacted<string>, InvalidInput> =>
   typeof params["encryptKey"] === "string"
     ? Effect.succeed(Redacted.make(params["encryptKey"]))
-    : Effect.fail(invalid("encryptKey", params["encryptKey"] === undefined ? "is required" : `must be a string, not ${kindOf(params["encryptKey"])}`))
+    : Effect.fail(invalid("encryptKey", params["encryptKey"] === undefined ? "is required" : `must be a string, not ${kindOfValue(params["encryptKey"])}`))
 
 /** A number of milliseconds given to the client: finite and not negative. */
 const millisOf = (value: unknown, path: string): Effect.Effect<number | undefined, InvalidInput> =>
@@ -256,84 +320,181 @@ const millisOf = (value: unknown, path: string): Effect.Effect<number | undefine
 const txHashOf = (args: unknown): Effect.Effect<unknown, InvalidInput> =>
   typeof args === "string" ? Effect.succeed(args) : Effect.map(argument(args, "txHash"), (object) => object["txHash"])
 
+/** The options of each kind of client, and how a message names that kind. */
+const optionsOf = {
+  devnet: { keys: ["devnet"], label: "{ devnet }" },
+  chipi: { keys: ["apiPublicKey", "apiSecretKey", "baseUrl", "rpcUrl"], label: "{ apiPublicKey, apiSecretKey, baseUrl, rpcUrl }" },
+  snip29: { keys: ["rpcUrl", "paymasterUrl", "paymasterApiKey"], label: "{ rpcUrl, paymasterUrl, paymasterApiKey }" },
+  layer: { keys: ["layer", "crypto"], label: "{ layer, crypto }" }
+} as const
+type Kind = keyof typeof optionsOf
+const allOptions: ReadonlyArray<string> = [...new Set(Object.values(optionsOf).flatMap((kind) => kind.keys))]
+
+/** Edits (insertions, deletions, substitutions) from one name to another, case aside. */
+const distance = (a: string, b: string): number => {
+  const x = a.toLowerCase()
+  const y = b.toLowerCase()
+  let row = Array.from({ length: y.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= x.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= y.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[y.length]!
+}
+
+/** The option a misspelt key most likely meant: the nearest, within a third of its length. */
+const meant = (key: string): string | undefined => {
+  const [best] = allOptions.map((name) => [name, distance(key, name)] as const).sort((a, b) => a[1] - b[1])
+  return best !== undefined && best[1] <= Math.max(1, Math.floor(best[0].length / 3)) ? best[0] : undefined
+}
+
+/** Which client the options ask for: a key only one kind has decides; none at all is the devnet. */
+const kindOf = (keys: ReadonlyArray<string>): Kind =>
+  keys.includes("layer")
+    ? "layer"
+    : keys.includes("apiPublicKey") || keys.includes("apiSecretKey")
+    ? "chipi"
+    : keys.includes("rpcUrl") || keys.includes("paymasterUrl") || keys.includes("paymasterApiKey")
+    ? "snip29"
+    : "devnet"
+
+/** What is wrong with the options, before anything is built or asked: an unknown key, a missing or bad URL. */
+const optionsProblem = (options: unknown): InvalidInput | undefined => {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return invalid("options", `must be an object, not ${kindOfValue(options)}`)
+  }
+  const given = options as Readonly<Record<string, unknown>>
+  const keys = Object.keys(given)
+  const kind = kindOf(keys)
+  for (const key of keys) {
+    if ((optionsOf[kind].keys as ReadonlyArray<string>).includes(key)) continue
+    if (allOptions.includes(key)) return invalid(key, `is not an option of a ${optionsOf[kind].label} client`)
+    const guess = meant(key)
+    return invalid(
+      key,
+      `unknown option${guess !== undefined ? ` (did you mean ${guess}?)` : ""}; the options are ` +
+        Object.values(optionsOf).map((k) => k.label).join(", ") + " (none: an embedded devnet)"
+    )
+  }
+  if (kind === "layer") {
+    if (!Layer.isLayer(given["layer"])) return invalid("layer", "must be a Layer providing StarknetRpc and Paymaster")
+    if (given["crypto"] !== undefined && !Layer.isLayer(given["crypto"])) return invalid("crypto", "must be a Layer providing Crypto")
+  }
+  if (kind === "devnet" || kind === "layer") return undefined
+  // A missing or malformed setting is an error naming it, before any request.
+  const rpcUrl = kind === "chipi" ? given["rpcUrl"] ?? process.env["STARKNET_RPC_URL"] : given["rpcUrl"]
+  const checks: ReadonlyArray<readonly [string, unknown]> = [
+    ["rpcUrl (or STARKNET_RPC_URL)", rpcUrl],
+    ...(kind === "snip29" ? [["paymasterUrl", given["paymasterUrl"]] as const] : []),
+    ...(kind === "chipi" && given["baseUrl"] !== undefined ? [["baseUrl", given["baseUrl"]] as const] : [])
+  ]
+  for (const [name, value] of checks) {
+    if (value === undefined) return invalid(name, "is required")
+    if (typeof value !== "string" || !URL.canParse(value)) return invalid(name, "must be a URL")
+  }
+  if (kind === "chipi") {
+    for (const name of ["apiPublicKey", "apiSecretKey"]) {
+      if (typeof given[name] !== "string" || given[name] === "") return invalid(name, "apiPublicKey and apiSecretKey are required")
+    }
+  }
+  return undefined
+}
+
 /**
- * Creates a client. With no options it runs on an embedded devnet (`client.devnet.createWallet` gives wallets);
- * with `{ layer }`, on whatever that layer provides.
+ * Creates a client. With no options, or `{ devnet }`, it runs on an embedded devnet (`client.devnet.createWallet`
+ * gives wallets); with `{ rpcUrl, paymasterUrl }` or the guide's `{ apiPublicKey, apiSecretKey, baseUrl, rpcUrl }`,
+ * on a real node and paymaster; with `{ layer }`, on whatever that layer provides.
+ *
+ * Never throws: options that are not right (an unknown or misspelt key, a missing or malformed URL) give a client
+ * whose every call rejects with `InvalidInput` naming the option (and `createSessionKey`, synchronous, throws it).
+ * A devnet is never the fallback of a mistyped live configuration.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const createClient = (options: ClientOptions = {}): Client => {
-  if (typeof options !== "object" || options === null) throw invalid("options", `must be an object, not ${kindOf(options)}`)
+  const problem = optionsProblem(options)
+  const kind: Kind | undefined = problem === undefined ? kindOf(Object.keys(options)) : undefined
+  const given = (problem === undefined ? options : {}) as {
+    readonly devnet?: Devnet.DevnetOptions
+    readonly apiPublicKey?: string
+    readonly apiSecretKey?: string
+    readonly baseUrl?: string | undefined
+    readonly rpcUrl?: string | undefined
+    readonly paymasterUrl?: string
+    readonly paymasterApiKey?: string | undefined
+    readonly layer?: Layer.Layer<Paymaster | StarknetRpc, unknown>
+    readonly crypto?: Layer.Layer<Crypto>
+  }
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
   // Its scope (the key cache's) stays open until `close`, which wipes the cached keys.
   const cryptoScope = Effect.runSync(Scope.make())
-  const crypto = Effect.runSync(
-    Layer.buildWithScope("layer" in options ? options.crypto ?? CryptoLayer.layer : CryptoLayer.layer, cryptoScope)
-  ).pipe(Context.get(Crypto))
+  const crypto = Effect.runSync(Layer.buildWithScope(given.crypto ?? CryptoLayer.layer, cryptoScope)).pipe(Context.get(Crypto))
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
   const local = Layer.mergeAll(Layer.succeed(Crypto, crypto), Layer.succeed(Sessions.Ledger, ledger))
-  const live = "layer" in options || "rpcUrl" in options || "apiPublicKey" in options
-  const devnetLayer = live ? undefined : Devnet.layer((options as { readonly devnet?: Devnet.DevnetOptions }).devnet)
-  const rpcUrl = "apiPublicKey" in options ? options.rpcUrl ?? process.env["STARKNET_RPC_URL"] : "rpcUrl" in options ? options.rpcUrl : undefined
-  if (live && !("layer" in options)) {
-    // A missing or malformed setting is an error naming it, before any request.
-    const checks: ReadonlyArray<readonly [string, string | undefined]> = [
-      ["rpcUrl (or STARKNET_RPC_URL)", rpcUrl],
-      ...("paymasterUrl" in options ? [["paymasterUrl", options.paymasterUrl] as const] : []),
-      ...("apiPublicKey" in options && options.baseUrl !== undefined ? [["baseUrl", options.baseUrl] as const] : [])
-    ]
-    for (const [name, value] of checks) {
-      if (value === undefined || !URL.canParse(value)) {
-        const rule = value === undefined ? "is required" : "must be a URL"
-        throw invalid(name, rule)
-      }
-    }
-    if ("apiPublicKey" in options && (options.apiPublicKey === "" || options.apiSecretKey === "")) {
-      const rule = "apiPublicKey and apiSecretKey are required"
-      throw invalid("apiPublicKey", rule)
-    }
-  }
+  const devnetLayer = kind === "devnet" ? Devnet.layer(given.devnet) : undefined
   const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
-    "apiPublicKey" in options
+    problem !== undefined
+      ? Layer.fail(problem)
+      : kind === "chipi"
       ? Layer.merge(
-        StarknetRpcLayers.layerHttp({ url: rpcUrl! }),
+        StarknetRpcLayers.layerHttp({ url: (given.rpcUrl ?? process.env["STARKNET_RPC_URL"])! }),
         ChipiLayers.layer({
-          apiPublicKey: Redacted.make(options.apiPublicKey),
-          apiSecretKey: Redacted.make(options.apiSecretKey),
-          ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {})
+          apiPublicKey: Redacted.make(given.apiPublicKey!),
+          apiSecretKey: Redacted.make(given.apiSecretKey!),
+          ...(given.baseUrl !== undefined ? { baseUrl: given.baseUrl } : {})
         })
       )
-      : "rpcUrl" in options
+      : kind === "snip29"
       ? Layer.merge(
-        StarknetRpcLayers.layerHttp({ url: options.rpcUrl }),
+        StarknetRpcLayers.layerHttp({ url: given.rpcUrl! }),
         PaymasterLayers.layerSnip29({
-          url: options.paymasterUrl,
-          ...(options.paymasterApiKey !== undefined ? { apiKey: Redacted.make(options.paymasterApiKey) } : {})
+          url: given.paymasterUrl!,
+          ...(given.paymasterApiKey !== undefined ? { apiKey: Redacted.make(given.paymasterApiKey) } : {})
         })
       )
-      : devnetLayer ?? (options as { layer: Layer.Layer<Paymaster | StarknetRpc, unknown> }).layer
+      : devnetLayer ?? given.layer!
   const runtime = ManagedRuntime.make(Layer.mergeAll(services, local))
   /**
    * Every Promise method of the client is one of these: its body reads the arguments and builds the Effect inside
    * the runtime, so a method never throws synchronously; a missing or malformed argument rejects with InvalidInput
    * (check it with `argument` / `withObjects`), anything else with the typed error of the Effect.
    */
-  const method = <Args extends ReadonlyArray<any>, A, E>(body: (...args: Args) => Effect.Effect<A, E, any>) =>
-  (...args: Args): Promise<A> => toPromise(runtime, () => body(...args))
+  let closed = false
+  const isClosed = () => closed
+  const method = <Args extends ReadonlyArray<any>, A, E>(name: string, body: (...args: Args) => Effect.Effect<A, E, any>) =>
+  (...args: Args): Promise<A> => problem !== undefined ? Promise.reject(problem) : toPromise(runtime, () => body(...args), name, isClosed)
+
+  /** Both of the Chipi SDK's `executeTransactionWithSession`: the params, and the bearer token for its paymaster. */
+  const execute = (params: unknown, bearerToken: unknown) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet", "session"])
+      const encryptKey = yield* pinOf(checked)
+      if (bearerToken !== undefined && typeof bearerToken !== "string") return yield* invalid("bearerToken", "must be a string")
+      const asked = params as ExecuteWithSessionParams
+      return yield* Sessions.execute(
+        { ...asked, encryptKey },
+        asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
+      ).pipe(ChipiLayers.withBearerToken(bearerToken as string | undefined))
+    })
 
   const devnet: DevnetClient | undefined = devnetLayer === undefined ? undefined : {
-    createWallet: method((params: Devnet.CreateWalletParams) =>
+    createWallet: method("createWallet", (params: Devnet.CreateWalletParams) =>
       Effect.flatMap(argument(params, "params"), () => Effect.flatMap(Devnet.Devnet, (handle) => handle.createWallet(params)))),
-    handle: method(() => Devnet.Devnet)
+    handle: method("handle", () => Devnet.Devnet)
   }
 
   return {
     sessions: {
       // Synchronous, as in the guide: it throws, but only the typed error.
       createSessionKey: (params) => {
+        if (problem !== undefined) throw problem
+        if (closed) throw new ClientClosed({ method: "createSessionKey" })
         const exit = Effect.runSyncExit(
           Effect.gen(function*() {
             const checked = yield* argument(params, "params")
@@ -351,45 +512,37 @@ export const createClient = (options: ClientOptions = {}): Client => {
         if (Exit.isSuccess(exit)) return exit.value
         throw Cause.squash(exit.cause)
       },
-      addSessionKeyToContract: method((params, bearerToken) =>
+      addSessionKeyToContract: method("addSessionKeyToContract", (params, bearerToken) =>
         Effect.gen(function*() {
           const checked = yield* withObjects(params, "params", ["wallet", "sessionConfig"])
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.register({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
-      revokeSessionKey: method((params, bearerToken) =>
+      revokeSessionKey: method("revokeSessionKey", (params, bearerToken) =>
         Effect.gen(function*() {
           const checked = yield* withObjects(params, "params", ["wallet"])
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
-      getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
-      setSpendingPolicy: method((params, bearerToken) =>
+      getSessionData: method("getSessionData", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
+      setSpendingPolicy: method("setSpendingPolicy", (params, bearerToken) =>
         Effect.gen(function*() {
           const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
-      getSpendingPolicy: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
-      removeSpendingPolicy: method((params, bearerToken) =>
+      getSpendingPolicy: method("getSpendingPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
+      removeSpendingPolicy: method("removeSpendingPolicy", (params, bearerToken) =>
         Effect.gen(function*() {
           const checked = yield* withObjects(params, "params", ["wallet"])
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-        }))
+        })),
+      executeTransactionWithSession: method("sessions.executeTransactionWithSession", (params, bearerToken) => execute(params, bearerToken))
     },
-    executeTransactionWithSession: method((args) =>
-      Effect.gen(function*() {
-        const { params } = yield* argument(args, "args")
-        const checked = yield* withObjects(params, "params", ["wallet", "session"])
-        const encryptKey = yield* pinOf(checked)
-        const asked = params as Parameters<Client["executeTransactionWithSession"]>[0]["params"]
-        return yield* Sessions.execute(
-          { ...asked, encryptKey },
-          asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
-        )
-      })),
-    resolveExecution: method((params) =>
+    executeTransactionWithSession: method("executeTransactionWithSession", (args) =>
+      Effect.flatMap(argument(args, "args"), ({ params, bearerToken }) => execute(params, bearerToken))),
+    resolveExecution: method("resolveExecution", (params) =>
       Effect.gen(function*() {
         const checked = yield* argument(params, "params")
         const timeoutMs = yield* millisOf(checked["timeoutMs"], "timeoutMs")
@@ -398,8 +551,8 @@ export const createClient = (options: ClientOptions = {}): Client => {
           timeoutMs !== undefined ? Transactions.defaultPolling.pipe(Schedule.upTo(Duration.millis(timeoutMs))) : undefined
         )
       })),
-    getTransactionStatus: method((args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),
-    waitForTransaction: method((args) =>
+    getTransactionStatus: method("getTransactionStatus", (args) => Effect.flatMap(txHashOf(args), (txHash) => Transactions.getStatus(txHash as string))),
+    waitForTransaction: method("waitForTransaction", (args) =>
       Effect.gen(function*() {
         const txHash = yield* txHashOf(args)
         const options: { readonly timeoutMs?: unknown; readonly intervalMs?: unknown } = typeof args === "string" ? {} : args
@@ -412,6 +565,8 @@ export const createClient = (options: ClientOptions = {}): Client => {
         })
       })),
     automations: async (options) => {
+      if (problem !== undefined) throw problem
+      if (closed) throw new ClientClosed({ method: "automations" })
       const Automations = await import("./Automations.js")
       const services = await runtime.runtime()
       const engine = options.engine ?? Layer.merge(Automations.layerEngineMemory, Automations.layerStoreMemory)
@@ -421,10 +576,12 @@ export const createClient = (options: ClientOptions = {}): Client => {
           ...(options.pollIntervalMs !== undefined ? { pollInterval: options.pollIntervalMs } : {})
         }).pipe(Layer.provide(engine as Layer.Layer<import("@effect/workflow").WorkflowEngine.WorkflowEngine | import("./Automations.js").Store>), Layer.provide(Layer.succeedContext(services.context)))
       )
-      const go = <A, E>(effect: Effect.Effect<A, E, any>): Promise<A> => toPromise(automations, () => effect)
+      let automationsClosed = false
+      const go = <A, E>(name: string, effect: Effect.Effect<A, E, any>): Promise<A> =>
+        toPromise(automations, () => effect, `automations.${name}`, () => closed || automationsClosed)
       return {
         start: (d) =>
-          go(Automations.start({
+          go("start", Automations.start({
             automationId: d.automationId,
             wallet: d.wallet,
             pin: Redacted.make(d.pin),
@@ -433,15 +590,21 @@ export const createClient = (options: ClientOptions = {}): Client => {
             ...(d.marginMs !== undefined ? { margin: d.marginMs } : {}),
             ...(d.spendingPolicy !== undefined ? { spendingPolicy: d.spendingPolicy } : {})
           })),
-        status: (id) => go(Automations.status(id)),
-        cancel: (id) => go(Automations.cancel(id)),
-        awaitEnd: (id) => go(Automations.awaitEnd(id)),
-        close: () => automations.dispose()
+        status: (id) => go("status", Automations.status(id)),
+        cancel: (id) => go("cancel", Automations.cancel(id)),
+        awaitEnd: (id) => go("awaitEnd", Automations.awaitEnd(id)),
+        close: () => {
+          automationsClosed = true
+          return automations.dispose()
+        }
       }
     },
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
-    close: () => runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))
+    close: () => {
+      closed = true
+      return runtime.dispose().finally(() => Effect.runPromise(Scope.close(cryptoScope, Exit.void)))
+    }
   }
 }
 

@@ -146,6 +146,32 @@ describe("timeboxed-automation.ts, killed the moment a submission's answer is lo
     }).pipe(Effect.scoped, Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "200 millis" })))), 120_000)
 })
 
+describe("timeboxed-automation.ts given a wrong PIN", () => {
+  it.live("prints one line naming the typed error (no stack frames) and exits 1, nothing sent", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve({ port: 0 })
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+      const [db, script] = yield* Effect.all([database("template"), promise(() => bundleWorker(SCRIPT))], { concurrency: 2 })
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(script, { force: true })))
+      const env = settings(url, wallet, db.env, {
+        AUTOMATION_PIN: "000000",
+        AUTOMATION_EVERY: "300 millis",
+        AUTOMATION_TIMES: "2",
+        AUTOMATION_ID: "wrong-pin",
+        AUTOMATION_POLL_INTERVAL: "250 millis"
+      })
+      const worker = yield* Effect.acquireRelease(Effect.sync(() => startWorker(script, env)), (w) => promise(() => w.kill9()))
+      const code = yield* promise(() => worker.exited)
+      expect(code).toBe(1)
+      const printed = worker.stderr().trim().split("\n")
+      expect(printed).toHaveLength(1)
+      expect(printed[0]).toMatch(/^InvalidPin: /)
+      expect(worker.stderr()).not.toMatch(/\bat /)
+      expect(yield* devnet.transactions).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(Layer.fresh(Devnet.layer({ blockTime: "200 millis" })))), 120_000)
+})
+
 const servesBlocksWithTxs = async (url: string) => {
   const response = await fetch(url, {
     method: "POST",

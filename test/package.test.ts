@@ -4,7 +4,7 @@
  * starknet.js at run time; the root and Promise entries reach no HTTP server code, no @effect/platform-node and not
  * the @effect/platform index (which loads its server modules).
  */
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -71,6 +71,19 @@ describe("the published package", () => {
       expect(undeclared).toEqual([])
     })
   }
+
+  it("docs/examples import only what the docs say a user installs: the package, effect, @effect/platform, no optional @effect/platform-node", () => {
+    const dir = join(root, "docs", "examples")
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+      const text = readFileSync(join(dir, file), "utf8")
+      const imported = [...text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]!)
+      const outside = imported.filter((s) =>
+        !s.startsWith(".") && !s.startsWith("node:") && s !== "effect" && !s.startsWith("effect/") && !s.startsWith("starknet-session-keys") &&
+        s !== "@effect/platform" && !s.startsWith("@effect/platform/")
+      )
+      expect([file, outside]).toEqual([file, []])
+    }
+  })
 
   it("src/index.ts reaches none of @effect/platform's modules at import: its HTTP client is imported when a live layer is built", () => {
     const reached = [...reachedFrom("src/index.ts")].filter(([specifier]) => specifier.startsWith("@effect/platform"))

@@ -51,20 +51,25 @@ describe("the Promise client", () => {
     }
   }, 30_000)
 
-  it("checks live options before any request, naming the setting; the guide's Chipi constructor reads STARKNET_RPC_URL", () => {
+  it("checks live options before any request, naming the setting; the guide's Chipi constructor reads STARKNET_RPC_URL", async () => {
     const saved = process.env["STARKNET_RPC_URL"]
+    /** What the client's first call rejects with (createClient itself never throws). */
+    const firstCall = async (options: Parameters<typeof createClient>[0]) => {
+      const sdk = createClient(options)
+      try {
+        return await sdk.getTransactionStatus("0x1").then(() => undefined, (e: unknown) => e)
+      } finally {
+        await sdk.close()
+      }
+    }
     try {
       delete process.env["STARKNET_RPC_URL"]
-      const missing = (() => {
-        try {
-          createClient({ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", baseUrl: undefined })
-        } catch (e) {
-          return e
-        }
-      })()
+      const missing = await firstCall({ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", baseUrl: undefined })
       expect(missing).toBeInstanceOf(InvalidInput)
       expect((missing as InvalidInput).path).toBe("rpcUrl (or STARKNET_RPC_URL)")
-      expect(() => createClient({ rpcUrl: "not a url", paymasterUrl: "http://127.0.0.1:1" })).toThrow(InvalidInput)
+      const malformed = await firstCall({ rpcUrl: "not a url", paymasterUrl: "http://127.0.0.1:1" })
+      expect(malformed).toBeInstanceOf(InvalidInput)
+      expect((malformed as InvalidInput).path).toBe("rpcUrl (or STARKNET_RPC_URL)")
       process.env["STARKNET_RPC_URL"] = "http://127.0.0.1:1"
       const sdk = createClient({ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", baseUrl: process.env["CHIPI_BASE_URL"] })
       expect(sdk.devnet).toBeUndefined()

@@ -18,10 +18,10 @@
 //   AUTOMATION_POLL_INTERVAL             how often the engine looks at its clock, its messages and pending
 //                                        transactions (default `1 second`; each look is a query or an RPC read)
 //
-// Prints `session 0x…` once, `step k/N 0x<tx hash>` per step done, and exits 0 once the session is revoked.
-import { NodeRuntime } from "@effect/platform-node"
-import { Config, Console, Duration, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
-import { Crypto, Paymaster, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
+// Prints `session 0x…` once, `step k/N 0x<tx hash>` per step done, and exits 0 once the session is revoked. A failure
+// (a wrong PIN, a missing setting) is one line on stderr, `InvalidPin: …`, and exit code 1.
+import { Cause, Config, Console, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
+import { Calls, Crypto, Paymaster, STARKNET_CONTRACTS, StarknetRpc } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 
 const Settings = Config.all({
@@ -41,12 +41,7 @@ const program = Effect.gen(function*() {
   const wallet = yield* Schema.decodeUnknown(Wallet)(settings.wallet)
   const every = Duration.decodeUnknown(settings.every)
   if (every._tag === "None") return yield* Effect.fail(new Error(`AUTOMATION_EVERY is not a duration: ${settings.every}`))
-  const amount = BigInt(settings.amount)
-  const transfer = {
-    contractAddress: STARKNET_CONTRACTS.USDC.contractAddress,
-    entrypoint: "transfer",
-    calldata: [settings.recipient, "0x" + (amount & ((1n << 128n) - 1n)).toString(16), "0x" + (amount >> 128n).toString(16)]
-  }
+  const transfer = yield* Calls.transfer({ token: STARKNET_CONTRACTS.USDC.contractAddress, to: settings.recipient, amount: settings.amount })
 
   const started = yield* Automations.start({
     automationId: settings.automationId,
@@ -93,4 +88,22 @@ const Engine = Layer.unwrapEffect(Effect.map(Config.all([serverKey, pollInterval
   Layer.provide(Database)
 )
 
-program.pipe(Effect.provide(Engine), process.env["AUTOMATION_DEBUG"] ? Logger.withMinimumLogLevel(LogLevel.Debug) : (e) => e, NodeRuntime.runMain)
+/** One line for a failure: the typed error's tag and message (its fields say what to do), never a stack. */
+const oneLine = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isInterruptedOnly(cause)) return "interrupted: start again with the same settings to resume"
+  const error = Cause.squash(cause)
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : undefined
+  const message = error instanceof Error ? error.message : String(error)
+  return tag !== undefined && !message.startsWith(tag) ? `${tag}: ${message}` : message
+}
+
+// Ctrl-C (or SIGTERM) interrupts the plan's watcher; the automation itself resumes on the next start.
+const stop = new AbortController()
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort())
+Effect.runPromiseExit(
+  program.pipe(Effect.provide(Engine), process.env["AUTOMATION_DEBUG"] ? Logger.withMinimumLogLevel(LogLevel.Debug) : (e) => e),
+  { signal: stop.signal }
+).then((exit) => {
+  if (Exit.isFailure(exit)) console.error(oneLine(exit.cause))
+  process.exit(Exit.isSuccess(exit) ? 0 : 1)
+})

@@ -50,6 +50,32 @@ export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray
     ? effect
     : Effect.locallyWith(effect, platform.Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
 
+/**
+ * What went wrong under an HTTP request, for a failure's message: the underlying error's message and its causes'
+ * (a fetch's `TypeError: fetch failed` holds the system error, `connect ECONNREFUSED 127.0.0.1:9545`), with every URL
+ * cut to its host (a node's URL may carry an API key in its path, query or user info). Never headers or bodies.
+ */
+export const describeCause = (cause: unknown): string => {
+  const messages: Array<string> = []
+  let current = cause
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    // An AggregateError (a host name with several addresses, each refused) says it all in its `errors`.
+    const inner = (current as { readonly errors?: unknown }).errors
+    const message = current instanceof Error && current.message === "" && Array.isArray(inner)
+      ? inner.map((e) => (e instanceof Error ? e.message : String(e))).join(", ")
+      : current instanceof Error ? current.message : typeof current === "string" ? current : undefined
+    if (message !== undefined && message !== "" && !messages.includes(message)) messages.push(message)
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return messages.join(": ").replace(/\b(https?:\/\/)(?:[^@/\s?#]*@)?([^/\s?#]+)[^\s]*/g, "$1$2").slice(0, 300)
+}
+
+/** The message of a failure of the HTTP request itself: its reason and cause, no URL path, no body. */
+const transportMessage = (error: { readonly _tag: string; readonly reason?: string; readonly cause?: unknown }): string => {
+  const cause = describeCause(error.cause)
+  return `transport: ${error._tag}${error.reason !== undefined ? ` (${error.reason})` : ""}${cause !== "" ? `: ${cause}` : ""}`
+}
+
 /** Batch requests of one flush in flight at once. */
 const PARALLEL = 8
 
@@ -133,7 +159,19 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
         if (response.status >= 400) {
           return yield* failAll(batch, (r) => new JsonRpcFailure({ method: r.method, code: response.status, message: `HTTP ${response.status}`, transient: false }))
         }
-        const json = yield* response.json
+        const json = yield* response.json.pipe(Effect.catchTag("ResponseError", (e) =>
+          // A body that is not JSON (an HTML page from a wrong URL, a proxy's error page) will not become JSON on a retry.
+          e.reason === "Decode"
+            ? failAll(batch, (r) =>
+              new JsonRpcFailure({
+                method: r.method,
+                code: 0,
+                message: `HTTP ${response.status} answered with a body that is not JSON (content-type: ${response.headers["content-type"] ?? "none"}): is this URL a JSON-RPC endpoint?`,
+                transient: false
+              })).pipe(Effect.as(undefined))
+            : Effect.fail(e)
+        ))
+        if (json === undefined) return
         const decoded = yield* Schema.decodeUnknown(Response)(json)
         const items = Array.isArray(decoded) ? decoded : [decoded]
         const byId = new Map(items.map((item) => [item.id, item]))
@@ -154,7 +192,11 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
             new JsonRpcFailure({
               method: r.method,
               code: 0,
-              message: error._tag === "TimeoutException" ? "request timed out" : `transport: ${error._tag}`,
+              message: error._tag === "TimeoutException"
+                ? "request timed out"
+                : error._tag === "ParseError"
+                ? "the answer is not a JSON-RPC response"
+                : transportMessage(error),
               transient: error._tag !== "ParseError"
             }))
         ),

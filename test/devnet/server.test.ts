@@ -107,6 +107,28 @@ describe("JSON-RPC 2.0 as the specification states it", () => {
       expect(yield* devnet.balanceOf(USDC, "0xb0b")).toBe(12n)
     }).pipe(Effect.scoped))
 
+  it.live("the \"pending\" block id of RPC 0.8 and before (starknet.js 7.x sends it) is a readable -32602 naming pre_confirmed", () =>
+    Effect.gen(function*() {
+      const { url } = yield* servedWith()
+      // As starknet.js 7.1's RpcProvider sends them (its default block identifier is "pending"), by name and by position.
+      const cases: ReadonlyArray<readonly [string, unknown]> = [
+        ["starknet_getNonce", { block_id: "pending", contract_address: USDC }],
+        ["starknet_getNonce", ["pending", USDC]],
+        ["starknet_call", { request: { contract_address: USDC, entry_point_selector: "0x1", calldata: [] }, block_id: "pending" }],
+        ["starknet_getBlockWithTxHashes", { block_id: "pending" }],
+        ["starknet_getEvents", { filter: { from_block: { block_number: 0 }, to_block: "pending", chunk_size: 10 } }]
+      ]
+      for (const [method, params] of cases) {
+        const r = yield* rpc(url, method, params)
+        expect([method, r.json?.error?.code]).toEqual([method, -32602])
+        expect(r.json.error.message).toContain('"pending" is not a block id of JSON-RPC 0.9')
+        expect(r.json.error.message).toContain('use "pre_confirmed"')
+        expect(r.json.error.message).not.toContain("Expected")
+      }
+      // Any other bad block id keeps the Schema's own message.
+      expect((yield* rpc(url, "starknet_getBlockWithTxHashes", { block_id: "yesterday" })).json.error.message).toContain("yesterday")
+    }).pipe(Effect.scoped))
+
   it.live("malformed input is a -32602 (or a JSON error), never an empty HTTP 500", () =>
     Effect.gen(function*() {
       const { url } = yield* servedWith()

@@ -1,6 +1,8 @@
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { FetchHttpClient, HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import * as JsonRpc from "../../src/internal/jsonrpc.js"
 
 interface Item {
@@ -119,5 +121,55 @@ describe("the JSON-RPC client", () => {
       const second = yield* client.request("starknet_blockNumber", [])
       expect([first, second]).toEqual([1, 2])
     }).pipe(Effect.withRequestCaching(true), Effect.provide(server.layer))
+  })
+})
+
+describe("the JSON-RPC client's transport failures", () => {
+  /** A real HTTP server on a free port answering every request with `status`, `contentType` and `body`. */
+  const serving = (status: number, contentType: string, body: string) =>
+    Effect.acquireRelease(
+      Effect.async<Server>((resume) => {
+        const server = createServer((_, res) => res.writeHead(status, { "content-type": contentType }).end(body))
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+      }),
+      (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+    ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+  it.live("a 200 answer that is not JSON (an HTML page) is named as such, with its status and content type, and is not transient", () =>
+    Effect.gen(function*() {
+      const origin = yield* serving(200, "text/html; charset=utf-8", "<!doctype html><html><body>Welcome (secret-in-page)</body></html>")
+      const client = yield* JsonRpc.make({ url: `${origin}/rpc/key-in-path` })
+      const failure = yield* Effect.flip(client.request("starknet_chainId", []))
+      expect(failure.transient).toBe(false)
+      expect(failure.message).toMatch(/not JSON/)
+      expect(failure.message).toContain("HTTP 200")
+      expect(failure.message).toContain("text/html")
+      // Neither the page nor the URL (which may carry an API key) is echoed.
+      expect(failure.message).not.toContain("secret-in-page")
+      expect(failure.message).not.toContain("key-in-path")
+    }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)))
+
+  it.live("a refused connection carries its cause (the system error), not the bare tag, and no URL path", () =>
+    Effect.gen(function*() {
+      // A port that was free a moment ago: nothing listens there.
+      const origin = yield* Effect.scoped(serving(200, "application/json", "{}"))
+      const client = yield* JsonRpc.make({ url: `${origin}/rpc/key-in-path?apikey=key-in-query` })
+      const failure = yield* Effect.flip(client.request("starknet_chainId", []))
+      expect(failure.transient).toBe(true)
+      expect(failure.message).toMatch(/ECONNREFUSED/)
+      expect(failure.message).not.toMatch(/key-in-(path|query)/)
+      // Credentials in the URL: fetch refuses the request, and its message (which quotes the URL) is cut to the host.
+      const withCredentials = yield* JsonRpc.make({ url: `http://user:key-in-userinfo@127.0.0.1:1/rpc/key-in-path` })
+      const refused = yield* Effect.flip(withCredentials.request("starknet_chainId", []))
+      expect(refused.message).toMatch(/^transport: /)
+      expect(refused.message).not.toMatch(/key-in-(userinfo|path)/)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it("describeCause keeps the messages of the causes and cuts every URL to its host", () => {
+    const cause = new TypeError("fetch failed", { cause: new Error("request to https://u:p@node.example/v0_9/sekret?k=1 failed") })
+    expect(JsonRpc.describeCause(cause)).toBe("fetch failed: request to https://node.example failed")
+    const both = new AggregateError([new Error("connect ECONNREFUSED ::1:9545"), new Error("connect ECONNREFUSED 127.0.0.1:9545")], "")
+    expect(JsonRpc.describeCause(new TypeError("fetch failed", { cause: both })))
+      .toBe("fetch failed: connect ECONNREFUSED ::1:9545, connect ECONNREFUSED 127.0.0.1:9545")
   })
 })

@@ -24,6 +24,27 @@ export class Transient {
 export const invalidParams = (message: string) => new WireError(-32602, `Invalid params: ${message}`)
 
 /**
+ * Where params hold the `"pending"` block tag (`block_id`, or a filter's `from_block` / `to_block`): JSON-RPC 0.8 and
+ * before had it, 0.9 replaced it with `"pre_confirmed"` (starknet.js 7.x still sends it by default).
+ */
+const pendingBlockTag = (params: Record<string, unknown>, prefix = ""): string | undefined => {
+  for (const [key, value] of Object.entries(params)) {
+    if (value === "pending" && (key === "block_id" || key.endsWith("_block"))) return prefix + key
+    if (prefix === "" && typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const inner = pendingBlockTag(value as Record<string, unknown>, `${key}.`)
+      if (inner !== undefined) return inner
+    }
+  }
+  return undefined
+}
+
+const pendingRefused = (path: string) =>
+  invalidParams(
+    `${path}: "pending" is not a block id of JSON-RPC 0.9, which this devnet speaks: use "pre_confirmed" (RPC 0.9), ` +
+      `or "latest" (starknet.js 7.x sends "pending" by default; starknet.js 8 and later speak 0.9)`
+  )
+
+/**
  * One method: the names of its params in positional order (clients send params by name or by position), the
  * Schema they must pass, and what it does with them.
  */
@@ -48,7 +69,10 @@ export const method = <A, I>(
   return {
     names,
     decode: (params) =>
-      Either.mapLeft(decode(params), (e) => invalidParams(ParseResult.TreeFormatter.formatErrorSync(e).replace(/\s+/g, " "))),
+      Either.mapLeft(decode(params), (e) => {
+        const pending = pendingBlockTag(params)
+        return pending !== undefined ? pendingRefused(pending) : invalidParams(ParseResult.TreeFormatter.formatErrorSync(e).replace(/\s+/g, " "))
+      }),
     run,
     ...(options.wrapped === true ? { wrapped: true } : {})
   }

@@ -74,7 +74,7 @@ const migrate = (sql: SqlClient.SqlClient, prefix: string) =>
  * Builds a `Ledger` on the `SqlClient` at hand (tables `<prefix>_payments`, `<prefix>_ledger_*`, created if
  * missing).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const makeSql = (options: { readonly prefix?: string } = {}) =>
@@ -242,7 +242,7 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
 /**
  * The `Ledger` in the SQL database at hand, shared by every instance on it.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category layers
  */
 export const layerSql = (options: { readonly prefix?: string } = {}): Layer.Layer<Ledger, LedgerError, SqlClient.SqlClient> =>
