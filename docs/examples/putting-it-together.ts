@@ -79,9 +79,12 @@ async function waitForTxConfirmed(sdk: ChipiServerSDK, txHash: string) {
   throw new Error(`tx ${txHash} did not confirm within 90s`);
 }
 
-/** Runs the guide's function on a fresh embedded devnet and reports what happened. */
-export async function main() {
-  const sdk = createClient();
+/**
+ * Runs the guide's function on a fresh embedded devnet and reports what happened. `blockTime`: the devnet's (its
+ * default is 100 ms; the network closes a block every ~2 s when idle and up to ~9.5 s under load).
+ */
+export async function main(blockTime?: string) {
+  const sdk = createClient(blockTime === undefined ? undefined : { devnet: { blockTime } });
   try {
     const userPin = "2468";
     const userWallet = await sdk.devnet!.createWallet({ encryptKey: userPin, fund: { USDC: 5_000_000n } });
