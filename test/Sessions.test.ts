@@ -175,7 +175,9 @@ describe("the chain refuses anyway", () => {
   it.effect("two processes race for the last call: the loser's revert maps to MaxCallsExceeded", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
-      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Both estimates miss the other's transaction: both are sent, one reverts on chain.
+      yield* devnet.setFaults({ staleEstimateNext: 2 })
       // Two ledgers: two processes that cannot see each other's reservations.
       const inProcess = (ledger: Layer.Layer<Sessions.Ledger>) =>
         Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(ledger))
@@ -224,13 +226,15 @@ describe("the chain refuses anyway", () => {
   it.effect("a separate wait (Sessions.wait, as the Promise client's waitForTransaction) explains a refusal at inclusion too", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
-      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
-      // Two processes race for the last call; both pass their checks and both are sent.
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Two processes race for the last call; both pass their checks and both are sent (the first lands between
+      // the paymaster's estimate of the second and its send).
       const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
       // Each process has its own ledger, built once.
       const a = yield* Layer.build(Sessions.layer)
       const b = yield* Layer.build(Sessions.layer)
       const first = yield* send.pipe(Effect.provide(a))
+      yield* devnet.setFaults({ staleEstimateNext: 1 })
       const second = yield* send.pipe(Effect.provide(b))
       const outcomes = yield* withBlocks(Effect.all([
         Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),

@@ -179,6 +179,8 @@ describe("the replay guard on re-registration", () => {
       const b = yield* Layer.build(Sessions.layer)
       const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
       const first = yield* send.pipe(Effect.provide(a))
+      // The first lands between the paymaster's estimate of the second and its send.
+      yield* devnet.setFaults({ staleEstimateNext: 1 })
       const second = yield* send.pipe(Effect.provide(b))
       const outcomes = yield* withBlocks(Effect.all([
         Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),

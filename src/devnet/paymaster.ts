@@ -104,11 +104,18 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Pay
           if (chain.pending.some((tx) => tx.payload.kind === "outside" && tx.payload.account === account && tx.outsideNonce === nonce)) {
             return yield* pmError("TRANSACTION_EXECUTION_ERROR", "SRC9: duplicated nonce")
           }
-          // Simulate first, like real paymasters: a refusal is an error and nothing is sent.
+          // Simulate first, like real paymasters: a refusal is an error and nothing is sent. AVNU estimates at
+          // `pre_confirmed`, on top of the transactions in the block being built (a registration just pre-confirmed
+          // is there), which is also what the sequencer will run it on.
           const now = yield* node.nowSeconds
           const at = now > BigInt(chain.latest.timestamp) ? now : BigInt(chain.latest.timestamp)
+          // The `staleEstimateNext` fault: the estimate misses the transactions pending in the block being built, as
+          // when they land between AVNU's estimate and its send (it sends with no second simulation).
+          const stale = (faults.current().staleEstimateNext ?? 0) > 0
+          if (stale) faults.merge({ staleEstimateNext: faults.current().staleEstimateNext! - 1 })
           try {
-            chain.dryRun(at, () => chain.apply(payload, at))
+            if (stale) chain.dryRun(at, () => chain.apply(payload, at))
+            else chain.viewAt(chain.preConfirmed(Number(at)).state, at, () => chain.apply(payload, at))
           } catch (error) {
             if (!(error instanceof Revert)) throw error
             return yield* pmError("TRANSACTION_EXECUTION_ERROR", error.reason)

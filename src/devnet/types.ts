@@ -36,6 +36,12 @@ export interface Faults {
   readonly holdBlocks?: number
   /** Reads (`StarknetRpc`: calls, nonces, blocks, statuses) see the chain as it was this many blocks ago; the paymaster sees the present. */
   readonly readLagBlocks?: number
+  /**
+   * The next N paymaster executes are estimated on the latest closed state, missing the transactions pending in the
+   * block being built, as when those land between the paymaster's estimate and its send (AVNU sends with no second
+   * simulation): a payment they make fail is accepted, sent, and reverts on chain.
+   */
+  readonly staleEstimateNext?: number
   /** The paymaster returns typed data that differs from what was asked, in this field. */
   readonly alterTypedData?: "calldata" | "to" | "selector" | "chainId" | "window" | "caller"
 }
