@@ -63,7 +63,8 @@ export const restRoutes = Effect.gen(function*() {
         if (b.accountClassHash.toLowerCase() !== CHIPI_ACCOUNT_CLASS_HASH) {
           return fail(400, `accountClassHash must be the CHIPI class hash ${CHIPI_ACCOUNT_CLASS_HASH}`, "INVALID_INPUT")
         }
-        if (b.walletType !== "CHIPI") return fail(400, `walletType must be "CHIPI"`, "INVALID_INPUT")
+        // SDK 14.4 sends walletType only on the session path; without it, the class hash names the wallet (CHIPI).
+        if (b.walletType !== undefined && b.walletType !== "CHIPI") return fail(400, `walletType must be "CHIPI"`, "INVALID_INPUT")
         const now = yield* devnet.blockTimestamp
         return yield* paymaster.buildTransaction({
           userAddress: b.publicKey,
