@@ -487,8 +487,12 @@ export class Chain {
    * block closed at `timestamp` now. Each one's outcome and events (a transaction whose validation fails there is
    * left out, as it will be dropped), and the state after them. Cached until the chain changes.
    */
-  preConfirmed(timestamp: number): PreConfirmed {
-    const key = `${this.epoch}:${timestamp}`
+  preConfirmed(timestamp: number, nowMillis = Infinity): PreConfirmed {
+    // A transaction not pre-confirmed yet by `nowMillis` (submissionHidden, candidateFor) is not in the view.
+    const waiting = (tx: Tx) => (tx.preConfirmedAtMillis ?? 0) > nowMillis
+    let notYet = 0
+    for (const tx of this.pending) if (waiting(tx)) notYet++
+    const key = `${this.epoch}:${timestamp}:${notYet}`
     if (this.preview?.key === key) return this.preview.block
     const outcomes = new Map<Tx, Outcome>()
     const next = this.latest.number + 1
@@ -497,7 +501,7 @@ export class Chain {
       this.dryTouched = touched
       try {
         for (const tx of this.pending) {
-          if (tx.holdUntil >= next) continue
+          if (tx.holdUntil >= next || waiting(tx)) continue
           try {
             const events = [...this.apply(tx.payload, BigInt(timestamp), tx.nonce), this.feeTransfer(tx.sender)]
             outcomes.set(tx, { execution: "SUCCEEDED", events, gas: this.gasOf(tx, events.length) })
