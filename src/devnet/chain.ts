@@ -110,7 +110,9 @@ export class Chain {
   private readonly history = new History<Account | Token>()
   /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
   private epoch = 0
-  private preview: { readonly key: string; readonly block: PreConfirmed } | undefined
+  private preview: { readonly key: string; readonly epoch: number; readonly notYet: number; readonly block: PreConfirmed } | undefined
+  /** The transaction the last submission added, and the epoch it made. */
+  private appended: { readonly tx: Tx; readonly epoch: number } | undefined
   /** Contracts written in the dry run computing the pre-confirmed block. */
   private dryTouched: Set<bigint> | undefined
   /** Contracts the transaction running wrote, and how many the last one wrote (its share of the state diff). */
@@ -494,14 +496,35 @@ export class Chain {
     for (const tx of this.pending) if (waiting(tx)) notYet++
     const key = `${this.epoch}:${timestamp}:${notYet}`
     if (this.preview?.key === key) return this.preview.block
-    const outcomes = new Map<Tx, Outcome>()
     const next = this.latest.number + 1
+    const runs = (tx: Tx) => tx.holdUntil < next && !waiting(tx)
+    // The common change since the last preview: one transaction submitted. It runs last, on top of that preview,
+    // so the block is extended rather than run again (each execute the paymaster simulates would otherwise rerun
+    // the whole block: quadratic in its transactions).
+    const appended = this.appended
+    const previous = this.preview
+    if (
+      previous !== undefined && appended !== undefined && appended.epoch === this.epoch && previous.epoch === this.epoch - 1 &&
+      previous.block.timestamp === timestamp && previous.notYet === notYet - (waiting(appended.tx) ? 1 : 0)
+    ) {
+      const block = runs(appended.tx) ? this.extendPreview(previous.block, [appended.tx]) : previous.block
+      this.preview = { key, epoch: this.epoch, notYet, block }
+      return block
+    }
+    const block = this.extendPreview({ number: next, timestamp, state: this.contracts, outcomes: new Map() }, this.pending.filter(runs))
+    this.preview = { key, epoch: this.epoch, notYet, block }
+    return block
+  }
+
+  /** `base` with `txs` run after it, in order, in a dry run. */
+  private extendPreview(base: PreConfirmed, txs: ReadonlyArray<Tx>): PreConfirmed {
+    const { timestamp } = base
+    const outcomes = new Map(base.outcomes)
     const touched = new Set<bigint>()
-    const state = this.dryRun(BigInt(timestamp), () => {
+    const state = this.viewAt(base.state, BigInt(timestamp), () => {
       this.dryTouched = touched
       try {
-        for (const tx of this.pending) {
-          if (tx.holdUntil >= next || waiting(tx)) continue
+        for (const tx of txs) {
           try {
             const events = [...this.apply(tx.payload, BigInt(timestamp), tx.nonce), this.feeTransfer(tx.sender)]
             outcomes.set(tx, { execution: "SUCCEEDED", events, gas: this.gasOf(tx, events.length) })
@@ -511,7 +534,7 @@ export class Chain {
             } else if (!(error instanceof Rejected)) throw error
           }
         }
-        // Untouched contracts are shared with the present; the touched ones are copied before the rollback.
+        // Untouched contracts are shared with the state below; the touched ones are copied before the rollback.
         const after: State = new Map(this.contracts)
         for (const address of touched) {
           const c = this.contracts.get(address)
@@ -522,9 +545,7 @@ export class Chain {
         this.dryTouched = undefined
       }
     })
-    const block = { number: next, timestamp, state, outcomes }
-    this.preview = { key, block }
-    return block
+    return { number: base.number, timestamp, state, outcomes }
   }
 
   /** The fee transfer that ends every receipt: the devnet's gas is free, so it moves 0 STRK to the sequencer. */
@@ -561,6 +582,7 @@ export class Chain {
     this.txs.set(tx.hash, tx)
     this.pending.push(tx)
     this.epoch++
+    this.appended = { tx, epoch: this.epoch }
     return tx
   }
 
