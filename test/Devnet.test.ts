@@ -191,11 +191,22 @@ describe("session rules on execute_from_outside_v2", () => {
       expect((yield* devnet.sessionData(w.address, s.publicKey))[2]).toBe(1n)
     }).pipe(Effect.provide(layer())))
 
-  it.effect("two transactions racing for the last call both pass simulation; the second reverts at inclusion", () =>
+  it.effect("the paymaster simulates on top of the block being built: a second execute for the last call is refused while the first is pending", () =>
+    Effect.gen(function*() {
+      const { w, signer, devnet } = yield* setup(1n)
+      const a = yield* submit(w.address, [transfer(BOB, 1n)], signer)
+      expect(a.ok).toBe(true)
+      expect(yield* submit(w.address, [transfer(BOB, 2n)], signer)).toEqual({ ok: false, txHash: undefined, reason: UNAUTHORIZED })
+      yield* nextBlock
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(1n)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("two transactions racing for the last call: one sent without simulation reverts at inclusion", () =>
     Effect.gen(function*() {
       const { w, signer, s, devnet } = yield* setup(1n)
       const a = yield* submit(w.address, [transfer(BOB, 1n)], signer)
-      const b = yield* submit(w.address, [transfer(BOB, 2n)], signer)
+      const { calldata } = yield* signOutside(w.address, [transfer(BOB, 2n)], signer)
+      const b = { ok: true, txHash: yield* devnet.submitOutside(w.address, calldata) }
       expect(a.ok && b.ok).toBe(true)
       yield* nextBlock
       expect(yield* status(a.txHash!)).toMatchObject({ executionStatus: "SUCCEEDED" })

@@ -175,7 +175,9 @@ describe("the chain refuses anyway", () => {
   it.effect("two processes race for the last call: the loser's revert maps to MaxCallsExceeded", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
-      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      // Both estimates miss the other's transaction: both are sent, one reverts on chain.
+      yield* devnet.setFaults({ staleEstimateNext: 2 })
       // Two ledgers: two processes that cannot see each other's reservations.
       const inProcess = (ledger: Layer.Layer<Sessions.Ledger>) =>
         Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(ledger))
@@ -224,9 +226,11 @@ describe("the chain refuses anyway", () => {
   it.effect("a separate wait (Sessions.wait, as the Promise client's waitForTransaction) explains a refusal at inclusion too", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
-      const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
       // Two processes race for the last call; both pass their checks (made together, before either is sent: checks
-      // read the pre-confirmed state, so one made after the other's submission refuses at once) and both are sent.
+      // read the pre-confirmed state, so one made after the other's submission refuses at once) and both are sent
+      // (each lands between the paymaster's estimate of the other and its send).
+      yield* devnet.setFaults({ staleEstimateNext: 2 })
       const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
       // Each process has its own ledger, built once.
       const a = yield* Layer.build(Sessions.layer)

@@ -181,6 +181,8 @@ describe("the replay guard on re-registration", () => {
       const a = yield* Layer.build(Sessions.layer)
       const b = yield* Layer.build(Sessions.layer)
       const send = Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] })
+      // Each lands between the paymaster's estimate of the other and its send.
+      yield* devnet.setFaults({ staleEstimateNext: 2 })
       const [first, second] = yield* Effect.all([send.pipe(Effect.provide(a)), send.pipe(Effect.provide(b))], { concurrency: 2 })
       const outcomes = yield* withBlocks(Effect.all([
         Effect.either(Sessions.wait(first).pipe(Effect.provide(a))),

@@ -13,7 +13,7 @@ describe("docs/examples", () => {
 
   // The guide executes as soon as the registration's status says SUCCEEDED, which RPC 0.9 answers while it is only
   // pre-confirmed: the execute is judged (and run) on the block being built, whatever the block time.
-  for (const blockTime of ["2 seconds", "6 seconds"]) {
+  for (const blockTime of ["2 seconds", "6 seconds"] as const) {
     it(`the guide's code runs as written on ${blockTime} blocks`, async () => {
       const result = await puttingItTogether(blockTime)
       expect(result.receipt.executionStatus).toBe("SUCCEEDED")

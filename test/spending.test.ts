@@ -247,14 +247,16 @@ describe("spending policies set by the owner's own transactions", () => {
   it.effect("a refusal by the chain (another process spent the window first) is the same typed error", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
-      const { wallet, session } = yield* registeredSession({ maxCalls: 10 })
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 10 })
       yield* withBlocks(Sessions.setSpendingPolicyAndWait({
         encryptKey: PIN,
         wallet,
         spendingPolicyConfig: { sessionPublicKey: session.publicKey, token: USDC, ...policy }
       }))
-      // Another process (its own ledger) sends 1,000 that is not included yet; ours then sends 1,000 too.
+      // Another process (its own ledger) sends 1,000 that is not included yet; ours then sends 1,000 too, and the
+      // other's lands between the paymaster's estimate of ours and its send.
       yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] }).pipe(Effect.provide(Sessions.layer))
+      yield* devnet.setFaults({ staleEstimateNext: 1 })
       const error = yield* Effect.flip(withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1_000n)] })))
       expect(error).toMatchObject({ _tag: "SpendingLimitExceeded", limit: "perWindow", remaining: 500n, requested: 1_000n })
     }).pipe(Effect.provide(TestLayer())))

@@ -83,7 +83,7 @@ async function waitForTxConfirmed(sdk: ChipiServerSDK, txHash: string) {
  * Runs the guide's function on a fresh embedded devnet and reports what happened. `blockTime`: the devnet's (its
  * default is 100 ms; the network closes a block every ~2 s when idle and up to ~9.5 s under load).
  */
-export async function main(blockTime?: string) {
+export async function main(blockTime?: `${number} seconds` | `${number} millis`) {
   const sdk = createClient(blockTime === undefined ? undefined : { devnet: { blockTime } });
   try {
     const userPin = "2468";

@@ -23,7 +23,16 @@ Options:
   --max-body-bytes <n>        largest request body (default ${SERVE_DEFAULTS.maxBodyBytes})
   --max-batch <n>             most requests in one JSON-RPC batch (default ${SERVE_DEFAULTS.maxBatch})
   --request-timeout <ms>      longest a request may take (default 30000)
-  --execution-error <shape>   SNIP-29 error 156 data: nested (default), wrapped or flat
+  --execution-error <shape>   SNIP-29 error 156 data: nested (default), wrapped, flat or avnu
+                              (avnu by default with --profile network)
+  --profile <name>            instant (default) or network: the real network as measured
+                              (the options below take their network defaults)
+  --latest-lag <ms>           latest lags the closed block this long (network 1500)
+  --submission-hidden <ms>    a paymaster-sent hash is unknown to the node this long (network 500)
+  --candidate-for <ms>        then CANDIDATE this long before PRE_CONFIRMED (default 0)
+  --duplicate-filter <ms>     AVNU's duplicate filter on (user, nonce), 0 for off (network 30000)
+  --paymaster-errors <style>  snip29 (default) or avnu (network): error codes and data as AVNU's
+  --time-bounds <style>       devnet (default) or avnu (network): default windows 1 .. clock + 3600 s
   -h, --help                  show this help
 
 Docs: docs/devnet.md in the package.`
@@ -45,7 +54,14 @@ const FLAGS: Record<string, Spec> = {
   "max-body-bytes": { kind: "int", min: 1, max: 1024 * 1024 * 1024 },
   "max-batch": { kind: "int", min: 1, max: 1_000_000 },
   "request-timeout": { kind: "int", min: 1, max: 3_600_000 },
-  "execution-error": { kind: "choice", choices: ["nested", "wrapped", "flat"] }
+  "execution-error": { kind: "choice", choices: ["nested", "wrapped", "flat", "avnu"] },
+  profile: { kind: "choice", choices: ["instant", "network"] },
+  "latest-lag": { kind: "int", min: 0, max: 60_000 },
+  "submission-hidden": { kind: "int", min: 0, max: 60_000 },
+  "candidate-for": { kind: "int", min: 0, max: 60_000 },
+  "duplicate-filter": { kind: "int", min: 0, max: 3_600_000 },
+  "paymaster-errors": { kind: "choice", choices: ["snip29", "avnu"] },
+  "time-bounds": { kind: "choice", choices: ["devnet", "avnu"] }
 }
 
 /** Parses argv into flag values, or a `UsageError` naming the flag. */

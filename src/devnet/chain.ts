@@ -110,9 +110,11 @@ export class Chain {
   /** Contracts changed since the last block closed. */
   private readonly dirty = new Set<bigint>()
   private readonly history = new History<Account | Token>()
-  /** Bumped whenever the state changes (not the pool, which only grows between): the pre-confirmed preview is recomputed after it. */
+  /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
   private epoch = 0
-  private preview: { readonly key: string; readonly block: PreConfirmed; readonly processed: number } | undefined
+  private preview: { readonly key: string; readonly epoch: number; readonly notYet: number; readonly block: PreConfirmed } | undefined
+  /** The transaction the last submission added, and the epoch it made. */
+  private appended: { readonly tx: Tx; readonly epoch: number } | undefined
   /** Contracts written in the dry run computing the pre-confirmed block. */
   private dryTouched: Set<bigint> | undefined
   /** Contracts the transaction running wrote, and how many the last one wrote (its share of the state diff). */
@@ -498,22 +500,42 @@ export class Chain {
    * block closed at `timestamp` now. Each one's outcome and events (a transaction whose validation fails there is
    * left out, as it will be dropped), and the state after them. Cached until the chain changes.
    */
-  preConfirmed(timestamp: number): PreConfirmed {
-    const key = `${this.epoch}:${timestamp}`
-    const cached = this.preview?.key === key ? this.preview : undefined
-    if (cached !== undefined && cached.processed === this.pending.length) return cached.block
-    // Transactions submitted since the last preview run on top of it: the pool only grows between two changes of
-    // the state, so a block's worth of submissions costs each one run, not a run of every earlier one again.
-    const from = cached?.processed ?? 0
-    const outcomes = new Map<Tx, Outcome>(cached?.block.outcomes)
+  preConfirmed(timestamp: number, nowMillis = Infinity): PreConfirmed {
+    // A transaction not pre-confirmed yet by `nowMillis` (submissionHidden, candidateFor) is not in the view.
+    const waiting = (tx: Tx) => (tx.preConfirmedAtMillis ?? 0) > nowMillis
+    let notYet = 0
+    for (const tx of this.pending) if (waiting(tx)) notYet++
+    const key = `${this.epoch}:${timestamp}:${notYet}`
+    if (this.preview?.key === key) return this.preview.block
     const next = this.latest.number + 1
+    const runs = (tx: Tx) => tx.holdUntil < next && !waiting(tx)
+    // The common change since the last preview: one transaction submitted. It runs last, on top of that preview,
+    // so the block is extended rather than run again (each execute the paymaster simulates would otherwise rerun
+    // the whole block: quadratic in its transactions).
+    const appended = this.appended
+    const previous = this.preview
+    if (
+      previous !== undefined && appended !== undefined && appended.epoch === this.epoch && previous.epoch === this.epoch - 1 &&
+      previous.block.timestamp === timestamp && previous.notYet === notYet - (waiting(appended.tx) ? 1 : 0)
+    ) {
+      const block = runs(appended.tx) ? this.extendPreview(previous.block, [appended.tx]) : previous.block
+      this.preview = { key, epoch: this.epoch, notYet, block }
+      return block
+    }
+    const block = this.extendPreview({ number: next, timestamp, state: this.contracts, outcomes: new Map() }, this.pending.filter(runs))
+    this.preview = { key, epoch: this.epoch, notYet, block }
+    return block
+  }
+
+  /** `base` with `txs` run after it, in order, in a dry run. */
+  private extendPreview(base: PreConfirmed, txs: ReadonlyArray<Tx>): PreConfirmed {
+    const { timestamp } = base
+    const outcomes = new Map(base.outcomes)
     const touched = new Set<bigint>()
-    const run = () => {
+    const state = this.viewAt(base.state, BigInt(timestamp), () => {
       this.dryTouched = touched
       try {
-        for (let i = from; i < this.pending.length; i++) {
-          const tx = this.pending[i]!
-          if (tx.holdUntil >= next) continue
+        for (const tx of txs) {
           const root = this.tracing()
           try {
             const events = [...this.apply(tx.payload, BigInt(timestamp), tx.nonce), this.feeTransfer(tx.sender)]
@@ -526,7 +548,7 @@ export class Chain {
             this.frames = undefined
           }
         }
-        // Untouched contracts are shared with the state run on; the touched ones are copied before the rollback.
+        // Untouched contracts are shared with the state below; the touched ones are copied before the rollback.
         const after: State = new Map(this.contracts)
         for (const address of touched) {
           const c = this.contracts.get(address)
@@ -536,13 +558,9 @@ export class Chain {
       } finally {
         this.dryTouched = undefined
       }
-    }
-    const state = cached !== undefined ? this.viewAt(cached.block.state, BigInt(timestamp), run) : this.dryRun(BigInt(timestamp), run)
-    const block = { number: next, timestamp, state, outcomes }
-    this.preview = { key, block, processed: this.pending.length }
-    return block
+    })
+    return { number: base.number, timestamp, state, outcomes }
   }
-
 
   /** The fee transfer that ends every receipt: the devnet's gas is free, so it moves 0 STRK to the sequencer. */
   private feeTransfer(sender: bigint): ChainEvent {
@@ -576,8 +594,9 @@ export class Chain {
       holdUntil
     }
     this.txs.set(tx.hash, tx)
-    // The pool grows: the pre-confirmed preview runs just the new transaction on top of what it has (`preConfirmed`).
     this.pending.push(tx)
+    this.epoch++
+    this.appended = { tx, epoch: this.epoch }
     return tx
   }
 

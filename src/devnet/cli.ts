@@ -39,6 +39,13 @@ const main = () => {
   const maxBodyBytes = num("max-body-bytes")
   const maxBatch = num("max-batch")
   const shape = str("execution-error") as DevnetServer.ExecutionErrorShape | undefined
+  const profile = str("profile") as "instant" | "network" | undefined
+  const paymasterErrors = str("paymaster-errors") as "snip29" | "avnu" | undefined
+  const timeBounds = str("time-bounds") as "devnet" | "avnu" | undefined
+  const millis = (flag: string, option: string) => {
+    const n = num(flag)
+    return n === undefined ? {} : { [option]: `${n} millis` as const }
+  }
 
   const program = Effect.gen(function*() {
     const { url } = yield* DevnetServer.serve({
@@ -54,7 +61,7 @@ const main = () => {
     const devnet = yield* Devnet.Devnet
     const log = (line: string) => Effect.sync(() => process.stdout.write(line + "\n"))
     yield* log(`${NAME} listening on ${url}`)
-    yield* log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, paymaster relayer ${devnet.relayer}`)
+    yield* log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, profile ${profile ?? "instant"}, paymaster relayer ${devnet.relayer}`)
     yield* log(`  JSON-RPC 2.0: starknet_* (spec 0.9), paymaster_* (SNIP-29${paymasterApiKey ? ", x-paymaster-api-key required" : ""}), devnet_*${adminKey ? " (x-devnet-admin-key required)" : ""}; REST: /v1/transactions/...`)
     return yield* Effect.never
   }).pipe(
@@ -63,7 +70,14 @@ const main = () => {
       blockTime: `${blockTime} millis`,
       ...(chainId !== undefined ? { chainId } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      ...(callerMode !== undefined ? { callerMode } : {})
+      ...(callerMode !== undefined ? { callerMode } : {}),
+      ...(profile !== undefined ? { profile } : {}),
+      ...millis("latest-lag", "latestLag"),
+      ...millis("submission-hidden", "submissionHidden"),
+      ...millis("candidate-for", "candidateFor"),
+      ...millis("duplicate-filter", "duplicateFilter"),
+      ...(paymasterErrors !== undefined ? { paymasterErrors } : {}),
+      ...(timeBounds !== undefined ? { timeBounds } : {})
     })))
   )
   const fiber = Effect.runFork(program)

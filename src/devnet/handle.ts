@@ -111,6 +111,7 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
       yield* catchUp
       const now = yield* node.nowMillis
       chain.closeBlock(chain.latest.number + 1, Math.max(chain.latest.timestamp, Math.floor(now / 1000)))
+      node.closedAt(chain.latest.number, now)
       return { blockNumber: chain.latest.number, timestamp: chain.latest.timestamp }
     }),
     blockNumber: control(() => chain.latest.number),

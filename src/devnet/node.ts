@@ -11,6 +11,7 @@ import type { Address, Felt, TransactionStatus, TxHash } from "../Schemas.js"
 import { Chain, type Outcome, type PreConfirmed, type State } from "./chain.js"
 import { type Tx, ZERO_FEE_FIELDS } from "./transactions.js"
 import type { FaultGate } from "./faults.js"
+import { resolve, type Settings } from "./profile.js"
 import type { BlockId, DevnetBlock, DevnetOptions } from "./types.js"
 
 export const felt = (v: bigint) => toHex(v) as Felt
@@ -45,6 +46,8 @@ export interface ReceiptView extends Outcome {
 
 export interface Node {
   readonly chain: Chain
+  /** The options a profile decides, resolved. */
+  readonly settings: Settings
   readonly chainId: bigint
   readonly relayer: bigint
   /** Closes every block whose interval has passed by `Clock` (plus `advanceTime`). */
@@ -57,11 +60,16 @@ export interface Node {
   readonly readBlock: () => number
   /** The state readers see when they lag; `undefined` for the present. */
   readonly lagged: () => { readonly state: State; readonly timestamp: number } | undefined
+  /** Records when block `n` closed (the node's clock, ms): `latestLag` counts from there. */
+  readonly closedAt: (n: number, millis: number) => void
   /** From now on readers see this block for a while, then trail by `readLagBlocks`. */
   readonly beginLag: () => void
   readonly endLag: () => void
-  /** Accepts a transaction into the pool; the same transaction twice is one. */
-  readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint) => TxHash
+  /**
+   * Accepts a transaction into the pool; the same transaction twice is one. `relayed`: sent by the paymaster, so
+   * unknown to the node for `submissionHidden`, then `CANDIDATE` for `candidateFor`.
+   */
+  readonly enqueue: (payload: Tx["payload"], outsideNonce?: bigint, relayed?: boolean) => TxHash
   readonly findTx: (txHash: string) => Effect.Effect<Tx, TransactionNotFound>
   readonly statusOf: (tx: Tx) => TransactionStatus
   /** The receipt readers see; `undefined` while the transaction has no outcome they can see (RECEIVED, or lagging). */
@@ -83,6 +91,7 @@ export interface Node {
 
 export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<Node> =>
   Effect.gen(function*() {
+    const settings = resolve(options)
     const chainId = typedDataScalar(options.chainId ?? SN_SEPOLIA)
     const blockMillis = Math.max(1, Duration.toMillis(Duration.decode(options.blockTime ?? "100 millis")))
     const startMillis = yield* Clock.currentTimeMillis
@@ -98,6 +107,13 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     // lagging view may show (the one closed when the lag began).
     const history = new Map<number, { readonly state: State; readonly timestamp: number }>()
     let lagFrom = 0
+    // When each recent block closed, kept while `latestLag` may hide it.
+    const closeTimes = new Map<number, number>()
+    const closedAt = (n: number, millis: number) => {
+      if (settings.latestLagMillis === 0) return
+      closeTimes.set(n, millis)
+      for (const k of closeTimes.keys()) if (millis - closeTimes.get(k)! > settings.latestLagMillis + 1000) closeTimes.delete(k)
+    }
 
     const nowMillis = Effect.map(Clock.currentTimeMillis, (ms) => ms + offsetMillis)
 
@@ -121,6 +137,9 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
         lastBlockMillis += step * blockMillis
         const endMillis = lastBlockMillis
         chain.closeBlock(from + step, Math.floor(endMillis / 1000), (n) => Math.floor((endMillis - (from + step - n) * blockMillis) / 1000))
+        if (settings.latestLagMillis > 0) {
+          for (let n = Math.max(from + 1, from + step - 64); n <= from + step; n++) closedAt(n, endMillis - (from + step - n) * blockMillis)
+        }
         if (lag > 0) {
           // The blocks of one step share one state: all but the last are empty.
           const state = chain.snapshotState()
@@ -132,17 +151,40 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
       }
     })
 
-    const readBlock = () => {
+    /** The block lagging readers (the `readLagBlocks` fault) see: their whole view is of the past. */
+    const faultBlock = () => {
       const lag = faults.current().readLagBlocks ?? 0
       return lag === 0 ? chain.latest.number : Math.max(lagFrom, chain.latest.number - lag)
     }
+    const faultLagging = () => faultBlock() !== chain.latest.number
+    /** `latestLag`: the newest block closed at least that long ago is `latest`; pre_confirmed is the present. */
+    const servedLatest = () => {
+      let n = chain.latest.number
+      if (settings.latestLagMillis === 0) return n
+      const cutoff = seenMillis - settings.latestLagMillis
+      while (n > 0 && (closeTimes.get(n) ?? -Infinity) > cutoff) n--
+      return n
+    }
+    const readBlock = () => Math.min(faultBlock(), servedLatest())
     const lagged = () => {
       const block = readBlock()
-      return block === chain.latest.number ? undefined : history.get(block)
+      if (block === chain.latest.number) return undefined
+      if (faultLagging() && block === faultBlock()) return history.get(block)
+      const state = chain.stateAt(block)
+      const b = chain.blocks.get(block)
+      return state === undefined || b === undefined ? undefined : { state, timestamp: b.timestamp }
     }
 
-    const enqueue = (payload: Tx["payload"], outsideNonce?: bigint) =>
-      felt(chain.submit(payload, chain.latest.number + (faults.current().holdBlocks ?? 0), outsideNonce).hash) as TxHash
+    const enqueue = (payload: Tx["payload"], outsideNonce?: bigint, relayed = false) => {
+      const tx = chain.submit(payload, chain.latest.number + (faults.current().holdBlocks ?? 0), outsideNonce)
+      if (relayed && tx.visibleAtMillis === undefined && settings.submissionHiddenMillis + settings.candidateMillis > 0) {
+        tx.visibleAtMillis = seenMillis + settings.submissionHiddenMillis
+        tx.preConfirmedAtMillis = tx.visibleAtMillis + settings.candidateMillis
+      }
+      return felt(tx.hash) as TxHash
+    }
+    /** Not known to the node yet (`submissionHidden`): a hash the paymaster returned, not in this node's view. */
+    const hidden = (tx: Tx) => (tx.visibleAtMillis ?? 0) > seenMillis
 
     const findTx = (txHash: string) =>
       Effect.suspend(() => {
@@ -153,23 +195,29 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
           return Effect.fail(new TransactionNotFound({ txHash }))
         }
         const tx = chain.txs.get(key)
-        // A dropped transaction is forgotten, as a node forgets what left its mempool unincluded.
-        return tx === undefined || tx.rejected !== undefined ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
+        // A dropped transaction is forgotten, as a node forgets what left its mempool unincluded; one the paymaster
+        // just sent is not known yet.
+        return tx === undefined || tx.rejected !== undefined || hidden(tx) ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.succeed(tx)
       })
 
     // Readers of the present see the block being built; a lagging reader sees its latest closed block.
     // A lagging node (a read lag asked for) has not seen the block being built either, even before a block closes.
     const preConfirmed = () =>
-      lagged() !== undefined || readBlock() !== chain.latest.number || (faults.current().readLagBlocks ?? 0) > 0
+      faultLagging() || (faults.current().readLagBlocks ?? 0) > 0
         ? undefined
-        : chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000)))
+        : chain.preConfirmed(Math.max(chain.latest.timestamp, Math.floor(seenMillis / 1000)), seenMillis)
 
     const statusOf = (tx: Tx): TransactionStatus => {
       const finalityStatus = chain.finalityAt(tx, readBlock())
+      if (finalityStatus === "RECEIVED" && tx.blockNumber !== undefined && !faultLagging()) {
+        // In a closed block that `latest` does not serve yet (`latestLag`): still in the node's pre-confirmed view.
+        return { finalityStatus: "PRE_CONFIRMED", executionStatus: tx.execution!, ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {}) }
+      }
+      if (finalityStatus === "RECEIVED" && (tx.preConfirmedAtMillis ?? 0) > seenMillis) return { finalityStatus: "CANDIDATE" }
       if (finalityStatus === "RECEIVED") {
         // Due in the block being built, as readers of the present see it: PRE_CONFIRMED, with the outcome it has
         // there. Held, or behind a lagging reader: still RECEIVED.
-        if (tx.blockNumber !== undefined || lagged() !== undefined || readBlock() !== chain.latest.number) return { finalityStatus }
+        if (tx.blockNumber !== undefined || faultLagging()) return { finalityStatus }
         const outcome = preConfirmed()?.outcomes.get(tx)
         return outcome === undefined
           ? { finalityStatus }
@@ -185,6 +233,16 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     const receiptOf = (tx: Tx): ReceiptView | undefined => {
       const status = statusOf(tx)
       if (status.executionStatus === undefined) return undefined
+      if (status.finalityStatus === "PRE_CONFIRMED" && tx.blockNumber !== undefined) {
+        return {
+          finalityStatus: "PRE_CONFIRMED",
+          execution: tx.execution!,
+          ...(tx.revertReason !== undefined ? { revertReason: tx.revertReason } : {}),
+          events: tx.events,
+          gas: tx.gas!,
+          blockNumber: tx.blockNumber
+        }
+      }
       if (status.finalityStatus === "PRE_CONFIRMED") {
         const pre = preConfirmed()
         const outcome = pre?.outcomes.get(tx)
@@ -239,6 +297,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
 
     return {
       chain,
+      settings,
+      closedAt,
       chainId,
       relayer,
       catchUp,

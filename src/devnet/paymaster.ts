@@ -29,6 +29,16 @@ export const SNIP29 = {
   INVALID_TIME_BOUNDS: 157
 } as const
 
+/**
+ * AVNU's 156 for what is not a simulated revert (avnu-labs/paymaster `paymaster-execution` `Error`, shown with
+ * `Display`): no revert reason, the text after the message, which the served devnet sends as
+ * `data.execution_error`.
+ */
+export const avnuMessage = (text: string) =>
+  new PaymasterError({ code: SNIP29.TRANSACTION_EXECUTION_ERROR, message: `An error occurred (TRANSACTION_EXECUTION_ERROR): ${text}` })
+/** The text AVNU's duplicate filter answers. */
+export const TX_ALREADY_SENT = "execution error Tx already sent"
+
 const pmError = (name: keyof typeof SNIP29, revertReason?: string) =>
   new PaymasterError({
     code: SNIP29[name],
@@ -60,7 +70,11 @@ const alter = (mode: Faults["alterTypedData"], td: OutsideExecutionTypedData): O
 }
 
 export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Paymaster["Type"] => {
-  const { chain, relayer } = node
+  const { chain, relayer, settings } = node
+  const invalidTimeBounds = () =>
+    settings.paymasterErrors === "avnu" ? avnuMessage("invalid time bounds") : pmError("INVALID_TIME_BOUNDS")
+  // AVNU's duplicate filter: (user, outside-execution nonce) -> when it was first sent, in the node's clock.
+  const sent = new Map<string, number>()
   const request = <A, E>(method: string, body: Effect.Effect<A, E>) =>
     faults.gate<A, E | PaymasterError>(
       method,
@@ -75,10 +89,12 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Pay
         "paymaster_buildTransaction",
         Effect.gen(function*() {
           if (chain.account(BigInt(req.userAddress)) === undefined) return yield* pmError("INVALID_ADDRESS")
+          // The server's clock (the chain's: Clock plus advanceTime); AVNU's default window is 1 .. now + 3600 s.
           const now = yield* node.nowSeconds
-          const after = req.timeBounds !== undefined ? BigInt(req.timeBounds.executeAfter) : now > 60n ? now - 60n : 0n
+          const avnu = settings.timeBounds === "avnu"
+          const after = req.timeBounds !== undefined ? BigInt(req.timeBounds.executeAfter) : avnu ? 1n : now > 60n ? now - 60n : 0n
           const before = req.timeBounds !== undefined ? BigInt(req.timeBounds.executeBefore) : now + 3600n
-          if (after < 0n || before <= after || before > U128) return yield* pmError("INVALID_TIME_BOUNDS")
+          if (after < 0n || before <= after || before > U128) return yield* invalidTimeBounds()
           const nonce = BigInt("0x" + nodeCrypto.randomBytes(31).toString("hex"))
           const typedData = toTypedData(toHex(node.chainId), {
             caller: (options.callerMode === "relayer" ? felt(relayer) : ANY_CALLER) as Felt,
@@ -99,21 +115,39 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Pay
           const { outsideExecution } = fromTypedData(req.typedData)
           const calldata = executeFromOutsideCalldata(outsideExecution, req.signature)
           const payload = { kind: "outside" as const, relayer, account, calldata }
-          // The relayer knows what it has already sent: a nonce it submitted and that is still pending is taken.
           const nonce = BigInt(outsideExecution.nonce)
+          // AVNU's duplicate filter comes first, and keeps its entry whatever follows (a failed estimate, a lost
+          // answer): the same (user, nonce) again within the window is refused without being looked at.
+          if (settings.duplicateFilterMillis > 0) {
+            const nowMs = yield* node.nowMillis
+            for (const [k, at] of sent) if (nowMs - at >= settings.duplicateFilterMillis) sent.delete(k)
+            const key = `${account}:${nonce}`
+            if (sent.has(key)) return yield* avnuMessage(TX_ALREADY_SENT)
+            sent.set(key, nowMs)
+          }
+          // The relayer knows what it has already sent: a nonce it submitted and that is still pending is taken.
           if (chain.pending.some((tx) => tx.payload.kind === "outside" && tx.payload.account === account && tx.outsideNonce === nonce)) {
             return yield* pmError("TRANSACTION_EXECUTION_ERROR", "SRC9: duplicated nonce")
           }
-          // Simulate first, like real paymasters: a refusal is an error and nothing is sent.
+          // Simulate first, like real paymasters: a refusal is an error and nothing is sent. AVNU estimates at
+          // `pre_confirmed`, on top of the transactions in the block being built (a registration just pre-confirmed
+          // is there), which is also what the sequencer will run it on. One sent too recently to be pre-confirmed
+          // (`submissionHidden`) is not in that view yet, as on the network.
           const now = yield* node.nowSeconds
           const at = now > BigInt(chain.latest.timestamp) ? now : BigInt(chain.latest.timestamp)
+          // The `staleEstimateNext` fault: the estimate misses the transactions pending in the block being built, as
+          // when they land between AVNU's estimate and its send (it sends with no second simulation).
+          const nowMillis = yield* node.nowMillis
+          const stale = (faults.current().staleEstimateNext ?? 0) > 0
+          if (stale) faults.merge({ staleEstimateNext: faults.current().staleEstimateNext! - 1 })
           try {
-            chain.dryRun(at, () => chain.apply(payload, at))
+            if (stale) chain.dryRun(at, () => chain.apply(payload, at))
+            else chain.viewAt(chain.preConfirmed(Number(at), nowMillis).state, at, () => chain.apply(payload, at))
           } catch (error) {
             if (!(error instanceof Revert)) throw error
             return yield* pmError("TRANSACTION_EXECUTION_ERROR", error.reason)
           }
-          return { transactionHash: node.enqueue(payload, nonce) }
+          return { transactionHash: node.enqueue(payload, nonce, true) }
         })
       )
   }

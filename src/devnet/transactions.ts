@@ -77,6 +77,12 @@ export interface Tx {
   trace?: ReadonlyArray<import("./chain.js").Frame>
   blockNumber?: number
   holdUntil: number
+  /**
+   * Until then (the node's clock, ms) the node does not know it: error 29, and out of the pre-confirmed view
+   * (`submissionHidden`); then `CANDIDATE` until `preConfirmedAtMillis` (`candidateFor`).
+   */
+  visibleAtMillis?: number
+  preConfirmedAtMillis?: number
 }
 
 /** Gas a transaction used, by resource. */

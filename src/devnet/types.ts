@@ -36,6 +36,12 @@ export interface Faults {
   readonly holdBlocks?: number
   /** Reads (`StarknetRpc`: calls, nonces, blocks, statuses) see the chain as it was this many blocks ago; the paymaster sees the present. */
   readonly readLagBlocks?: number
+  /**
+   * The next N paymaster executes are estimated on the latest closed state, missing the transactions pending in the
+   * block being built, as when those land between the paymaster's estimate and its send (AVNU sends with no second
+   * simulation): a payment they make fail is accepted, sent, and reverts on chain.
+   */
+  readonly staleEstimateNext?: number
   /** The paymaster returns typed data that differs from what was asked, in this field. */
   readonly alterTypedData?: "calldata" | "to" | "selector" | "chainId" | "window" | "caller"
 }
@@ -56,6 +62,42 @@ export interface DevnetOptions {
   /** The paymaster names its relayer as the caller instead of `ANY_CALLER`. */
   readonly callerMode?: "any" | "relayer"
   readonly faults?: Faults
+  /**
+   * `"instant"` (default): transactions are visible at once and `latest` is the block just closed, for unit tests.
+   * `"network"`: the real network as measured (docs/devnet.md, "Profiles"): each option below takes its network
+   * default unless given.
+   */
+  readonly profile?: "instant" | "network"
+  /**
+   * How long after a block closes readers still see the one before as `latest` (calls, nonces, blocks and statuses
+   * at `latest`; a transaction in a block not yet served is `PRE_CONFIRMED`). Default 0; network 1.5 s.
+   */
+  readonly latestLag?: Duration.DurationInput
+  /**
+   * How long a transaction the paymaster submitted stays unknown to the node (error 29 on its status and receipt,
+   * and out of the `pre_confirmed` view, the paymaster's simulations included). Default 0; network 0.5 s.
+   */
+  readonly submissionHidden?: Duration.DurationInput
+  /** Then `CANDIDATE` (no execution status) for this long before `PRE_CONFIRMED`. Default 0 in both profiles. */
+  readonly candidateFor?: Duration.DurationInput
+  /**
+   * AVNU's duplicate filter: the same (user, outside-execution nonce) sent to the paymaster again within this long is
+   * refused with 156 `execution error Tx already sent`, even when the first attempt failed (the entry is stored
+   * before the estimate). Default 0 (off); network 30 s.
+   */
+  readonly duplicateFilter?: Duration.DurationInput
+  /**
+   * `"snip29"` (default): invalid time bounds are 157. `"avnu"` (network): as AVNU raises them, invalid time bounds
+   * are 156 `invalid time bounds`, and the served devnet shapes 156's data as AVNU's Rust Debug string and 163's
+   * as AVNU's messages.
+   */
+  readonly paymasterErrors?: "snip29" | "avnu"
+  /**
+   * The windows the devnet's paymaster builds when none is asked for: `"devnet"` (default: now − 60 s to now + 3600 s;
+   * Chipi's prepare-typed-data the block's timestamp − 1 s to + 300 s) or `"avnu"` (network: execute_after 1,
+   * execute_before the server's clock + 3600 s, for SNIP-29 and Chipi's route alike).
+   */
+  readonly timeBounds?: "devnet" | "avnu"
 }
 
 /**

@@ -33,8 +33,13 @@ describe("the devnet's command line", () => {
       [["--port"], "--port needs a value"],
       [["--port", "1", "--port", "2"], "--port given twice"],
       [["--host", ""], "--host needs a value"],
-      [["--execution-error", "deep"], "--execution-error: expected one of nested, wrapped, flat"],
+      [["--execution-error", "deep"], "--execution-error: expected one of nested, wrapped, flat, avnu"],
       [["--caller-mode", "me"], "--caller-mode: expected one of any, relayer"],
+      [["--profile", "mainnet"], "--profile: expected one of instant, network"],
+      [["--latest-lag", "1.5"], "--latest-lag: expected an integer from 0 to 60000"],
+      [["--duplicate-filter", "-1"], "--duplicate-filter: expected an integer"],
+      [["--paymaster-errors", "starknet"], "--paymaster-errors: expected one of snip29, avnu"],
+      [["--time-bounds", "block"], "--time-bounds: expected one of devnet, avnu"],
       [["stray"], "unexpected argument"]
     ]
     for (const [argv, message] of cases) {
@@ -48,13 +53,17 @@ describe("the devnet's command line", () => {
     }
     expect(parseArgs(["--port=0", "--host", "::1", "--max-body-bytes", "2048"])).toEqual({ help: false, flags: { port: 0, host: "::1", "max-body-bytes": 2048 } })
     expect(parseArgs(["--port", "x", "-h"])).toEqual({ help: true })
+    expect(parseArgs(["--profile", "network", "--latest-lag", "2000", "--submission-hidden=0", "--candidate-for", "250", "--duplicate-filter", "0"])).toEqual({
+      help: false,
+      flags: { profile: "network", "latest-lag": 2000, "submission-hidden": 0, "candidate-for": 250, "duplicate-filter": 0 }
+    })
   })
 
   it("--help prints the usage; a bad flag is one line on stderr and exit code 2, never a stack", async () => {
     const [help, bad] = await Promise.all([run(["--help"]), run(["--port", "abc"])])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain("Usage: starknet-session-keys-devnet")
-    for (const flag of ["--port", "--host", "--block-time", "--admin-key", "--paymaster-api-key", "--max-body-bytes", "--max-batch"]) {
+    for (const flag of ["--port", "--host", "--block-time", "--admin-key", "--paymaster-api-key", "--max-body-bytes", "--max-batch", "--profile", "--latest-lag", "--submission-hidden", "--candidate-for", "--duplicate-filter", "--paymaster-errors", "--time-bounds"]) {
       expect(help.stdout).toContain(flag)
     }
     expect(bad.code).toBe(2)

@@ -371,7 +371,21 @@ describe("the paymaster's refusals", () => {
 })
 
 describe("Chipi's prepare-typed-data as SDK 14.4 sends it", () => {
-  it.live("accountClassHash must be the CHIPI class hash and walletType CHIPI", () =>
+  it.live("the owner-signed path sends no walletType: it is resolved from accountClassHash (spec, Corrections 10)", () =>
+    Effect.gen(function*() {
+      const { devnet, url } = yield* servedWith()
+      const wallet = yield* devnet.createWallet({ encryptKey: "1234" })
+      // SDK 14.4's addSessionKeyToContract / revokeSessionKey / set/removeSpendingPolicy body: no walletType.
+      const answer = yield* post(`${url}/v1/transactions/prepare-typed-data`, JSON.stringify({
+        publicKey: wallet.publicKey,
+        calls: [{ contractAddress: wallet.publicKey, entrypoint: "revoke_session_key", calldata: ["0x1"] }],
+        accountClassHash: "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a"
+      }), { "x-api-key": "pk_dev_a", authorization: "Bearer b" })
+      expect(answer.status).toBe(200)
+      expect(answer.json).toMatchObject({ walletType: "CHIPI", typedData: { primaryType: "OutsideExecution" } })
+    }).pipe(Effect.scoped))
+
+  it.live("accountClassHash must be the CHIPI class hash and walletType, when sent, CHIPI", () =>
     Effect.gen(function*() {
       const { devnet, url } = yield* servedWith()
       const wallet = yield* devnet.createWallet({ encryptKey: "1234" })

@@ -10,8 +10,14 @@ import { encodeShortString, toHex } from "../../internal/felt.js"
 import { SESSION_ACCOUNT_CLASS_HASH } from "../abi.js"
 import { selectorOf } from "../../Schemas.js"
 
-/** How the served paymaster shapes error 156's `data`. */
-export type ExecutionErrorShape = "nested" | "wrapped" | "flat"
+/**
+ * How the served paymaster shapes error 156's `data`: `nested` frames, `wrapped` in `{ execution_error }`, the
+ * reason alone (`flat`), or `avnu`: `{ execution_error: string }`, the string AVNU's paymaster sends
+ * (avnu-labs/paymaster: `paymaster-rpc` `ExecutionError { execution_error: ContractExecutionError }` holding a
+ * `Message` made of `paymaster-execution`'s `"execution error {0}"` around `paymaster-starknet`'s
+ * `"Execution error {0:?}"`, the Rust `Debug` of starknet-rs's `ContractExecutionError`).
+ */
+export type ExecutionErrorShape = "nested" | "wrapped" | "flat" | "avnu"
 
 /** The devnet's relayer account class (its own; the relayer is not an account of the devnet's chain). */
 export const RELAYER_CLASS_HASH = 0x5e1a7e5000000000000000000000000000000000000000000000000000000001n
@@ -28,6 +34,35 @@ export const formatPanic = (reason: string): string => {
     : shortString(reason)
   return `(${head}, ${shortString("ENTRYPOINT_FAILED")})`
 }
+
+/** Rust's `Debug` of a `str`: double-quoted, with `"`, `\\` and control characters escaped (`'` is not). */
+export const rustDebugString = (text: string): string =>
+  `"${
+    text.replace(/[\\"\n\r\t]|[\u0000-\u001f\u007f]/g, (c) =>
+      c === "\\" ? "\\\\" : c === "\"" ? "\\\"" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\u{${c.charCodeAt(0).toString(16)}}`)
+  }"`
+
+interface Frame {
+  readonly contract_address: string
+  readonly class_hash: string
+  readonly selector: string
+  readonly error: Frame | string
+}
+
+/**
+ * The Rust `Debug` of starknet-rs's `ContractExecutionError` (`#[derive(Debug)]`: `Nested(InnerContractExecutionError
+ * { contract_address, class_hash, selector, error })` or `Message("…")`; a `Felt` shows as minimal lowercase hex,
+ * starknet-types-core `impl Debug for Felt`).
+ */
+export const rustDebugOf = (error: Frame | string): string =>
+  typeof error === "string"
+    ? `Message(${rustDebugString(error)})`
+    : `Nested(InnerContractExecutionError { contract_address: ${toHex(BigInt(error.contract_address))}, class_hash: ${
+      toHex(BigInt(error.class_hash))
+    }, selector: ${toHex(BigInt(error.selector))}, error: ${rustDebugOf(error.error)} })`
+
+/** AVNU's `data` for a 156 that is a message, not a simulated revert (`Tx already sent`, `invalid time bounds`). */
+export const avnuMessageData = (text: string) => ({ execution_error: text })
 
 export const executionErrorData = (
   shape: ExecutionErrorShape,
@@ -46,5 +81,6 @@ export const executionErrorData = (
       error: formatPanic(reason)
     }
   }
+  if (shape === "avnu") return { execution_error: `execution error Execution error ${rustDebugOf(nested)}` }
   return shape === "wrapped" ? { execution_error: nested } : nested
 }

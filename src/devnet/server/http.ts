@@ -129,9 +129,12 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
 
     const devnet = yield* Devnet
     const internals = internalsOf(devnet)
+    // The network profile answers as AVNU does (avnu-labs/paymaster `paymaster-rpc`): 156's data as its Debug string,
+    // 163's as its messages.
+    const avnuErrors = internals?.node.settings.paymasterErrors === "avnu"
     const starknet = yield* starknetMethods
     const pm = yield* paymasterMethods({
-      executionErrorShape: options.executionErrorShape ?? "nested",
+      executionErrorShape: options.executionErrorShape ?? (avnuErrors ? "avnu" : "nested"),
       relayer: BigInt(devnet.relayer)
     })
     const admin = yield* adminMethods([...Object.keys(starknet), ...Object.keys(pm)])
@@ -206,7 +209,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
         return new WireError(-32001, "Unauthorized: devnet_* methods want the admin key in x-devnet-admin-key")
       }
       if (name.startsWith("paymaster_") && paymasterApiKey !== undefined && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
-        return new WireError(163, "An error occurred (UNKNOWN_ERROR)", "missing or invalid x-paymaster-api-key")
+        return new WireError(163, "An error occurred (UNKNOWN_ERROR)", avnuErrors ? "x-paymaster-api-key is invalid" : "missing or invalid x-paymaster-api-key")
       }
       return undefined
     }

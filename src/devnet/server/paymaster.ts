@@ -8,7 +8,7 @@ import { SNIP29_ERROR_NAMES } from "../../Constants.js"
 import { OutsideExecutionTypedData } from "../../OutsideExecution.js"
 import { Paymaster } from "../../Paymaster.js"
 import { Address, Felt } from "../../Schemas.js"
-import { executionErrorData, type ExecutionErrorShape } from "./executionError.js"
+import { avnuMessageData, executionErrorData, type ExecutionErrorShape } from "./executionError.js"
 import { method, type Methods, Transient, WireError } from "./jsonrpc.js"
 
 
@@ -50,6 +50,11 @@ export const paymasterMethods = (options: { readonly executionErrorShape: Execut
       if (e.transient) return Effect.fail(new Transient(e.code))
       const name = SNIP29_ERROR_NAMES[e.code]
       const message = name !== undefined ? `An error occurred (${name})` : e.message
+      if (e.code === 156 && e.revertReason === undefined && e.message.startsWith(`${message}: `)) {
+        // Not a simulated revert but AVNU's message (`execution error Tx already sent`, `invalid time bounds`).
+        const text = e.message.slice(message.length + 2)
+        return Effect.fail(new WireError(156, message, options.executionErrorShape === "flat" ? text : avnuMessageData(text)))
+      }
       if (e.code === 156) {
         const data = executionErrorData(options.executionErrorShape, e.revertReason ?? "", { relayer: options.relayer, account: BigInt(account) })
         return Effect.fail(new WireError(156, message, data))

@@ -7,6 +7,7 @@ import { OutsideExecutionTypedData } from "../../OutsideExecution.js"
 import { Paymaster } from "../../Paymaster.js"
 import { Address, Call, Felt, TxHash } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
+import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { Transient } from "./jsonrpc.js"
 
@@ -48,6 +49,7 @@ export const restRoutes = Effect.gen(function*() {
   const rpc = yield* StarknetRpc
   const paymaster = yield* Paymaster
   const devnet = yield* Devnet
+  const avnuWindows = internalsOf(devnet)?.node.settings.timeBounds === "avnu"
   const pmFail = (e: { readonly message: string; readonly code: number; readonly transient: boolean }) =>
     e.transient ? Effect.fail(new Transient(e.code)) : Effect.succeed(fail(400, e.message, String(e.code)))
   return (method: string, path: string, headers: Readonly<Record<string, string | undefined>>, body: unknown): Effect.Effect<RestAnswer, Transient> =>
@@ -63,12 +65,14 @@ export const restRoutes = Effect.gen(function*() {
         if (b.accountClassHash.toLowerCase() !== CHIPI_ACCOUNT_CLASS_HASH) {
           return fail(400, `accountClassHash must be the CHIPI class hash ${CHIPI_ACCOUNT_CLASS_HASH}`, "INVALID_INPUT")
         }
-        if (b.walletType !== "CHIPI") return fail(400, `walletType must be "CHIPI"`, "INVALID_INPUT")
+        // SDK 14.4 sends walletType only on the session path; without it, the class hash names the wallet (CHIPI).
+        if (b.walletType !== undefined && b.walletType !== "CHIPI") return fail(400, `walletType must be "CHIPI"`, "INVALID_INPUT")
+        // With AVNU's windows (the network profile) the paymaster's default applies: 1 .. the server's clock + 3600 s.
         const now = yield* devnet.blockTimestamp
         return yield* paymaster.buildTransaction({
           userAddress: b.publicKey,
           calls: b.calls,
-          timeBounds: { executeAfter: now - 1, executeBefore: now + 300 }
+          ...(avnuWindows ? {} : { timeBounds: { executeAfter: now - 1, executeBefore: now + 300 } })
         }).pipe(
           Effect.map((built): RestAnswer => ({ status: 200, body: { typedData: built.typedData, walletType: "CHIPI" } })),
           Effect.catchAll(pmFail)
@@ -107,10 +111,17 @@ export const restRoutes = Effect.gen(function*() {
         }
         const hash = Schema.decodeUnknownEither(TxHash)(raw)
         if (hash._tag === "Left") return fail(404, `transaction ${JSON.stringify(raw.slice(0, 80))} not found`, "NOT_FOUND")
+        // The service that sent a transaction knows it before the node does (`submissionHidden`): RECEIVED.
+        const sentHere = () => {
+          const tx = internalsOf(devnet)?.node.chain.txs.get(BigInt(hash.right))
+          return tx !== undefined && tx.rejected === undefined
+        }
         return yield* rpc.getTransactionStatus(hash.right).pipe(
           Effect.map((s): RestAnswer => ({ status: 200, body: s })),
           Effect.catchAll((e) =>
-            e._tag === "TransactionNotFound"
+            e._tag === "TransactionNotFound" && sentHere()
+              ? Effect.succeed<RestAnswer>({ status: 200, body: { finalityStatus: "RECEIVED" } })
+              : e._tag === "TransactionNotFound"
               ? Effect.succeed(fail(404, e.message, "NOT_FOUND"))
               : e.transient
               ? Effect.fail(new Transient(e.code))
