@@ -70,6 +70,7 @@ interface Item {
 const ITEM = /0x([0-9a-fA-F]+)(?: \('(.*?)'\))?|"((?:[^"\\]|\\.)*)"/g
 const FRAME_HEADER = /Error in (?:the called )?contract \([^)]*\):/g
 const QUOTED_SHORT = /\('(.*?)'\)/g
+const RUST_MESSAGE = /Message\("((?:[^"\\]|\\.)*)"\)/g
 
 const panicPart = (text: string): string => {
   const at = text.lastIndexOf("Failure reason:")
@@ -126,6 +127,13 @@ const firstReason = (found: ReadonlyArray<Item>): string | undefined => {
  * data that is not a call-stack marker. `undefined` when the text quotes no panic data (a plain message).
  */
 export const reasonIn = (text: string): string | undefined => {
+  // A Rust `Debug` of starknet-rs's `ContractExecutionError` (AVNU's 156 string): the innermost `Message("…")`
+  // holds the sequencer's formatting, its quotes and backslashes escaped.
+  const debug = [...text.matchAll(RUST_MESSAGE)].at(-1)
+  if (debug !== undefined) {
+    const inner = reasonIn(debug[1]!.replace(/\\(.)/g, "$1"))
+    if (inner !== undefined) return inner
+  }
   const part = panicPart(text).trim()
   if (/^\(?\s*(?:0x[0-9a-fA-F]|")/.test(part)) {
     const reason = firstReason(items(part))
