@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Either, Layer } from "effect"
 import { Devnet, Errors, Sessions, StarknetRpc, Transactions } from "starknet-session-keys"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 
@@ -111,5 +111,25 @@ describe("a call that failed inside a SUCCEEDED transaction is a failure, not a 
       expect(error).toMatchObject({ _tag: "CallFailed", callIndex: 0, entrypoint: "transfer" })
       const ok = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(3n)] }, { skipSimulation: true })).pipe(noTraces)
       expect(ok.executionStatus).toBe("SUCCEEDED")
+    }).pipe(Effect.provide(TestLayer())))
+})
+
+describe("two processes race for the last call, and the paymaster's simulation sees the winner", () => {
+  it.effect("the loser is refused before it is sent: MaxCallsExceeded, one transfer", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
+      const before = (yield* devnet.transactions).length
+      const inProcess = (ledger: Layer.Layer<Sessions.Ledger>) =>
+        Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(ledger))
+      const results = yield* withBlocks(
+        Effect.all([Effect.either(inProcess(Sessions.layer)), Effect.either(inProcess(Sessions.layer))], { concurrency: 2 })
+      )
+      expect(results.filter(Either.isRight)).toHaveLength(1)
+      const failures = results.filter(Either.isLeft).map((e) => e.left)
+      expect(failures).toHaveLength(1)
+      expect(failures[0]).toBeInstanceOf(Errors.MaxCallsExceeded)
+      expect((yield* devnet.transactions).length - before).toBe(1)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(1n)
     }).pipe(Effect.provide(TestLayer())))
 })
