@@ -337,6 +337,9 @@ describe("faults", () => {
       const before = (yield* devnet.transactions).length
       yield* devnet.setFaults({ dropNext: 1, dropWhen: "after", faultMethods: ["paymaster_executeTransaction"] })
       const txHash = yield* withBlocks(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(11n)] }))
+      // Resolved as soon as it is pre-confirmed (its nonce used on the state the network executes on): the balance
+      // is read once its block has closed.
+      yield* withBlocks(Sessions.wait(txHash))
       const sent = (yield* devnet.transactions).slice(before)
       expect(sent).toHaveLength(1)
       expect(sent[0]!.hash).toBe(txHash)
