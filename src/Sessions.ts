@@ -468,7 +468,7 @@ export const resolve = (
   params: { readonly wallet: string; readonly idempotencyKey: string },
   schedule?: Schedule.Schedule<unknown, unknown>,
   options: Pick<Options, "retry"> = {}
-): Effect.Effect<Outcome, InvalidInput | OutcomeUnknown | LedgerError, StarknetRpc | Ledger> =>
+): Effect.Effect<Outcome, InvalidInput | OutcomeUnknown | LedgerError | CallFailed, StarknetRpc | Ledger> =>
   Effect.gen(function*() {
     yield* objectParams(params)
     const wallet = yield* decode(Address, "wallet")(params.wallet)
@@ -476,14 +476,26 @@ export const resolve = (
     const ledger = yield* Ledger
     const payment = yield* ledger.payment(wallet, idempotencyKey)
     if (payment === undefined) return yield* invalid("idempotencyKey", "no payload is recorded under this key for this wallet")
-    if (payment.status === "executed" && payment.transactionHash !== undefined) {
-      return { _tag: "Executed" as const, transactionHash: payment.transactionHash }
-    }
-    if (payment.status === "not-executed") return { _tag: "NotExecuted" as const, nonce: payment.nonce, executeBefore: payment.executeBefore }
+    const decided: Outcome | undefined = payment.status === "executed" && payment.transactionHash !== undefined
+      ? { _tag: "Executed", transactionHash: payment.transactionHash }
+      : payment.status === "not-executed"
+      ? { _tag: "NotExecuted", nonce: payment.nonce, executeBefore: payment.executeBefore }
+      : undefined
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const budget = Duration.seconds(Math.max(0, payment.executeBefore - now) + 120)
-    const outcome = yield* resolvePayment(payment, schedule ?? Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry)
+    const outcome = decided ?? (yield* resolvePayment(payment, schedule ?? Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry))
     if (outcome === undefined) return yield* unknownOf(payment)
+    // Executed is a payment only if each of its calls ran (the account catches a failing one).
+    if (outcome._tag === "Executed" && payment.purpose === "execute") {
+      const known = failedCallOf({ ...payment, status: "executed", transactionHash: outcome.transactionHash })
+      if (known !== undefined) return yield* known
+      const rpc = yield* StarknetRpc
+      const receipt = yield* retrying(rpc.getTransactionReceipt(outcome.transactionHash).pipe(Effect.catchTag("TransactionNotFound", () => Effect.succeed(undefined))), options.retry).pipe(
+        Effect.option,
+        Effect.map(Option.flatMap(Option.fromNullable))
+      )
+      if (receipt._tag === "Some") yield* checkCalls(receipt.value, options)
+    }
     return outcome
   }).pipe(Effect.withSpan("Sessions.resolve"))
 

@@ -93,8 +93,23 @@ describe("a call that failed inside a SUCCEEDED transaction is a failure, not a 
         expect(yield* callsUsed(wallet, session)).toBe(1)
         const ledger = yield* Sessions.Ledger
         expect(yield* ledger.payment(wallet.publicKey, "pay-2")).toMatchObject({ status: "executed", transactionHash: txHash })
+        // Resolving the key says the same: not Executed.
+        expect(yield* Effect.flip(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "pay-2" }))).toBeInstanceOf(Errors.CallFailed)
       }).pipe(Effect.provide(TestLayer())))
   }
+
+  it.effect("a payment never waited on: resolve checks its calls too, and never answers Executed for one that moved nothing", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 3 })
+      yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(20_000_000n)] }, { idempotencyKey: "unwatched", skipSimulation: true })
+      const error = yield* Effect.flip(withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "unwatched" })))
+      expect(error).toMatchObject({ _tag: "CallFailed", callIndex: 0 })
+      // The same key sends nothing again.
+      const again = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(20_000_000n)] }, { idempotencyKey: "unwatched" }))
+      expect(again).toBeInstanceOf(Errors.CallFailed)
+      expect(yield* callsUsed(wallet, session)).toBe(1)
+    }).pipe(Effect.provide(TestLayer())))
 
   it.effect("on a node without traces, the receipt's events decide for transfers and approvals", () =>
     Effect.gen(function*() {
