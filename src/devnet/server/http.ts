@@ -15,8 +15,9 @@ import { gatedOnTheWire } from "../faults.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
+import { exceeds } from "./bounds.js"
 import type { ExecutionErrorShape } from "./executionError.js"
-import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
+import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, outOfBounds, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
@@ -213,11 +214,14 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
 
     const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer) => {
       let body: unknown
-      const text = raw.toString("utf8")
+      // Bounded before anything parses or decodes it: no value deep or wide enough to exhaust a walk of it.
+      const beyond = exceeds(raw)
+      const text = beyond === undefined ? raw.toString("utf8") : ""
       if (path.startsWith("/v1/")) {
         if (paymasterApiKey !== undefined && !sameKey(header(req, "x-api-key"), paymasterApiKey) && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
           return send(res, 401, { message: "missing or invalid API key (x-api-key)", code: "UNAUTHORIZED" })
         }
+        if (beyond !== undefined) return send(res, 400, { message: `the body is out of bounds: ${beyond}`, code: "INVALID_BODY" })
         if (req.method === "POST") {
           try {
             body = JSON.parse(text)
@@ -231,6 +235,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       if (req.method !== "POST") {
         return send(res, 405, { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: JSON-RPC is POST" } }, { allow: "POST" })
       }
+      if (beyond !== undefined) return send(res, 200, outOfBounds(beyond))
       try {
         body = JSON.parse(text)
       } catch {
