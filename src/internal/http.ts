@@ -8,7 +8,7 @@ import type * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as Headers from "@effect/platform/Headers"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Effect, Layer } from "effect"
+import { Data, type Duration, Effect, FiberRef, Layer, type Option } from "effect"
 
 /** The modules, by path rather than the @effect/platform index, which loads its HTTP server and API modules too. */
 export interface Modules {
@@ -42,3 +42,50 @@ export const modules: Effect.Effect<Modules> = Effect.promise(load)
 export const fetchLayer: Layer.Layer<HttpClient.HttpClient> = Layer.unwrapEffect(
   Effect.map(modules, (m) => m.FetchHttpClient.layer)
 )
+
+/** What the library reads of an HTTP answer: its status, its `Retry-After`, and its body as JSON when it is JSON. */
+export interface Answer {
+  readonly status: number
+  readonly retryAfter: number | undefined
+  /** `None` when the body is not JSON (or could not be read). */
+  readonly json: Option.Option<unknown>
+}
+
+/** An HTTP request that got no answer: timed out, or failed in transport. Carries neither the request nor its headers. */
+export class NoAnswer extends Data.TaggedError("NoAnswer")<{ readonly reason: "timeout" | "transport" }> {}
+
+/**
+ * Sends a request and reads its answer, under one `http.client <METHOD>` span of its own: the request's method, URL
+ * and headers (those named in `redacted` and in `Headers.currentRedactedNames` redacted) and the answer's status as
+ * attributes, and nothing else. The HTTP client's own span is turned off for it: it ends with the client's response
+ * as its exit value, and that response holds the request as sent, secret headers in clear, for any tracer to read.
+ * Here neither the request, its headers nor either body leaves: the span's exit is `void`, and a failure is
+ * `NoAnswer`, which carries only its reason.
+ */
+export const send = (
+  platform: Modules,
+  http: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  options: { readonly timeout: Duration.Duration; readonly redacted: ReadonlyArray<string> }
+): Effect.Effect<Answer, NoAnswer> =>
+  Effect.gen(function*() {
+    let answer: Answer | undefined
+    const names = yield* FiberRef.get(platform.Headers.currentRedactedNames)
+    const headers = platform.Headers.redact(request.headers, [...names, ...options.redacted.map((n) => n.toLowerCase())])
+    const attributes: Record<string, unknown> = { "http.request.method": request.method, "url.full": request.url }
+    for (const name in headers) attributes[`http.request.header.${name}`] = String(headers[name])
+    yield* Effect.scoped(Effect.gen(function*() {
+      const response = yield* http.execute(request).pipe(
+        Effect.timeoutFail({ duration: options.timeout, onTimeout: () => new NoAnswer({ reason: "timeout" }) }),
+        Effect.catchTags({ RequestError: () => new NoAnswer({ reason: "transport" }), ResponseError: () => new NoAnswer({ reason: "transport" }) })
+      )
+      yield* Effect.annotateCurrentSpan("http.response.status_code", response.status)
+      const retryAfter = Number(response.headers["retry-after"])
+      const json = yield* Effect.option(response.json)
+      answer = { status: response.status, retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined, json }
+    })).pipe(
+      Effect.locally(platform.HttpClient.currentTracerDisabledWhen, () => true),
+      Effect.withSpan(`http.client ${request.method}`, { kind: "client", attributes })
+    )
+    return answer!
+  })

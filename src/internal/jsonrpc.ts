@@ -9,7 +9,7 @@
  * hands it to the resolver at once.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
+import { Deferred, Duration, Effect, Exit, Option, Redacted, Request, RequestResolver, Schema } from "effect"
 import * as Http from "./http.js"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */
@@ -39,16 +39,6 @@ export class RpcCall extends Request.TaggedClass("RpcCall")<
   JsonRpcFailure,
   { readonly method: string; readonly params: unknown; readonly seq: number }
 > {}
-
-/**
- * Runs an HTTP request with these header names added to `Headers.currentRedactedNames`, so that the client's
- * span attributes show them redacted whatever the caller's own setting.
- */
-export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray<string>) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  names.length === 0
-    ? effect
-    : Effect.locallyWith(effect, platform.Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
 
 /** Batch requests of one flush in flight at once. */
 const PARALLEL = 8
@@ -118,23 +108,23 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
           HttpClientRequest.setHeaders(headers),
           HttpClientRequest.bodyUnsafeJson(body)
         )
-        const response = yield* http.execute(request).pipe(Effect.timeout(timeout), withRedactedHeaders(platform, redactedNames))
+        const response = yield* Http.send(platform, http, request, { timeout, redacted: redactedNames })
         if (response.status === 429 || response.status >= 500) {
-          const retryAfter = Number(response.headers["retry-after"])
+          const retryAfter = response.retryAfter
           return yield* failAll(batch, (r) =>
             new JsonRpcFailure({
               method: r.method,
               code: response.status,
               message: `HTTP ${response.status}`,
               transient: true,
-              ...(Number.isFinite(retryAfter) ? { retryAfter } : {})
+              ...(retryAfter !== undefined ? { retryAfter } : {})
             }))
         }
         if (response.status >= 400) {
           return yield* failAll(batch, (r) => new JsonRpcFailure({ method: r.method, code: response.status, message: `HTTP ${response.status}`, transient: false }))
         }
-        const json = yield* response.json
-        const decoded = yield* Schema.decodeUnknown(Response)(json)
+        if (Option.isNone(response.json)) return yield* new Http.NoAnswer({ reason: "transport" })
+        const decoded = yield* Schema.decodeUnknown(Response)(response.json.value)
         const items = Array.isArray(decoded) ? decoded : [decoded]
         const byId = new Map(items.map((item) => [item.id, item]))
         yield* Effect.forEach(batch, (r, i) => {
@@ -154,7 +144,7 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
             new JsonRpcFailure({
               method: r.method,
               code: 0,
-              message: error._tag === "TimeoutException" ? "request timed out" : `transport: ${error._tag}`,
+              message: error._tag === "NoAnswer" && error.reason === "timeout" ? "request timed out" : `transport: ${error._tag}`,
               transient: error._tag !== "ParseError"
             }))
         ),
