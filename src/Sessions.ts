@@ -214,7 +214,9 @@ const seconds = (input: unknown, path: string, fallback: Duration.Duration, min:
 const windowOptions = (options: Options) =>
   Effect.all({
     validity: seconds(options.validity, "options.validity", DEFAULT_VALIDITY, Duration.seconds(1), MAX_VALIDITY),
-    tolerance: seconds(options.clockTolerance, "options.clockTolerance", DEFAULT_TOLERANCE, Duration.zero, Duration.hours(1))
+    tolerance: seconds(options.clockTolerance, "options.clockTolerance", DEFAULT_TOLERANCE, Duration.zero, Duration.hours(1)),
+    // A pinned relayer is an address, checked here, not only when a payload names a specific caller.
+    relayer: options.relayer === undefined ? Effect.void : Effect.asVoid(decode(Address, "options.relayer")(options.relayer))
   })
 
 const retrying = <A, E extends Retried, R>(effect: Effect.Effect<A, E, R>, schedule: Options["retry"]): Effect.Effect<A, E, R> =>
