@@ -64,6 +64,9 @@ export class ServeError extends Schema.TaggedError<ServeError>()("DevnetServeErr
 /** Defaults of the limits (documented in docs/devnet.md). */
 export const SERVE_DEFAULTS = { maxBodyBytes: 1024 * 1024, maxBatch: 1000, requestTimeout: Duration.seconds(30) } as const
 
+/** How long a client may take to send its headers (documented in docs/devnet.md). */
+const HEADERS_TIMEOUT_MILLIS = 10_000
+
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)
 
 /** Equal in constant time whatever the lengths (both sides hashed first). */
@@ -252,9 +255,15 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       res.on("finish", () => req.destroy())
     }
 
-    // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body).
-    const socketTimeout = Duration.toMillis(requestTimeout) + 5_000
-    const server = http.createServer({ requestTimeout: socketTimeout, headersTimeout: Math.min(10_000, socketTimeout), keepAliveTimeout: 5_000 }, (req, res) => {
+    // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body): the whole
+    // request within `requestTimeout`, its headers within 10 s. Node checks them on an interval (30 s by default,
+    // which let a trickle hold a connection up to a minute): checked every second here, so they hold to a second.
+    const server = http.createServer({
+      requestTimeout: timeoutMillis,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MILLIS, timeoutMillis),
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000
+    }, (req, res) => {
       httpRequests++
       const declared = Number(header(req, "content-length") ?? "0")
       if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge(req, res)
