@@ -44,7 +44,8 @@ export const run = async () => {
   const clients = Number(process.env["FUZZ_CLIENTS"] ?? "32")
   const next = generator(Number(process.env["FUZZ_SEED"] ?? "2026"), await Effect.runPromise(servedMethods))
   const built = path.join(root, "dist/devnet/cli.js")
-  const entry = fs.existsSync(built) ? [built] : ["--import", "tsx", path.join(root, "src/devnet/cli.ts")]
+  const profile = process.env["FUZZ_PROFILE"] ? ["--cpu-prof", "--cpu-prof-dir=" + process.env["FUZZ_PROFILE"]] : []
+  const entry = [...profile, ...(fs.existsSync(built) ? [built] : ["--import", "tsx", path.join(root, "src/devnet/cli.ts")])]
   const server = spawn(process.execPath, [...entry, "--port", "0", "--block-time", "1000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
   let serverErr = ""
   server.stderr.on("data", (c: Buffer) => (serverErr += c.toString()))
