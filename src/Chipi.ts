@@ -7,7 +7,6 @@
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as Http from "./internal/http.js"
-import { describeCause, withRedactedHeaders } from "./internal/jsonrpc.js"
 import { reasonIn, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
@@ -103,22 +102,20 @@ export const make = (options: Options) =>
           }),
           (r) => (body === undefined ? r : HttpClientRequest.bodyUnsafeJson(r, body))
         )
-        const response = yield* http.execute(request).pipe(
-          Effect.timeout(timeout),
-          withRedactedHeaders(platform, REDACTED_HEADERS),
+        const response = yield* Http.send(platform, http, request, { timeout, redacted: REDACTED_HEADERS }).pipe(
           Effect.mapError((e) =>
             new PaymasterError({
               code: 0,
-              message: `${path}: ${e._tag === "TimeoutException" ? "timed out" : `network error (${e.reason})${describeCause(e.cause) === "" ? "" : `: ${describeCause(e.cause)}`}`}`,
+              message: `${path}: ${e.reason === "timeout" ? "timed out" : `network error${e.detail !== undefined && e.detail !== "" ? ` (${e.detail})` : ""}`}`,
               transient: true
             })
           )
         )
-        const json = yield* response.json.pipe(Effect.orElseSucceed(() => ({} as unknown)))
+        const json = Option.getOrElse(response.json, () => ({} as unknown))
         if (response.status >= 400) {
           // A 429 asks to wait: the retry comes no sooner than its Retry-After.
-          const retryAfter = Number(response.headers["retry-after"])
-          if (response.status === 429 && Number.isFinite(retryAfter)) yield* Effect.sleep(Duration.seconds(retryAfter))
+          const retryAfter = response.retryAfter
+          if (response.status === 429 && retryAfter !== undefined) yield* Effect.sleep(Duration.seconds(retryAfter))
           const error = Schema.decodeUnknownOption(ErrorBody)(json).pipe(Option.getOrElse(() => ({ message: undefined, code: undefined })))
           const message = error.message ?? `HTTP ${response.status}`
           const reason = reasonOfMessage(message)

@@ -33,3 +33,13 @@ export {
   /** @since 0.1.0 */
   type ExecutionErrorShape
 } from "./devnet/server/executionError.js"
+export {
+  /**
+   * The bounds on a request body's shape (nesting, members, string bytes), checked before it is parsed.
+   *
+   * @since 0.2.0
+   */
+  SHAPE_DEFAULTS,
+  /** @since 0.2.0 */
+  type ShapeBounds
+} from "./devnet/server/bounds.js"

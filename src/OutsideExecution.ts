@@ -9,7 +9,7 @@ import { Schema } from "effect"
 import { ANY_CALLER } from "./Constants.js"
 import { typedDataScalar, toHex, encodeShortString } from "./internal/felt.js"
 import { hashMany } from "./internal/poseidon.js"
-import { callSelector, type Call, type Felt, type SessionConfig } from "./Schemas.js"
+import { callSelector, type Call, type Felt, selectorOf, type SessionConfig } from "./Schemas.js"
 
 /** Starknet's Poseidon, specialised for its parameters (bit-exact with @scure/starknet's, several times faster). */
 const poseidon = (values: ReadonlyArray<bigint>): bigint => hashMany(values)
@@ -163,7 +163,9 @@ export const fromTypedData = (td: OutsideExecutionTypedData): { readonly chainId
     executeBefore: typedDataScalar(td.message["Execute Before"]),
     calls: td.message.Calls.map((call) => ({
       to: toHex(typedDataScalar(call.To)) as Felt,
-      selector: callSelector({ entrypoint: call.Selector }),
+      // As starknet.js reads a `selector` (`prepareSelector`): hex is the selector, any other string (a decimal one
+      // included) names an entrypoint.
+      selector: /^0[xX][0-9a-fA-F]+$/.test(call.Selector) ? toHex(typedDataScalar(call.Selector)) as Felt : selectorOf(call.Selector),
       calldata: call.Calldata.map((felt) => toHex(typedDataScalar(felt)) as Felt)
     }))
   }

@@ -266,20 +266,21 @@ describe("the replay guard on re-registration", () => {
 })
 
 describe("reservations are released on every exit", () => {
-  it.effect("an interrupted execute gives its call back", () =>
+  it.effect("an execute interrupted before its payload was recorded gives its call back", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const { wallet, session } = yield* registeredSession({ maxCalls: 1 })
-      // A paymaster that never answers a submission.
+      // A paymaster that never answers a build: nothing is signed, recorded or sent. (Interrupted once its payload
+      // was handed over, an execute keeps its call: test/reservations.test.ts.)
       const reached = yield* Deferred.make<void>()
       const stuck = Layer.effect(
         Paymaster.Paymaster,
-        Effect.map(Paymaster.Paymaster, (pm) => ({ ...pm, executeTransaction: () => Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) }))
+        Effect.map(Paymaster.Paymaster, (pm) => ({ ...pm, buildTransaction: () => Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) }))
       )
       const fiber = yield* Effect.fork(
         Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(stuck))
       )
-      // Interrupted while its submission is in flight, its call reserved.
+      // Interrupted while its build is in flight, its call reserved.
       yield* Deferred.await(reached)
       yield* Fiber.interrupt(fiber)
       const receipt = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] }))

@@ -18,6 +18,8 @@ import { History } from "./history.js"
 import { callToken, copyToken, type Token } from "./token.js"
 import { type ChainEvent, type Gas, gasOf, invokeV3Hash, QUERY_VERSION_3, type Tx, type TxPayload } from "./transactions.js"
 
+const U256_LIMIT = 2n ** 256n - 1n
+
 const STRK = BigInt(STARKNET_CONTRACTS.STRK.contractAddress)
 const VALID_FELT = BigInt(VALID)
 /** The sequencer the fees go to (Starknet's own on mainnet and Sepolia). */
@@ -332,6 +334,16 @@ export class Chain {
   account(address: bigint): Account | undefined {
     const c = this.contracts.get(address)
     return c?.kind === "account" ? c : undefined
+  }
+
+  /** Why a mint cannot be made (no such token, or a balance or supply past u256), if it cannot. */
+  mintRefusal(tokenAddress: bigint, to: bigint, amount: bigint): string | undefined {
+    const token = this.contracts.get(tokenAddress)
+    if (token?.kind !== "token") return `no token at 0x${tokenAddress.toString(16)}`
+    if ((token.balances.get(to) ?? 0n) + amount > U256_LIMIT || token.supply + amount > U256_LIMIT) {
+      return "the balance (or the token's supply) would pass 2^256 - 1"
+    }
+    return undefined
   }
 
   mint(tokenAddress: bigint, to: bigint, amount: bigint) {

@@ -4,7 +4,7 @@
 import * as nodeCrypto from "node:crypto"
 import { Duration, Effect, Redacted } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
-import { PaymasterError, RpcError } from "../Errors.js"
+import { InvalidInput, PaymasterError, RpcError } from "../Errors.js"
 import { Rejected, Revert } from "./revert.js"
 import { encryptLegacy, encryptV1 } from "../internal/keystore.js"
 import * as stark from "../internal/stark.js"
@@ -19,6 +19,34 @@ const U64 = 2n ** 64n
 const U128 = 2n ** 128n
 
 /** The chain's payload of an invoke; a bound or tip out of its range is a defect, as a malformed hash would be. */
+
+const U256_MAX = 2n ** 256n - 1n
+/** Longest PIN accepted (as the served `devnet_createWallet`). */
+const PIN_MAX = 1_024
+
+const invalidInput = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
+
+/** What is wrong with `createWallet`'s parameters, if anything: checked before a key is made or a wallet deployed. */
+const walletParamsRefusal = (params: unknown): InvalidInput | undefined => {
+  if (typeof params !== "object" || params === null) return invalidInput("", "parameters must be an object")
+  const p = params as Record<string, unknown>
+  const pin = Redacted.isRedacted(p["encryptKey"]) ? Redacted.value(p["encryptKey"]) : p["encryptKey"]
+  if (typeof pin !== "string" || pin.length === 0 || pin.length > PIN_MAX) {
+    return invalidInput("encryptKey", `a PIN is a non-empty string of at most ${PIN_MAX} characters`)
+  }
+  if (p["keyFormat"] !== undefined && p["keyFormat"] !== "legacy" && p["keyFormat"] !== "v1") return invalidInput("keyFormat", "\"legacy\" or \"v1\"")
+  const fund = p["fund"]
+  if (fund === undefined) return undefined
+  if (typeof fund !== "object" || fund === null) return invalidInput("fund", "an object of amounts by token symbol")
+  for (const [symbol, amount] of Object.entries(fund)) {
+    if (symbol !== "USDC" && symbol !== "STRK") return invalidInput(`fund.${symbol}`, "the devnet funds USDC and STRK")
+    if (amount !== undefined && (typeof amount !== "bigint" || amount < 0n || amount > U256_MAX)) {
+      return invalidInput(`fund.${symbol}`, "an amount is a bigint from 0 to 2^256 - 1")
+    }
+  }
+  return undefined
+}
+
 export const invokePayload = (params: InvokeParams) =>
   Effect.suspend(() => {
     const zero = ZERO_FEE_FIELDS.resourceBounds.l1Gas
@@ -72,6 +100,8 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
     relayer: felt(relayer) as Address,
     createWallet: (params) =>
       Effect.suspend(() => {
+        const refused = walletParamsRefusal(params)
+        if (refused !== undefined) return Effect.fail(refused)
         const pin = Redacted.isRedacted(params.encryptKey) ? Redacted.value(params.encryptKey) : params.encryptKey
         const key = walletKey()
         return Effect.gen(function*() {
@@ -92,7 +122,17 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           return { publicKey: felt(address) as Address, encryptedPrivateKey, walletType: "CHIPI" }
         }).pipe(Effect.ensuring(Effect.sync(() => key.fill(0))))
       }),
-    mint: (token, to, amount) => control(() => chain.mint(BigInt(token), BigInt(to), amount)),
+    mint: (token, to, amount) =>
+      Effect.suspend(() => {
+        if (typeof amount !== "bigint" || amount < 0n || amount > U256_MAX) {
+          return Effect.fail(invalidInput("amount", "an amount is a bigint from 0 to 2^256 - 1"))
+        }
+        return Effect.zipRight(catchUp, Effect.suspend(() => {
+          // A u256 balance (and supply) cannot pass 2^256 - 1: a mint that would is refused, nothing minted.
+          const refusal = chain.mintRefusal(BigInt(token), BigInt(to), amount)
+          return refusal === undefined ? Effect.sync(() => chain.mint(BigInt(token), BigInt(to), amount)) : Effect.fail(invalidInput("amount", refusal))
+        }))
+      }),
     balanceOf: (token, account) =>
       control(() => {
         const [low, high] = chain.dryRun(BigInt(chain.latest.timestamp), () =>

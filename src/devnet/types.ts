@@ -2,7 +2,7 @@
  * The devnet's public shapes: its options, faults and control handle.
  */
 import { Context, type Duration, type Effect, type Redacted } from "effect"
-import type { PaymasterError, RpcError } from "../Errors.js"
+import type { InvalidInput, PaymasterError, RpcError } from "../Errors.js"
 import type { OutsideCall } from "../OutsideExecution.js"
 import type { Address, Felt, TransactionStatus, TxHash, WalletData } from "../Schemas.js"
 
@@ -201,8 +201,10 @@ export interface DevnetHandle {
   readonly chainId: Felt
   /** The address the paymaster relays from. */
   readonly relayer: Address
-  readonly createWallet: (params: CreateWalletParams) => Effect.Effect<WalletData>
-  readonly mint: (token: string, to: string, amount: bigint) => Effect.Effect<void>
+  /** Fails with `InvalidInput` for an empty or non-string PIN, an unknown token or key format, a negative amount. */
+  readonly createWallet: (params: CreateWalletParams) => Effect.Effect<WalletData, InvalidInput>
+  /** Fails with `InvalidInput` for a negative amount, an unknown token, or a balance (or supply) that would pass u256. */
+  readonly mint: (token: string, to: string, amount: bigint) => Effect.Effect<void, InvalidInput>
   readonly balanceOf: (token: string, account: string) => Effect.Effect<bigint>
   /** Moves the chain's clock forward (on top of `Clock`). */
   readonly advanceTime: (by: Duration.DurationInput) => Effect.Effect<void>

@@ -42,13 +42,24 @@ export const decodeShortString = (value: bigint): string => {
   return out
 }
 
+/** The field's prime: a felt is below it. */
+const FELT_LIMIT = 2n ** 251n + 17n * 2n ** 192n + 1n
+
 /**
- * Reads a typed-data scalar the way SNIP-12 (and starknet.js) does: a string that parses as a number is that
- * number; any other string is a Cairo short string.
+ * Reads a typed-data scalar the way starknet.js (`typedData.encodeValue`, `getHex`) does: a string JavaScript reads
+ * as an integer (hex, decimal, `0b…`, `0o…`, surrounding spaces) is that integer; any other string is a Cairo short
+ * string. A value outside the field is refused (`RangeError`), as starknet.js refuses it for revision 1.
  */
 export const typedDataScalar = (value: string | number | bigint): bigint => {
-  if (typeof value === "bigint") return value
-  if (typeof value === "number") return BigInt(value)
-  const numeric = parseNumeric(value)
-  return numeric !== undefined ? numeric : encodeShortString(value)
+  let parsed: bigint | undefined
+  if (typeof value === "string") {
+    try {
+      parsed = BigInt(value)
+    } catch {
+      return encodeShortString(value)
+    }
+  } else parsed = BigInt(value)
+  if (parsed < 0n || parsed >= FELT_LIMIT) throw new RangeError(`typed-data value out of the field: ${String(value).slice(0, 80)}`)
+  return parsed
 }
+

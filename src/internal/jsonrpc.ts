@@ -9,7 +9,7 @@
  * hands it to the resolver at once.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Deferred, Duration, Effect, Exit, Redacted, Request, RequestResolver, Schema } from "effect"
+import { Deferred, Duration, Effect, Exit, Option, Redacted, Request, RequestResolver, Schema } from "effect"
 import * as Http from "./http.js"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */
@@ -40,41 +40,8 @@ export class RpcCall extends Request.TaggedClass("RpcCall")<
   { readonly method: string; readonly params: unknown; readonly seq: number }
 > {}
 
-/**
- * Runs an HTTP request with these header names added to `Headers.currentRedactedNames`, so that the client's
- * span attributes show them redacted whatever the caller's own setting.
- */
-export const withRedactedHeaders = (platform: Http.Modules, names: ReadonlyArray<string>) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  names.length === 0
-    ? effect
-    : Effect.locallyWith(effect, platform.Headers.currentRedactedNames, (current) => [...current, ...names.map((n) => n.toLowerCase())])
-
-/**
- * What went wrong under an HTTP request, for a failure's message: the underlying error's message and its causes'
- * (a fetch's `TypeError: fetch failed` holds the system error, `connect ECONNREFUSED 127.0.0.1:9545`), with every URL
- * cut to its host (a node's URL may carry an API key in its path, query or user info). Never headers or bodies.
- */
-export const describeCause = (cause: unknown): string => {
-  const messages: Array<string> = []
-  let current = cause
-  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
-    // An AggregateError (a host name with several addresses, each refused) says it all in its `errors`.
-    const inner = (current as { readonly errors?: unknown }).errors
-    const message = current instanceof Error && current.message === "" && Array.isArray(inner)
-      ? inner.map((e) => (e instanceof Error ? e.message : String(e))).join(", ")
-      : current instanceof Error ? current.message : typeof current === "string" ? current : undefined
-    if (message !== undefined && message !== "" && !messages.includes(message)) messages.push(message)
-    current = (current as { readonly cause?: unknown }).cause
-  }
-  return messages.join(": ").replace(/\b(https?:\/\/)(?:[^@/\s?#]*@)?([^/\s?#]+)[^\s]*/g, "$1$2").slice(0, 300)
-}
-
 /** The message of a failure of the HTTP request itself: its reason and cause, no URL path, no body. */
-const transportMessage = (error: { readonly _tag: string; readonly reason?: string; readonly cause?: unknown }): string => {
-  const cause = describeCause(error.cause)
-  return `transport: ${error._tag}${error.reason !== undefined ? ` (${error.reason})` : ""}${cause !== "" ? `: ${cause}` : ""}`
-}
+const transportMessage = (error: Http.NoAnswer): string => `transport: ${error.reason}${error.detail !== undefined && error.detail !== "" ? `: ${error.detail}` : ""}`
 
 /** Batch requests of one flush in flight at once. */
 const PARALLEL = 8
@@ -144,35 +111,32 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
           HttpClientRequest.setHeaders(headers),
           HttpClientRequest.bodyUnsafeJson(body)
         )
-        const response = yield* http.execute(request).pipe(Effect.timeout(timeout), withRedactedHeaders(platform, redactedNames))
+        const response = yield* Http.send(platform, http, request, { timeout, redacted: redactedNames })
         if (response.status === 429 || response.status >= 500) {
-          const retryAfter = Number(response.headers["retry-after"])
+          const retryAfter = response.retryAfter
           return yield* failAll(batch, (r) =>
             new JsonRpcFailure({
               method: r.method,
               code: response.status,
               message: `HTTP ${response.status}`,
               transient: true,
-              ...(Number.isFinite(retryAfter) ? { retryAfter } : {})
+              ...(retryAfter !== undefined ? { retryAfter } : {})
             }))
         }
         if (response.status >= 400) {
           return yield* failAll(batch, (r) => new JsonRpcFailure({ method: r.method, code: response.status, message: `HTTP ${response.status}`, transient: false }))
         }
-        const json = yield* response.json.pipe(Effect.catchTag("ResponseError", (e) =>
-          // A body that is not JSON (an HTML page from a wrong URL, a proxy's error page) will not become JSON on a retry.
-          e.reason === "Decode"
-            ? failAll(batch, (r) =>
-              new JsonRpcFailure({
-                method: r.method,
-                code: 0,
-                message: `HTTP ${response.status} answered with a body that is not JSON (content-type: ${response.headers["content-type"] ?? "none"}): is this URL a JSON-RPC endpoint?`,
-                transient: false
-              })).pipe(Effect.as(undefined))
-            : Effect.fail(e)
-        ))
-        if (json === undefined) return
-        const decoded = yield* Schema.decodeUnknown(Response)(json)
+        // A body that is not JSON (an HTML page from a wrong URL, a proxy's error page) will not become JSON on a retry.
+        if (Option.isNone(response.json)) {
+          return yield* failAll(batch, (r) =>
+            new JsonRpcFailure({
+              method: r.method,
+              code: 0,
+              message: `HTTP ${response.status} answered with a body that is not JSON (content-type: ${response.contentType ?? "none"}): is this URL a JSON-RPC endpoint?`,
+              transient: false
+            }))
+        }
+        const decoded = yield* Schema.decodeUnknown(Response)(response.json.value)
         const items = Array.isArray(decoded) ? decoded : [decoded]
         const byId = new Map(items.map((item) => [item.id, item]))
         yield* Effect.forEach(batch, (r, i) => {
@@ -192,11 +156,9 @@ export const make = (options: ClientOptions): Effect.Effect<Client, never, HttpC
             new JsonRpcFailure({
               method: r.method,
               code: 0,
-              message: error._tag === "TimeoutException"
-                ? "request timed out"
-                : error._tag === "ParseError"
-                ? "the answer is not a JSON-RPC response"
-                : transportMessage(error),
+              message: error._tag === "NoAnswer"
+                ? (error.reason === "timeout" ? "request timed out" : transportMessage(error))
+                : "the answer is not a JSON-RPC response",
               transient: error._tag !== "ParseError"
             }))
         ),

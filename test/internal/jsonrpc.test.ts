@@ -4,6 +4,7 @@ import { Effect, Either, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as JsonRpc from "../../src/internal/jsonrpc.js"
+import * as Http from "../../src/internal/http.js"
 
 interface Item {
   readonly id: number
@@ -167,9 +168,9 @@ describe("the JSON-RPC client's transport failures", () => {
 
   it("describeCause keeps the messages of the causes and cuts every URL to its host", () => {
     const cause = new TypeError("fetch failed", { cause: new Error("request to https://u:p@node.example/v0_9/sekret?k=1 failed") })
-    expect(JsonRpc.describeCause(cause)).toBe("fetch failed: request to https://node.example failed")
+    expect(Http.describeCause(cause)).toBe("fetch failed: request to https://node.example failed")
     const both = new AggregateError([new Error("connect ECONNREFUSED ::1:9545"), new Error("connect ECONNREFUSED 127.0.0.1:9545")], "")
-    expect(JsonRpc.describeCause(new TypeError("fetch failed", { cause: both })))
+    expect(Http.describeCause(new TypeError("fetch failed", { cause: both })))
       .toBe("fetch failed: connect ECONNREFUSED ::1:9545, connect ECONNREFUSED 127.0.0.1:9545")
   })
 })

@@ -7,7 +7,7 @@ import { Duration, Effect, ParseResult, Schema } from "effect"
 import { STARKNET_CONTRACTS } from "../../Constants.js"
 import { Address, Felt } from "../../Schemas.js"
 import { Devnet } from "../types.js"
-import { method, type Methods } from "./jsonrpc.js"
+import { invalidParams, method, type Methods } from "./jsonrpc.js"
 
 /** The bounds on admin values (documented in docs/devnet.md). */
 export const ADMIN_LIMITS = {
@@ -92,8 +92,9 @@ export const adminMethods = (otherMethods: ReadonlyArray<string>) =>
           encryptKey: p.encryptKey,
           ...(p.fund !== undefined ? { fund: p.fund } : {}),
           ...(p.keyFormat !== undefined ? { keyFormat: p.keyFormat } : {})
-        })),
-      devnet_mint: method(["token", "to", "amount"], MintParams, (p) => devnet.mint(p.token, p.to, p.amount).pipe(Effect.as(true))),
+        }).pipe(Effect.mapError((e) => invalidParams(e.message)))),
+      devnet_mint: method(["token", "to", "amount"], MintParams, (p) =>
+        devnet.mint(p.token, p.to, p.amount).pipe(Effect.as(true), Effect.mapError((e) => invalidParams(e.message)))),
       devnet_balanceOf: method(["token", "account"], BalanceParams, (p) =>
         devnet.balanceOf(p.token, p.account).pipe(Effect.map((b) => "0x" + b.toString(16)))),
       devnet_advanceTime: method(["seconds"], AdvanceParams, (p) =>

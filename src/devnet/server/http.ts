@@ -15,8 +15,9 @@ import { gatedOnTheWire } from "../faults.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
+import { exceeds } from "./bounds.js"
 import type { ExecutionErrorShape } from "./executionError.js"
-import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, parseError, Transient, WireError } from "./jsonrpc.js"
+import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, outOfBounds, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
@@ -62,6 +63,9 @@ export class ServeError extends Schema.TaggedError<ServeError>()("DevnetServeErr
 
 /** Defaults of the limits (documented in docs/devnet.md). */
 export const SERVE_DEFAULTS = { maxBodyBytes: 1024 * 1024, maxBatch: 1000, requestTimeout: Duration.seconds(30) } as const
+
+/** How long a client may take to send its headers (documented in docs/devnet.md). */
+const HEADERS_TIMEOUT_MILLIS = 10_000
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)
 
@@ -216,11 +220,14 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
 
     const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer) => {
       let body: unknown
-      const text = raw.toString("utf8")
+      // Bounded before anything parses or decodes it: no value deep or wide enough to exhaust a walk of it.
+      const beyond = exceeds(raw)
+      const text = beyond === undefined ? raw.toString("utf8") : ""
       if (path.startsWith("/v1/")) {
         if (paymasterApiKey !== undefined && !sameKey(header(req, "x-api-key"), paymasterApiKey) && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
           return send(res, 401, { message: "missing or invalid API key (x-api-key)", code: "UNAUTHORIZED" })
         }
+        if (beyond !== undefined) return send(res, 400, { message: `the body is out of bounds: ${beyond}`, code: "INVALID_BODY" })
         if (req.method === "POST") {
           try {
             body = JSON.parse(text)
@@ -234,6 +241,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       if (req.method !== "POST") {
         return send(res, 405, { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: JSON-RPC is POST" } }, { allow: "POST" })
       }
+      if (beyond !== undefined) return send(res, 200, outOfBounds(beyond))
       try {
         body = JSON.parse(text)
       } catch {
@@ -250,9 +258,15 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       res.on("finish", () => req.destroy())
     }
 
-    // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body).
-    const socketTimeout = Duration.toMillis(requestTimeout) + 5_000
-    const server = http.createServer({ requestTimeout: socketTimeout, headersTimeout: Math.min(10_000, socketTimeout), keepAliveTimeout: 5_000 }, (req, res) => {
+    // Node's own timeouts bound a client that sends slowly (or never finishes its headers or body): the whole
+    // request within `requestTimeout`, its headers within 10 s. Node checks them on an interval (30 s by default,
+    // which let a trickle hold a connection up to a minute): checked every second here, so they hold to a second.
+    const server = http.createServer({
+      requestTimeout: timeoutMillis,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MILLIS, timeoutMillis),
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000
+    }, (req, res) => {
       httpRequests++
       const declared = Number(header(req, "content-length") ?? "0")
       if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge(req, res)

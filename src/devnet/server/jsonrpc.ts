@@ -100,6 +100,9 @@ const errorAnswer = (id: Id, e: WireError): Answer => ({
 
 export const parseError: Answer = errorAnswer(null, new WireError(-32700, "Parse error"))
 
+/** A body beyond the shape bounds (`bounds.ts`): refused whole, never parsed. */
+export const outOfBounds = (what: string): Answer => errorAnswer(null, new WireError(-32600, `Invalid Request: ${what}`))
+
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 const isId = (u: unknown): u is Id => typeof u === "string" || (typeof u === "number" && Number.isFinite(u)) || u === null
 

@@ -1,0 +1,92 @@
+/**
+ * The served devnet under random and hostile JSON on every JSON-RPC method and REST route (test/helpers/hostile.ts):
+ * no request overflows the stack, kills the process or gets an HTTP 500; each is answered as JSON-RPC 2.0
+ * (https://www.jsonrpc.org/specification) or as a REST `{ message, code }` with a 4xx status, and the server keeps
+ * answering. `npm run bench -- fuzz` sends 100,000 of them while a probe is timed.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as http from "node:http"
+import { Devnet } from "starknet-session-keys"
+import * as DevnetServer from "starknet-session-keys/devnet/server"
+import { generator, type HostileRequest, servedMethods } from "../helpers/hostile.js"
+
+const COUNT = Number(process.env["FUZZ_REQUESTS"] ?? 2000)
+const SEED = Number(process.env["FUZZ_SEED"] ?? 26)
+
+const send = (agent: http.Agent, url: string, r: HostileRequest) =>
+  new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request(new URL(r.path, url), {
+      method: r.method,
+      agent,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(r.body) }
+    }, (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (c: Buffer) => chunks.push(c))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+      res.on("error", reject)
+    })
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer within 30 s to ${r.method} ${r.path} (${r.body.length} bytes)`)))
+    req.on("error", reject)
+    req.end(r.body)
+  })
+
+const isRpcAnswer = (v: unknown): boolean =>
+  typeof v === "object" && v !== null && (v as { jsonrpc?: unknown }).jsonrpc === "2.0" && ("result" in v || "error" in v)
+
+const served = Layer.fresh(Devnet.layer({ blockTime: "1 hour" }))
+
+describe("the served devnet under hostile JSON", () => {
+  it.live(`${COUNT} random and hostile requests: no HTTP 500, no crash, every answer well-formed, the server still answers`, () =>
+    Effect.gen(function*() {
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+      yield* Effect.addFinalizer(() => Effect.sync(() => agent.destroy()))
+      const methods = yield* servedMethods
+      expect(methods.length).toBeGreaterThan(30)
+      const next = generator(SEED, methods)
+      const requests = Array.from({ length: COUNT }, next)
+      const bad: Array<string> = []
+      yield* Effect.promise(async () => {
+        let i = 0
+        await Promise.all(Array.from({ length: 16 }, async () => {
+          while (i < requests.length) {
+            const r = requests[i++]!
+            const answer = await send(agent, url, r).catch((e: Error) => ({ status: -1, text: e.message }))
+            const what = `${r.method} ${r.path} ${r.body.slice(0, 120)}… → ${answer.status} ${answer.text.slice(0, 160)}`
+            if (answer.status === -1 || answer.status >= 500) bad.push(what)
+            else if (answer.status === 200) {
+              let json: unknown
+              try {
+                json = JSON.parse(answer.text)
+              } catch {
+                bad.push(`not JSON: ${what}`)
+                continue
+              }
+              if (r.path === "/" && !(Array.isArray(json) ? json.every(isRpcAnswer) : isRpcAnswer(json))) bad.push(`not JSON-RPC 2.0: ${what}`)
+            } else if (![204, 400, 401, 404, 405, 413].includes(answer.status)) bad.push(`unexpected status: ${what}`)
+          }
+        }))
+      })
+      expect(bad.slice(0, 10)).toEqual([])
+      const probe = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"starknet_blockNumber"}` }))
+      expect(JSON.parse(probe.text)).toMatchObject({ jsonrpc: "2.0", id: 1, result: expect.any(Number) })
+    }).pipe(Effect.scoped, Effect.provide(served)), 120_000)
+
+  it.live("params nested 5,000 deep to starknet_call and starknet_getNonce, and a REST body as deep: refused, the server lives", () =>
+    Effect.gen(function*() {
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const agent = new http.Agent({ keepAlive: false })
+      const deep = "[".repeat(5000) + "]".repeat(5000)
+      for (const method of ["starknet_call", "starknet_getNonce"]) {
+        const r = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"${method}","params":${deep}}` }))
+        expect(r.status).toBe(200)
+        expect(JSON.parse(r.text)).toMatchObject({ jsonrpc: "2.0", error: { code: -32600, message: expect.stringContaining("deeper than 64") } })
+      }
+      const rest = yield* Effect.promise(() => send(agent, url, { path: "/v1/transactions/prepare-typed-data", method: "POST", body: `{"calls":${deep}}` }))
+      expect(rest.status).toBe(400)
+      expect(JSON.parse(rest.text)).toMatchObject({ code: "INVALID_BODY" })
+      const probe = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"starknet_blockNumber"}` }))
+      expect(JSON.parse(probe.text)).toMatchObject({ result: expect.any(Number) })
+    }).pipe(Effect.scoped, Effect.provide(served)))
+})
