@@ -18,12 +18,14 @@ import {
   LivePayloads,
   OutcomeUnknown,
   PaymasterError,
+  type PolicyViolation,
   type Reverted,
   type RpcError,
   type SessionRefusal,
   type Timeout,
   type TransactionNotFound,
-  type TypedDataMismatch
+  type TypedDataMismatch,
+  type WalletHalted
 } from "./Errors.js"
 import { checkTypedData } from "./internal/check.js"
 import { parseNumeric, toHex, U64_MAX } from "./internal/felt.js"
@@ -36,7 +38,8 @@ import {
 } from "./internal/preflight.js"
 import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { forgetView } from "./internal/views.js"
-import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
+import { type BudgetCharge, Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
+import * as Policies from "./Policies.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
@@ -183,7 +186,7 @@ export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | Paymas
  * @since 0.1.0
  * @category errors
  */
-export type ExecuteError = SubmitError | SessionRefusal
+export type ExecuteError = SubmitError | SessionRefusal | PolicyViolation | WalletHalted
 
 /**
  * Every failure of `register`.
@@ -481,6 +484,8 @@ interface Submission<E, R> {
    * window instead of reading it again; `undefined` to read it.
    */
   readonly checkedBlock?: Effect.Effect<BlockInfo | undefined>
+  /** The budget charges of the payment (`Policies.check`), recorded with it atomically. */
+  readonly charges?: ReadonlyArray<BudgetCharge>
 }
 
 /**
@@ -635,7 +640,7 @@ const submitOnce = <E, R, E2, R2>(
   }
 ): Effect.Effect<
   TxHash,
-  E | E2 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError,
+  E | E2 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError | PolicyViolation,
   R | R2 | Paymaster | StarknetRpc | Ledger
 > =>
   Effect.gen(function*() {
@@ -689,7 +694,10 @@ const submitOnce = <E, R, E2, R2>(
         Effect.gen(function*() {
           const built = yield* buildPayment(submission, reservation)
           // Recorded before anything is sent; a concurrent call with this key that recorded first wins.
-          const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
+          const stored = yield* ledger.recordPayment(built, {
+            ...(replacing !== undefined ? { replacing } : {}),
+            ...(submission.charges !== undefined ? { charges: submission.charges } : {})
+          })
           // Raced by a call with the same key: its record may hold this very reservation (one per key), then kept.
           if (stored.nonce !== built.nonce) return { raced: true as const, shared: reservation !== undefined && stored.reservation === reservation }
           if (built.purpose === "execute") yield* awaitFence(built, options)
@@ -782,6 +790,8 @@ const ownerSubmit = (
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
       }, { guard: Effect.void }).pipe(
+        // Owner submissions carry no budget charges: the ledger never refuses them for a budget.
+        Effect.catchTag("PolicyViolation", Effect.die),
         Effect.tapErrorTag("OutcomeUnknown", () => reset),
         // Also what a concurrent execute read meanwhile.
         Effect.ensuring(forgetView(wallet.publicKey, sessionPublicKey))
@@ -1107,6 +1117,8 @@ const executeWith = (
     const idempotencyKey = options.idempotencyKey === undefined
       ? newKey("execute:")
       : yield* decode(IdempotencyKey, "options.idempotencyKey")(options.idempotencyKey)
+    // This library's policies, before anything is read, reserved or signed.
+    const charges = yield* Policies.check({ wallet: wallet.publicKey, sessionPublicKey: session.publicKey, calls, idempotencyKey })
     const crypto = yield* Crypto
     const ledger = yield* Ledger
     const ref: SessionRef = { wallet: wallet.publicKey, sessionPublicKey: session.publicKey }
@@ -1146,7 +1158,8 @@ const executeWith = (
         idempotencyKey,
         signWith,
         options,
-        checkedBlock: Effect.map(Ref.get(lastVerdict), (verdict) => verdict?.block)
+        checkedBlock: Effect.map(Ref.get(lastVerdict), (verdict) => verdict?.block),
+        charges
       },
       { guard, reserve }
     ).pipe(

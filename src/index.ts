@@ -11,6 +11,7 @@ export * as Errors from "./Errors.js"
 export * as Ledger from "./Ledger.js"
 export * as OutsideExecution from "./OutsideExecution.js"
 export * as Paymaster from "./Paymaster.js"
+export * as Policies from "./Policies.js"
 export * as Schemas from "./Schemas.js"
 export * as Sessions from "./Sessions.js"
 export * as StarknetRpc from "./StarknetRpc.js"
@@ -27,10 +28,12 @@ export {
   NotRegistered,
   OutcomeUnknown,
   PaymasterError,
+  PolicyViolation,
   Reverted,
   RpcError,
   Timeout,
   TransactionNotFound,
-  TypedDataMismatch
+  TypedDataMismatch,
+  WalletHalted
 } from "./Errors.js"
 export { STARKNET_CONTRACTS } from "./Constants.js"
