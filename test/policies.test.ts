@@ -8,14 +8,14 @@ const OTHER = "0x5eed"
 const STRK = "0x04718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d"
 
 /** The test layer with a Crypto whose `sign` calls are counted, to show that nothing was signed. */
-const counting = (policies?: Layer.Layer<Policies.WalletPolicies>) => {
+const counting = (policies?: Layer.Layer<Policies.WalletPolicies, Errors.InvalidInput>) => {
   const signed = Ref.unsafeMake(0)
   const crypto = Layer.effect(
     Crypto.Crypto,
     Effect.map(Crypto.Crypto, (c) => ({ ...c, sign: (hash, key) => Effect.zipRight(Ref.update(signed, (n) => n + 1), c.sign(hash, key)) }))
   ).pipe(Layer.provide(Crypto.layerDeterministic("policy-tests")))
   const base = Layer.mergeAll(Devnet.layer({ blockTime: "2 seconds" }), crypto, Sessions.layer)
-  return { signed, layer: policies === undefined ? base : Layer.merge(base, policies) }
+  return { signed, layer: policies === undefined ? base : Layer.merge(base, Layer.orDie(policies)) }
 }
 
 /** A funded wallet with `count` registered sessions. */
@@ -37,7 +37,7 @@ const walletWithSessions = (count: number, maxCalls = 10) =>
     return { devnet, wallet, sessions }
   })
 
-const call = (entrypoint: string, calldata: ReadonlyArray<string>, contractAddress = USDC) => ({ contractAddress, entrypoint, calldata })
+const call = (entrypoint: string, calldata: ReadonlyArray<string>, contractAddress: string = USDC) => ({ contractAddress, entrypoint, calldata })
 const ctx = (calls: ReadonlyArray<ReturnType<typeof call>>) => ({
   wallet: "0x1" as never,
   sessionPublicKey: "0x2" as never,
