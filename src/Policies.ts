@@ -166,29 +166,44 @@ export class WalletPolicies extends Context.Tag("starknet-session-keys/WalletPol
 >() {}
 
 /**
- * Policies for every wallet (`all`) and for given wallets (`wallets`, keyed by address). Fails with `InvalidInput`
- * when a policy is not valid.
+ * Wallet policies: for every wallet (`all`) and for given wallets (`wallets`, keyed by address).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface WalletPoliciesConfig {
+  readonly all?: PolicyInput
+  readonly wallets?: Readonly<Record<string, PolicyInput>>
+}
+
+/**
+ * Builds the wallet policies of a config; fails with `InvalidInput` naming a policy that is not valid.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const make = (config: WalletPoliciesConfig): Effect.Effect<WalletPolicies["Type"], InvalidInput> =>
+  Effect.gen(function*() {
+    if (typeof config !== "object" || config === null) {
+      return yield* new InvalidInput({ path: "policies", rule: "must be an object", issues: [{ path: "policies", rule: "must be an object" }] })
+    }
+    const all = config.all === undefined ? [] : [yield* decodePolicy(config.all, "all")]
+    const byWallet = new Map<bigint, Array<Policy>>()
+    for (const [address, input] of Object.entries(config.wallets ?? {})) {
+      const wallet = yield* decode(Address, `wallets.${address}`)(address)
+      const policy = yield* decodePolicy(input, `wallets.${address}`)
+      byWallet.set(BigInt(wallet), [...(byWallet.get(BigInt(wallet)) ?? []), policy])
+    }
+    return WalletPolicies.of({ forWallet: (wallet) => [...all, ...(byWallet.get(BigInt(wallet)) ?? [])] })
+  })
+
+/**
+ * The wallet policies of a config, as a layer. Fails with `InvalidInput` when a policy is not valid.
  *
  * @since 0.3.0
  * @category layers
  */
-export const layer = (config: {
-  readonly all?: PolicyInput
-  readonly wallets?: Readonly<Record<string, PolicyInput>>
-}): Layer.Layer<WalletPolicies, InvalidInput> =>
-  Layer.effect(
-    WalletPolicies,
-    Effect.gen(function*() {
-      const all = config.all === undefined ? [] : [yield* decodePolicy(config.all, "all")]
-      const byWallet = new Map<bigint, Array<Policy>>()
-      for (const [address, input] of Object.entries(config.wallets ?? {})) {
-        const wallet = yield* decode(Address, `wallets.${address}`)(address)
-        const policy = yield* decodePolicy(input, `wallets.${address}`)
-        byWallet.set(BigInt(wallet), [...(byWallet.get(BigInt(wallet)) ?? []), policy])
-      }
-      return WalletPolicies.of({ forWallet: (wallet) => [...all, ...(byWallet.get(BigInt(wallet)) ?? [])] })
-    })
-  )
+export const layer = (config: WalletPoliciesConfig): Layer.Layer<WalletPolicies, InvalidInput> => Layer.effect(WalletPolicies, make(config))
 
 const encodeRules = Schema.encodeSync(Schema.parseJson(PolicyRules))
 const decodeRules = Schema.decodeUnknown(Schema.parseJson(PolicyRules))

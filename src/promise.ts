@@ -12,6 +12,7 @@ import * as CryptoLayer from "./Crypto.js"
 import * as Devnet from "./Devnet.js"
 import type { Paymaster } from "./Paymaster.js"
 import * as PaymasterLayers from "./Paymaster.js"
+import * as Policies from "./Policies.js"
 import type { SessionData, SessionKeyData, TransactionStatus, WalletData } from "./Schemas.js"
 import * as Sessions from "./Sessions.js"
 import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
@@ -35,7 +36,7 @@ export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
  * @since 0.1.0
  * @category models
  */
-export type ClientOptions =
+export type ClientOptions = (
   | { readonly devnet?: Devnet.DevnetOptions }
   | {
     /**
@@ -58,6 +59,10 @@ export type ClientOptions =
     readonly layer: Layer.Layer<Paymaster | StarknetRpc, unknown>
     readonly crypto?: Layer.Layer<Crypto>
   }
+) & {
+  /** Policies of wallets, checked before every payment is signed (see the `Policies` module and docs/policies.md). */
+  readonly policies?: Policies.WalletPoliciesConfig
+}
 
 type Wallet = { readonly publicKey: string; readonly encryptedPrivateKey: string }
 type Session = { readonly publicKey: string; readonly encryptedPrivateKey: string; readonly validUntil: number }
@@ -72,7 +77,25 @@ type CallInput = { readonly contractAddress: string; readonly entrypoint: string
 export interface Client {
   readonly sessions: {
     /** Synchronous, as in the guide: a key pair with the private key encrypted under the PIN. */
-    readonly createSessionKey: (params: { readonly encryptKey: string; readonly durationSeconds?: number }) => SessionKeyData
+    readonly createSessionKey: (
+      params: { readonly encryptKey: string; readonly durationSeconds?: number; readonly policy?: Policies.PolicyInput }
+    ) => SessionKeyData
+    /** Attaches a policy to a session key (replacing one attached before); `Policies.attach`. */
+    readonly attachPolicy: (params: { readonly sessionPublicKey: string; readonly policy: Policies.PolicyInput }) => Promise<void>
+    /** The kill switch: `Sessions.revokeAll`. */
+    readonly revokeAll: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKeys?: ReadonlyArray<string> },
+      bearerToken?: string
+    ) => Promise<Sessions.RevokedAll>
+    /** Lets a wallet stopped by `revokeAll` pay again: `Sessions.resumeWallet`. */
+    readonly resumeWallet: (params: { readonly walletAddress: string }) => Promise<void>
+    /** A revoke-all signed now, to be sent later without the PIN: `Sessions.presignRevokeAll`. */
+    readonly presignRevokeAll: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKeys?: ReadonlyArray<string> },
+      options?: { readonly validForMs?: number }
+    ) => Promise<Sessions.PresignedRevokeAll>
+    /** Sends a presigned revoke-all: `Sessions.sendRevokeAll`. */
+    readonly sendRevokeAll: (presigned: unknown) => Promise<{ readonly _tag: "Sent"; readonly txHash: string } | { readonly _tag: "Duplicate" }>
     readonly addSessionKeyToContract: (
       params: {
         readonly encryptKey: string
@@ -274,7 +297,13 @@ export const createClient = (options: ClientOptions = {}): Client => {
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
-  const local = Layer.mergeAll(Layer.succeed(Crypto, crypto), Layer.succeed(Sessions.Ledger, ledger))
+  const walletPolicies = options.policies === undefined ? undefined : Effect.runSync(Effect.either(Policies.make(options.policies)))
+  if (walletPolicies?._tag === "Left") throw walletPolicies.left
+  const local = Layer.mergeAll(
+    Layer.succeed(Crypto, crypto),
+    Layer.succeed(Sessions.Ledger, ledger),
+    walletPolicies === undefined ? Layer.empty : Layer.succeed(Policies.WalletPolicies, walletPolicies.right)
+  )
   const live = "layer" in options || "rpcUrl" in options || "apiPublicKey" in options
   const devnetLayer = live ? undefined : Devnet.layer((options as { readonly devnet?: Devnet.DevnetOptions }).devnet)
   const rpcUrl = "apiPublicKey" in options ? options.rpcUrl ?? process.env["STARKNET_RPC_URL"] : "rpcUrl" in options ? options.rpcUrl : undefined
@@ -338,10 +367,16 @@ export const createClient = (options: ClientOptions = {}): Client => {
           Effect.gen(function*() {
             const checked = yield* argument(params, "params")
             const encryptKey = yield* pinOf(checked)
-            return yield* Sessions.createSessionKey({
+            // A policy is checked before the key is made: a bad one creates nothing.
+            if (checked["policy"] !== undefined) yield* Policies.decodePolicy(checked["policy"])
+            const created = yield* Sessions.createSessionKey({
               encryptKey,
               ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {})
             })
+            if (checked["policy"] !== undefined) {
+              yield* Policies.attach({ sessionPublicKey: created.publicKey, policy: checked["policy"] as Policies.PolicyInput })
+            }
+            return created
           }).pipe(
             // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
             Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
@@ -363,6 +398,22 @@ export const createClient = (options: ClientOptions = {}): Client => {
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
+      attachPolicy: method((params) => Effect.flatMap(argument(params, "params"), () => Policies.attach(params))),
+      revokeAll: method((params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.revokeAll({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      resumeWallet: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.resumeWallet(params))),
+      presignRevokeAll: method((params, options) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          const validForMs = yield* millisOf(options?.validForMs, "validForMs")
+          return yield* Sessions.presignRevokeAll({ ...params, encryptKey }, validForMs !== undefined ? { validFor: validForMs } : {})
+        })),
+      sendRevokeAll: method((presigned) => Sessions.sendRevokeAll(presigned)),
       getSessionData: method((params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
       setSpendingPolicy: method((params, bearerToken) =>
         Effect.gen(function*() {
