@@ -391,6 +391,25 @@ export class WalletHalted extends Schema.TaggedError<WalletHalted>()("WalletHalt
 }
 
 /**
+ * The signer (`Signer`, a remote signer) refused or failed to sign: `reason` says why (`unauthorized`,
+ * `unknown-session`, `hash-mismatch`, `calls-mismatch`, `unreachable`, `invalid-request`, `invalid-answer`, …),
+ * `status` is its HTTP status when it answered. Nothing was signed.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class SignerError extends Schema.TaggedError<SignerError>()("SignerError", {
+  code: errorCode("SIGNER_ERROR"),
+  reason: Schema.String,
+  detail: Schema.String,
+  status: Schema.optional(Schema.Number)
+}) {
+  override get message() {
+    return `the signer did not sign (${this.reason}${this.status !== undefined ? `, HTTP ${this.status}` : ""}): ${this.detail}`
+  }
+}
+
+/**
  * Every typed session failure the chain's rules can produce.
  *
  * @since 0.1.0

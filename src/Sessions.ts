@@ -19,6 +19,7 @@ import {
   OutcomeUnknown,
   PaymasterError,
   type PolicyViolation,
+  type SignerError,
   type Reverted,
   type RpcError,
   type SessionRefusal,
@@ -41,9 +42,11 @@ import { forgetView } from "./internal/views.js"
 import { Presigned, presign, revokeCalls, sendPresigned } from "./internal/automations/presign.js"
 import { type BudgetCharge, Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
 import * as Policies from "./Policies.js"
+import { Signer } from "./Signer.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
+  type OutsideExecutionTypedData,
   ownerSignature,
   sessionKeyCalldata,
   sessionSignature,
@@ -187,7 +190,7 @@ export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | Paymas
  * @since 0.1.0
  * @category errors
  */
-export type ExecuteError = SubmitError | SessionRefusal | PolicyViolation | WalletHalted
+export type ExecuteError = SubmitError | SessionRefusal | PolicyViolation | WalletHalted | SignerError
 
 /**
  * Every failure of `register`.
@@ -478,7 +481,7 @@ interface Submission<E, R> {
   readonly purpose: PaymentPurpose
   readonly sessionPublicKey: Felt
   readonly idempotencyKey: string
-  readonly signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>
+  readonly signWith: (hash: Felt, built: { readonly typedData: OutsideExecutionTypedData }) => Effect.Effect<ReadonlyArray<Felt>, E, R>
   readonly options: Options
   /**
    * The latest block the guard has just read (the execute's preflight, moments before the build), used for the
@@ -520,7 +523,7 @@ const buildPayment = <E, R>(
       relayer: options.relayer,
       boundsAsked: paymaster.takesTimeBounds !== false
     })
-    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution))
+    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution), { typedData: built.typedData })
     const recordedAt = yield* Clock.currentTimeMillis
     return {
       wallet,
@@ -1292,7 +1295,8 @@ const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArra
 const executeWith = (
   wallet: WalletData,
   session: SessionKeyData,
-  privateKey: Redacted.Redacted<Uint8Array>,
+  /** The decrypted session key, or the `Signer` that holds it. */
+  key: Redacted.Redacted<Uint8Array> | Signer["Type"],
   rawCalls: unknown,
   options: ExecuteOptions
 ): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
@@ -1328,10 +1332,12 @@ const executeWith = (
       })!
     })
     // The session signature carries the registered valid_until, which the account compares with its own.
-    const signWith = (hash: Felt) =>
+    const signWith = (hash: Felt, built: { readonly typedData: OutsideExecutionTypedData }) =>
       Effect.gen(function*() {
         const verdict = (yield* Ref.get(lastVerdict))!
-        const sig = yield* crypto.sign(hash, privateKey)
+        const sig = Redacted.isRedacted(key)
+          ? yield* crypto.sign(hash, key)
+          : yield* key.signSession({ wallet: wallet.publicKey, sessionPublicKey: session.publicKey, typedData: built.typedData, calls, hash })
         return sessionSignature(session.publicKey, sig, verdict.data.validUntil)
       })
     return yield* submitOnce(
@@ -1382,8 +1388,12 @@ export const withSession = <A, E, R>(
       const wallet = yield* decode(WalletData, "wallet")(params.wallet)
       const session = yield* decode(SessionKeyData, "session")(params.session)
       const crypto = yield* Crypto
-      // Cached: the guide's per-call executes pay the key derivation once per session, not once per call.
-      const privateKey = yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey, { cache: true })
+      // With a Signer, the key stays where it is held; else cached: the guide's per-call executes pay the key
+      // derivation once per session, not once per call.
+      const signer = yield* Effect.serviceOption(Signer)
+      const privateKey = Option.isSome(signer)
+        ? signer.value
+        : yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey, { cache: true })
       const handle: SessionHandle = {
         wallet,
         session,

@@ -14,6 +14,7 @@ export * as Paymaster from "./Paymaster.js"
 export * as Policies from "./Policies.js"
 export * as Schemas from "./Schemas.js"
 export * as Sessions from "./Sessions.js"
+export * as Signer from "./Signer.js"
 export * as StarknetRpc from "./StarknetRpc.js"
 export * as Transactions from "./Transactions.js"
 export {
@@ -31,6 +32,7 @@ export {
   PolicyViolation,
   Reverted,
   RpcError,
+  SignerError,
   Timeout,
   TransactionNotFound,
   TypedDataMismatch,
