@@ -13,6 +13,7 @@ import * as Devnet from "./Devnet.js"
 import type { Paymaster } from "./Paymaster.js"
 import * as PaymasterLayers from "./Paymaster.js"
 import * as Policies from "./Policies.js"
+import * as Signer from "./Signer.js"
 import type { SessionData, SessionKeyData, TransactionStatus, WalletData } from "./Schemas.js"
 import * as Sessions from "./Sessions.js"
 import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
@@ -62,6 +63,11 @@ export type ClientOptions = (
 ) & {
   /** Policies of wallets, checked before every payment is signed (see the `Policies` module and docs/policies.md). */
   readonly policies?: Policies.WalletPoliciesConfig
+  /**
+   * A remote signer holding the session keys (`starknet-session-keys/signer`): executes are signed there, and this
+   * process never decrypts a session key.
+   */
+  readonly signer?: { readonly url: string; readonly apiKey: string }
 }
 
 type Wallet = { readonly publicKey: string; readonly encryptedPrivateKey: string }
@@ -297,12 +303,16 @@ export const createClient = (options: ClientOptions = {}): Client => {
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
+  if (options.signer !== undefined && (typeof options.signer.url !== "string" || !URL.canParse(options.signer.url) || typeof options.signer.apiKey !== "string")) {
+    throw invalid("signer", "must be { url, apiKey }")
+  }
   const walletPolicies = options.policies === undefined ? undefined : Effect.runSync(Effect.either(Policies.make(options.policies)))
   if (walletPolicies?._tag === "Left") throw walletPolicies.left
   const local = Layer.mergeAll(
     Layer.succeed(Crypto, crypto),
     Layer.succeed(Sessions.Ledger, ledger),
-    walletPolicies === undefined ? Layer.empty : Layer.succeed(Policies.WalletPolicies, walletPolicies.right)
+    walletPolicies === undefined ? Layer.empty : Layer.succeed(Policies.WalletPolicies, walletPolicies.right),
+    options.signer === undefined ? Layer.empty : Signer.layerRemote({ url: options.signer.url, apiKey: Redacted.make(options.signer.apiKey) })
   )
   const live = "layer" in options || "rpcUrl" in options || "apiPublicKey" in options
   const devnetLayer = live ? undefined : Devnet.layer((options as { readonly devnet?: Devnet.DevnetOptions }).devnet)
