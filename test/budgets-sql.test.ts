@@ -53,8 +53,35 @@ const race = (prefix: string, it: { readonly scoped: (name: string, self: () => 
     }))
 }
 
+const shared = (prefix: string, it: { readonly scoped: (name: string, self: () => Effect.Effect<void, unknown, any>) => void }) => {
+  it.scoped("halts, session policies and a wallet's sessions are shared by every instance", () =>
+    Effect.gen(function*() {
+      const a = yield* Automations.makeLedgerSql({ prefix })
+      const b = yield* Automations.makeLedgerSql({ prefix })
+      const wallet = "0x0c0ffee" as never
+      expect(yield* b.haltedSince(wallet)).toBeUndefined()
+      yield* a.halt(wallet, 1234)
+      yield* a.halt(wallet, 9999) // the first stop stands
+      expect(yield* b.haltedSince("0xc0ffee" as never)).toBe(1234)
+      yield* b.resume(wallet)
+      expect(yield* a.haltedSince(wallet)).toBeUndefined()
+
+      yield* a.setSessionPolicy("0x00abc" as never, "{\"maxCalls\":1}")
+      expect(yield* b.sessionPolicy("0xabc" as never)).toBe("{\"maxCalls\":1}")
+      yield* b.setSessionPolicy("0xabc" as never, undefined)
+      expect(yield* a.sessionPolicy("0xabc" as never)).toBeUndefined()
+
+      yield* a.resetSession({ wallet, sessionPublicKey: "0x5a" as never })
+      yield* b.recordPayment({ ...budgetPayment("0xc0ffee", "k", Date.now(), "0x5b") })
+      expect([...(yield* b.sessionsOf(wallet))].sort()).toEqual(["0x5a", "0x5b"])
+    }))
+}
+
 describe("budgets in the SQL Ledger on PGlite", () => {
-  layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => race(freshPrefix("budget_pglite"), it))
+  layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => {
+    race(freshPrefix("budget_pglite"), it)
+    shared(freshPrefix("shared_pglite"), it)
+  })
 })
 
 describe.skipIf(DATABASE_URL === undefined)("budgets on a real Postgres (DATABASE_URL)", () => {
@@ -68,6 +95,7 @@ describe.skipIf(DATABASE_URL === undefined)("budgets on a real Postgres (DATABAS
   ))
   layer(Layer.provideMerge(dropped, postgresLayer()), { timeout: 60_000, excludeTestServices: true })((it) => {
     race(prefix, it)
+    shared(`${prefix}_shared`, it)
 
     const dir = mkdtempSync(join(tmpdir(), "ssk-budget-"))
     afterAll(() => rmSync(dir, { recursive: true, force: true }))
