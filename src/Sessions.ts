@@ -254,12 +254,16 @@ const CreateParams = Schema.Struct({
 export const createSessionKey = (params: {
   readonly encryptKey: Pin
   readonly durationSeconds?: number
-}): Effect.Effect<SessionKeyData, InvalidInput, Crypto> =>
+  /** A policy stored with the key in the `Ledger` (`Policies.attach`): checked before every payment it signs. */
+  readonly policy?: Policies.PolicyInput
+}): Effect.Effect<SessionKeyData, InvalidInput | LedgerError, Crypto> =>
   Effect.scoped(
     Effect.gen(function*() {
       yield* objectParams(params)
       const pin = yield* toPin(params.encryptKey, "encryptKey")
       const { durationSeconds } = yield* decode(CreateParams)(params)
+      // A policy is checked before the key is made: a bad one creates nothing.
+      if (params.policy !== undefined) yield* Policies.decodePolicy(params.policy)
       const crypto = yield* Crypto
       const now = yield* Clock.currentTimeMillis
       const pair = yield* crypto.generateKeyPair
@@ -271,6 +275,10 @@ export const createSessionKey = (params: {
         yield* ledger.value.rememberKey(pair.publicKey, validUntil).pipe(
           Effect.catchAll((error) => Effect.logWarning("the ledger could not remember a new session key", error))
         )
+      }
+      if (params.policy !== undefined) {
+        if (ledger._tag === "None") return yield* invalid("policy", "a session's policy is stored in the Ledger: provide one")
+        yield* Policies.attach({ sessionPublicKey: pair.publicKey, policy: params.policy }).pipe(Effect.provideService(Ledger, ledger.value))
       }
       return { publicKey: pair.publicKey, encryptedPrivateKey, validUntil }
     })

@@ -377,16 +377,11 @@ export const createClient = (options: ClientOptions = {}): Client => {
           Effect.gen(function*() {
             const checked = yield* argument(params, "params")
             const encryptKey = yield* pinOf(checked)
-            // A policy is checked before the key is made: a bad one creates nothing.
-            if (checked["policy"] !== undefined) yield* Policies.decodePolicy(checked["policy"])
-            const created = yield* Sessions.createSessionKey({
+            return yield* Sessions.createSessionKey({
               encryptKey,
-              ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {})
+              ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {}),
+              ...(checked["policy"] !== undefined ? { policy: checked["policy"] as Policies.PolicyInput } : {})
             })
-            if (checked["policy"] !== undefined) {
-              yield* Policies.attach({ sessionPublicKey: created.publicKey, policy: checked["policy"] as Policies.PolicyInput })
-            }
-            return created
           }).pipe(
             // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
             Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),

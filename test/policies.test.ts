@@ -142,6 +142,28 @@ describe("policies on executes (devnet)", () => {
     }).pipe(Effect.provide(c.layer)), 60_000)
 })
 
+describe("a policy given at the key's creation (devnet)", () => {
+  const c = counting()
+  it.effect("is stored with the key and applies to its payments", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
+      const bad = yield* Effect.flip(Sessions.createSessionKey({ encryptKey: PIN, policy: { maxCalls: 0 } }))
+      expect(bad).toMatchObject({ _tag: "InvalidInput", path: "policy.maxCalls" })
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600, policy: { maxCalls: 1 } })
+      yield* withBlocks(Sessions.registerAndWait({
+        encryptKey: PIN,
+        wallet,
+        session,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 5, allowedEntrypoints: [] }
+      }))
+      const refused = yield* Effect.flip(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n), transfer(1n)] }))
+      expect(refused).toMatchObject({ _tag: "PolicyViolation", rule: "max-calls" })
+      yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }))
+    }).pipe(Effect.provide(c.layer)), 60_000)
+})
+
 describe("budgets per wallet across sessions (devnet)", () => {
   const c = counting(Policies.layer({ all: { budgets: [{ token: USDC, amount: 200n, windowSeconds: 3600 }] } }))
   it.effect("a wallet's budget counts every session; the window rolls", () =>
