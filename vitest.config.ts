@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^starknet-session-keys\/devnet$/, replacement: src("Devnet.ts") },
       { find: /^starknet-session-keys\/automations$/, replacement: src("Automations.ts") },
       { find: /^starknet-session-keys\/devnet\/server$/, replacement: src("DevnetServer.ts") },
+      { find: /^starknet-session-keys\/signer$/, replacement: src("SignerServer.ts") },
       { find: /^starknet-session-keys\/promise$/, replacement: src("promise.ts") },
       { find: /^starknet-session-keys$/, replacement: src("index.ts") }
     ]

@@ -425,6 +425,76 @@ export class ClientClosed extends Schema.TaggedError<ClientClosed>()("ClientClos
 }
 
 /**
+ * A payment broke one of the rules of this library's policies (`Policies`): checked before anything is signed, so
+ * nothing was signed, recorded or sent, and no call of the session was used. `rule` names the rule
+ * (`allowed-calls`, `allowed-recipients`, `denied-recipients`, `max-amount-per-call`, `max-calls`, `budget`,
+ * `calldata`, or `custom:<name>`), `callIndex` the call that broke it (absent for a rule over the whole payment);
+ * the other fields are the facts of that rule.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PolicyViolation extends Schema.TaggedError<PolicyViolation>()("PolicyViolation", {
+  code: errorCode("POLICY_VIOLATION"),
+  rule: Schema.String,
+  callIndex: Schema.optional(Schema.Number),
+  wallet: Schema.String,
+  sessionPublicKey: Schema.String,
+  detail: Schema.String,
+  contractAddress: Schema.optional(Schema.String),
+  entrypoint: Schema.optional(Schema.String),
+  recipient: Schema.optional(Schema.String),
+  token: Schema.optional(Schema.String),
+  amount: Schema.optional(Schema.BigInt),
+  limit: Schema.optional(Schema.BigInt),
+  /** For `budget`: what the wallet's payments counted in the window before this one. */
+  spent: Schema.optional(Schema.BigInt),
+  /** For `budget`: the window, seconds. */
+  windowSeconds: Schema.optional(Schema.Number)
+}) {
+  override get message() {
+    const at = this.callIndex !== undefined ? ` (call ${this.callIndex})` : ""
+    return `policy ${this.rule} refused a payment of session ${short(this.sessionPublicKey)} on ${short(this.wallet)}${at}: ${this.detail}`
+  }
+}
+
+/**
+ * The wallet's payments are stopped: `Sessions.revokeAll` was called for it (at `since`, milliseconds since the Unix
+ * epoch). Nothing is signed for the wallet until `Sessions.resumeWallet`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WalletHalted extends Schema.TaggedError<WalletHalted>()("WalletHalted", {
+  code: errorCode("WALLET_HALTED"),
+  wallet: Schema.String,
+  since: Schema.Number
+}) {
+  override get message() {
+    return `payments of wallet ${short(this.wallet)} are stopped (revokeAll at ${new Date(this.since).toISOString()})`
+  }
+}
+
+/**
+ * The signer (`Signer`, a remote signer) refused or failed to sign: `reason` says why (`unauthorized`,
+ * `unknown-session`, `hash-mismatch`, `calls-mismatch`, `unreachable`, `invalid-request`, `invalid-answer`, …),
+ * `status` is its HTTP status when it answered. Nothing was signed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SignerError extends Schema.TaggedError<SignerError>()("SignerError", {
+  code: errorCode("SIGNER_ERROR"),
+  reason: Schema.String,
+  detail: Schema.String,
+  status: Schema.optional(Schema.Number)
+}) {
+  override get message() {
+    return `the signer did not sign (${this.reason}${this.status !== undefined ? `, HTTP ${this.status}` : ""}): ${this.detail}`
+  }
+}
+
+/**
  * Every typed session failure the chain's rules can produce.
  *
  * @since 0.1.0

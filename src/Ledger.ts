@@ -12,12 +12,16 @@
  * The in-memory layer (`layer`) is the default: it lives as long as the process. A durable store implements the
  * same service: every value is serialisable (`Payment` is a `Schema`), records are keyed by
  * `(wallet, idempotencyKey)`, reservations by session, and `recordPayment` is the one operation that must be
- * atomic ("record if absent, or in place of a given dead record").
+ * atomic ("record if absent, or in place of a given dead record", and with budget charges: "… and only while every
+ * budget the charges name has room", see `BudgetCharge`).
+ * - **Budgets, halts and session policies** (see the `Policies` module): what a wallet's payments spent per token,
+ *   counted across all its sessions and every instance on the same store; wallets whose payments are stopped
+ *   (`Sessions.revokeAll`); the policy attached to a session key.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Schema } from "effect"
-import { LedgerError } from "./Errors.js"
+import { LedgerError, PolicyViolation } from "./Errors.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Address, Call, Felt, TxHash } from "./Schemas.js"
 
@@ -137,6 +141,65 @@ export type Reserved =
   | { readonly ok: false; readonly used: number }
 
 /**
+ * What a payment spends of one token, checked against the wallet's budgets for that token and recorded with the
+ * payment in one atomic step (`recordPayment`): `amount` counts against each of `limits` (a maximum over a rolling
+ * window of `windowSeconds`) together with every other payment of the wallet, from any session, recorded in that
+ * window and still able to count. Every execute that moves a token records its charge, with no limits when no
+ * budget names the token, so that a budget counts the wallet's payments from every session.
+ *
+ * A charge counts until its payment is known not to have moved money: its record is marked `not-executed` (or
+ * `releaseBudget` is called, for a payment that executed without effect), or its record was refused or reverted and
+ * its window is over. An outcome still unknown holds its charge.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BudgetCharge {
+  readonly token: Address
+  readonly amount: bigint
+  /** The first call of the payment on this token (named by a refusal). */
+  readonly callIndex: number
+  readonly limits: ReadonlyArray<{ readonly amount: bigint; readonly windowSeconds: number }>
+}
+
+/**
+ * A budget entry no longer counts: released, or its record (under the same nonce) is final without effect, or it
+ * was refused or reverted and its window (plus a minute for clocks) is over at `now` (milliseconds).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const budgetEntryLapsed = (
+  record: { readonly status: PaymentStatus; readonly executeBefore: number } | undefined,
+  now: number
+): boolean =>
+  record !== undefined && (
+    record.status === "not-executed" ||
+    ((record.status === "refused" || record.status === "reverted") && (record.executeBefore + 60) * 1000 < now)
+  )
+
+/** The refusal of a charge that a budget has no room for. */
+export const budgetRefusal = (
+  payment: Pick<Payment, "wallet" | "sessionPublicKey">,
+  charge: BudgetCharge,
+  limit: { readonly amount: bigint; readonly windowSeconds: number },
+  spent: bigint
+) =>
+  new PolicyViolation({
+    rule: "budget",
+    callIndex: charge.callIndex,
+    wallet: payment.wallet,
+    sessionPublicKey: payment.sessionPublicKey,
+    token: charge.token,
+    amount: charge.amount,
+    limit: limit.amount,
+    spent,
+    windowSeconds: limit.windowSeconds,
+    detail: `${charge.amount} of token ${charge.token} is above what is left (${limit.amount > spent ? limit.amount - spent : 0n}) ` +
+      `of the wallet's budget of ${limit.amount} per ${limit.windowSeconds} s`
+  })
+
+/**
  * Whether a record can still execute: it is not final and its window has not closed at `now` (seconds).
  *
  * @since 0.1.0
@@ -162,9 +225,15 @@ export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
     /**
      * Records `payment` under `(wallet, idempotencyKey)` if no record is there, or in place of the record there
      * when its nonce is `replacing` (a dead record). Atomic. Answers the record stored now: `payment`, or the
-     * one that was there (then `payment` was not recorded and must not be sent).
+     * one that was there (then `payment` was not recorded and must not be sent). With `charges`, the payment is
+     * recorded only when every budget they name has room for them (else `PolicyViolation` with rule `budget`, and
+     * nothing is recorded), and the charges are recorded with it, in the same atomic step: two instances racing for
+     * the last of a budget cannot both record.
      */
-    readonly recordPayment: (payment: Payment, options?: { readonly replacing?: Felt }) => Effect.Effect<Payment, LedgerError>
+    readonly recordPayment: (
+      payment: Payment,
+      options?: { readonly replacing?: Felt; readonly charges?: ReadonlyArray<BudgetCharge> }
+    ) => Effect.Effect<Payment, LedgerError | PolicyViolation>
     /** The record under a key. */
     readonly payment: (wallet: Address, idempotencyKey: string) => Effect.Effect<Payment | undefined, LedgerError>
     /** The record whose transaction hash this is. */
@@ -210,6 +279,35 @@ export class Ledger extends Context.Tag("starknet-session-keys/Ledger")<
     readonly rememberKey: (publicKey: Felt, validUntil: number) => Effect.Effect<void, LedgerError>
     /** The own `validUntil` of a session key created here. */
     readonly keyValidUntil: (publicKey: Felt) => Effect.Effect<number | undefined, LedgerError>
+    /**
+     * What the wallet's payments of `token` that still count (see `BudgetCharge`) spent in the `windowSeconds` up
+     * to `now` (milliseconds), but for the payment under `except`.
+     */
+    readonly budgetSpent: (
+      wallet: Address,
+      token: Address,
+      windowSeconds: number,
+      now: number,
+      except?: string
+    ) => Effect.Effect<bigint, LedgerError>
+    /**
+     * Gives back the budget charges of the payment under a key (of its payload with `nonce`, when given): for a
+     * payment known not to have moved money. Idempotent. A record marked `not-executed` releases its charges by
+     * itself; a payment that executed without effect must be released by whoever learns it.
+     */
+    readonly releaseBudget: (wallet: Address, idempotencyKey: string, nonce?: Felt) => Effect.Effect<void, LedgerError>
+    /** Stops the wallet's payments from `since` (milliseconds) on, until `resume`. */
+    readonly halt: (wallet: Address, since: number) => Effect.Effect<void, LedgerError>
+    /** Lets the wallet's payments through again. */
+    readonly resume: (wallet: Address) => Effect.Effect<void, LedgerError>
+    /** When the wallet's payments were stopped, if they are. */
+    readonly haltedSince: (wallet: Address) => Effect.Effect<number | undefined, LedgerError>
+    /** Attaches a policy (encoded, see `Policies`) to a session key; `undefined` detaches it. */
+    readonly setSessionPolicy: (sessionPublicKey: Felt, policy: string | undefined) => Effect.Effect<void, LedgerError>
+    /** The policy attached to a session key, encoded. */
+    readonly sessionPolicy: (sessionPublicKey: Felt) => Effect.Effect<string | undefined, LedgerError>
+    /** The session keys of a wallet this ledger knows of: registered, revoked or paid with from here. */
+    readonly sessionsOf: (wallet: Address) => Effect.Effect<ReadonlyArray<Felt>, LedgerError>
   }
 >() {}
 
@@ -250,6 +348,8 @@ export const settle = (txHash: TxHash, counted: boolean, reason?: string): Effec
 
 /** Settled records kept at most (the oldest forgotten first); records not settled are all kept. */
 const KEPT = 10_000
+/** Budget entries kept per wallet at most (the oldest forgotten first). */
+const BUDGET_KEPT = 100_000
 
 const norm = (hex: string) => {
   try {
@@ -260,6 +360,16 @@ const norm = (hex: string) => {
 }
 const sessionKey = (s: SessionRef) => `${norm(s.wallet)}:${norm(s.sessionPublicKey)}`
 const paymentKey = (wallet: string, idempotencyKey: string) => `${norm(wallet)}|${idempotencyKey}`
+
+interface BudgetEntry {
+  readonly idempotencyKey: string
+  readonly nonce: string
+  readonly token: string
+  readonly amount: bigint
+  /** When its payment was recorded, milliseconds. */
+  readonly at: number
+  released: boolean
+}
 
 interface SessionEntry {
   /** Calls known used: the chain's count, raised by every reservation made here since the last reset. */
@@ -282,6 +392,10 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
   const reservations = new Map<string, string>()
   const keys = new Map<string, number>()
   const fences = new Map<string, Fence>()
+  const halts = new Map<string, number>()
+  const policies = new Map<string, string>()
+  /** Budget entries per wallet. */
+  const budget = new Map<string, Array<BudgetEntry>>()
   let reservationCounter = 0
 
   const entry = (s: SessionRef) => {
@@ -308,6 +422,26 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
       }
     }
   }
+  const counts = (wallet: string, e: BudgetEntry, now: number) => {
+    if (e.released) return false
+    const record = payments.get(paymentKey(wallet, e.idempotencyKey))
+    // A record replaced since (a new payload under the key) leaves this entry's payload dead.
+    if (record !== undefined && norm(record.nonce) !== e.nonce) return false
+    return !budgetEntryLapsed(record, now)
+  }
+  const spentOf = (wallet: string, token: string, windowSeconds: number, now: number, except?: string) => {
+    let spent = 0n
+    const since = now - windowSeconds * 1000
+    for (const e of budget.get(norm(wallet)) ?? []) {
+      if (e.token === norm(token) && e.at > since && e.idempotencyKey !== except && counts(wallet, e, now)) spent += e.amount
+    }
+    return spent
+  }
+  const releaseEntries = (wallet: string, idempotencyKey: string, nonce?: string) => {
+    for (const e of budget.get(norm(wallet)) ?? []) {
+      if (e.idempotencyKey === idempotencyKey && (nonce === undefined || e.nonce === norm(nonce))) e.released = true
+    }
+  }
   const store = (p: Payment) => {
     payments.set(paymentKey(p.wallet, p.idempotencyKey), p)
     if (p.transactionHash !== undefined) byHash.set(norm(p.transactionHash), paymentKey(p.wallet, p.idempotencyKey))
@@ -315,15 +449,38 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
 
   return Ledger.of({
     recordPayment: (payment, options) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const existing = payments.get(paymentKey(payment.wallet, payment.idempotencyKey))
         if (existing !== undefined && (options?.replacing === undefined || norm(existing.nonce) !== norm(options.replacing))) {
-          return existing
+          return Effect.succeed(existing)
+        }
+        const charges = options?.charges ?? []
+        for (const charge of charges) {
+          for (const limit of charge.limits) {
+            const spent = spentOf(payment.wallet, charge.token, limit.windowSeconds, payment.recordedAt, payment.idempotencyKey)
+            if (spent + charge.amount > limit.amount) return Effect.fail(budgetRefusal(payment, charge, limit, spent))
+          }
         }
         if (existing?.transactionHash !== undefined) byHash.delete(norm(existing.transactionHash))
         store(payment)
         sweep()
-        return payment
+        if (charges.length > 0) {
+          const w = norm(payment.wallet)
+          // Entries of this key's earlier payloads and released ones go; the newest BUDGET_KEPT per wallet stay.
+          const kept = (budget.get(w) ?? []).filter((e) => e.idempotencyKey !== payment.idempotencyKey && !e.released).slice(-BUDGET_KEPT)
+          for (const charge of charges) {
+            kept.push({
+              idempotencyKey: payment.idempotencyKey,
+              nonce: norm(payment.nonce),
+              token: norm(charge.token),
+              amount: charge.amount,
+              at: payment.recordedAt,
+              released: false
+            })
+          }
+          budget.set(w, kept)
+        }
+        return Effect.succeed(payment)
       }),
     payment: (wallet, idempotencyKey) => Effect.sync(() => payments.get(paymentKey(wallet, idempotencyKey))),
     paymentByHash: (txHash) =>
@@ -336,6 +493,7 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
         const existing = payments.get(paymentKey(wallet, idempotencyKey))
         if (existing === undefined || norm(existing.nonce) !== norm(nonce)) return
         store({ ...existing, ...update })
+        if (update.status === "not-executed") releaseEntries(wallet, idempotencyKey, nonce)
       }),
     openPayments: (session) =>
       Effect.sync(() =>
@@ -394,7 +552,29 @@ export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
         if (keys.size >= KEPT) keys.delete(keys.keys().next().value!)
         keys.set(norm(publicKey), validUntil)
       }),
-    keyValidUntil: (publicKey) => Effect.sync(() => keys.get(norm(publicKey)))
+    keyValidUntil: (publicKey) => Effect.sync(() => keys.get(norm(publicKey))),
+    budgetSpent: (wallet, token, windowSeconds, now, except) => Effect.sync(() => spentOf(wallet, token, windowSeconds, now, except)),
+    releaseBudget: (wallet, idempotencyKey, nonce) => Effect.sync(() => releaseEntries(wallet, idempotencyKey, nonce)),
+    halt: (wallet, since) =>
+      Effect.sync(() => {
+        if (!halts.has(norm(wallet))) halts.set(norm(wallet), since)
+      }),
+    resume: (wallet) => Effect.sync(() => void halts.delete(norm(wallet))),
+    haltedSince: (wallet) => Effect.sync(() => halts.get(norm(wallet))),
+    setSessionPolicy: (sessionPublicKey, policy) =>
+      Effect.sync(() => {
+        if (policy === undefined) policies.delete(norm(sessionPublicKey))
+        else policies.set(norm(sessionPublicKey), policy)
+      }),
+    sessionPolicy: (sessionPublicKey) => Effect.sync(() => policies.get(norm(sessionPublicKey))),
+    sessionsOf: (wallet) =>
+      Effect.sync(() => {
+        const found = new Set<string>()
+        const prefix = `${norm(wallet)}:`
+        for (const key of sessions.keys()) if (key.startsWith(prefix)) found.add(key.slice(prefix.length))
+        for (const p of payments.values()) if (norm(p.wallet) === norm(wallet)) found.add(norm(p.sessionPublicKey))
+        return [...found].map((hex) => `0x${hex}` as Felt)
+      })
   })
 })
 

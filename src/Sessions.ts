@@ -21,12 +21,15 @@ import {
   LivePayloads,
   OutcomeUnknown,
   PaymasterError,
+  type PolicyViolation,
+  type SignerError,
   type Reverted,
   type RpcError,
   type SessionRefusal,
   type Timeout,
   type TransactionNotFound,
-  type TypedDataMismatch
+  type TypedDataMismatch,
+  type WalletHalted
 } from "./Errors.js"
 import { accountNonce, failedCall, simulationRefusal } from "./internal/callcheck.js"
 import { checkTypedData } from "./internal/check.js"
@@ -40,10 +43,14 @@ import {
 } from "./internal/preflight.js"
 import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { forgetView } from "./internal/views.js"
-import { Ledger, type Payment, type PaymentPurpose, type SessionRef, settle as settleFinal } from "./Ledger.js"
+import { Presigned, presign, revokeCalls, sendPresigned } from "./internal/automations/presign.js"
+import { type BudgetCharge, Ledger, type Payment, type PaymentPurpose, type SessionRef, settle as settleFinal } from "./Ledger.js"
+import * as Policies from "./Policies.js"
+import { Signer } from "./Signer.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
+  type OutsideExecutionTypedData,
   ownerSignature,
   sessionKeyCalldata,
   sessionSignature,
@@ -196,7 +203,7 @@ export type SubmitError = InvalidInput | InvalidPin | TypedDataMismatch | Paymas
  * @since 0.1.0
  * @category errors
  */
-export type ExecuteError = SubmitError | SessionRefusal | CallWouldFail | CallFailed
+export type ExecuteError = SubmitError | SessionRefusal | CallWouldFail | CallFailed | PolicyViolation | WalletHalted | SignerError
 
 /**
  * Every failure of `register`.
@@ -262,12 +269,16 @@ const CreateParams = Schema.Struct({
 export const createSessionKey = (params: {
   readonly encryptKey: Pin
   readonly durationSeconds?: number
-}): Effect.Effect<SessionKeyData, InvalidInput, Crypto> =>
+  /** A policy stored with the key in the `Ledger` (`Policies.attach`): checked before every payment it signs. */
+  readonly policy?: Policies.PolicyInput
+}): Effect.Effect<SessionKeyData, InvalidInput | LedgerError, Crypto> =>
   Effect.scoped(
     Effect.gen(function*() {
       yield* objectParams(params)
       const pin = yield* toPin(params.encryptKey, "encryptKey")
       const { durationSeconds } = yield* decode(CreateParams)(params)
+      // A policy is checked before the key is made: a bad one creates nothing.
+      if (params.policy !== undefined) yield* Policies.decodePolicy(params.policy)
       const crypto = yield* Crypto
       const now = yield* Clock.currentTimeMillis
       const pair = yield* crypto.generateKeyPair
@@ -279,6 +290,10 @@ export const createSessionKey = (params: {
         yield* ledger.value.rememberKey(pair.publicKey, validUntil).pipe(
           Effect.catchAll((error) => Effect.logWarning("the ledger could not remember a new session key", error))
         )
+      }
+      if (params.policy !== undefined) {
+        if (ledger._tag === "None") return yield* invalid("policy", "a session's policy is stored in the Ledger: provide one")
+        yield* Policies.attach({ sessionPublicKey: pair.publicKey, policy: params.policy }).pipe(Effect.provideService(Ledger, ledger.value))
       }
       return { publicKey: pair.publicKey, encryptedPrivateKey, validUntil }
     })
@@ -516,13 +531,15 @@ interface Submission<E, R> {
   readonly purpose: PaymentPurpose
   readonly sessionPublicKey: Felt
   readonly idempotencyKey: string
-  readonly signWith: (hash: Felt) => Effect.Effect<ReadonlyArray<Felt>, E, R>
+  readonly signWith: (hash: Felt, built: { readonly typedData: OutsideExecutionTypedData }) => Effect.Effect<ReadonlyArray<Felt>, E, R>
   readonly options: Options
   /**
    * The latest block the guard has just read (the execute's preflight, moments before the build), used for the
    * window instead of reading it again; `undefined` to read it.
    */
   readonly checkedBlock?: Effect.Effect<BlockInfo | undefined>
+  /** The budget charges of the payment (`Policies.check`), recorded with it atomically. */
+  readonly charges?: ReadonlyArray<BudgetCharge>
 }
 
 /**
@@ -556,7 +573,7 @@ const buildPayment = <E, R>(
       relayer: options.relayer,
       boundsAsked: paymaster.takesTimeBounds !== false
     })
-    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution))
+    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution), { typedData: built.typedData })
     const recordedAt = yield* Clock.currentTimeMillis
     return {
       wallet,
@@ -695,7 +712,7 @@ const submitOnce = <E, R, E2, R2>(
   }
 ): Effect.Effect<
   TxHash,
-  E | E2 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError,
+  E | E2 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError | PolicyViolation,
   R | R2 | Paymaster | StarknetRpc | Ledger
 > =>
   Effect.gen(function*() {
@@ -749,7 +766,10 @@ const submitOnce = <E, R, E2, R2>(
         Effect.gen(function*() {
           const built = yield* buildPayment(submission, reservation)
           // Recorded before anything is sent; a concurrent call with this key that recorded first wins.
-          const stored = yield* ledger.recordPayment(built, replacing !== undefined ? { replacing } : undefined)
+          const stored = yield* ledger.recordPayment(built, {
+            ...(replacing !== undefined ? { replacing } : {}),
+            ...(submission.charges !== undefined ? { charges: submission.charges } : {})
+          })
           // Raced by a call with the same key: its record may hold this very reservation (one per key), then kept.
           if (stored.nonce !== built.nonce) return { raced: true as const, shared: reservation !== undefined && stored.reservation === reservation }
           if (built.purpose === "execute") yield* awaitFence(built, options)
@@ -907,6 +927,8 @@ const ownerSubmit = (
         signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
         options
       }, { guard: Effect.void }).pipe(
+        // Owner submissions carry no budget charges: the ledger never refuses them for a budget.
+        Effect.catchTag("PolicyViolation", Effect.die),
         Effect.tapErrorTag("OutcomeUnknown", () => reset),
         // Also what a concurrent execute read meanwhile.
         Effect.ensuring(forgetView(wallet.publicKey, sessionPublicKey))
@@ -1115,6 +1137,190 @@ export const revoke = (
   }).pipe(Effect.withSpan("Sessions.revoke"))
 
 // ---------------------------------------------------------------------------------------------------------------
+// Kill switch: revoke every session of a wallet
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * What `revokeAll` did: the sessions it revoked (those the chain said were active) and the transactions that did
+ * it, one owner-signed multicall per `REVOKES_PER_CALL` sessions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RevokedAll {
+  readonly revoked: ReadonlyArray<Felt>
+  readonly transactionHashes: ReadonlyArray<TxHash>
+}
+
+/** Revokes per multicall: the calldata stays far below a sequencer's limits. */
+const REVOKES_PER_CALL = 50
+
+/** The wallet's sessions the ledger knows (and `more`) that the chain says are active now (registered, not expired). */
+const activeSessions = (wallet: Address, more: ReadonlyArray<Felt>, retry: Options["retry"]) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const known = new Map<bigint, Felt>()
+    for (const key of [...(yield* ledger.sessionsOf(wallet)), ...more]) known.set(BigInt(key), key)
+    const read = yield* Effect.forEach([...known.values()], (key) => Effect.map(readStored(wallet, key, retry), (r) => [key, r] as const), {
+      concurrency: 10
+    })
+    return read.filter(([, { data, now }]) => data.validUntil !== 0 && now <= data.validUntil).map(([key]) => key)
+  })
+
+const revokeAllParams = (params: unknown) =>
+  Effect.gen(function*() {
+    yield* objectParams(params)
+    const { sessionPublicKeys, wallet } = params as { readonly wallet: unknown; readonly sessionPublicKeys?: unknown }
+    const decoded = yield* decode(WalletData, "wallet")(wallet)
+    const more = sessionPublicKeys === undefined ? [] : yield* decode(Schema.Array(Felt), "sessionPublicKeys")(sessionPublicKeys)
+    return { wallet: decoded, more }
+  })
+
+/**
+ * The kill switch. From the moment it is called, this library refuses every new payment of the wallet
+ * (`WalletHalted`, for every instance sharing the `Ledger`, until `resumeWallet`); then it revokes, owner-signed and
+ * sponsored, every session of the wallet that the `Ledger` knows (and those in `sessionPublicKeys`) and that the
+ * chain says is active, in one multicall (one per 50 sessions). A payment already sent is not recalled: the chain
+ * refuses it once the revocation is in.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const revokeAll = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    /** Sessions to revoke besides those the ledger knows. */
+    readonly sessionPublicKeys?: ReadonlyArray<string>
+  },
+  options: Options = {}
+): Effect.Effect<RevokedAll, SubmitError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const { more, wallet } = yield* revokeAllParams(params)
+    const pin = yield* toPin(params.encryptKey, "encryptKey")
+    yield* windowOptions(options)
+    const ledger = yield* Ledger
+    yield* ledger.halt(wallet.publicKey, yield* Clock.currentTimeMillis)
+    yield* Effect.annotateCurrentSpan({ wallet: wallet.publicKey })
+    const active = yield* activeSessions(wallet.publicKey, more, options.retry)
+    if (active.length === 0) return { revoked: [], transactionHashes: [] }
+    const crypto = yield* Crypto
+    const transactionHashes = yield* Effect.scoped(Effect.gen(function*() {
+      const key = yield* ownerKey(wallet, pin, options.retry)
+      const hashes: Array<TxHash> = []
+      for (let i = 0; i < active.length; i += REVOKES_PER_CALL) {
+        const chunk = active.slice(i, i + REVOKES_PER_CALL)
+        const reset = Effect.forEach(chunk, (k) => ledger.resetSession({ wallet: wallet.publicKey, sessionPublicKey: k }), { discard: true })
+        yield* Effect.forEach(chunk, (k) => forgetView(wallet.publicKey, k), { discard: true })
+        const hash = yield* submitOnce({
+          wallet: wallet.publicKey,
+          calls: revokeCalls(wallet.publicKey, chunk),
+          purpose: "revoke",
+          sessionPublicKey: chunk[0]!,
+          idempotencyKey: newKey("revoke-all:"),
+          signWith: (hash) => crypto.sign(hash, key).pipe(Effect.map(ownerSignature)),
+          options
+        }, { guard: Effect.void }).pipe(
+          Effect.catchTag("PolicyViolation", Effect.die),
+          Effect.tapErrorTag("OutcomeUnknown", () => reset)
+        )
+        yield* reset
+        hashes.push(hash)
+      }
+      return hashes
+    }))
+    return { revoked: active, transactionHashes }
+  }).pipe(Effect.withSpan("Sessions.revokeAll"))
+
+/**
+ * Lets the payments of a wallet stopped by `revokeAll` through again (its revoked sessions stay revoked).
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const resumeWallet = (params: { readonly walletAddress: string }): Effect.Effect<void, InvalidInput | LedgerError, Ledger> =>
+  Effect.gen(function*() {
+    yield* objectParams(params)
+    const wallet = yield* decode(Address, "walletAddress")(params.walletAddress)
+    yield* (yield* Ledger).resume(wallet)
+  })
+
+/**
+ * A revoke-all signed by the owner ahead of time, sent later without the PIN (`sendRevokeAll`). Serialisable
+ * (`Schema.encode(PresignedRevokeAll)`); it revokes the sessions active when it was signed (not those registered
+ * later), and can be sent until `executeBefore` (seconds), once. Keep it as a secret of the operator: whoever holds
+ * it can revoke those sessions (and nothing else).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const PresignedRevokeAll = Schema.Struct({
+  wallet: Address,
+  sessionPublicKeys: Schema.Array(Felt),
+  presigned: Presigned
+}).annotations({ identifier: "PresignedRevokeAll" })
+/** @since 0.1.0 */
+export type PresignedRevokeAll = typeof PresignedRevokeAll.Type
+
+/**
+ * Signs, with the owner's PIN now, a revoke of every session of the wallet the ledger knows (and those in
+ * `sessionPublicKeys`) that the chain says is active, valid for `validFor` (default 7 days). Nothing is sent.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const presignRevokeAll = (
+  params: {
+    readonly encryptKey: Pin
+    readonly wallet: { readonly publicKey: string; readonly encryptedPrivateKey: string }
+    readonly sessionPublicKeys?: ReadonlyArray<string>
+  },
+  options: Pick<Options, "retry"> & { readonly validFor?: Duration.DurationInput } = {}
+): Effect.Effect<PresignedRevokeAll, InvalidInput | InvalidPin | TypedDataMismatch | PaymasterError | RpcError | LedgerError, Crypto | Paymaster | StarknetRpc | Ledger> =>
+  Effect.gen(function*() {
+    const { more, wallet } = yield* revokeAllParams(params)
+    const pin = yield* toPin(params.encryptKey, "encryptKey")
+    const validFor = yield* seconds(options.validFor, "options.validFor", Duration.days(7), Duration.minutes(1), Duration.days(366))
+    const active = yield* activeSessions(wallet.publicKey, more, options.retry)
+    if (active.length === 0) return yield* invalid("wallet", "the wallet has no active session to revoke")
+    if (active.length > REVOKES_PER_CALL) {
+      return yield* invalid("wallet", `at most ${REVOKES_PER_CALL} sessions in one presigned revoke (the wallet has ${active.length})`)
+    }
+    const rpc = yield* StarknetRpc
+    const block = yield* retrying(rpc.latestBlock, options.retry)
+    const presigned = yield* presign(wallet, pin, revokeCalls(wallet.publicKey, active), {
+      now: block.timestamp,
+      executeBefore: block.timestamp + validFor
+    })
+    return { wallet: wallet.publicKey, sessionPublicKeys: active, presigned }
+  }).pipe(Effect.withSpan("Sessions.presignRevokeAll"))
+
+/**
+ * Sends a presigned revoke-all: no PIN. Stops the wallet's payments here first (as `revokeAll`). `Duplicate` when it
+ * was sent before (its nonce is used: the sessions were revoked then).
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const sendRevokeAll = (
+  presignedRevokeAll: unknown
+): Effect.Effect<
+  { readonly _tag: "Sent"; readonly txHash: string } | { readonly _tag: "Duplicate" },
+  InvalidInput | PaymasterError | LedgerError,
+  Paymaster | StarknetRpc | Ledger
+> =>
+  Effect.gen(function*() {
+    const { presigned, sessionPublicKeys, wallet } = yield* decode(PresignedRevokeAll, "presignedRevokeAll")(presignedRevokeAll)
+    const ledger = yield* Ledger
+    yield* ledger.halt(wallet, yield* Clock.currentTimeMillis)
+    const sent = yield* sendPresigned(wallet, presigned)
+    yield* Effect.forEach(sessionPublicKeys, (k) => Effect.zipRight(ledger.resetSession({ wallet, sessionPublicKey: k }), forgetView(wallet, k)), {
+      discard: true
+    })
+    return sent
+  }).pipe(Effect.withSpan("Sessions.sendRevokeAll"))
+
+// ---------------------------------------------------------------------------------------------------------------
 // Execute
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -1227,7 +1433,8 @@ const explain = <E>(wallet: Address, sessionPublicKey: Felt, calls: ReadonlyArra
 const executeWith = (
   wallet: WalletData,
   session: SessionKeyData,
-  privateKey: Redacted.Redacted<Uint8Array>,
+  /** The decrypted session key, or the `Signer` that holds it. */
+  key: Redacted.Redacted<Uint8Array> | Signer["Type"],
   rawCalls: unknown,
   options: ExecuteOptions
 ): Effect.Effect<TxHash, ExecuteError, Crypto | Paymaster | StarknetRpc | Ledger> =>
@@ -1237,6 +1444,8 @@ const executeWith = (
     const idempotencyKey = options.idempotencyKey === undefined
       ? newKey("execute:")
       : yield* decode(IdempotencyKey, "options.idempotencyKey")(options.idempotencyKey)
+    // This library's policies, before anything is read, reserved or signed.
+    const charges = yield* Policies.check({ wallet: wallet.publicKey, sessionPublicKey: session.publicKey, calls, idempotencyKey })
     const crypto = yield* Crypto
     const ledger = yield* Ledger
     // A payment under this key that executed while one of its calls failed: nothing is sent again for it.
@@ -1275,10 +1484,12 @@ const executeWith = (
       })!
     })
     // The session signature carries the registered valid_until, which the account compares with its own.
-    const signWith = (hash: Felt) =>
+    const signWith = (hash: Felt, built: { readonly typedData: OutsideExecutionTypedData }) =>
       Effect.gen(function*() {
         const verdict = (yield* Ref.get(lastVerdict))!
-        const sig = yield* crypto.sign(hash, privateKey)
+        const sig = Redacted.isRedacted(key)
+          ? yield* crypto.sign(hash, key)
+          : yield* key.signSession({ wallet: wallet.publicKey, sessionPublicKey: session.publicKey, typedData: built.typedData, calls, hash })
         return sessionSignature(session.publicKey, sig, verdict.data.validUntil)
       })
     return yield* submitOnce(
@@ -1290,7 +1501,8 @@ const executeWith = (
         idempotencyKey,
         signWith,
         options,
-        checkedBlock: Effect.map(Ref.get(lastVerdict), (verdict) => verdict?.block)
+        checkedBlock: Effect.map(Ref.get(lastVerdict), (verdict) => verdict?.block),
+        charges
       },
       { guard, reserve }
     ).pipe(
@@ -1328,8 +1540,12 @@ export const withSession = <A, E, R>(
       const wallet = yield* decode(WalletData, "wallet")(params.wallet)
       const session = yield* decode(SessionKeyData, "session")(params.session)
       const crypto = yield* Crypto
-      // Cached: the guide's per-call executes pay the key derivation once per session, not once per call.
-      const privateKey = yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey, { cache: true })
+      // With a Signer, the key stays where it is held; else cached: the guide's per-call executes pay the key
+      // derivation once per session, not once per call.
+      const signer = yield* Effect.serviceOption(Signer)
+      const privateKey = Option.isSome(signer)
+        ? signer.value
+        : yield* crypto.decryptPrivateKey(session.encryptedPrivateKey, pin, session.publicKey, { cache: true })
       const handle: SessionHandle = {
         wallet,
         session,
@@ -1452,7 +1668,11 @@ const checkCalls = (receipt: Receipt, options: Transactions.WaitOptions) =>
       status: "executed",
       transactionHash: receipt.transactionHash,
       reason: `call ${failed.callIndex} failed: ${failed.reason}`
-    }).pipe(Effect.catchAll((error) => Effect.logWarning("the ledger could not record a call that failed", error)))
+    }).pipe(
+      // Nothing of it moved: what it charged to its wallet's budgets is given back.
+      Effect.zipRight(ledger.releaseBudget(payment.wallet, payment.idempotencyKey, payment.nonce)),
+      Effect.catchAll((error) => Effect.logWarning("the ledger could not record a call that failed", error))
+    )
     return yield* failed
   })
 

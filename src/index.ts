@@ -12,8 +12,10 @@ export * as Errors from "./Errors.js"
 export * as Ledger from "./Ledger.js"
 export * as OutsideExecution from "./OutsideExecution.js"
 export * as Paymaster from "./Paymaster.js"
+export * as Policies from "./Policies.js"
 export * as Schemas from "./Schemas.js"
 export * as Sessions from "./Sessions.js"
+export * as Signer from "./Signer.js"
 export * as StarknetRpc from "./StarknetRpc.js"
 export * as Transactions from "./Transactions.js"
 export {
@@ -29,11 +31,14 @@ export {
   NotRegistered,
   OutcomeUnknown,
   PaymasterError,
+  PolicyViolation,
   Reverted,
   RpcError,
   SpendingLimitExceeded,
+  SignerError,
   Timeout,
   TransactionNotFound,
-  TypedDataMismatch
+  TypedDataMismatch,
+  WalletHalted
 } from "./Errors.js"
 export { STARKNET_CONTRACTS } from "./Constants.js"

@@ -12,6 +12,8 @@ import * as CryptoLayer from "./Crypto.js"
 import * as Devnet from "./Devnet.js"
 import type { Paymaster } from "./Paymaster.js"
 import * as PaymasterLayers from "./Paymaster.js"
+import * as Policies from "./Policies.js"
+import * as Signer from "./Signer.js"
 import type { SessionData, SessionKeyData, TransactionStatus, WalletData } from "./Schemas.js"
 import * as Sessions from "./Sessions.js"
 import type { Receipt, StarknetRpc } from "./StarknetRpc.js"
@@ -48,7 +50,7 @@ export type ClientServices = Crypto | Paymaster | StarknetRpc | Sessions.Ledger
  * @since 0.1.0
  * @category models
  */
-export type ClientOptions =
+export type ClientOptions = (
   | { readonly devnet?: Devnet.DevnetOptions }
   | {
     /**
@@ -71,6 +73,15 @@ export type ClientOptions =
     readonly layer: Layer.Layer<Paymaster | StarknetRpc, unknown>
     readonly crypto?: Layer.Layer<Crypto>
   }
+) & {
+  /** Policies of wallets, checked before every payment is signed (see the `Policies` module and docs/policies.md). */
+  readonly policies?: Policies.WalletPoliciesConfig
+  /**
+   * A remote signer holding the session keys (`starknet-session-keys/signer`): executes are signed there, and this
+   * process never decrypts a session key.
+   */
+  readonly signer?: { readonly url: string; readonly apiKey: string }
+}
 
 /**
  * A wallet as the client takes it: its address and its owner key encrypted under the user's PIN.
@@ -134,7 +145,25 @@ export interface ExecuteWithSessionParams {
 export interface Client {
   readonly sessions: {
     /** Synchronous, as in the guide: a key pair with the private key encrypted under the PIN. */
-    readonly createSessionKey: (params: { readonly encryptKey: string; readonly durationSeconds?: number }) => SessionKeyData
+    readonly createSessionKey: (
+      params: { readonly encryptKey: string; readonly durationSeconds?: number; readonly policy?: Policies.PolicyInput }
+    ) => SessionKeyData
+    /** Attaches a policy to a session key (replacing one attached before); `Policies.attach`. */
+    readonly attachPolicy: (params: { readonly sessionPublicKey: string; readonly policy: Policies.PolicyInput }) => Promise<void>
+    /** The kill switch: `Sessions.revokeAll`. */
+    readonly revokeAll: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKeys?: ReadonlyArray<string> },
+      bearerToken?: string
+    ) => Promise<Sessions.RevokedAll>
+    /** Lets a wallet stopped by `revokeAll` pay again: `Sessions.resumeWallet`. */
+    readonly resumeWallet: (params: { readonly walletAddress: string }) => Promise<void>
+    /** A revoke-all signed now, to be sent later without the PIN: `Sessions.presignRevokeAll`. */
+    readonly presignRevokeAll: (
+      params: { readonly encryptKey: string; readonly wallet: Wallet; readonly sessionPublicKeys?: ReadonlyArray<string> },
+      options?: { readonly validForMs?: number }
+    ) => Promise<Sessions.PresignedRevokeAll>
+    /** Sends a presigned revoke-all: `Sessions.sendRevokeAll`. */
+    readonly sendRevokeAll: (presigned: unknown) => Promise<{ readonly _tag: "Sent"; readonly txHash: string } | { readonly _tag: "Duplicate" }>
     readonly addSessionKeyToContract: (
       params: {
         readonly encryptKey: string
@@ -328,7 +357,9 @@ const optionsOf = {
   layer: { keys: ["layer", "crypto"], label: "{ layer, crypto }" }
 } as const
 type Kind = keyof typeof optionsOf
-const allOptions: ReadonlyArray<string> = [...new Set(Object.values(optionsOf).flatMap((kind) => kind.keys))]
+/** Options every kind of client takes. */
+const commonOptions: ReadonlyArray<string> = ["policies", "signer"]
+const allOptions: ReadonlyArray<string> = [...new Set([...Object.values(optionsOf).flatMap((kind) => kind.keys), ...commonOptions])]
 
 /** Edits (insertions, deletions, substitutions) from one name to another, case aside. */
 const distance = (a: string, b: string): number => {
@@ -370,7 +401,7 @@ const optionsProblem = (options: unknown): InvalidInput | undefined => {
   const keys = Object.keys(given)
   const kind = kindOf(keys)
   for (const key of keys) {
-    if ((optionsOf[kind].keys as ReadonlyArray<string>).includes(key)) continue
+    if ((optionsOf[kind].keys as ReadonlyArray<string>).includes(key) || commonOptions.includes(key)) continue
     if (allOptions.includes(key)) return invalid(key, `is not an option of a ${optionsOf[kind].label} client`)
     const guess = meant(key)
     return invalid(
@@ -378,6 +409,17 @@ const optionsProblem = (options: unknown): InvalidInput | undefined => {
       `unknown option${guess !== undefined ? ` (did you mean ${guess}?)` : ""}; the options are ` +
         Object.values(optionsOf).map((k) => k.label).join(", ") + " (none: an embedded devnet)"
     )
+  }
+  const signer = given["signer"] as { readonly url?: unknown; readonly apiKey?: unknown } | undefined
+  if (
+    signer !== undefined &&
+    (typeof signer !== "object" || signer === null || typeof signer.url !== "string" || !URL.canParse(signer.url) || typeof signer.apiKey !== "string")
+  ) {
+    return invalid("signer", "must be { url, apiKey }")
+  }
+  if (given["policies"] !== undefined) {
+    const made = Effect.runSync(Effect.either(Policies.make(given["policies"] as Policies.WalletPoliciesConfig)))
+    if (made._tag === "Left") return made.left
   }
   if (kind === "layer") {
     if (!Layer.isLayer(given["layer"])) return invalid("layer", "must be a Layer providing StarknetRpc and Paymaster")
@@ -436,7 +478,18 @@ export const createClient = (options: ClientOptions = {}): Client => {
   // One ledger too, shared by the synchronous createSessionKey and the runtime: keys it creates are remembered, so
   // registering them is checked against their own validUntil.
   const ledger = Effect.runSync(Effect.provide(Sessions.Ledger, Sessions.layer))
-  const local = Layer.mergeAll(Layer.succeed(Crypto, crypto), Layer.succeed(Sessions.Ledger, ledger))
+  // Options every kind of client takes: wallets' policies and a remote signer (checked by `optionsProblem`).
+  const common = (problem === undefined ? options : {}) as {
+    readonly policies?: Policies.WalletPoliciesConfig
+    readonly signer?: { readonly url: string; readonly apiKey: string }
+  }
+  const walletPolicies = common.policies === undefined ? undefined : Effect.runSync(Effect.either(Policies.make(common.policies)))
+  const local = Layer.mergeAll(
+    Layer.succeed(Crypto, crypto),
+    Layer.succeed(Sessions.Ledger, ledger),
+    walletPolicies?._tag === "Right" ? Layer.succeed(Policies.WalletPolicies, walletPolicies.right) : Layer.empty,
+    common.signer === undefined ? Layer.empty : Signer.layerRemote({ url: common.signer.url, apiKey: Redacted.make(common.signer.apiKey) })
+  )
   const devnetLayer = kind === "devnet" ? Devnet.layer(given.devnet) : undefined
   const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
     problem !== undefined
@@ -501,7 +554,8 @@ export const createClient = (options: ClientOptions = {}): Client => {
             const encryptKey = yield* pinOf(checked)
             return yield* Sessions.createSessionKey({
               encryptKey,
-              ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {})
+              ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {}),
+              ...(checked["policy"] !== undefined ? { policy: checked["policy"] as Policies.PolicyInput } : {})
             })
           }).pipe(
             // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
@@ -524,6 +578,22 @@ export const createClient = (options: ClientOptions = {}): Client => {
           const encryptKey = yield* pinOf(checked)
           return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
         })),
+      attachPolicy: method("sessions.attachPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Policies.attach(params))),
+      revokeAll: method("sessions.revokeAll", (params, bearerToken) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          return yield* Sessions.revokeAll({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+        })),
+      resumeWallet: method("sessions.resumeWallet", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.resumeWallet(params))),
+      presignRevokeAll: method("sessions.presignRevokeAll", (params, options) =>
+        Effect.gen(function*() {
+          const checked = yield* withObjects(params, "params", ["wallet"])
+          const encryptKey = yield* pinOf(checked)
+          const validForMs = yield* millisOf(options?.validForMs, "validForMs")
+          return yield* Sessions.presignRevokeAll({ ...params, encryptKey }, validForMs !== undefined ? { validFor: validForMs } : {})
+        })),
+      sendRevokeAll: method("sessions.sendRevokeAll", (presigned) => Sessions.sendRevokeAll(presigned)),
       getSessionData: method("getSessionData", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
       setSpendingPolicy: method("setSpendingPolicy", (params, bearerToken) =>
         Effect.gen(function*() {

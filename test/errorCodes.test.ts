@@ -35,7 +35,10 @@ const examples = [
   [new Errors.Reverted({ txHash: "0x1", revertReason: "x" }), "TRANSACTION_FAILED"],
   [new Errors.Timeout({ txHash: "0x1", waited: Duration.seconds(1) }), "TRANSACTION_TIMEOUT"],
   [new Errors.TransactionNotFound({ txHash: "0x1" }), "TRANSACTION_NOT_FOUND"],
-  [new Errors.TypedDataMismatch({ field: "f", expected: "a", actual: "b" }), "TYPED_DATA_MISMATCH"]
+  [new Errors.TypedDataMismatch({ field: "f", expected: "a", actual: "b" }), "TYPED_DATA_MISMATCH"],
+  [new Errors.PolicyViolation({ rule: "budget", wallet: "0x1", sessionPublicKey: key, detail: "d" }), "POLICY_VIOLATION"],
+  [new Errors.WalletHalted({ wallet: "0x1", since: 1 }), "WALLET_HALTED"],
+  [new Errors.SignerError({ reason: "unauthorized", detail: "d" }), "SIGNER_ERROR"]
 ] as const
 
 describe("error codes", () => {

@@ -18,6 +18,16 @@ export interface KeyCache {
   readonly size: () => number
 }
 
+/** Every cache of this process still open: what `decryptedKeysHeld` counts. */
+const open = new Set<KeyCache>()
+
+/** How many decrypted keys the caches of this process hold now (for checks that a process holds none). */
+export const decryptedKeysHeld = (): number => {
+  let held = 0
+  for (const cache of open) held += cache.size()
+  return held
+}
+
 interface Entry {
   readonly bytes: Uint8Array
   timer?: Fiber.RuntimeFiber<void>
@@ -45,6 +55,7 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
     }
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
+        open.delete(cache)
         closed = true
         for (const id of [...entries.keys()]) remove(id)
         macKey.fill(0)
@@ -122,5 +133,7 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
         })
       })
 
-    return { get, size: () => entries.size }
+    const cache: KeyCache = { get, size: () => entries.size }
+    open.add(cache)
+    return cache
   })

@@ -2,11 +2,13 @@
  * The `Ledger` in a SQL database (Postgres, or PGlite served on loopback): idempotency records, call reservations
  * and remembered keys shared by every instance on the database. The one operation that must be atomic, "record if
  * absent (or in place of a given dead record)", is a single `INSERT … ON CONFLICT`; a reservation is a row lock.
+ * A record with budget charges is one transaction under the wallet's advisory lock: the budgets' sums read, the
+ * record and its charges written, so two instances racing for the last of a budget take turns.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
-import { LedgerError } from "../../Errors.js"
-import { Ledger, Payment, type PaymentStatus, type Reserved, type SessionRef } from "../../Ledger.js"
+import { LedgerError, PolicyViolation } from "../../Errors.js"
+import { budgetRefusal, Ledger, Payment, type PaymentStatus, type Reserved, type SessionRef } from "../../Ledger.js"
 import type { Felt } from "../../Schemas.js"
 
 const norm = (hex: string) => {
@@ -68,6 +70,25 @@ const migrate = (sql: SqlClient.SqlClient, prefix: string) =>
       public_key TEXT PRIMARY KEY,
       valid_until BIGINT NOT NULL
     )`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_budget (
+      wallet TEXT NOT NULL,
+      idempotency_key TEXT NOT NULL,
+      nonce TEXT NOT NULL,
+      token TEXT NOT NULL,
+      amount NUMERIC(78, 0) NOT NULL,
+      at BIGINT NOT NULL,
+      released BOOLEAN NOT NULL DEFAULT FALSE
+    )`)
+    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_ledger_budget_by_token ON ${prefix}_ledger_budget (wallet, token, at)`)
+    yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_ledger_budget_by_key ON ${prefix}_ledger_budget (wallet, idempotency_key)`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_halts (
+      wallet TEXT PRIMARY KEY,
+      since BIGINT NOT NULL
+    )`)
+    yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${prefix}_ledger_policies (
+      session_public_key TEXT PRIMARY KEY,
+      policy TEXT NOT NULL
+    )`)
   }))
 
 /**
@@ -89,6 +110,24 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
     const reservations = sql(`${prefix}_ledger_reservations`)
     const keys = sql(`${prefix}_ledger_keys`)
     const fences = sql(`${prefix}_ledger_fences`)
+    const budget = sql(`${prefix}_ledger_budget`)
+    const halts = sql(`${prefix}_ledger_halts`)
+    const policies = sql(`${prefix}_ledger_policies`)
+    const faultOr = (operation: string) => (error: unknown) => (error instanceof PolicyViolation ? error : fault(operation)(error))
+
+    /**
+     * What counts of a wallet's token in a window: entries not released whose record still has their nonce and is
+     * not final without effect (`Ledger.budgetEntryLapsed`, in SQL).
+     */
+    const spentIn = (wallet: string, token: string, windowSeconds: number, now: number, except: string | null) =>
+      sql<{ readonly spent: string }>`SELECT COALESCE(SUM(b.amount), 0)::text AS spent FROM ${budget} b
+        LEFT JOIN ${payments} p ON p.wallet = b.wallet AND p.idempotency_key = b.idempotency_key
+        WHERE b.wallet = ${norm(wallet)} AND b.token = ${norm(token)} AND b.at > ${now - windowSeconds * 1000}
+          AND NOT b.released AND b.idempotency_key IS DISTINCT FROM ${except}
+          AND (p.nonce IS NULL OR (p.nonce = b.nonce AND p.status <> 'not-executed'
+            AND NOT (p.status IN ('refused', 'reverted') AND (p.execute_before + 60) * 1000 < ${now})))`.pipe(
+        Effect.map((rows) => BigInt(rows[0]?.spent ?? "0"))
+      )
 
     const fromRow = (row: PaymentRow) =>
       decodePayment({
@@ -123,26 +162,61 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
       sql`INSERT INTO ${sessions} ${sql.insert({ session: key, used: 0, epoch: 0, allowed_entrypoints: null })}
         ON CONFLICT (session) DO NOTHING`
 
+    const insertPayment = (payment: Payment, replacing: Felt | undefined) =>
+      Effect.gen(function*() {
+        const row = rowOf(payment)
+        const inserted = replacing === undefined
+          ? yield* sql<PaymentRow>`INSERT INTO ${payments} ${sql.insert(row)}
+              ON CONFLICT (wallet, idempotency_key) DO NOTHING
+              RETURNING body, status, transaction_hash, reason, reservation`
+          : yield* sql<PaymentRow>`INSERT INTO ${payments} ${sql.insert(row)}
+              ON CONFLICT (wallet, idempotency_key) DO UPDATE SET
+                nonce = EXCLUDED.nonce, session = EXCLUDED.session, status = EXCLUDED.status,
+                transaction_hash = EXCLUDED.transaction_hash, reason = EXCLUDED.reason,
+                reservation = EXCLUDED.reservation, execute_before = EXCLUDED.execute_before, body = EXCLUDED.body
+              WHERE ${payments}.nonce = ${norm(replacing)}
+              RETURNING body, status, transaction_hash, reason, reservation`
+        return inserted.length === 1
+      })
+
     return Ledger.of({
-      recordPayment: (payment, opts) =>
-        Effect.gen(function*() {
-          const row = rowOf(payment)
-          const inserted = opts?.replacing === undefined
-            ? yield* sql<PaymentRow>`INSERT INTO ${payments} ${sql.insert(row)}
-                ON CONFLICT (wallet, idempotency_key) DO NOTHING
-                RETURNING body, status, transaction_hash, reason, reservation`
-            : yield* sql<PaymentRow>`INSERT INTO ${payments} ${sql.insert(row)}
-                ON CONFLICT (wallet, idempotency_key) DO UPDATE SET
-                  nonce = EXCLUDED.nonce, session = EXCLUDED.session, status = EXCLUDED.status,
-                  transaction_hash = EXCLUDED.transaction_hash, reason = EXCLUDED.reason,
-                  reservation = EXCLUDED.reservation, execute_before = EXCLUDED.execute_before, body = EXCLUDED.body
-                WHERE ${payments}.nonce = ${norm(opts.replacing)}
-                RETURNING body, status, transaction_hash, reason, reservation`
-          if (inserted.length === 1) return payment
-          const existing = yield* one(yield* selectPayment(payment.wallet, payment.idempotencyKey))
-          // A row removed between the conflict and the read cannot happen: records are never deleted here.
-          return existing ?? payment
-        }).pipe(Effect.mapError(fault("recordPayment"))),
+      recordPayment: (payment, opts) => {
+        const charges = opts?.charges ?? []
+        const existing = Effect.flatMap(selectPayment(payment.wallet, payment.idempotencyKey), one)
+        if (charges.length === 0) {
+          return Effect.gen(function*() {
+            if (yield* insertPayment(payment, opts?.replacing)) return payment
+            // A row removed between the conflict and the read cannot happen: records are never deleted here.
+            return (yield* existing) ?? payment
+          }).pipe(Effect.mapError(fault("recordPayment")))
+        }
+        return sql.withTransaction(Effect.gen(function*() {
+          // The wallet's budget is one sequence: every charged record of the wallet takes this lock.
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`${prefix}_budget:${norm(payment.wallet)}`}))`
+          const there = yield* existing
+          if (there !== undefined && (opts?.replacing === undefined || norm(there.nonce) !== norm(opts.replacing))) return there
+          for (const charge of charges) {
+            for (const limit of charge.limits) {
+              const spent = yield* spentIn(payment.wallet, charge.token, limit.windowSeconds, payment.recordedAt, payment.idempotencyKey)
+              if (spent + charge.amount > limit.amount) return yield* Effect.fail(budgetRefusal(payment, charge, limit, spent))
+            }
+          }
+          if (!(yield* insertPayment(payment, opts?.replacing))) return (yield* existing) ?? payment
+          yield* sql`DELETE FROM ${budget} WHERE wallet = ${norm(payment.wallet)} AND idempotency_key = ${payment.idempotencyKey}`
+          yield* sql`INSERT INTO ${budget} ${
+            sql.insert(charges.map((charge) => ({
+              wallet: norm(payment.wallet),
+              idempotency_key: payment.idempotencyKey,
+              nonce: norm(payment.nonce),
+              token: norm(charge.token),
+              amount: charge.amount.toString(),
+              at: payment.recordedAt,
+              released: false
+            })))
+          }`
+          return payment
+        })).pipe(Effect.mapError(faultOr("recordPayment")))
+      },
       payment: (wallet, idempotencyKey) =>
         Effect.flatMap(selectPayment(wallet, idempotencyKey), one).pipe(Effect.mapError(fault("payment"))),
       paymentByHash: (txHash) =>
@@ -155,6 +229,12 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
             reason = COALESCE(${update.reason ?? null}, reason),
             reservation = COALESCE(${update.reservation ?? null}, reservation)
           WHERE wallet = ${norm(wallet)} AND idempotency_key = ${idempotencyKey} AND nonce = ${norm(nonce)}`.pipe(
+          Effect.zipRight(
+            update.status === "not-executed"
+              ? sql`UPDATE ${budget} SET released = TRUE
+                  WHERE wallet = ${norm(wallet)} AND idempotency_key = ${idempotencyKey} AND nonce = ${norm(nonce)}`
+              : Effect.void
+          ),
           Effect.asVoid,
           Effect.mapError(fault("updatePayment"))
         ),
@@ -235,6 +315,47 @@ export const makeSql = (options: { readonly prefix?: string } = {}) =>
         sql<{ readonly valid_until: string | number }>`SELECT valid_until FROM ${keys} WHERE public_key = ${norm(publicKey)}`.pipe(
           Effect.map((rows) => (rows[0] === undefined ? undefined : Number(rows[0].valid_until))),
           Effect.mapError(fault("keyValidUntil"))
+        ),
+      budgetSpent: (wallet, token, windowSeconds, now, except) =>
+        spentIn(wallet, token, windowSeconds, now, except ?? null).pipe(Effect.mapError(fault("budgetSpent"))),
+      releaseBudget: (wallet, idempotencyKey, nonce) =>
+        (nonce === undefined
+          ? sql`UPDATE ${budget} SET released = TRUE WHERE wallet = ${norm(wallet)} AND idempotency_key = ${idempotencyKey}`
+          : sql`UPDATE ${budget} SET released = TRUE
+              WHERE wallet = ${norm(wallet)} AND idempotency_key = ${idempotencyKey} AND nonce = ${norm(nonce)}`).pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("releaseBudget"))
+        ),
+      halt: (wallet, since) =>
+        sql`INSERT INTO ${halts} ${sql.insert({ wallet: norm(wallet), since })} ON CONFLICT (wallet) DO NOTHING`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("halt"))
+        ),
+      resume: (wallet) =>
+        sql`DELETE FROM ${halts} WHERE wallet = ${norm(wallet)}`.pipe(Effect.asVoid, Effect.mapError(fault("resume"))),
+      haltedSince: (wallet) =>
+        sql<{ readonly since: string | number }>`SELECT since FROM ${halts} WHERE wallet = ${norm(wallet)}`.pipe(
+          Effect.map((rows) => (rows[0] === undefined ? undefined : Number(rows[0].since))),
+          Effect.mapError(fault("haltedSince"))
+        ),
+      setSessionPolicy: (sessionPublicKey, policy) =>
+        (policy === undefined
+          ? sql`DELETE FROM ${policies} WHERE session_public_key = ${norm(sessionPublicKey)}`
+          : sql`INSERT INTO ${policies} ${sql.insert({ session_public_key: norm(sessionPublicKey), policy })}
+              ON CONFLICT (session_public_key) DO UPDATE SET policy = EXCLUDED.policy`).pipe(
+          Effect.asVoid,
+          Effect.mapError(fault("setSessionPolicy"))
+        ),
+      sessionPolicy: (sessionPublicKey) =>
+        sql<{ readonly policy: string }>`SELECT policy FROM ${policies} WHERE session_public_key = ${norm(sessionPublicKey)}`.pipe(
+          Effect.map((rows) => rows[0]?.policy),
+          Effect.mapError(fault("sessionPolicy"))
+        ),
+      sessionsOf: (wallet) =>
+        sql<{ readonly session: string }>`SELECT session FROM ${sessions} WHERE session LIKE ${`${norm(wallet)}:%`}
+          UNION SELECT session FROM ${payments} WHERE wallet = ${norm(wallet)}`.pipe(
+          Effect.map((rows) => [...new Set(rows.map((r) => norm(r.session.slice(r.session.indexOf(":") + 1))))] as Array<Felt>),
+          Effect.mapError(fault("sessionsOf"))
         )
     })
   })

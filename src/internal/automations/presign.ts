@@ -1,13 +1,14 @@
 /**
  * Owner-signed outside executions signed now and sent later: the registration and the revoke of an automation's
- * session are both signed while the owner's PIN is at hand, so the rest of the plan never needs it.
+ * session are both signed while the owner's PIN is at hand, so the rest of the plan never needs it; a wallet's
+ * revoke-all (`Sessions.presignRevokeAll`) is signed the same way, to be sent by an operator without the PIN.
  */
 import { Clock, Effect, type Redacted, Schema, type Schedule } from "effect"
 import { Crypto } from "../../Crypto.js"
 import { InvalidInput, PaymasterError } from "../../Errors.js"
-import { messageHash, ownerSignature, OutsideExecutionTypedData, toOutsideCalls } from "../../OutsideExecution.js"
+import { messageHash, ownerSignature, OutsideExecutionTypedData, sessionKeyCalldata, toOutsideCalls } from "../../OutsideExecution.js"
 import { Paymaster } from "../../Paymaster.js"
-import type { Address, Call, WalletData } from "../../Schemas.js"
+import type { Address, Call, Felt, WalletData } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import * as Transactions from "../../Transactions.js"
 import { checkTypedData } from "../check.js"
@@ -20,6 +21,10 @@ export const Presigned = Schema.Struct({
   executeBefore: Schema.Number
 })
 export type Presigned = typeof Presigned.Type
+
+/** The owner's calls revoking these session keys: `revoke_session_key` on the account itself, one per key. */
+export const revokeCalls = (wallet: Address, sessionPublicKeys: ReadonlyArray<Felt>): ReadonlyArray<Call> =>
+  sessionPublicKeys.map((key) => ({ contractAddress: wallet, entrypoint: "revoke_session_key", calldata: sessionKeyCalldata(key) }))
 
 /** How far the paymaster's clock may differ from ours, seconds (as for any sponsored submission). */
 const CLOCK_TOLERANCE = 60
