@@ -68,6 +68,7 @@ const faultsParams = (methodNames: ReadonlyArray<string>) =>
     faultMethods: exact(Schema.Array(Schema.Literal(...methodNames)).pipe(Schema.maxItems(methodNames.length))),
     holdBlocks: exact(bounded(ADMIN_LIMITS.holdBlocks)),
     readLagBlocks: exact(bounded(ADMIN_LIMITS.readLagBlocks)),
+    reorgBlocks: exact(bounded(ADMIN_LIMITS.readLagBlocks)),
     alterTypedData: exact(Schema.Literal("calldata", "to", "selector", "chainId", "window", "caller"))
   })
 
