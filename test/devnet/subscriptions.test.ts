@@ -25,7 +25,7 @@ const served = (options: DevnetServer.ServeOptions = {}) =>
     return { ...server, devnet: yield* Devnet.Devnet }
   })
 
-const run = <A, E>(blockTime: string, effect: Effect.Effect<A, E, Devnet.Devnet | import("effect").Scope.Scope | any>) =>
+const run = <A, E>(blockTime: import("effect").Duration.DurationInput, effect: Effect.Effect<A, E, Devnet.Devnet | import("effect").Scope.Scope | any>) =>
   effect.pipe(Effect.scoped, Effect.provide(Devnet.layer({ blockTime }))) as Effect.Effect<A, E>
 
 /** A funded wallet's signed transfer to BOB, submitted as the relayer: a transaction that succeeds. */
