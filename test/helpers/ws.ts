@@ -65,3 +65,87 @@ export const connect = (url: string, headers: Record<string, string> = {}): Effe
         }))
     })
   )
+
+/**
+ * A TCP proxy in front of a server (for WebSocket connections): `kill` cuts every connection through it, `refuse`
+ * makes it cut new ones at once (a node that is unreachable).
+ */
+export const tcpProxy = (targetUrl: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const net = await import("node:net")
+      const target = new URL(targetUrl)
+      const sockets = new Set<import("node:net").Socket>()
+      let refusing = false
+      let accepted = 0
+      const server = net.createServer((client) => {
+        if (refusing) return client.destroy()
+        accepted++
+        const upstream = net.connect(Number(target.port), target.hostname)
+        sockets.add(client)
+        sockets.add(upstream)
+        client.pipe(upstream).pipe(client)
+        const end = () => {
+          client.destroy()
+          upstream.destroy()
+          sockets.delete(client)
+          sockets.delete(upstream)
+        }
+        client.on("close", end).on("error", end)
+        upstream.on("close", end).on("error", end)
+      })
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      const port = (server.address() as import("node:net").AddressInfo).port
+      return {
+        url: `ws://127.0.0.1:${port}`,
+        server,
+        kill: () => {
+          for (const s of sockets) s.destroy()
+        },
+        refuse: (on: boolean) => {
+          refusing = on
+        },
+        accepted: () => accepted
+      }
+    }),
+    (p) => Effect.sync(() => {
+      p.kill()
+      p.server.close()
+    })
+  )
+
+/** An HTTP proxy that counts the JSON-RPC methods it forwards (each entry of a batch once). */
+export const countingProxy = (targetUrl: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const http = await import("node:http")
+      const counts = new Map<string, number>()
+      const server = http.createServer((req, res) => {
+        const chunks: Array<Buffer> = []
+        req.on("data", (c: Buffer) => chunks.push(c))
+        req.on("end", async () => {
+          const body = Buffer.concat(chunks).toString("utf8")
+          try {
+            const parsed = JSON.parse(body)
+            for (const entry of Array.isArray(parsed) ? parsed : [parsed]) counts.set(entry.method, (counts.get(entry.method) ?? 0) + 1)
+          } catch {
+            // forwarded as it is
+          }
+          try {
+            const r = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body })
+            const text = await r.text()
+            res.writeHead(r.status, { "content-type": "application/json" }).end(text)
+          } catch {
+            res.destroy()
+          }
+        })
+      })
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      const port = (server.address() as import("node:net").AddressInfo).port
+      return { url: `http://127.0.0.1:${port}`, server, count: (method: string) => counts.get(method) ?? 0 }
+    }),
+    (p) => Effect.sync(() => {
+      p.server.closeAllConnections()
+      p.server.close()
+    })
+  )
