@@ -108,6 +108,26 @@ describe("Transactions.wait with a WebSocket URL", () => {
       expect(http.count(STATUS)).toBeLessThanOrEqual(hashes.length)
     })))
 
+  it.live("a connection gone silent (nothing closed) is found by the heartbeat: the waits poll and end", () =>
+    live("300 millis", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("300 millis")
+      yield* devnet.setFaults({ holdBlocks: 4 })
+      const hashes = yield* submitTransfers(5)
+      const fallbacks = (yield* Metric.value(Metrics.watchFallbacks)).count
+      const freeze = Effect.gen(function*() {
+        yield* Effect.sleep("200 millis")
+        ws.refuse(true)
+        ws.freeze()
+      })
+      const [receipts] = yield* Effect.all([
+        waitAll(hashes, { url: http.url, wsUrl: ws.url, heartbeat: "200 millis", timeout: "500 millis" }),
+        freeze
+      ], { concurrency: "unbounded" })
+      expect(receipts.map((r) => r.transactionHash)).toEqual(hashes)
+      expect(http.count(STATUS)).toBeGreaterThan(0)
+      expect((yield* Metric.value(Metrics.watchFallbacks)).count - fallbacks).toBeGreaterThanOrEqual(5)
+    })))
+
   it.live("no WebSocket server at the URL: the waits poll and end", () =>
     live("300 millis", Effect.gen(function*() {
       const { http, ws } = yield* setup("300 millis")

@@ -77,6 +77,7 @@ export const tcpProxy = (targetUrl: string) =>
       const target = new URL(targetUrl)
       const sockets = new Set<import("node:net").Socket>()
       let refusing = false
+      let frozen = false
       let accepted = 0
       const server = net.createServer((client) => {
         if (refusing) return client.destroy()
@@ -84,7 +85,13 @@ export const tcpProxy = (targetUrl: string) =>
         const upstream = net.connect(Number(target.port), target.hostname)
         sockets.add(client)
         sockets.add(upstream)
-        client.pipe(upstream).pipe(client)
+        // Forwarded chunk by chunk, so that `freeze` can stop it without closing anything.
+        client.on("data", (chunk) => {
+          if (!frozen) upstream.write(chunk)
+        })
+        upstream.on("data", (chunk) => {
+          if (!frozen) client.write(chunk)
+        })
         const end = () => {
           client.destroy()
           upstream.destroy()
@@ -101,6 +108,10 @@ export const tcpProxy = (targetUrl: string) =>
         server,
         kill: () => {
           for (const s of sockets) s.destroy()
+        },
+        /** Drops everything from now on, in both directions, and closes nothing: a route gone dead. */
+        freeze: () => {
+          frozen = true
         },
         refuse: (on: boolean) => {
           refusing = on
