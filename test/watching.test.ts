@@ -37,6 +37,16 @@ const setup = (blockTime: Duration.DurationInput) =>
 const live = <A, E>(blockTime: Duration.DurationInput, effect: Effect.Effect<A, E, any>) =>
   effect.pipe(Effect.scoped, Effect.provide(Devnet.layer({ blockTime }))) as Effect.Effect<A, E>
 
+/** Once the connection through the proxy is open and the subscriptions had time to be made (bounded: 10 s). */
+const connected = (ws: { readonly accepted: () => number }) =>
+  Effect.gen(function*() {
+    for (let i = 0; ws.accepted() === 0; i++) {
+      if (i === 1000) return yield* Effect.dieMessage("timed out after 10 s waiting for the WebSocket connection through the proxy")
+      yield* Effect.sleep("10 millis")
+    }
+    yield* Effect.sleep("300 millis")
+  })
+
 /** All the waits, on one layer (one connection), each bounded. */
 const waitAll = (hashes: ReadonlyArray<string>, options: StarknetRpc.HttpOptions, timeout: Duration.DurationInput = "20 seconds") =>
   Effect.forEach(hashes, (h) => Transactions.wait(h, { timeout }), { concurrency: "unbounded" }).pipe(
@@ -67,12 +77,12 @@ describe("Transactions.wait with a WebSocket URL", () => {
     live("300 millis", Effect.gen(function*() {
       const { devnet, http, ws } = yield* setup("300 millis")
       // Held for a few blocks: the waits are still pending when the socket is cut.
-      yield* devnet.setFaults({ holdBlocks: 4 })
+      yield* devnet.setFaults({ holdBlocks: 10 })
       const hashes = yield* submitTransfers(10)
       const fallbacks = (yield* Metric.value(Metrics.watchFallbacks)).count
       const cut = Effect.gen(function*() {
         // Once every wait has subscribed (the current status heard), cut the connection and refuse new ones.
-        yield* Effect.sleep("200 millis")
+        yield* connected(ws)
         ws.refuse(true)
         ws.kill()
       })
@@ -86,11 +96,11 @@ describe("Transactions.wait with a WebSocket URL", () => {
   it.live("the socket cut mid-wait and the node reachable again: reconnected, re-subscribed, all end", () =>
     live("300 millis", Effect.gen(function*() {
       const { devnet, http, ws } = yield* setup("300 millis")
-      yield* devnet.setFaults({ holdBlocks: 6 })
+      yield* devnet.setFaults({ holdBlocks: 10 })
       const hashes = yield* submitTransfers(10)
       const reconnects = (yield* Metric.value(Metrics.subscriptionReconnects)).count
       const cut = Effect.gen(function*() {
-        yield* Effect.sleep("200 millis")
+        yield* connected(ws)
         ws.kill()
       })
       // Polls every 10 s at most: the waits end through the new connection, well before a poll would see them.
@@ -111,11 +121,11 @@ describe("Transactions.wait with a WebSocket URL", () => {
   it.live("a connection gone silent (nothing closed) is found by the heartbeat: the waits poll and end", () =>
     live("300 millis", Effect.gen(function*() {
       const { devnet, http, ws } = yield* setup("300 millis")
-      yield* devnet.setFaults({ holdBlocks: 4 })
+      yield* devnet.setFaults({ holdBlocks: 10 })
       const hashes = yield* submitTransfers(5)
       const fallbacks = (yield* Metric.value(Metrics.watchFallbacks)).count
       const freeze = Effect.gen(function*() {
-        yield* Effect.sleep("200 millis")
+        yield* connected(ws)
         ws.refuse(true)
         ws.freeze()
       })
@@ -141,10 +151,10 @@ describe("Transactions.wait with a WebSocket URL", () => {
   it.live("a reorganisation notice: the status is read again (never taken final from what was heard before), the wait ends once", () =>
     live("300 millis", Effect.gen(function*() {
       const { devnet, http, ws } = yield* setup("300 millis")
-      yield* devnet.setFaults({ holdBlocks: 5 })
+      yield* devnet.setFaults({ holdBlocks: 10 })
       const [hash] = yield* submitTransfers(1)
       const reorg = Effect.gen(function*() {
-        yield* Effect.sleep("500 millis")
+        yield* connected(ws)
         yield* devnet.setFaults({ reorgBlocks: 1 })
       })
       const [[receipt]] = yield* Effect.all([waitAll([hash!], { url: http.url, wsUrl: ws.url }), reorg], { concurrency: "unbounded" })
