@@ -149,11 +149,27 @@ export const countExecute = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Ef
     const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
     const tag = typeof failure === "object" && failure !== null && "_tag" in failure ? String((failure as { _tag: unknown })._tag) : "defect"
     if (tag === "Interrupt") return Effect.void
-    if (tag === "UnknownOutcome" || tag === "OutcomeUnknown") {
+    if (tag === "OutcomeUnknown") {
       return Effect.zipRight(Metric.increment(Metric.tagged(executes, "outcome", "unknown")), unknownOutcome)
     }
     return Metric.increment(Metric.tagged(Metric.tagged(executes, "outcome", "failed"), "error", tag))
   })
+
+/**
+ * Times a resolution of an unknown outcome, tagged `resolution`: `Executed`, `NotExecuted`, or `unknown` (still
+ * open when its schedule ended).
+ *
+ * @internal
+ */
+export const timedResolve = <A extends { readonly _tag: string }, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    Effect.onExit(effect, (exit) =>
+      Effect.flatMap(Clock.currentTimeMillis, (end) =>
+        exit._tag === "Success"
+          ? unknownResolved(exit.value._tag, end - start)
+          : exit.cause._tag === "Fail" && (exit.cause.error as { _tag?: unknown })?._tag === "OutcomeUnknown"
+          ? unknownResolved("unknown", end - start)
+          : Effect.void)))
 
 /**
  * Times an effect into a latency histogram, tagged `method`.

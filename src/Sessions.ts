@@ -37,6 +37,7 @@ import {
 import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./internal/spending.js"
 import { forgetView } from "./internal/views.js"
 import { Ledger, type Payment, type PaymentPurpose, type SessionRef } from "./Ledger.js"
+import * as Metrics from "./Metrics.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
@@ -457,7 +458,7 @@ export const resolve = (
     const outcome = yield* resolvePayment(payment, schedule ?? Transactions.defaultPolling.pipe(Schedule.upTo(budget)), options.retry)
     if (outcome === undefined) return yield* unknownOf(payment)
     return outcome
-  }).pipe(Effect.withSpan("Sessions.resolve"))
+  }).pipe(Metrics.timedResolve, Effect.withSpan("Sessions.resolve"))
 
 const IdempotencyKey = Schema.String.pipe(
   Schema.minLength(1, { message: () => "an idempotency key is a non-empty string" }),
@@ -1115,20 +1116,20 @@ const executeWith = (
     const guard = Effect.gen(function*() {
       const verdict = yield* verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey }, true)
       yield* Ref.set(lastVerdict, verdict)
-      if (verdict.refusal !== undefined) return yield* verdict.refusal
+      if (verdict.refusal !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(verdict.refusal._tag), Effect.fail(verdict.refusal))
     })
     const reserve = Effect.gen(function*() {
       const verdict = (yield* Ref.get(lastVerdict))!
       const reserved = yield* ledger.reserve(ref, verdict.data, idempotencyKey)
       if (reserved.ok) return reserved.reservation
-      return yield* preflightCheck({
+      return yield* Effect.tapError(Effect.fail<SessionRefusal>(preflightCheck({
         walletAddress: wallet.publicKey,
         sessionPublicKey: session.publicKey,
         stored: verdict.data,
         now: verdict.now,
         calls,
         callsUsed: reserved.used
-      })!
+      })!), (refusal) => Metrics.preflightRefused(refusal._tag))
     })
     // The session signature carries the registered valid_until, which the account compares with its own.
     const signWith = (hash: Felt) =>
@@ -1220,7 +1221,7 @@ export const execute = (
     Effect.zipRight(
       Effect.annotateCurrentSpan({ wallet: handle.wallet.publicKey, sessionPublicKey: handle.session.publicKey }),
       handle.execute(params.calls, options)
-    ), options).pipe(Effect.withSpan("Sessions.execute"))
+    ), options).pipe(Metrics.countExecute, Effect.withSpan("Sessions.execute"))
 
 // ---------------------------------------------------------------------------------------------------------------
 // ... and wait

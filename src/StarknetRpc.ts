@@ -253,6 +253,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
     })
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
       client.request(method, params).pipe(
+        Metrics.timed(Metrics.rpcLatencyMillis, method),
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
         retryTransientIfGiven(options.retry),
         Effect.flatMap((result) =>
