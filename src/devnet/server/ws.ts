@@ -154,7 +154,8 @@ export const makeSubscriptions = <R>(options: {
   // What the chain looked like at the last look: nothing is recomputed until it changes.
   let lastKey = ""
   // Subscriptions made since the last look, to be brought up to date even if the chain did not change.
-  let fresh = false
+  let fresh: Array<readonly [Connection, Subscription]> = []
+  let tickQueued = false
 
   const refuse = (socket: Duplex, status: number, text: string) => {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
@@ -177,14 +178,18 @@ export const makeSubscriptions = <R>(options: {
     for (const c of connections) n += c.subscriptions.size
     return n
   }
-  const startTicking = () => {
-    fresh = true
+  const startTicking = (c: Connection, s: Subscription) => {
+    fresh.push([c, s])
     if (timer === undefined) {
       timer = setInterval(tick, limits.tickMillis)
       timer.unref?.()
     }
-    // Brought up to date at once: the current status is the first notification.
-    queueMicrotask(tick)
+    // Brought up to date at once (the current status is the first notification), once for all the subscriptions
+    // asked in this turn.
+    if (!tickQueued) {
+      tickQueued = true
+      setImmediate(tick)
+    }
   }
   const stopTickingIfIdle = () => {
     if (timer !== undefined && total() === 0) {
@@ -300,6 +305,7 @@ export const makeSubscriptions = <R>(options: {
   }
 
   function tick() {
+    tickQueued = false
     if (node === undefined || connections.size === 0) return
     // Blocks close as the clock passes: the look makes the node catch up first.
     runSync(node.catchUp)
@@ -307,12 +313,17 @@ export const makeSubscriptions = <R>(options: {
     if (reorgBlocks > 0) {
       faults!.merge({ reorgBlocks: 0 })
       reorg(reorgBlocks)
-      fresh = true
+      lastKey = ""
     }
     const key = `${node.chain.latest.number}:${node.chain.txs.size}:${node.readBlock()}:${node.chain.pending.length}`
-    if (key === lastKey && !fresh) return
+    const newOnes = fresh
+    fresh = []
+    if (key === lastKey) {
+      // Nothing changed: only the new subscriptions hear the present.
+      for (const [c, s] of newOnes) if (c.subscriptions.get(s.id) === s) bringUpToDate(c, s)
+      return
+    }
     lastKey = key
-    fresh = false
     for (const c of connections) for (const s of c.subscriptions.values()) bringUpToDate(c, s)
   }
 
@@ -363,7 +374,7 @@ export const makeSubscriptions = <R>(options: {
       }
     }
     c.subscriptions.set(id, s)
-    startTicking()
+    startTicking(c, s)
     return Either.right(id)
   }
 
