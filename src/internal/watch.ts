@@ -23,9 +23,11 @@ export interface WatchOptions {
   readonly onReconnect?: Effect.Effect<void>
 }
 
-/** A status notification's `result`: `NEW_TXN_STATUS` (`{ transaction_hash, status: TXN_STATUS_RESULT }`). */
+/**
+ * A status notification's `result`: `NEW_TXN_STATUS` (`{ transaction_hash, status: TXN_STATUS_RESULT }`). The hash
+ * is the subscription's own (found by its id), so only the status is decoded.
+ */
 const NewTxnStatus = Schema.Struct({
-  transaction_hash: Schemas.TxHash,
   status: Schema.Struct({
     finality_status: Schemas.FinalityStatus,
     execution_status: Schema.optional(Schemas.ExecutionStatus),
