@@ -18,6 +18,7 @@ import { dueTimes, allowList, type Schedule as PlanSchedule } from "./internal/a
 import { Presigned, presign, sendPresigned } from "./internal/automations/presign.js"
 import { type AutomationRecord, State, Store, StoreError } from "./internal/automations/store.js"
 import * as Webhook from "./internal/automations/webhook.js"
+import * as Metrics from "./Metrics.js"
 import { addOrUpdateSessionKeyCalldata, sessionKeyCalldata } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"
 import { Call, decode, SessionConfig, WalletData } from "./Schemas.js"
@@ -488,19 +489,21 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
       }
       const sent = yield* executeStep(payload, k)
       if (sent._tag === "Refused") {
+        yield* Metrics.automationStep("refused")
         outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N}: ${sent.reason}`, ...(sent.tag !== undefined ? { errorTag: sent.tag } : {}) }
         break
       }
       const included = yield* followTx(id, executionId, `step/${k}`, sent.txHash)
       if (included._tag !== "Succeeded") {
         if (included._tag === "Unresolved") unsettled = { k, txHash: sent.txHash }
+        yield* Metrics.automationStep(included._tag === "Unresolved" ? "unknown" : "failed")
         outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N} ${sent.txHash}: ${whyNot(included)}` }
         break
       }
       yield* Activity.make({
         name: `step/${k}/record`,
         execute: Effect.flatMap(Clock.currentTimeMillis, (at) =>
-          storeOp((store) => store.recordStep(id, { step: k, txHash: sent.txHash, at })))
+          Effect.zipLeft(storeOp((store) => store.recordStep(id, { step: k, txHash: sent.txHash, at })), Metrics.automationStep("done")))
       })
       stepsDone++
     }

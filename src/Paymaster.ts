@@ -12,6 +12,7 @@ import { PaymasterError } from "./Errors.js"
 import { fetchLayer } from "./internal/http.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { innermostText, reasonIn, revertReasonOf } from "./internal/reason.js"
+import * as Metrics from "./Metrics.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
 import { OutsideExecutionTypedData, toOutsideCalls } from "./OutsideExecution.js"
 import { type Address, type Call, type Felt, type TxHash, TxHash as TxHashSchema } from "./Schemas.js"
@@ -170,6 +171,7 @@ export const makeSnip29 = (options: Snip29Options): Effect.Effect<Paymaster["Typ
     // its nonce taken by an attempt whose answer was lost.
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>, retried = true) =>
       client.request(method, params).pipe(
+        Metrics.timed(Metrics.paymasterLatencyMillis, method),
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
         retryTransientIfGiven(retried ? options.retry : undefined),
         Effect.flatMap((result) =>

@@ -47,6 +47,7 @@ import { Presigned, presign, revokeCalls, sendPresigned } from "./internal/autom
 import { type BudgetCharge, Ledger, type Payment, type PaymentPurpose, type SessionRef, settle as settleFinal } from "./Ledger.js"
 import * as Policies from "./Policies.js"
 import { Signer } from "./Signer.js"
+import * as Metrics from "./Metrics.js"
 import {
   addOrUpdateSessionKeyCalldata,
   messageHash,
@@ -514,7 +515,7 @@ export const resolve = (
       if (receipt._tag === "Some") yield* checkCalls(receipt.value, options)
     }
     return outcome
-  }).pipe(Effect.withSpan("Sessions.resolve"))
+  }).pipe(Metrics.timedResolve, Effect.withSpan("Sessions.resolve"))
 
 const IdempotencyKey = Schema.String.pipe(
   Schema.minLength(1, { message: () => "an idempotency key is a non-empty string" }),
@@ -1463,25 +1464,25 @@ const executeWith = (
         simulating ? Effect.option(accountNonce(wallet.publicKey, options.retry)) : Effect.succeedNone
       ], { concurrency: 2 })
       yield* Ref.set(lastVerdict, verdict)
-      if (verdict.refusal !== undefined) return yield* verdict.refusal
+      if (verdict.refusal !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(verdict.refusal._tag), Effect.fail(verdict.refusal))
       // The session lets the calls through; whether each call does what it asks is the contracts' to say.
       if (simulating) {
         const wouldFail = yield* simulationRefusal(wallet.publicKey, calls, options.retry, Option.getOrUndefined(nonce))
-        if (wouldFail !== undefined) return yield* wouldFail
+        if (wouldFail !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(wouldFail._tag), Effect.fail(wouldFail))
       }
     })
     const reserve = Effect.gen(function*() {
       const verdict = (yield* Ref.get(lastVerdict))!
       const reserved = yield* reserveLive(ref, verdict.data, idempotencyKey, options.retry)
       if (reserved.ok) return reserved.reservation
-      return yield* preflightCheck({
+      return yield* Effect.tapError(Effect.fail<SessionRefusal>(preflightCheck({
         walletAddress: wallet.publicKey,
         sessionPublicKey: session.publicKey,
         stored: verdict.data,
         now: verdict.now,
         calls,
         callsUsed: reserved.used
-      })!
+      })!), (refusal) => Metrics.preflightRefused(refusal._tag))
     })
     // The session signature carries the registered valid_until, which the account compares with its own.
     const signWith = (hash: Felt, built: { readonly typedData: OutsideExecutionTypedData }) =>
@@ -1580,7 +1581,7 @@ export const execute = (
     Effect.zipRight(
       Effect.annotateCurrentSpan({ wallet: handle.wallet.publicKey, sessionPublicKey: handle.session.publicKey }),
       handle.execute(params.calls, options)
-    ), options).pipe(Effect.withSpan("Sessions.execute"))
+    ), options).pipe(Metrics.countExecute, Effect.withSpan("Sessions.execute"))
 
 // ---------------------------------------------------------------------------------------------------------------
 // ... and wait

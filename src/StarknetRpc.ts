@@ -5,9 +5,11 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Config, type ConfigError, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import type * as Socket from "@effect/platform/Socket"
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Schedule, Schema, type Scope } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
 import { fetchLayer } from "./internal/http.js"
+import * as Metrics from "./Metrics.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { panicReason, revertReasonOf } from "./internal/reason.js"
 import { retryTransientIfGiven } from "./internal/retry.js"
@@ -148,6 +150,33 @@ export interface CallRequest {
 }
 
 /**
+ * What a watch of a transaction hears, in order: a status the node sent (`starknet_subscriptionTransactionStatus`;
+ * the current one first), a reorganisation notice (`starknet_subscriptionReorg`: what was heard before may be void),
+ * or that the subscription is down (the connection closed, or the node refused it) or up again.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WatchEvent =
+  | { readonly _tag: "Status"; readonly status: TransactionStatus }
+  | { readonly _tag: "Reorg" }
+  | { readonly _tag: "Down" }
+  | { readonly _tag: "Up" }
+
+/**
+ * A transaction watched over a subscription.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TransactionWatch {
+  /** The next event, in the order heard. */
+  readonly next: Effect.Effect<WatchEvent>
+  /** Whether the subscription is active now. */
+  readonly up: Effect.Effect<boolean>
+}
+
+/**
  * The Starknet reads the library uses.
  *
  * @since 0.1.0
@@ -192,6 +221,12 @@ export class StarknetRpc extends Context.Tag("starknet-session-keys/StarknetRpc"
      * nothing else reuses it (see docs/exactly-once.md, "What the preflight reuses").
      */
     readonly preflightReuse?: Duration.Duration
+    /**
+     * Watches a transaction's status over a WebSocket subscription for as long as the scope lasts; absent when the
+     * layer has no WebSocket URL (`HttpOptions.wsUrl`). `Transactions.wait` waits through it, and polls only while it
+     * is down.
+     */
+    readonly watchTransaction?: (txHash: TxHash) => Effect.Effect<TransactionWatch, never, Scope.Scope>
   }
 >() {}
 
@@ -231,6 +266,21 @@ export interface HttpOptions {
    * read at `latest` from then on.
    */
   readonly blockTag?: "pre_confirmed" | "latest"
+  /**
+   * The node's WebSocket URL (`ws://` or `wss://`, RPC 0.9): waits then hear each status change through
+   * `starknet_subscribeTransactionStatus` (one subscription per watched hash, all on one connection) instead of
+   * polling, and poll only while the connection is down. The WebSocket class is `@effect/platform`'s
+   * `Socket.WebSocketConstructor` when the context has one, else the global `WebSocket`, else
+   * `@effect/platform-node`'s (an optional peer).
+   */
+  readonly wsUrl?: string
+  /** When to connect again after the connection closes (default: after 100 ms, growing to every 5 s, jittered). */
+  readonly reconnect?: Schedule.Schedule<unknown, unknown>
+  /**
+   * How often a request checks that the connection still answers (default 10 seconds); one not answered within the
+   * request timeout closes it, so a wait never hangs on a dead socket.
+   */
+  readonly heartbeat?: Duration.DurationInput
 }
 
 const FeltList = Schema.Array(Schemas.Felt)
@@ -374,6 +424,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
     })
     const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
       client.request(method, params).pipe(
+        Metrics.timed(Metrics.rpcLatencyMillis, method),
         Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
         retryTransientIfGiven(options.retry),
         Effect.flatMap((result) =>
@@ -514,7 +565,49 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
  * @category layers
  */
 export const layerHttp = (options: HttpOptions): Layer.Layer<StarknetRpc> =>
-  Layer.effect(StarknetRpc, makeHttp(options)).pipe(Layer.provide(fetchLayer))
+  options.wsUrl === undefined
+    ? Layer.effect(StarknetRpc, makeHttp(options)).pipe(Layer.provide(fetchLayer))
+    : Layer.scoped(StarknetRpc, makeWatching({ ...options, wsUrl: options.wsUrl })).pipe(Layer.provide(fetchLayer))
+
+/**
+ * The WebSocket class: the context's, else the global one (Node 22, browsers), else `@effect/platform-node`'s.
+ */
+const webSocketConstructor: Effect.Effect<Context.Tag.Service<typeof Socket.WebSocketConstructor>> = Effect.gen(function*() {
+  const Socket: typeof import("@effect/platform/Socket") = yield* Effect.promise(() => import("@effect/platform/Socket"))
+  const given = yield* Effect.serviceOption(Socket.WebSocketConstructor)
+  if (Option.isSome(given)) return given.value
+  const layer = "WebSocket" in globalThis
+    ? Socket.layerWebSocketConstructorGlobal
+    : (yield* Effect.promise(() => import("@effect/platform-node/NodeSocket"))).layerWebSocketConstructor
+  return yield* Effect.provide(Socket.WebSocketConstructor, layer)
+})
+
+/**
+ * Builds the service over JSON-RPC with a WebSocket connection kept for as long as the scope lasts: waits watch
+ * through it (see `HttpOptions.wsUrl`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeWatching = (
+  options: HttpOptions & { readonly wsUrl: string }
+): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const rpc = yield* makeHttp(options)
+    const [Watch, Socket, constructor] = yield* Effect.all([
+      Effect.promise(() => import("./internal/watch.js")),
+      Effect.promise(() => import("@effect/platform/Socket")),
+      webSocketConstructor
+    ])
+    const watcher = yield* Watch.make({
+      url: options.wsUrl,
+      reconnect: options.reconnect ?? Watch.defaultReconnect,
+      heartbeat: Duration.decode(options.heartbeat ?? "10 seconds"),
+      requestTimeout: Duration.decode(options.timeout ?? "10 seconds"),
+      onReconnect: Metrics.reconnected
+    }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
+    return { ...rpc, watchTransaction: watcher.watch }
+  })
 
 /**
  * `StarknetRpc` over JSON-RPC at `STARKNET_RPC_URL`.

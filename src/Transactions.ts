@@ -4,10 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Ref, Schedule } from "effect"
+import { Clock, Duration, Effect, Ref, Schedule, type Scope } from "effect"
 import { Dropped, Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
-import { type Receipt, StarknetRpc } from "./StarknetRpc.js"
+import * as Metrics from "./Metrics.js"
+import { type Receipt, StarknetRpc, type TransactionWatch } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
 import * as Ledger from "./Ledger.js"
 import { faultAnnotations } from "./internal/retry.js"
@@ -343,12 +344,17 @@ export const wait = (
       Schedule.modifyDelayEffect((_, delay) =>
         Effect.map(Clock.currentTimeMillis, (now) => Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))))
     )
-    const ended = yield* step.pipe(
+    let dropped = false
+    const poll = step.pipe(
       Effect.repeat({ schedule, until: (r) => r !== "again" }),
       // Concurrent waits polling on one grid wake in one turn, so their looks leave in full batches.
-      withSharedTimers
+      withSharedTimers,
+      Effect.tap((ended) => {
+        dropped = ended === "dropped"
+      })
     )
-    if (ended === "dropped") return yield* new Dropped({ txHash: hash })
+    yield* rpc.watchTransaction === undefined ? poll : watching(rpc.watchTransaction(hash), look, lastSeen, deadline, poll, done)
+    if (dropped) return yield* new Dropped({ txHash: hash })
     const last = yield* Ref.get(lastSeen)
     // The schedule or the budget ended first: never seen is "not found", seen but pending is a timeout.
     if (last === "missing") return yield* new TransactionNotFound({ txHash: hash })
@@ -367,6 +373,58 @@ export const wait = (
     }
     return receipt
   }).pipe(Effect.annotateLogs({ txHash }), Effect.withLogSpan("Transactions.wait"))
+
+const finalityRank: Record<TransactionStatus["finalityStatus"], number> = {
+  RECEIVED: 0,
+  CANDIDATE: 1,
+  PRE_CONFIRMED: 2,
+  ACCEPTED_ON_L2: 3,
+  ACCEPTED_ON_L1: 4,
+  REJECTED: 5
+}
+
+/**
+ * Waits through a subscription until the status is final (or what `done` asks for) or the deadline passes: each status heard is the status
+ * seen; a reorganisation notice, or a status that goes back, is checked by a read of its own (what was heard may be
+ * void, and a final status is never taken from it); while the subscription is down, `poll` runs until it is final,
+ * over, or the subscription is up again (which sends the current status first).
+ */
+const watching = (
+  watchTransaction: Effect.Effect<TransactionWatch, never, Scope.Scope>,
+  look: Effect.Effect<TransactionStatus | "missing", RpcError>,
+  lastSeen: Ref.Ref<TransactionStatus | "missing">,
+  deadline: number,
+  poll: Effect.Effect<unknown, RpcError>,
+  done: (status: TransactionStatus) => boolean
+): Effect.Effect<void, RpcError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const watch = yield* watchTransaction
+    const untilUp = Effect.repeat(watch.next, { until: (e) => e._tag === "Up" })
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      if (now >= deadline) return
+      const event = yield* Effect.timeoutOption(watch.next, Duration.millis(deadline - now))
+      if (event._tag === "None") return
+      const e = event.value
+      if (e._tag === "Up") continue
+      if (e._tag === "Down") {
+        yield* Metrics.watchFallback
+        const ended = yield* Effect.raceFirst(Effect.as(poll, true), Effect.as(untilUp, false))
+        if (ended) return
+        continue
+      }
+      const before = yield* Ref.get(lastSeen)
+      const heard = e._tag === "Status" ? e.status : undefined
+      const seen = heard !== undefined && (before === "missing" || finalityRank[heard.finalityStatus] >= finalityRank[before.finalityStatus])
+        ? heard
+        : yield* look
+      yield* Ref.set(lastSeen, seen)
+      yield* Effect.logDebug("transaction status heard").pipe(
+        Effect.annotateLogs(seen === "missing" ? { finalityStatus: "NOT_FOUND" } : { finalityStatus: seen.finalityStatus })
+      )
+      if (seen !== "missing" && done(seen)) return
+    }
+  }))
 
 /**
  * Polls every `interval` (at least `minimumPollInterval`), on the multiples of it on the clock (so concurrent waits

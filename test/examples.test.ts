@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { main as devnetFaults } from "../docs/examples/devnet-faults.js"
+import { main as metrics } from "../docs/examples/metrics.js"
 import { main as puttingItTogether } from "../docs/examples/putting-it-together.js"
 
 describe("docs/examples", () => {
@@ -30,4 +31,18 @@ describe("docs/examples", () => {
       recipientBalance: 200n
     })
   }, 30_000)
+
+  it("metrics: after the guide flow and a refused execute, the counters say so", async () => {
+    const { lines, refusal } = await metrics()
+    expect(refusal).toBe("MaxCallsExceeded")
+    // The registry is the process's: the other examples of this file count there too.
+    const count = (key: string) => Number(lines.find((l) => l.startsWith(key + " "))?.slice(key.length + 1) ?? 0)
+    expect(count("starknet_session_executes_total{outcome=sent}")).toBeGreaterThanOrEqual(1)
+    expect(count("starknet_session_executes_total{outcome=failed,error=MaxCallsExceeded}")).toBeGreaterThanOrEqual(1)
+    expect(count("starknet_session_preflight_refusals_total{reason=MaxCallsExceeded}")).toBeGreaterThanOrEqual(1)
+    // The waits heard their statuses through the WebSocket subscriptions: no status was polled.
+    expect(lines.some((l) => l.startsWith("starknet_session_rpc_latency_ms{method=starknet_getTransactionStatus}"))).toBe(false)
+    expect(lines.some((l) => l.startsWith("starknet_session_paymaster_latency_ms{method=paymaster_executeTransaction} count "))).toBe(true)
+    expect(lines.some((l) => l.startsWith("starknet_session_rpc_latency_ms{method=starknet_call} count "))).toBe(true)
+  }, 60_000)
 })

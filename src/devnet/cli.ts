@@ -48,7 +48,7 @@ const main = () => {
   }
 
   const program = Effect.gen(function*() {
-    const { url } = yield* DevnetServer.serve({
+    const { url, wsUrl } = yield* DevnetServer.serve({
       port: num("port") ?? 5050,
       host: str("host") ?? "127.0.0.1",
       ...(paymasterApiKey !== undefined && paymasterApiKey !== "" ? { paymasterApiKey } : {}),
@@ -63,6 +63,7 @@ const main = () => {
     yield* log(`${NAME} listening on ${url}`)
     yield* log(`  chain id ${devnet.chainId}, block time ${blockTime} ms, profile ${profile ?? "instant"}, paymaster relayer ${devnet.relayer}`)
     yield* log(`  JSON-RPC 2.0: starknet_* (spec 0.9), paymaster_* (SNIP-29${paymasterApiKey ? ", x-paymaster-api-key required" : ""}), devnet_*${adminKey ? " (x-devnet-admin-key required)" : ""}; REST: /v1/transactions/...`)
+    yield* log(`  WebSocket ${wsUrl}: starknet_subscribe* (spec 0.9: transaction status, new heads, events), starknet_unsubscribe, and every method above`)
     return yield* Effect.never
   }).pipe(
     Effect.scoped,

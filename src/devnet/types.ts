@@ -34,6 +34,12 @@ export interface Faults {
   readonly faultMethods?: ReadonlyArray<string>
   /** Transactions submitted from now on stay `RECEIVED` for this many extra blocks. */
   readonly holdBlocks?: number
+  /**
+   * The served devnet announces the last this-many blocks orphaned to its WebSocket subscribers, once
+   * (`starknet_subscriptionReorg`), then sends each subscription again what it watches from the first of them (a
+   * transaction's current status, the heads and events since). The chain itself does not change.
+   */
+  readonly reorgBlocks?: number
   /** Reads (`StarknetRpc`: calls, nonces, blocks, statuses) see the chain as it was this many blocks ago; the paymaster sees the present. */
   readonly readLagBlocks?: number
   /**

@@ -69,6 +69,7 @@ const faultsParams = (methodNames: ReadonlyArray<string>) =>
     holdBlocks: exact(bounded(ADMIN_LIMITS.holdBlocks)),
     readLagBlocks: exact(bounded(ADMIN_LIMITS.readLagBlocks)),
     staleEstimateNext: exact(bounded(ADMIN_LIMITS.failOrDropNext)),
+    reorgBlocks: exact(bounded(ADMIN_LIMITS.readLagBlocks)),
     alterTypedData: exact(Schema.Literal("calldata", "to", "selector", "chainId", "window", "caller"))
   })
 

@@ -21,6 +21,7 @@ import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods,
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
+import { makeSubscriptions, type SubscriptionLimits } from "./ws.js"
 
 /**
  * @since 0.1.0
@@ -43,6 +44,8 @@ export interface ServeOptions {
   readonly requestTimeout?: Duration.DurationInput
   /** The shape of SNIP-29 error 156's data: `nested` frames (default, as real paymasters), `wrapped` in `execution_error`, or the `flat` reason string. */
   readonly executionErrorShape?: ExecutionErrorShape
+  /** The bounds of the WebSocket subscriptions served on the same URL (see `SubscriptionLimits`). */
+  readonly subscriptions?: Partial<SubscriptionLimits>
 }
 
 /**
@@ -62,7 +65,14 @@ export class ServeError extends Schema.TaggedError<ServeError>()("DevnetServeErr
 }
 
 /** Defaults of the limits (documented in docs/devnet.md). */
-export const SERVE_DEFAULTS = { maxBodyBytes: 1024 * 1024, maxBatch: 1000, requestTimeout: Duration.seconds(30) } as const
+export const SERVE_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  maxBatch: 1000,
+  requestTimeout: Duration.seconds(30),
+  maxConnections: 100,
+  maxSubscriptionsPerConnection: 10_000,
+  tickMillis: 5
+} as const
 
 /** How long a client may take to send its headers (documented in docs/devnet.md). */
 const HEADERS_TIMEOUT_MILLIS = 10_000
@@ -103,7 +113,13 @@ const secret = (key: string | Redacted.Redacted<string> | undefined): string | u
  * @category serving
  */
 export const serve = (options: ServeOptions = {}): Effect.Effect<
-  { readonly url: string; readonly port: number; readonly httpRequests: () => number },
+  {
+    readonly url: string
+    /** The same server's WebSocket URL (`ws://`): the subscriptions, and every method as over HTTP. */
+    readonly wsUrl: string
+    readonly port: number
+    readonly httpRequests: () => number
+  },
   ServeError,
   Scope.Scope | Devnet | StarknetRpc | Paymaster
 > =>
@@ -301,6 +317,24 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       req.on("error", () => req.destroy())
     })
     server.on("clientError", (_, socket) => socket.destroy())
+    const subscriptionLimits: SubscriptionLimits = {
+      maxConnections: options.subscriptions?.maxConnections ?? SERVE_DEFAULTS.maxConnections,
+      maxSubscriptionsPerConnection: options.subscriptions?.maxSubscriptionsPerConnection ?? SERVE_DEFAULTS.maxSubscriptionsPerConnection,
+      maxMessageBytes: options.subscriptions?.maxMessageBytes ?? maxBodyBytes,
+      tickMillis: options.subscriptions?.tickMillis ?? SERVE_DEFAULTS.tickMillis
+    }
+    for (const [name, value] of Object.entries(subscriptionLimits)) {
+      if (!Number.isSafeInteger(value) || value < 1) return yield* invalid(`subscriptions.${name} must be a positive integer, got ${value}`)
+    }
+    const subscriptions = makeSubscriptions({
+      node: internals?.node,
+      faults: internals?.faults,
+      methods,
+      hooksFor: (req) => ({ maxBatch, authorize: authorize(req), around }),
+      limits: subscriptionLimits,
+      runtime
+    })
+    server.on("upgrade", subscriptions.upgrade)
 
     yield* Effect.acquireRelease(
       Effect.async<void, ServeError>((resume) => {
@@ -319,6 +353,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       }),
       () =>
         Effect.async<void>((resume) => {
+          // Upgraded sockets are the subscriptions' own: closed first, or the server would wait for them.
+          subscriptions.close()
           server.close(() => resume(Effect.void))
           server.closeAllConnections()
         })
@@ -326,5 +362,5 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
     const address = server.address()
     const bound = typeof address === "object" && address !== null ? address.port : port
     const shown = host.includes(":") ? `[${host}]` : host
-    return { url: `http://${shown}:${bound}`, port: bound, httpRequests: () => httpRequests }
+    return { url: `http://${shown}:${bound}`, wsUrl: `ws://${shown}:${bound}`, port: bound, httpRequests: () => httpRequests }
   })

@@ -1,0 +1,456 @@
+/**
+ * The devnet's WebSocket subscriptions, on the same server and URL as its JSON-RPC (RPC 0.9, starknet-specs v0.9.0
+ * `api/starknet_ws_api.json`): `starknet_subscribeTransactionStatus` (the current status first, then each change),
+ * `starknet_subscribeNewHeads`, `starknet_subscribeEvents` (by address, keys, from a block, at `ACCEPTED_ON_L2` or
+ * `PRE_CONFIRMED`), `starknet_unsubscribe`, and `starknet_subscriptionReorg` notices when the `reorgBlocks` fault
+ * asks for one. Every other method is answered over the socket as over HTTP, under the same keys (read from the
+ * upgrade request's headers). Bounded: connections, subscriptions per connection, message size (a larger message
+ * closes the socket with 1009), and a client that does not read its notifications is cut off.
+ *
+ * The frames are the `ws` package's (what `@effect/platform-node` serves WebSockets with): loaded when the server
+ * starts, so that a devnet without it still serves HTTP.
+ */
+import type * as http from "node:http"
+import { createRequire } from "node:module"
+import type { Duplex } from "node:stream"
+import { Effect, Either, Runtime, Schema } from "effect"
+import { Address, Felt, TxHash } from "../../Schemas.js"
+import type { FaultGate } from "../faults.js"
+import type { Node } from "../node.js"
+import { blockHeader, toBlockId } from "./chain.js"
+import { answer, Encoded, type Hooks, method, type Method, type Methods, parseError, WireError } from "./jsonrpc.js"
+
+/** The part of `ws`'s API used here. */
+interface WsSocket {
+  readonly readyState: number
+  readonly bufferedAmount: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  terminate(): void
+  on(event: "message", listener: (data: Buffer | ArrayBuffer | Array<Buffer>, isBinary: boolean) => void): void
+  on(event: "close" | "error", listener: () => void): void
+}
+interface WsServer {
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, done: (ws: WsSocket) => void): void
+  close(): void
+}
+interface WsModule {
+  readonly WebSocketServer: new(options: { readonly noServer: true; readonly maxPayload: number; readonly clientTracking: boolean }) => WsServer
+}
+
+/** `ws`, as `@effect/platform-node` depends on it; `undefined` when it is not installed. */
+const loadWs = (): WsModule | undefined => {
+  const require = createRequire(import.meta.url)
+  const attempts: ReadonlyArray<() => WsModule> = [
+    () => require("ws") as WsModule,
+    // Installed under @effect/platform-node's own dependencies only (a strict node_modules layout).
+    () => createRequire(createRequire(require.resolve("@effect/platform-node")).resolve("@effect/platform-node-shared"))("ws") as WsModule
+  ]
+  for (const attempt of attempts) {
+    try {
+      return attempt()
+    } catch {
+      // the next place
+    }
+  }
+  return undefined
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface SubscriptionLimits {
+  /** Open WebSocket connections at once (default 100); one more is refused with HTTP 503. */
+  readonly maxConnections: number
+  /** Subscriptions one connection may hold (default 10,000); one more is refused with -32005. */
+  readonly maxSubscriptionsPerConnection: number
+  /** Largest message a client may send, in bytes (default: the HTTP body limit); larger closes the socket (1009). */
+  readonly maxMessageBytes: number
+  /** How often the chain is looked at for changes while anyone subscribes (default 5 ms). */
+  readonly tickMillis: number
+}
+
+/** A client that leaves this many bytes of notifications unread is cut off. */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024
+/** `starknet_subscribeNewHeads` and `starknet_subscribeEvents` reach at most this many blocks back (error 68). */
+const MAX_BLOCKS_BACK = 1024
+
+type Subscription =
+  | { readonly kind: "status"; readonly id: string; readonly hash: bigint; last: string | undefined }
+  | { readonly kind: "heads"; readonly id: string; next: number }
+  | {
+    readonly kind: "events"
+    readonly id: string
+    next: number
+    readonly addresses: ReadonlySet<bigint> | undefined
+    readonly keys: ReadonlyArray<ReadonlySet<bigint>> | undefined
+    readonly preConfirmed: boolean
+    /** Pre-confirmed transactions whose events were sent (they are sent again when their block closes). */
+    readonly sentPre: Set<bigint>
+  }
+
+interface Connection {
+  readonly socket: WsSocket
+  readonly subscriptions: Map<string, Subscription>
+}
+
+const hex = (v: bigint) => "0x" + v.toString(16)
+
+const SubscriptionBlockId = Schema.Union(
+  Schema.Literal("latest"),
+  Schema.Struct({ block_number: Schema.Int.pipe(Schema.nonNegative()) }),
+  Schema.Struct({ block_hash: Felt })
+)
+const StatusParams = Schema.Struct({ transaction_hash: TxHash })
+const HeadsParams = Schema.Struct({ block_id: Schema.optional(SubscriptionBlockId) })
+const EventsParams = Schema.Struct({
+  // One address in 0.9; a list in 0.10 (what starknet.js 10 may send): both are read.
+  from_address: Schema.optional(Schema.Union(Address, Schema.Array(Address))),
+  keys: Schema.optional(Schema.Array(Schema.Array(Felt))),
+  block_id: Schema.optional(SubscriptionBlockId),
+  finality_status: Schema.optional(Schema.Literal("ACCEPTED_ON_L2", "PRE_CONFIRMED"))
+})
+const UnsubscribeParams = Schema.Struct({ subscription_id: Schema.Union(Schema.String, Schema.Number) })
+
+/** The subscription methods' params: by name, or positional in these orders (the run is done by the server). */
+const subscriptionMethods: Record<string, Method> = {
+  starknet_subscribeTransactionStatus: method(["transaction_hash"], StatusParams, () => Effect.void),
+  starknet_subscribeNewHeads: method(["block_id"], HeadsParams, () => Effect.void),
+  starknet_subscribeEvents: method(["from_address", "keys", "block_id", "finality_status"], EventsParams, () => Effect.void),
+  starknet_unsubscribe: method(["subscription_id"], UnsubscribeParams, () => Effect.void)
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+export interface Subscriptions {
+  /** Hands an HTTP upgrade request to the WebSocket server (or refuses it). */
+  readonly upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** Closes every connection and stops looking at the chain. */
+  readonly close: () => void
+  readonly connections: () => number
+}
+
+/**
+ * The subscriptions of a served devnet's node. `hooksFor` gives the keys' rules of an upgrade request, for the
+ * methods answered as over HTTP.
+ */
+export const makeSubscriptions = <R>(options: {
+  readonly node: Node | undefined
+  readonly faults: FaultGate | undefined
+  readonly methods: Methods
+  readonly hooksFor: (req: http.IncomingMessage) => Hooks
+  readonly limits: SubscriptionLimits
+  readonly runtime: Runtime.Runtime<R>
+}): Subscriptions => {
+  const { faults, limits, node } = options
+  const fork = Runtime.runFork(options.runtime)
+  const runSync = Runtime.runSync(options.runtime)
+  const ws = loadWs()
+  const server = ws === undefined ? undefined : new ws.WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, clientTracking: false })
+  const connections = new Set<Connection>()
+  let nextId = 0
+  let timer: ReturnType<typeof setInterval> | undefined
+  // What the chain looked like at the last look: nothing is recomputed until it changes.
+  let lastKey = ""
+  // Subscriptions made since the last look, to be brought up to date even if the chain did not change.
+  let fresh: Array<readonly [Connection, Subscription]> = []
+  let tickQueued = false
+
+  const refuse = (socket: Duplex, status: number, text: string) => {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    socket.destroy()
+  }
+
+  const sendTo = (c: Connection, message: unknown) => {
+    if (c.socket.readyState !== 1) return
+    if (c.socket.bufferedAmount > MAX_UNREAD_BYTES) {
+      c.socket.terminate()
+      return
+    }
+    c.socket.send(message instanceof Encoded ? message.json : JSON.stringify(message))
+  }
+  const notify = (c: Connection, name: string, subscriptionId: string, result: unknown) =>
+    sendTo(c, { jsonrpc: "2.0", method: name, params: { subscription_id: subscriptionId, result } })
+
+  const total = () => {
+    let n = 0
+    for (const c of connections) n += c.subscriptions.size
+    return n
+  }
+  const startTicking = (c: Connection, s: Subscription) => {
+    fresh.push([c, s])
+    if (timer === undefined) {
+      timer = setInterval(tick, limits.tickMillis)
+      timer.unref?.()
+    }
+    // Brought up to date at once (the current status is the first notification), once for all the subscriptions
+    // asked in this turn.
+    if (!tickQueued) {
+      tickQueued = true
+      setImmediate(tick)
+    }
+  }
+  const stopTickingIfIdle = () => {
+    if (timer !== undefined && total() === 0) {
+      clearInterval(timer)
+      timer = undefined
+    }
+  }
+
+  // -- what each kind of subscription is sent ----------------------------------------------------------------------
+
+  const statusOf = (hash: bigint) => {
+    const tx = node!.chain.txs.get(hash)
+    if (tx === undefined || tx.rejected !== undefined) return undefined
+    const s = node!.statusOf(tx)
+    return {
+      finality_status: s.finalityStatus,
+      ...(s.executionStatus !== undefined ? { execution_status: s.executionStatus } : {}),
+      ...(s.revertReason !== undefined ? { failure_reason: s.revertReason } : {})
+    }
+  }
+  const headerOf = (n: number) => {
+    const b = node!.block({ blockNumber: n })
+    return b === undefined ? undefined : blockHeader(b)
+  }
+  const matches = (s: Extract<Subscription, { kind: "events" }>, e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint> }) =>
+    (s.addresses === undefined || s.addresses.has(e.fromAddress)) &&
+    (s.keys === undefined || s.keys.every((set, i) => set.size === 0 || (e.keys[i] !== undefined && set.has(e.keys[i]!))))
+
+  const bringUpToDate = (c: Connection, s: Subscription) => {
+    const readBlock = node!.readBlock()
+    switch (s.kind) {
+      case "status": {
+        const status = statusOf(s.hash)
+        if (status === undefined) return
+        const key = `${status.finality_status}:${status.execution_status ?? ""}`
+        if (key === s.last) return
+        s.last = key
+        notify(c, "starknet_subscriptionTransactionStatus", s.id, { transaction_hash: hex(s.hash), status })
+        return
+      }
+      case "heads": {
+        for (; s.next <= readBlock; s.next++) {
+          const header = headerOf(s.next)
+          if (header !== undefined) notify(c, "starknet_subscriptionNewHeads", s.id, header)
+        }
+        return
+      }
+      case "events": {
+        if (s.next <= readBlock) {
+          for (const b of node!.chain.blocks.withTransactions(s.next, readBlock)) {
+            for (const tx of b.transactions) {
+              s.sentPre.delete(tx.hash)
+              for (const e of tx.events) {
+                if (!matches(s, e)) continue
+                notify(c, "starknet_subscriptionEvents", s.id, {
+                  from_address: hex(e.fromAddress),
+                  keys: e.keys.map(hex),
+                  data: e.data.map(hex),
+                  block_hash: hex(b.hash),
+                  block_number: b.number,
+                  transaction_hash: hex(tx.hash),
+                  finality_status: "ACCEPTED_ON_L2"
+                })
+              }
+            }
+          }
+          s.next = readBlock + 1
+        }
+        if (s.preConfirmed) {
+          const pre = node!.preConfirmed()
+          if (pre === undefined) return
+          for (const [tx, outcome] of pre.outcomes) {
+            if (s.sentPre.has(tx.hash)) continue
+            s.sentPre.add(tx.hash)
+            for (const e of outcome.events) {
+              if (!matches(s, e)) continue
+              notify(c, "starknet_subscriptionEvents", s.id, {
+                from_address: hex(e.fromAddress),
+                keys: e.keys.map(hex),
+                data: e.data.map(hex),
+                block_number: pre.number,
+                transaction_hash: hex(tx.hash),
+                finality_status: "PRE_CONFIRMED"
+              })
+            }
+          }
+        }
+        return
+      }
+    }
+  }
+
+  /** The fault `reorgBlocks`: the last blocks announced orphaned, once; then what each subscription watches is sent again from there. */
+  const reorg = (blocks: number) => {
+    const ending = node!.readBlock()
+    const starting = Math.max(1, ending - blocks + 1)
+    const first = node!.block({ blockNumber: starting })
+    const last = node!.block({ blockNumber: ending })
+    if (first === undefined || last === undefined || ending < 1) return
+    const data = {
+      starting_block_hash: first.blockHash,
+      starting_block_number: starting,
+      ending_block_hash: last.blockHash,
+      ending_block_number: ending
+    }
+    for (const c of connections) {
+      for (const s of c.subscriptions.values()) {
+        notify(c, "starknet_subscriptionReorg", s.id, data)
+        if (s.kind === "status") s.last = undefined
+        else s.next = Math.min(s.next, starting)
+      }
+    }
+  }
+
+  function tick() {
+    tickQueued = false
+    if (node === undefined || connections.size === 0) return
+    // Blocks close as the clock passes: the look makes the node catch up first.
+    runSync(node.catchUp)
+    const reorgBlocks = faults?.current().reorgBlocks ?? 0
+    if (reorgBlocks > 0) {
+      faults!.merge({ reorgBlocks: 0 })
+      reorg(reorgBlocks)
+      lastKey = ""
+    }
+    const key = `${node.chain.latest.number}:${node.chain.txs.size}:${node.readBlock()}:${node.chain.pending.length}`
+    const newOnes = fresh
+    fresh = []
+    if (key === lastKey) {
+      // Nothing changed: only the new subscriptions hear the present.
+      for (const [c, s] of newOnes) if (c.subscriptions.get(s.id) === s) bringUpToDate(c, s)
+      return
+    }
+    lastKey = key
+    for (const c of connections) for (const s of c.subscriptions.values()) bringUpToDate(c, s)
+  }
+
+  // -- the methods ---------------------------------------------------------------------------------------------------
+
+  const fromBlock = (id: typeof SubscriptionBlockId.Type | undefined): Either.Either<number, WireError> => {
+    const latest = node!.readBlock()
+    if (id === undefined || id === "latest") return Either.right(latest + 1)
+    const n = node!.blockNumberOf(toBlockId(id))
+    if (n === undefined) return Either.left(new WireError(24, "Block not found"))
+    if (latest - n > MAX_BLOCKS_BACK) return Either.left(new WireError(68, "Cannot go back more than 1024 blocks"))
+    return Either.right(n)
+  }
+
+  const subscribe = (c: Connection, name: string, params: any): Either.Either<unknown, WireError> => {
+    if (name === "starknet_unsubscribe") {
+      const id = String(params.subscription_id)
+      if (!c.subscriptions.delete(id)) return Either.left(new WireError(66, "Invalid subscription id"))
+      stopTickingIfIdle()
+      return Either.right(true)
+    }
+    if (c.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
+      return Either.left(new WireError(-32005, `Limit exceeded: at most ${limits.maxSubscriptionsPerConnection} subscriptions per connection`))
+    }
+    const id = String(++nextId)
+    let s: Subscription
+    if (name === "starknet_subscribeTransactionStatus") {
+      s = { kind: "status", id, hash: BigInt(params.transaction_hash), last: undefined }
+    } else if (name === "starknet_subscribeNewHeads") {
+      const from = fromBlock(params.block_id)
+      if (Either.isLeft(from)) return from
+      // From `latest`: the latest block's header first, as nodes send it.
+      s = { kind: "heads", id, next: params.block_id === undefined || params.block_id === "latest" ? from.right - 1 : from.right }
+    } else {
+      const from = fromBlock(params.block_id)
+      if (Either.isLeft(from)) return from
+      const addresses = params.from_address === undefined
+        ? undefined
+        : new Set<bigint>((Array.isArray(params.from_address) ? params.from_address : [params.from_address]).map(BigInt))
+      s = {
+        kind: "events",
+        id,
+        next: from.right,
+        addresses,
+        keys: params.keys?.map((alternatives: ReadonlyArray<string>) => new Set(alternatives.map(BigInt))),
+        preConfirmed: params.finality_status === "PRE_CONFIRMED",
+        sentPre: new Set()
+      }
+    }
+    c.subscriptions.set(id, s)
+    startTicking(c, s)
+    return Either.right(id)
+  }
+
+  const onMessage = (c: Connection, hooks: Hooks, text: string) => {
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      return sendTo(c, parseError)
+    }
+    const name = isRecord(body) && typeof body["method"] === "string" ? body["method"] : undefined
+    const sub = name !== undefined && Object.hasOwn(subscriptionMethods, name) ? subscriptionMethods[name] : undefined
+    if (sub === undefined || node === undefined || !isRecord(body)) {
+      // Everything else is answered as over HTTP (the subscription methods without a node: -32601).
+      const fiber = fork(answer(options.methods, hooks, body) as Effect.Effect<unknown, unknown, R>)
+      fiber.addObserver((exit) => {
+        if (exit._tag === "Success" && exit.value !== undefined) sendTo(c, exit.value)
+        // A transient fault of the exchange (an injected drop) closes the connection, as over HTTP.
+        if (exit._tag === "Failure") c.socket.terminate()
+      })
+      return
+    }
+    const id = body["id"] ?? null
+    const raw = body["params"]
+    const named = raw === undefined
+      ? {}
+      : Array.isArray(raw)
+      ? Object.fromEntries(raw.map((v, i) => [sub.names[i] ?? String(i), v]))
+      : isRecord(raw)
+      ? raw
+      : undefined
+    const decoded = named === undefined
+      ? Either.left(new WireError(-32602, "Invalid params: params must be an array or an object"))
+      : sub.decode(named)
+    const result = Either.flatMap(decoded, (params) => subscribe(c, name!, params))
+    if (!("id" in body)) return
+    sendTo(
+      c,
+      Either.isRight(result)
+        ? { jsonrpc: "2.0", id, result: result.right }
+        : { jsonrpc: "2.0", id, error: { code: result.left.code, message: result.left.message, ...(result.left.data !== undefined ? { data: result.left.data } : {}) } }
+    )
+  }
+
+  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy())
+    if (server === undefined) return refuse(socket, 501, "Not Implemented")
+    if ((req.url ?? "/").startsWith("/v1/")) return refuse(socket, 404, "Not Found")
+    if (connections.size >= limits.maxConnections) return refuse(socket, 503, "Service Unavailable")
+    const hooks = options.hooksFor(req)
+    server.handleUpgrade(req, socket, head, (ws) => {
+      const c: Connection = { socket: ws, subscriptions: new Map() }
+      connections.add(c)
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return ws.close(1003, "text frames only")
+        onMessage(c, hooks, (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)).toString("utf8"))
+      })
+      const gone = () => {
+        connections.delete(c)
+        c.subscriptions.clear()
+        stopTickingIfIdle()
+      }
+      ws.on("close", gone)
+      ws.on("error", gone)
+    })
+  }
+
+  return {
+    upgrade,
+    close: () => {
+      if (timer !== undefined) clearInterval(timer)
+      timer = undefined
+      for (const c of connections) c.socket.terminate()
+      connections.clear()
+      server?.close()
+    },
+    connections: () => connections.size
+  }
+}
