@@ -44,7 +44,10 @@ describe("policies and the kill switch through the Promise client", () => {
     }
   }, 60_000)
 
-  it("a malformed policy in the options is a typed error at once", () => {
-    expect(() => createClient({ policies: { all: { maxCalls: 0 } } })).toThrow(InvalidInput)
+  it("a malformed policy in the options is a typed error on the client's first call (createClient never throws)", async () => {
+    const sdk = createClient({ policies: { all: { maxCalls: 0 } } })
+    expect(sdk.devnet).toBeUndefined()
+    await expect(sdk.sessions.getSessionData({ walletAddress: "0x1", sessionPublicKey: "0x2" })).rejects.toBeInstanceOf(InvalidInput)
+    await sdk.close()
   })
 })
