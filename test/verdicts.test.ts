@@ -25,20 +25,21 @@ describe("reads at pre_confirmed: a SUCCEEDED status is seen by the reads after 
       const devnet = yield* Devnet.Devnet
       const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })
       const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 3600 })
-      const hash = yield* withBlocks(Sessions.register({
+      // The clock does not move (TestClock) until the final wait: no block closes before it, whatever the machine's load.
+      const hash = yield* Sessions.register({
         encryptKey: PIN,
         wallet,
         session,
         sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 3, allowedEntrypoints: [] }
-      }))
+      })
       // No block has closed (the clock has not moved): the registration is only in the block being built.
       const status = yield* Transactions.getStatus(hash)
       expect(status).toEqual({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
       const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: session.publicKey })
       expect(data).toMatchObject({ isActive: true, maxCalls: 3, callsUsed: 0 })
       // The guide's flow: execute as soon as the status says SUCCEEDED.
-      const paid = yield* withBlocks(Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] }))
-      const pre = yield* withBlocks(Transactions.wait(paid, { until: "pre_confirmed" }))
+      const paid = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(5n)] })
+      const pre = yield* Transactions.wait(paid, { until: "pre_confirmed" })
       expect(pre.finalityStatus).toBe("PRE_CONFIRMED")
       expect(yield* callsUsed(wallet, session)).toBe(1)
       const final = yield* withBlocks(Sessions.wait(paid))
