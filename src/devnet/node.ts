@@ -289,7 +289,8 @@ export const make = (options: DevnetOptions, faults: FaultGate): Effect.Effect<N
     }
 
     // Readers of the present read the block being built (`pre_confirmed`), a lagging reader its latest closed block.
-    const head = () => lagged() ?? preConfirmed() ?? { state: chain.contracts, timestamp: chain.latest.timestamp }
+    // (`latestLag` lags only `latest`: the block being built is still the present.)
+    const head = () => preConfirmed() ?? lagged() ?? { state: chain.contracts, timestamp: chain.latest.timestamp }
     const view = (contract: bigint, selector: bigint, calldata: ReadonlyArray<bigint>) => {
       const at = head()
       return chain.viewAt(at.state, BigInt(at.timestamp), () => chain.call(0n, contract, selector, calldata))
