@@ -7,15 +7,12 @@ import { describe, expect, it } from "vitest"
 import { DATABASE_URL } from "./helpers/databases.js"
 import { soak, type SoakRun } from "./helpers/soak.js"
 
-const RUNS = Number(process.env["SOAK_TEST_RUNS"] ?? 4)
-// Open: runs of the example on Postgres on a heavily loaded machine still miss a 40 s deadline now and then (the
-// worker's queries stop; see docs/automations.md), so the soak runs when AUTOMATION_SOAK=1 until that is found.
-const enabled = process.env["AUTOMATION_SOAK"] === "1"
-if (!enabled) console.warn("AUTOMATION_SOAK is not 1: the soak of the example is skipped")
-/** A run of 3 steps takes 5 to 30 s on a busy 2-core machine; a stall takes 10 minutes. */
+/** Runs per store: 2 keep the suite's process project to a few minutes on a busy 2-core machine. */
+const RUNS = Number(process.env["SOAK_TEST_RUNS"] ?? 2)
+/** A run of 3 steps takes 25 to 60 s on a 2-core machine at a load of 15 to 20; a stalled one, 10 minutes. */
 const DEADLINE_MS = 120_000
-/** From a step being due to its transaction recorded as included: measured at most 17 s under a load of 12. */
-const LATENESS_BOUND_MS = 45_000
+/** From a step being due to its transaction recorded as included: measured at most 26 s at a load of 15 to 20. */
+const LATENESS_BOUND_MS = 60_000
 
 const check = (runs: ReadonlyArray<SoakRun>) => {
   expect(runs.filter((r) => !r.ok).map((r) => r.error)).toEqual([])
@@ -23,7 +20,7 @@ const check = (runs: ReadonlyArray<SoakRun>) => {
   expect(worst, `worst due→included ${worst} ms over ${runs.length} runs`).toBeLessThan(LATENESS_BOUND_MS)
 }
 
-describe.skipIf(!enabled)(`timeboxed-automation.ts, ${RUNS} consecutive runs on fresh databases (real processes)`, () => {
+describe(`timeboxed-automation.ts, ${RUNS} consecutive runs on fresh databases (real processes)`, () => {
   it("on PGlite: every run ends within its deadline, every step included within the bound of its due time", async () => {
     check(await soak({ store: "pglite", runs: RUNS, deadlineMs: DEADLINE_MS }))
   }, RUNS * DEADLINE_MS + 30_000)

@@ -66,11 +66,11 @@ const database = (options: SoakOptions, index: number) =>
             Effect.map((rows) => rows.map((r) => JSON.stringify(r)).join("\n")),
             Effect.orElseSucceed(() => "")
           )
-        return { env: { DATABASE_URL: url }, drop, sessions, layer: Automations.layerPostgres({ url: Redacted.make(url) }) }
+        return { env: { DATABASE_URL: url } as Record<string, string | undefined>, drop, sessions, layer: Automations.layerPostgres({ url: Redacted.make(url) }) }
       }
       const dir = yield* Effect.promise(() => freshDataDir())
       return {
-        env: { AUTOMATION_DATA_DIR: dir },
+        env: { AUTOMATION_DATA_DIR: dir, DATABASE_URL: undefined } as Record<string, string | undefined>,
         drop: Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
         sessions: Effect.succeed(""),
         layer: Automations.layerPglite({ dataDir: dir })
