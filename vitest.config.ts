@@ -4,6 +4,13 @@ import { defineConfig } from "vitest/config"
 const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url))
 // CI asks for a machine-readable report beside the usual output (see .ci/run).
 const jsonReport = process.env["VITEST_JSON_REPORT"]
+/** The test files that start child processes. */
+const processTests = [
+  "test/automations-crash.test.ts",
+  "test/automations-cluster.test.ts",
+  "test/automations-soak.test.ts",
+  "test/devnet/cli.test.ts"
+]
 
 export default defineConfig({
   resolve: {
@@ -18,9 +25,15 @@ export default defineConfig({
     ]
   },
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    ...(jsonReport ? { reporters: ["default", "json"], outputFile: { json: jsonReport } } : {})
+    ...(jsonReport ? { reporters: ["default", "json"], outputFile: { json: jsonReport } } : {}),
+    projects: [
+      // Everything in-process, files in parallel.
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: processTests } },
+      // Tests that spawn processes (workers killed and restarted, the devnet's CLI) run once the parallel ones are
+      // done (a later group), so the suite's own load does not starve them.
+      { extends: true, test: { name: "process", include: processTests, sequence: { groupOrder: 1 } } }
+    ]
   }
 })

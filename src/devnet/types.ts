@@ -28,7 +28,15 @@ export interface Faults {
   readonly dropNext?: number
   readonly dropWhen?: "before" | "after"
   /**
-   * `failNext` and `dropNext` count only requests of these methods (`starknet_call`, `starknet_getTransactionStatus`,
+   * The next N requests are carried out, then their answers are held (the connection stays open, nothing is sent)
+   * until the faults are cleared: a point a test can observe (`heldNext` back to 0, the request's effect visible)
+   * and act at, e.g. kill the caller while a submission's answer is on its way. Clearing sends the held answers.
+   */
+  readonly holdNext?: number
+  /** The first N requests `holdNext` would count are let through (e.g. hold the third submission: skip 2). */
+  readonly holdSkip?: number
+  /**
+   * `failNext`, `dropNext` and `holdNext` count only requests of these methods (`starknet_call`, `starknet_getTransactionStatus`,
    * `paymaster_buildTransaction`, `paymaster_executeTransaction`, …); by default every request.
    */
   readonly faultMethods?: ReadonlyArray<string>

@@ -21,11 +21,14 @@ export interface Worker {
  * Starts `script` as a worker: a `.ts` file runs under tsx (as `npx tsx` runs it), a `.mjs` file (a bundle from
  * `bundleWorker`) on plain node, with the flags in WORKER_NODE_ARGS if set (e.g. `--cpu-prof --cpu-prof-dir=…`).
  */
-export const startWorker = (script: string, env: Record<string, string>): Worker => {
+export const startWorker = (script: string, env: Record<string, string | undefined>): Worker => {
   const args = script.endsWith(".mjs") ? [...(process.env["WORKER_NODE_ARGS"]?.split(" ") ?? []), script] : ["--import", "tsx", "--conditions=starknet-session-keys-source", script]
+  // A variable set to undefined is left out of the worker's environment (e.g. DATABASE_URL for a PGlite worker).
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env }
+  for (const key of Object.keys(childEnv)) if (childEnv[key] === undefined) delete childEnv[key]
   const child = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: childEnv,
     stdio: ["ignore", "pipe", "pipe"]
   })
   const lines: Array<string> = []

@@ -64,6 +64,8 @@ const faultsParams = (methodNames: ReadonlyArray<string>) =>
     retryAfterSeconds: exact(bounded(ADMIN_LIMITS.retryAfterSeconds)),
     dropNext: exact(bounded(ADMIN_LIMITS.failOrDropNext)),
     dropWhen: exact(Schema.Literal("before", "after")),
+    holdNext: exact(bounded(ADMIN_LIMITS.failOrDropNext)),
+    holdSkip: exact(bounded(ADMIN_LIMITS.failOrDropNext)),
     // By the wire names the served devnet answers: a misspelt one would silently target nothing.
     faultMethods: exact(Schema.Array(Schema.Literal(...methodNames)).pipe(Schema.maxItems(methodNames.length))),
     holdBlocks: exact(bounded(ADMIN_LIMITS.holdBlocks)),

@@ -16,10 +16,10 @@ import {
 } from "@effect/cluster"
 import type { SocketServer } from "@effect/platform"
 import { RpcSerialization } from "@effect/rpc"
-import type { SqlClient, SqlError } from "@effect/sql"
+import { SqlClient, type SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { WorkflowEngine } from "@effect/workflow"
-import { Config, type ConfigError, Effect, Layer, Option, type Redacted } from "effect"
+import { Config, type ConfigError, Duration, Effect, Layer, Option, type Redacted, Schedule } from "effect"
 
 /** The SQL runner storage holds one connection for its advisory locks: the pool needs more than that. */
 const MIN_POOL = 2
@@ -179,18 +179,57 @@ export const layerFromConfig: Layer.Layer<PgClient.PgClient | SqlClient.SqlClien
     return layerPglite({ dataDir })
   }))
 
+/** How long a message may stay claimed by a storage read without being processed (default of `claimTimeout`). */
+export const DEFAULT_CLAIM_TIMEOUT = Duration.seconds(3)
+
+/**
+ * Releases the claims of the engine's storage reads that were never followed by a delivery, so the next read
+ * delivers those messages again: every `claimTimeout`, unprocessed messages of `<prefix>_messages` claimed longer
+ * ago than that are made readable.
+ *
+ * Why: in @effect/cluster 0.60.2 (with @effect/workflow 0.19.1), a storage read claims every row it returns
+ * (`last_read = now`) and reads again only rows unclaimed or claimed more than 10 minutes ago. When a workflow is
+ * woken (its durable clock fired, a deferred was completed), the engine clears its `run` reply and asks for a read;
+ * if a read already in progress returns that row while the request id is still in the runner's in-memory set of
+ * requests just replied to (the set is emptied at the start of each read, the run's Suspended reply was recorded
+ * after that), the row is claimed and skipped: the workflow stalls for 10 minutes, or until a restart resets the
+ * claims. Reported upstream as Effect-TS/effect#8312, fixed there by releasing the claim of a skipped request
+ * (Effect-TS/effect#8317, effect 4); no 0.60.x release carries it.
+ *
+ * Messages being processed when their claim is released are read again and skipped (the runner knows it is
+ * processing them), as after a restart: releasing a claim never delivers a message twice.
+ */
+const layerClaimRelease = (options: { readonly prefix?: string | undefined; readonly claimTimeout?: Duration.DurationInput | undefined }) =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const timeout = Duration.decode(options.claimTimeout ?? DEFAULT_CLAIM_TIMEOUT)
+    const millis = Math.max(100, Math.round(Duration.toMillis(timeout)))
+    const table = sql(`${options.prefix ?? "cluster"}_messages`)
+    const release = sql`
+      UPDATE ${table} SET last_read = NULL
+      WHERE processed = FALSE AND last_read IS NOT NULL AND last_read < NOW() - ${sql.literal(`INTERVAL '${millis} milliseconds'`)}
+    `.pipe(
+      // Before the engine has created its tables, or while the database is away: the next round tries again.
+      Effect.catchAllCause((cause) => Effect.logDebug("releasing stale message claims failed", cause))
+    )
+    yield* release.pipe(Effect.repeat(Schedule.spaced(Duration.millis(millis))), Effect.interruptible, Effect.forkScoped)
+  }))
+
 /**
  * The `@effect/cluster` workflow engine with its messages and runner locks in the SQL database, as a single runner:
- * what one instance needs to survive a restart.
+ * what one instance needs to survive a restart. `claimTimeout` (default 3 seconds) bounds how long a woken workflow
+ * can wait on a lost delivery (see `layerClaimRelease`).
  */
 export const layerEngineSingle = (options: {
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]>
+  readonly claimTimeout?: Duration.DurationInput | undefined
 } = {}): Layer.Layer<WorkflowEngine.WorkflowEngine, ConfigError.ConfigError, SqlClient.SqlClient> =>
   ClusterWorkflowEngine.layer.pipe(
     Layer.provide(SingleRunner.layer({
       runnerStorage: "sql",
       shardingConfig: { entityMessagePollInterval: "1 second", entityReplyPollInterval: "1 second", ...options.shardingConfig }
-    }))
+    })),
+    Layer.provideMerge(layerClaimRelease({ claimTimeout: options.claimTimeout }))
   )
 
 /** Where a runner listens and how the others reach it. */
@@ -211,6 +250,8 @@ export const layerEngineCluster = (options: {
   readonly listenAddress?: RunnerAddressInput | undefined
   readonly prefix?: string | undefined
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  /** See `layerEngineSingle` (default 3 seconds). */
+  readonly claimTimeout?: Duration.DurationInput | undefined
 }): Layer.Layer<
   WorkflowEngine.WorkflowEngine | Sharding.Sharding,
   ConfigError.ConfigError | SqlError.SqlError | SocketServer.SocketServerError,
@@ -245,7 +286,8 @@ export const layerEngineCluster = (options: {
         Layer.provide(NodeClusterSocket.layerClientProtocol),
         Layer.provide(RpcSerialization.layerMsgPack),
         Layer.provideMerge(storage),
-        Layer.provide(config)
+        Layer.provide(config),
+        Layer.provideMerge(layerClaimRelease({ prefix: options.prefix, claimTimeout: options.claimTimeout }))
       )
     }
   ))
