@@ -9,6 +9,10 @@ const processTests = [
   "test/automations-crash.test.ts",
   "test/automations-cluster.test.ts",
   "test/automations-soak.test.ts",
+  "test/automations-stall.test.ts",
+  "test/app.test.ts",
+  "test/budgets-sql.test.ts",
+  "test/signer.test.ts",
   "test/devnet/cli.test.ts"
 ]
 
