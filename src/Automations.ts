@@ -500,6 +500,23 @@ const workflowLayer = AutomationWorkflow.toLayer((payload, executionId) =>
         outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N} ${sent.txHash}: ${whyNot(included)}` }
         break
       }
+      // SUCCEEDED does not prove the step paid: the account catches a failing call (its funds gone since the
+      // simulation, say). The payment's calls are checked; one that moved nothing fails the step.
+      const ran = yield* Activity.make({
+        name: `step/${k}/calls`,
+        success: Schema.Union(Schema.TaggedStruct("Ran", {}), Schema.TaggedStruct("CallFailed", { reason: Schema.String })),
+        execute: Sessions.resolve({ wallet, idempotencyKey: `${id}:${k}` }, undefined, { retry: options.retry }).pipe(
+          Effect.as({ _tag: "Ran" as const }),
+          Effect.catchTag("CallFailed", (e) => Effect.succeed({ _tag: "CallFailed" as const, reason: e.message })),
+          // A payment the chain executed whose calls could not be read stays counted, as its status says.
+          Effect.catchAll((e) => Effect.as(Effect.logWarning("the calls of an executed step could not be checked", e), { _tag: "Ran" as const }))
+        )
+      })
+      if (ran._tag === "CallFailed") {
+        yield* Metrics.automationStep("failed")
+        outcome = { state: "failed", stepsDone, error: `step ${k + 1}/${N} ${sent.txHash}: ${ran.reason}`, errorTag: "CallFailed" }
+        break
+      }
       yield* Activity.make({
         name: `step/${k}/record`,
         execute: Effect.flatMap(Clock.currentTimeMillis, (at) =>

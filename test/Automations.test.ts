@@ -55,6 +55,26 @@ describe("Automations on the in-memory workflow engine (TestClock)", () => {
       expect(data.validUntil).toBe(0)
     }).pipe(Effect.provide(AutomationsTest)))
 
+  it.effect("a wallet funded for 2 of 3 steps: the third is failed (its transfer cannot run), not a payment; 2 transfers, the session revoked", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const devnet = yield* Devnet.Devnet
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 2_000n } })
+      const started = yield* Automations.start({
+        automationId: "underfunded",
+        wallet,
+        pin: PIN,
+        calls: () => [transfer(1_000n)],
+        schedule: { every: "1 minute", times: 3 }
+      })
+      const outcome = yield* withBlocks(Automations.awaitEnd("underfunded"), 900)
+      expect(outcome).toMatchObject({ state: "failed", stepsDone: 2, errorTag: "CallWouldFail" })
+      expect(outcome.error).toMatch(/step 3\/3/)
+      expect(yield* devnet.balanceOf(USDC, RECIPIENT)).toBe(2_000n)
+      const data = yield* Sessions.getSessionData({ walletAddress: wallet.publicKey, sessionPublicKey: started.sessionPublicKey })
+      expect(data.validUntil).toBe(0)
+    }).pipe(Effect.provide(AutomationsTest)))
+
   it.effect("cancel after the first step: no step starts after it, the session is revoked", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
