@@ -351,6 +351,38 @@ export const policiesOf = (wallet: Address, sessionPublicKey: Felt): Effect.Effe
   })
 
 /**
+ * The rules of every policy over a payment's calls, then their custom predicates: the first violation, or nothing
+ * (budgets aside: they need the ledger, `check` reads them).
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const judge = (policies: ReadonlyArray<Policy>, context: CheckContext): Effect.Effect<void, PolicyViolation> =>
+  Effect.gen(function*() {
+    for (const policy of policies) {
+      const violation = evaluate(policy, context)
+      if (violation !== undefined) return yield* violation
+    }
+    for (const policy of policies) {
+      for (const predicate of policy.predicates ?? []) {
+        for (const [callIndex, call] of context.calls.entries()) {
+          if (!(yield* predicate.check(call, callIndex, context))) {
+            return yield* new PolicyViolation({
+              rule: `custom:${predicate.name}`,
+              callIndex,
+              wallet: context.wallet,
+              sessionPublicKey: context.sessionPublicKey,
+              contractAddress: call.contractAddress,
+              entrypoint: call.entrypoint,
+              detail: `the rule ${predicate.name} refused the call`
+            })
+          }
+        }
+      }
+    }
+  })
+
+/**
  * Checks a payment against every policy that applies and the wallet's halt (`Sessions.revokeAll`), before anything
  * is signed. Answers the budget charges to record with the payment (`Ledger.recordPayment`), which re-checks the
  * budgets atomically; fails with `WalletHalted` or `PolicyViolation` (nothing signed) or `LedgerError`. Budgets are
@@ -374,28 +406,7 @@ export const check = (input: {
     const policies = yield* policiesOf(wallet, sessionPublicKey)
     const spend = spendOf(calls)
     if (policies.length === 0) return spend.map((s) => ({ ...s, limits: [] }))
-    const context: CheckContext = { wallet, sessionPublicKey, calls }
-    for (const policy of policies) {
-      const violation = evaluate(policy, context)
-      if (violation !== undefined) return yield* violation
-    }
-    for (const policy of policies) {
-      for (const predicate of policy.predicates ?? []) {
-        for (const [callIndex, call] of calls.entries()) {
-          if (!(yield* predicate.check(call, callIndex, context))) {
-            return yield* new PolicyViolation({
-              rule: `custom:${predicate.name}`,
-              callIndex,
-              wallet,
-              sessionPublicKey,
-              contractAddress: call.contractAddress,
-              entrypoint: call.entrypoint,
-              detail: `the rule ${predicate.name} refused the call`
-            })
-          }
-        }
-      }
-    }
+    yield* judge(policies, { wallet, sessionPublicKey, calls })
     const now = yield* Clock.currentTimeMillis
     const charges: Array<BudgetCharge> = []
     for (const s of spend) {

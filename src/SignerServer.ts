@@ -150,26 +150,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<SignerHandle, I
         if (BigInt(derived) !== BigInt(request.hash)) {
           return yield* new SignerError({ reason: "hash-mismatch", detail: "the hash asked is not the hash of the typed data", status: 400 })
         }
-        const context = { wallet, sessionPublicKey, calls }
-        for (const policy of walletPolicies.forWallet(wallet)) {
-          const violation = Policies.evaluate(policy, context)
-          if (violation !== undefined) return yield* violation
-          for (const predicate of policy.predicates ?? []) {
-            for (const [callIndex, call] of calls.entries()) {
-              if (!(yield* predicate.check(call, callIndex, context))) {
-                return yield* new PolicyViolation({
-                  rule: `custom:${predicate.name}`,
-                  callIndex,
-                  wallet,
-                  sessionPublicKey,
-                  contractAddress: call.contractAddress,
-                  entrypoint: call.entrypoint,
-                  detail: `the rule ${predicate.name} refused the call`
-                })
-              }
-            }
-          }
-        }
+        yield* Policies.judge(walletPolicies.forWallet(wallet), { wallet, sessionPublicKey, calls })
         const signature = yield* Effect.scoped(Effect.flatMap(
           crypto.decryptPrivateKey(entry.encrypted, entry.pin, entry.publicKey, { cache: true }),
           (key) => crypto.sign(derived, key)
