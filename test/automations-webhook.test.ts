@@ -41,7 +41,7 @@ describe("the signed webhook receiver", () => {
     await managed.dispose()
   })
 
-  it.effect("a notification ends the engine's wait at once: with 30-minute polling the plan ends in seconds", () =>
+  it.effect("a notification ends the engine's wait at once: with 30-minute polling the plan ends well within one poll interval", () =>
     Effect.gen(function*() {
       yield* atRealisticTime
       const devnet = yield* Devnet.Devnet
@@ -60,16 +60,21 @@ describe("the signed webhook receiver", () => {
         const hashes = [status.registerTxHash, status.revokeTxHash, ...(yield* devnet.transactions).map((t) => t.hash)]
         for (const hash of hashes) if (hash !== undefined) { const r = yield* Effect.flatMap(Automations.Automations, (a) => a.notify(hash)); void r }
       })
-      for (let i = 0; i < 60; i++) {
+      // Each second of the clock leaves the plan a moment of real time too (its keys are derived off the event loop),
+      // so a loaded machine moves the clock no further than an idle one would need.
+      const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
+      for (let i = 0; i < 600; i++) {
         yield* TestClock.adjust("1 second")
         yield* notifyPending
+        yield* realPause
         if ((yield* Automations.status("notified")).state === "completed") break
       }
       const status = yield* Automations.status("notified")
       expect(status.state).toBe("completed")
       expect(status.stepsDone).toBe(1)
       expect(status.sessionPublicKey).toBe(started.sessionPublicKey)
-      expect((yield* Clock.currentTimeMillis) - t0).toBeLessThan(60_000)
+      // Polling alone would take 30 minutes per wait (three waits): well under one of them proves the notifications.
+      expect((yield* Clock.currentTimeMillis) - t0).toBeLessThan(10 * 60_000)
     }).pipe(
       Effect.provide(
         Automations.layer({ serverKey: Redacted.make("k"), pollInterval: "30 minutes", inclusionTimeout: "10 hours" }).pipe(
