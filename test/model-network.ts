@@ -100,6 +100,7 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
     stats.sequences++
     const used = new Set<number>()
     const failing = new Set<number>()
+    const hashes = new Set<string>()
     for (const op of ops) {
       stats.steps++
       switch (op.op) {
@@ -123,8 +124,11 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
             else stats.refusals++
             break
           }
+          const fresh = !hashes.has(sent.right)
+          hashes.add(sent.right)
           const outcome = yield* untilOutcome(sent.right)
-          if (Either.isRight(outcome) && outcome.right.executionStatus === "SUCCEEDED") {
+          // A key already paid answers its first transaction's hash (a re-registration since may have reset the count).
+          if (fresh && Either.isRight(outcome) && outcome.right.executionStatus === "SUCCEEDED") {
             // Reported SUCCEEDED: the session's count already shows it.
             const data = yield* read.pipe(Effect.orDie)
             if (data.callsUsed === 0 && data.isActive) return yield* fail("an execute reported SUCCEEDED, and the session reads no call used")
