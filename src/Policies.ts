@@ -21,7 +21,8 @@
  */
 import { Clock, Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
 import { InvalidInput, LedgerError, PolicyViolation, WalletHalted } from "./Errors.js"
-import { parseNumeric, toHex } from "./internal/felt.js"
+import { integerOf, toHex } from "./internal/felt.js"
+import { U256_MAX } from "./internal/spending.js"
 import { moveOf } from "./internal/policies/calls.js"
 import { type BudgetCharge, Ledger } from "./Ledger.js"
 import { Address, type Call, callSelector, decode, Entrypoint, Felt } from "./Schemas.js"
@@ -30,7 +31,6 @@ import { Address, type Call, callSelector, decode, Entrypoint, Felt } from "./Sc
 // Models
 // ---------------------------------------------------------------------------------------------------------------
 
-const U256_MAX = 2n ** 256n - 1n
 
 /**
  * A token amount: a bigint, a safe integer, or decimal / 0x-hex text, at most 2^256 - 1. Encoded as decimal text.
@@ -44,11 +44,7 @@ export const Amount = Schema.transformOrFail(
   {
     strict: false,
     decode: (input, _, ast) => {
-      const value = typeof input === "bigint"
-        ? input
-        : typeof input === "number"
-        ? (Number.isSafeInteger(input) ? BigInt(input) : undefined)
-        : parseNumeric(input)
+      const value = integerOf(input)
       return value !== undefined && value >= 0n && value <= U256_MAX
         ? ParseResult.succeed(value)
         : ParseResult.fail(new ParseResult.Type(ast, input, "an amount is an integer from 0 to 2^256 - 1"))

@@ -18,6 +18,10 @@ export const parseNumeric = (text: string): bigint | undefined => {
   return undefined
 }
 
+/** A bigint, a safe integer, or a hex or decimal string, as a bigint; `undefined` for anything else. */
+export const integerOf = (input: bigint | number | string): bigint | undefined =>
+  typeof input === "bigint" ? input : typeof input === "number" ? (Number.isSafeInteger(input) ? BigInt(input) : undefined) : parseNumeric(input)
+
 export const toHex = (value: bigint): string => "0x" + value.toString(16)
 
 /** A Cairo short string (at most 31 ASCII bytes) as a felt. */

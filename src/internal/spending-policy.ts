@@ -13,7 +13,7 @@ import type { Paymaster } from "../Paymaster.js"
 import { Address, callSelector, decode, Felt, type TxHash, WalletData } from "../Schemas.js"
 import { type Receipt, StarknetRpc } from "../StarknetRpc.js"
 import * as Transactions from "../Transactions.js"
-import { parseNumeric, toHex, U64_MAX } from "./felt.js"
+import { integerOf, toHex, U64_MAX } from "./felt.js"
 import type {
   Options,
   Pin,
@@ -32,11 +32,7 @@ const amountInput = (name: string) =>
   Schema.transformOrFail(Schema.Union(Schema.BigIntFromSelf, Schema.String, Schema.Number), Schema.BigIntFromSelf, {
     strict: true,
     decode: (input, _, ast) => {
-      const value = typeof input === "bigint"
-        ? input
-        : typeof input === "number"
-        ? (Number.isSafeInteger(input) ? BigInt(input) : undefined)
-        : parseNumeric(input)
+      const value = integerOf(input)
       if (value === undefined) return ParseResult.fail(new ParseResult.Type(ast, input, `${name} must be an integer (a bigint, 0x-hex or decimal)`))
       if (value < 0n || value > U256_MAX) return ParseResult.fail(new ParseResult.Type(ast, input, `${name} must fit in u256`))
       return ParseResult.succeed(value)
