@@ -31,13 +31,17 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Two test files at a time (Vitest's default is one fewer than the CPUs: one on a 2-core machine). Most tests
+    // wait on a server, a timer or a key derivation off the event loop, so two overlap without starving each other.
+    maxWorkers: 2,
+    minWorkers: 1,
     ...(jsonReport ? { reporters: ["default", "json"], outputFile: { json: jsonReport } } : {}),
     projects: [
       // Everything in-process, files in parallel.
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: processTests } },
       // Tests that spawn processes (workers killed and restarted, the devnet's CLI) run once the parallel ones are
-      // done (a later group), so the suite's own load does not starve them.
-      { extends: true, test: { name: "process", include: processTests, sequence: { groupOrder: 1 } } }
+      // done (a later group), one file at a time, so the suite's own load does not starve them.
+      { extends: true, test: { name: "process", include: processTests, fileParallelism: false, sequence: { groupOrder: 1 } } }
     ]
   }
 })
