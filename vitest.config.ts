@@ -41,7 +41,7 @@ export default defineConfig({
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: processTests } },
       // Tests that spawn processes (workers killed and restarted, the devnet's CLI) run once the parallel ones are
       // done (a later group), one file at a time, so the suite's own load does not starve them.
-      { extends: true, test: { name: "process", include: processTests, fileParallelism: false, sequence: { groupOrder: 1 } } }
+      { extends: true, test: { name: "process", include: processTests, poolOptions: { forks: { singleFork: true } }, sequence: { groupOrder: 1 } } }
     ]
   }
 })
