@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Ref, Schema, TestClock } from "effect"
 import { Crypto, Devnet, Errors, Ledger, Sessions } from "starknet-session-keys"
-import { atRealisticTime, PIN, transfer, withBlocks } from "./helpers/lifecycle.js"
+import { atRealisticTime, PIN, transfer, walletWithSessions, withBlocks } from "./helpers/lifecycle.js"
 
 const counting = () => {
   const signed = Ref.unsafeMake(0)
@@ -12,23 +12,6 @@ const counting = () => {
   return { signed, layer: Layer.mergeAll(Devnet.layer({ blockTime: "2 seconds" }), crypto, Sessions.layer) }
 }
 
-const walletWithSessions = (count: number) =>
-  Effect.gen(function*() {
-    const devnet = yield* Devnet.Devnet
-    const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
-    const sessions = []
-    for (let i = 0; i < count; i++) {
-      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 4 * 3600 })
-      yield* withBlocks(Sessions.registerAndWait({
-        encryptKey: PIN,
-        wallet,
-        session,
-        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 10, allowedEntrypoints: [] }
-      }))
-      sessions.push(session)
-    }
-    return { devnet, wallet, sessions }
-  })
 
 const isActive = (wallet: string, sessionPublicKey: string) =>
   Effect.map(Sessions.getSessionData({ walletAddress: wallet, sessionPublicKey }), (d) => d.isActive)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
 import { Crypto, Devnet, Errors, Ledger, Policies, Sessions } from "starknet-session-keys"
-import { atRealisticTime, PIN, RECIPIENT, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
+import { atRealisticTime, PIN, RECIPIENT, transfer, USDC, walletWithSessions, withBlocks } from "./helpers/lifecycle.js"
 
 const MERCHANT = "0x3e7c4a11"
 const OTHER = "0x5eed"
@@ -17,25 +17,6 @@ const counting = (policies?: Layer.Layer<Policies.WalletPolicies, Errors.Invalid
   const base = Layer.mergeAll(Devnet.layer({ blockTime: "2 seconds" }), crypto, Sessions.layer)
   return { signed, layer: policies === undefined ? base : Layer.merge(base, Layer.orDie(policies)) }
 }
-
-/** A funded wallet with `count` registered sessions. */
-const walletWithSessions = (count: number, maxCalls = 10) =>
-  Effect.gen(function*() {
-    const devnet = yield* Devnet.Devnet
-    const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
-    const sessions = []
-    for (let i = 0; i < count; i++) {
-      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 4 * 3600 })
-      yield* withBlocks(Sessions.registerAndWait({
-        encryptKey: PIN,
-        wallet,
-        session,
-        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls, allowedEntrypoints: [] }
-      }))
-      sessions.push(session)
-    }
-    return { devnet, wallet, sessions }
-  })
 
 const call = (entrypoint: string, calldata: ReadonlyArray<string>, contractAddress: string = USDC) => ({ contractAddress, entrypoint, calldata })
 const ctx = (calls: ReadonlyArray<ReturnType<typeof call>>) => ({

@@ -14,22 +14,8 @@ import {
   type Wallet
 } from "starknet-session-keys/promise"
 import { describe, expect, expectTypeOf, it } from "vitest"
+import { outcome } from "./helpers/outcome.js"
 
-/** How a call failed: thrown at once, or rejected (and with what). */
-const outcome = async (call: () => unknown): Promise<{ readonly thrown?: unknown; readonly rejected?: unknown }> => {
-  let promise: unknown
-  try {
-    promise = call()
-  } catch (thrown) {
-    return { thrown }
-  }
-  try {
-    await promise
-    return {}
-  } catch (rejected) {
-    return { rejected }
-  }
-}
 
 describe("createClient options", () => {
   const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [

@@ -63,3 +63,22 @@ export const untilDropped = (devnet: Devnet.DevnetHandle) =>
     }
     throw new Error("the submission never reached the devnet")
   })
+
+/** A funded wallet with `count` registered sessions. */
+export const walletWithSessions = (count: number, maxCalls = 10) =>
+  Effect.gen(function*() {
+    const devnet = yield* Devnet.Devnet
+    const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 10_000_000n } })
+    const sessions = []
+    for (let i = 0; i < count; i++) {
+      const session = yield* Sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 4 * 3600 })
+      yield* withBlocks(Sessions.registerAndWait({
+        encryptKey: PIN,
+        wallet,
+        session,
+        sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls, allowedEntrypoints: [] }
+      }))
+      sessions.push(session)
+    }
+    return { devnet, wallet, sessions }
+  })
