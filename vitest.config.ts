@@ -40,8 +40,9 @@ export default defineConfig({
       // Everything in-process, files in parallel.
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: processTests } },
       // Tests that spawn processes (workers killed and restarted, the devnet's CLI) run once the parallel ones are
-      // done (a later group), one file at a time, so the suite's own load does not starve them.
-      { extends: true, test: { name: "process", include: processTests, poolOptions: { forks: { singleFork: true } }, sequence: { groupOrder: 1 } } }
+      // done (a later group), so the suite's own load does not starve them. Each file has a process of its own (one
+      // fork for all of them let a file's closing pool reach into the next file's test).
+      { extends: true, test: { name: "process", include: processTests, sequence: { groupOrder: 1 } } }
     ]
   }
 })
