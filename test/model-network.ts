@@ -105,11 +105,11 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
       stats.steps++
       switch (op.op) {
         case "pay": {
-          const amount = op.failing ? TOO_MUCH : amountOf(op.key)
-          // A key names one payment: the first calls asked under it are the ones it keeps.
+          // A key names one payment: the calls of its first pay are the ones every later pay under it asks.
           if (!used.has(op.key) && op.failing) failing.add(op.key)
           used.add(op.key)
-          const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: [RECIPIENT, (failing.has(op.key) ? TOO_MUCH : amount).toString(), "0"] }]
+          const amount = failing.has(op.key) ? TOO_MUCH : amountOf(op.key)
+          const calls = [{ contractAddress: USDC, entrypoint: "transfer", calldata: [RECIPIENT, amount.toString(), "0"] }]
           if (op.lost) yield* devnet.setFaults({ faultMethods: ["paymaster_executeTransaction"], dropNext: 1, dropWhen: "after" })
           const sent = yield* withBlocks(
             Sessions.execute({ encryptKey: PIN, wallet, session, calls }, { idempotencyKey: `pay-${op.key}`, skipSimulation: op.skip, validity: "1 minute" })
