@@ -24,7 +24,7 @@ import { InvalidInput, LedgerError, PolicyViolation, WalletHalted } from "./Erro
 import { integerOf, toHex } from "./internal/felt.js"
 import { U256_MAX } from "./internal/spending.js"
 import { moveOf } from "./internal/policies/calls.js"
-import { type BudgetCharge, Ledger } from "./Ledger.js"
+import { type BudgetCharge, budgetRefusal, Ledger } from "./Ledger.js"
 import { Address, type Call, callSelector, decode, Entrypoint, Felt } from "./Schemas.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -411,19 +411,7 @@ export const check = (input: {
       for (const limit of limits) {
         const spent = yield* ledger.budgetSpent(wallet, s.token, limit.windowSeconds, now, input.idempotencyKey)
         if (spent + s.amount > limit.amount) {
-          return yield* new PolicyViolation({
-            rule: "budget",
-            callIndex: s.callIndex,
-            wallet,
-            sessionPublicKey,
-            token: s.token,
-            amount: s.amount,
-            limit: limit.amount,
-            spent,
-            windowSeconds: limit.windowSeconds,
-            detail: `${s.amount} of token ${s.token} is above what is left (${limit.amount > spent ? limit.amount - spent : 0n}) ` +
-              `of the wallet's budget of ${limit.amount} per ${limit.windowSeconds} s`
-          })
+          return yield* budgetRefusal({ wallet, sessionPublicKey }, { ...s, limits: [] }, limit, spent)
         }
       }
       charges.push({ ...s, limits })
