@@ -35,6 +35,8 @@ export default defineConfig({
     // wait on a server, a timer or a key derivation off the event loop, so two overlap without starving each other.
     maxWorkers: 2,
     minWorkers: 1,
+    // The PGlite template data directory, made before the workers start (test/global-setup.ts).
+    globalSetup: ["./test/global-setup.ts"],
     ...(jsonReport ? { reporters: ["default", "json"], outputFile: { json: jsonReport } } : {}),
     projects: [
       // Everything in-process, files in parallel.

@@ -159,7 +159,7 @@ const ledgerTests = (prefix: string, it: { readonly scoped: (name: string, self:
     })))
 }
 
-// One database per block: a fresh PGlite initialises its data directory first (seconds on a busy machine).
+// One database per block: a copy of the template data directory (initdb itself is exercised in budgets-sql.test.ts).
 describe("the SQL Ledger and store on PGlite (served on loopback, @effect/sql-pg)", () => {
   layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => ledgerTests(freshPrefix("pglite"), it))
 })

@@ -78,7 +78,7 @@ const shared = (prefix: string, it: { readonly scoped: (name: string, self: () =
 }
 
 describe("budgets in the SQL Ledger on PGlite", () => {
-  layer(pgliteLayer(), { timeout: 120_000, excludeTestServices: true })((it) => {
+  layer(pgliteLayer({ initdb: true }), { timeout: 120_000, excludeTestServices: true })((it) => {
     race(freshPrefix("budget_pglite"), it)
     shared(freshPrefix("shared_pglite"), it)
   })

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Redacted } from "effect"
 import * as Automations from "starknet-session-keys/automations"
+import { freshDataDir } from "./processes.js"
 
 export const DATABASE_URL = process.env["DATABASE_URL"]
 
@@ -11,11 +12,16 @@ if (DATABASE_URL === undefined) {
   console.warn("DATABASE_URL is not set: the tests on a real Postgres are skipped (PGlite tests still run)")
 }
 
-/** PGlite in a fresh temporary directory, removed with the layer. */
-export const pgliteLayer = () =>
+/**
+ * PGlite in a temporary directory of its own, removed with the layer: a copy of the template data directory
+ * (test/global-setup.ts makes it before any test file starts), or with `initdb: true` an empty directory that the
+ * layer initialises itself. initdb is WebAssembly run on the calling thread: 4 to 20 s during which the test file's
+ * process answers nothing, not even the test runner, so only the tests that are about it pay for it.
+ */
+export const pgliteLayer = (options: { readonly initdb?: boolean } = {}) =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "ssk-pglite-"))),
+      options.initdb === true ? Effect.sync(() => mkdtempSync(join(tmpdir(), "ssk-pglite-"))) : Effect.promise(() => freshDataDir()),
       (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
     )
     return Automations.layerPglite({ dataDir: dir })
