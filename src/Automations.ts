@@ -15,7 +15,7 @@ import { Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Redacted
 import { Crypto } from "./Crypto.js"
 import { InvalidInput } from "./Errors.js"
 import { dueTimes, allowList, type Schedule as PlanSchedule } from "./internal/automations/plan.js"
-import { Presigned, presign, sendPresigned } from "./internal/automations/presign.js"
+import { Presigned, presign, sendPresigned } from "./internal/payments/presign.js"
 import { type AutomationRecord, State, Store, StoreError } from "./internal/automations/store.js"
 import * as Webhook from "./internal/automations/webhook.js"
 import * as Metrics from "./Metrics.js"

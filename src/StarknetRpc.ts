@@ -8,11 +8,11 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Socket from "@effect/platform/Socket"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Schedule, Schema, type Scope } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
-import { fetchLayer } from "./internal/http.js"
+import { fetchLayer } from "./internal/transport/http.js"
 import * as Metrics from "./Metrics.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { panicReason, revertReasonOf } from "./internal/reason.js"
-import { retryTransientIfGiven } from "./internal/retry.js"
+import { retryTransientIfGiven } from "./internal/transport/retry.js"
 import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
 
@@ -595,7 +595,7 @@ export const makeWatching = (
   Effect.gen(function*() {
     const rpc = yield* makeHttp(options)
     const [Watch, Socket, constructor] = yield* Effect.all([
-      Effect.promise(() => import("./internal/watch.js")),
+      Effect.promise(() => import("./internal/transport/watch.js")),
       Effect.promise(() => import("@effect/platform/Socket")),
       webSocketConstructor
     ])
