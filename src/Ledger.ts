@@ -379,6 +379,218 @@ interface SessionEntry {
   allowedEntrypoints?: ReadonlyArray<Felt>
 }
 
+/** What the in-memory ledger holds. */
+interface Memory {
+  readonly payments: Map<string, Payment>
+  readonly byHash: Map<string, string>
+  readonly sessions: Map<string, SessionEntry>
+  readonly reservations: Map<string, string>
+  readonly keys: Map<string, number>
+  readonly fences: Map<string, Fence>
+  readonly halts: Map<string, number>
+  readonly policies: Map<string, string>
+  /** Budget entries per wallet. */
+  readonly budget: Map<string, Array<BudgetEntry>>
+  reservationCounter: number
+}
+
+const entry = (m: Memory, s: SessionRef) => {
+  const key = sessionKey(s)
+  let e = m.sessions.get(key)
+  if (e === undefined) {
+    e = { used: 0, live: new Set() }
+    m.sessions.set(key, e)
+  }
+  return e
+}
+const isFinal = (p: Payment) => p.status === "executed" || p.status === "not-executed"
+/**
+ * Forgets the oldest settled records beyond the bound. A record not settled is never forgotten, even past its
+ * window: its nonce may have been used, and forgetting it would let its key pay again.
+ */
+const sweep = (m: Memory) => {
+  if (m.payments.size <= KEPT) return
+  for (const [key, p] of m.payments) {
+    if (m.payments.size <= KEPT) break
+    if (isFinal(p)) {
+      m.payments.delete(key)
+      if (p.transactionHash !== undefined) m.byHash.delete(norm(p.transactionHash))
+    }
+  }
+}
+const counts = (m: Memory, wallet: string, e: BudgetEntry, now: number) => {
+  if (e.released) return false
+  const record = m.payments.get(paymentKey(wallet, e.idempotencyKey))
+  // A record replaced since (a new payload under the key) leaves this entry's payload dead.
+  if (record !== undefined && norm(record.nonce) !== e.nonce) return false
+  return !budgetEntryLapsed(record, now)
+}
+const spentOf = (m: Memory, wallet: string, token: string, windowSeconds: number, now: number, except?: string) => {
+  let spent = 0n
+  const since = now - windowSeconds * 1000
+  for (const e of m.budget.get(norm(wallet)) ?? []) {
+    if (e.token === norm(token) && e.at > since && e.idempotencyKey !== except && counts(m, wallet, e, now)) spent += e.amount
+  }
+  return spent
+}
+const releaseEntries = (m: Memory, wallet: string, idempotencyKey: string, nonce?: string) => {
+  for (const e of m.budget.get(norm(wallet)) ?? []) {
+    if (e.idempotencyKey === idempotencyKey && (nonce === undefined || e.nonce === norm(nonce))) e.released = true
+  }
+}
+const store = (m: Memory, p: Payment) => {
+  m.payments.set(paymentKey(p.wallet, p.idempotencyKey), p)
+  if (p.transactionHash !== undefined) m.byHash.set(norm(p.transactionHash), paymentKey(p.wallet, p.idempotencyKey))
+}
+
+/** Records a payment unless its key holds one (other than the one it replaces), its budget charges within limits. */
+const recordPaymentIn = (m: Memory): Ledger["Type"]["recordPayment"] => (payment, options) =>
+  Effect.suspend(() => {
+    const existing = m.payments.get(paymentKey(payment.wallet, payment.idempotencyKey))
+    if (existing !== undefined && (options?.replacing === undefined || norm(existing.nonce) !== norm(options.replacing))) {
+      return Effect.succeed(existing)
+    }
+    const charges = options?.charges ?? []
+    for (const charge of charges) {
+      for (const limit of charge.limits) {
+        const spent = spentOf(m, payment.wallet, charge.token, limit.windowSeconds, payment.recordedAt, payment.idempotencyKey)
+        if (spent + charge.amount > limit.amount) return Effect.fail(budgetRefusal(payment, charge, limit, spent))
+      }
+    }
+    if (existing?.transactionHash !== undefined) m.byHash.delete(norm(existing.transactionHash))
+    store(m, payment)
+    sweep(m)
+    if (charges.length > 0) {
+      const w = norm(payment.wallet)
+      // Entries of this key's earlier payloads and released ones go; the newest BUDGET_KEPT per wallet stay.
+      const kept = (m.budget.get(w) ?? []).filter((e) => e.idempotencyKey !== payment.idempotencyKey && !e.released).slice(-BUDGET_KEPT)
+      for (const charge of charges) {
+        kept.push({
+          idempotencyKey: payment.idempotencyKey,
+          nonce: norm(payment.nonce),
+          token: norm(charge.token),
+          amount: charge.amount,
+          at: payment.recordedAt,
+          released: false
+        })
+      }
+      m.budget.set(w, kept)
+    }
+    return Effect.succeed(payment)
+  })
+
+type PaymentsPart = "recordPayment" | "payment" | "paymentByHash" | "updatePayment" | "openPayments" | "budgetSpent" | "releaseBudget"
+
+/** The payment records and their budget charges. */
+const paymentsIn = (m: Memory): Pick<Ledger["Type"], PaymentsPart> => ({
+  recordPayment: recordPaymentIn(m),
+  payment: (wallet, idempotencyKey) => Effect.sync(() => m.payments.get(paymentKey(wallet, idempotencyKey))),
+  paymentByHash: (txHash) =>
+    Effect.sync(() => {
+      const key = m.byHash.get(norm(txHash))
+      return key === undefined ? undefined : m.payments.get(key)
+    }),
+  updatePayment: (wallet, idempotencyKey, nonce, update) =>
+    Effect.sync(() => {
+      const existing = m.payments.get(paymentKey(wallet, idempotencyKey))
+      if (existing === undefined || norm(existing.nonce) !== norm(nonce)) return
+      store(m, { ...existing, ...update })
+      if (update.status === "not-executed") releaseEntries(m, wallet, idempotencyKey, nonce)
+    }),
+  openPayments: (session) =>
+    Effect.sync(() =>
+      [...m.payments.values()].filter((p) =>
+        !isFinal(p) && norm(p.wallet) === norm(session.wallet) && norm(p.sessionPublicKey) === norm(session.sessionPublicKey)
+      )
+    ),
+  budgetSpent: (wallet, token, windowSeconds, now, except) => Effect.sync(() => spentOf(m, wallet, token, windowSeconds, now, except)),
+  releaseBudget: (wallet, idempotencyKey, nonce) => Effect.sync(() => releaseEntries(m, wallet, idempotencyKey, nonce))
+})
+
+type SessionsPart = "reserve" | "release" | "resetSession" | "allowedEntrypoints" | "fence" | "fenceOf" | "clearFence" | "sessionsOf"
+
+/** What is known of each session: its reserved calls, its allow-list, its fence. */
+const sessionsIn = (m: Memory): Pick<Ledger["Type"], SessionsPart> => ({
+  reserve: (session, chain, idempotencyKey) =>
+    Effect.sync((): Reserved => {
+      const e = entry(m, session)
+      const used = Math.max(chain.callsUsed, e.used)
+      const held = idempotencyKey === undefined ? undefined : `${sessionKey(session)}|k:${idempotencyKey}`
+      if (held !== undefined && e.live.has(held) && chain.callsUsed < chain.maxCalls) {
+        return { ok: true, reservation: held, used: Math.max(0, used - 1) }
+      }
+      if (used >= chain.maxCalls) return { ok: false, used }
+      const reservation = held ?? `r${++m.reservationCounter}`
+      e.used = used + 1
+      e.live.add(reservation)
+      m.reservations.set(reservation, sessionKey(session))
+      return { ok: true, reservation, used }
+    }),
+  release: (reservation) =>
+    Effect.sync(() => {
+      const key = m.reservations.get(reservation)
+      if (key === undefined) return
+      m.reservations.delete(reservation)
+      const e = m.sessions.get(key)
+      if (e !== undefined && e.live.delete(reservation)) e.used = Math.max(0, e.used - 1)
+    }),
+  resetSession: (session, allowedEntrypoints) =>
+    Effect.sync(() => {
+      const e = entry(m, session)
+      for (const r of e.live) m.reservations.delete(r)
+      e.live.clear()
+      e.used = 0
+      if (allowedEntrypoints !== undefined) e.allowedEntrypoints = allowedEntrypoints
+      else delete e.allowedEntrypoints
+    }),
+  allowedEntrypoints: (session) => Effect.sync(() => m.sessions.get(sessionKey(session))?.allowedEntrypoints),
+  fence: (session, fence) => Effect.sync(() => void m.fences.set(sessionKey(session), fence)),
+  fenceOf: (session, now) =>
+    Effect.sync(() => {
+      const key = sessionKey(session)
+      const fence = m.fences.get(key)
+      if (fence !== undefined && fence.until <= now) m.fences.delete(key)
+      return fence !== undefined && fence.until > now ? fence : undefined
+    }),
+  clearFence: (session, idempotencyKey) =>
+    Effect.sync(() => {
+      const key = sessionKey(session)
+      if (m.fences.get(key)?.idempotencyKey === idempotencyKey) m.fences.delete(key)
+    }),
+  sessionsOf: (wallet) =>
+    Effect.sync(() => {
+      const found = new Set<string>()
+      const prefix = `${norm(wallet)}:`
+      for (const key of m.sessions.keys()) if (key.startsWith(prefix)) found.add(key.slice(prefix.length))
+      for (const p of m.payments.values()) if (norm(p.wallet) === norm(wallet)) found.add(norm(p.sessionPublicKey))
+      return [...found].map((hex) => `0x${hex}` as Felt)
+    })
+})
+
+type KeysAndWalletsPart = "rememberKey" | "keyValidUntil" | "halt" | "resume" | "haltedSince" | "setSessionPolicy" | "sessionPolicy"
+
+/** Remembered session keys, halted wallets and the policies attached to session keys. */
+const keysAndWalletsIn = (m: Memory): Pick<Ledger["Type"], KeysAndWalletsPart> => ({
+  rememberKey: (publicKey, validUntil) =>
+    Effect.sync(() => {
+      if (m.keys.size >= KEPT) m.keys.delete(m.keys.keys().next().value!)
+      m.keys.set(norm(publicKey), validUntil)
+    }),
+  keyValidUntil: (publicKey) => Effect.sync(() => m.keys.get(norm(publicKey))),
+  halt: (wallet, since) =>
+    Effect.sync(() => {
+      if (!m.halts.has(norm(wallet))) m.halts.set(norm(wallet), since)
+    }),
+  resume: (wallet) => Effect.sync(() => void m.halts.delete(norm(wallet))),
+  haltedSince: (wallet) => Effect.sync(() => m.halts.get(norm(wallet))),
+  setSessionPolicy: (sessionPublicKey, policy) =>
+    Effect.sync(() => {
+      if (policy === undefined) m.policies.delete(norm(sessionPublicKey))
+      else m.policies.set(norm(sessionPublicKey), policy)
+    }),
+  sessionPolicy: (sessionPublicKey) => Effect.sync(() => m.policies.get(norm(sessionPublicKey)))
+})
+
 /**
  * Builds an in-memory ledger.
  *
@@ -386,196 +598,19 @@ interface SessionEntry {
  * @category constructors
  */
 export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
-  const payments = new Map<string, Payment>()
-  const byHash = new Map<string, string>()
-  const sessions = new Map<string, SessionEntry>()
-  const reservations = new Map<string, string>()
-  const keys = new Map<string, number>()
-  const fences = new Map<string, Fence>()
-  const halts = new Map<string, number>()
-  const policies = new Map<string, string>()
-  /** Budget entries per wallet. */
-  const budget = new Map<string, Array<BudgetEntry>>()
-  let reservationCounter = 0
-
-  const entry = (s: SessionRef) => {
-    const key = sessionKey(s)
-    let e = sessions.get(key)
-    if (e === undefined) {
-      e = { used: 0, live: new Set() }
-      sessions.set(key, e)
-    }
-    return e
+  const m: Memory = {
+    payments: new Map(),
+    byHash: new Map(),
+    sessions: new Map(),
+    reservations: new Map(),
+    keys: new Map(),
+    fences: new Map(),
+    halts: new Map(),
+    policies: new Map(),
+    budget: new Map(),
+    reservationCounter: 0
   }
-  const isFinal = (p: Payment) => p.status === "executed" || p.status === "not-executed"
-  /**
-   * Forgets the oldest settled records beyond the bound. A record not settled is never forgotten, even past its
-   * window: its nonce may have been used, and forgetting it would let its key pay again.
-   */
-  const sweep = () => {
-    if (payments.size <= KEPT) return
-    for (const [key, p] of payments) {
-      if (payments.size <= KEPT) break
-      if (isFinal(p)) {
-        payments.delete(key)
-        if (p.transactionHash !== undefined) byHash.delete(norm(p.transactionHash))
-      }
-    }
-  }
-  const counts = (wallet: string, e: BudgetEntry, now: number) => {
-    if (e.released) return false
-    const record = payments.get(paymentKey(wallet, e.idempotencyKey))
-    // A record replaced since (a new payload under the key) leaves this entry's payload dead.
-    if (record !== undefined && norm(record.nonce) !== e.nonce) return false
-    return !budgetEntryLapsed(record, now)
-  }
-  const spentOf = (wallet: string, token: string, windowSeconds: number, now: number, except?: string) => {
-    let spent = 0n
-    const since = now - windowSeconds * 1000
-    for (const e of budget.get(norm(wallet)) ?? []) {
-      if (e.token === norm(token) && e.at > since && e.idempotencyKey !== except && counts(wallet, e, now)) spent += e.amount
-    }
-    return spent
-  }
-  const releaseEntries = (wallet: string, idempotencyKey: string, nonce?: string) => {
-    for (const e of budget.get(norm(wallet)) ?? []) {
-      if (e.idempotencyKey === idempotencyKey && (nonce === undefined || e.nonce === norm(nonce))) e.released = true
-    }
-  }
-  const store = (p: Payment) => {
-    payments.set(paymentKey(p.wallet, p.idempotencyKey), p)
-    if (p.transactionHash !== undefined) byHash.set(norm(p.transactionHash), paymentKey(p.wallet, p.idempotencyKey))
-  }
-
-  return Ledger.of({
-    recordPayment: (payment, options) =>
-      Effect.suspend(() => {
-        const existing = payments.get(paymentKey(payment.wallet, payment.idempotencyKey))
-        if (existing !== undefined && (options?.replacing === undefined || norm(existing.nonce) !== norm(options.replacing))) {
-          return Effect.succeed(existing)
-        }
-        const charges = options?.charges ?? []
-        for (const charge of charges) {
-          for (const limit of charge.limits) {
-            const spent = spentOf(payment.wallet, charge.token, limit.windowSeconds, payment.recordedAt, payment.idempotencyKey)
-            if (spent + charge.amount > limit.amount) return Effect.fail(budgetRefusal(payment, charge, limit, spent))
-          }
-        }
-        if (existing?.transactionHash !== undefined) byHash.delete(norm(existing.transactionHash))
-        store(payment)
-        sweep()
-        if (charges.length > 0) {
-          const w = norm(payment.wallet)
-          // Entries of this key's earlier payloads and released ones go; the newest BUDGET_KEPT per wallet stay.
-          const kept = (budget.get(w) ?? []).filter((e) => e.idempotencyKey !== payment.idempotencyKey && !e.released).slice(-BUDGET_KEPT)
-          for (const charge of charges) {
-            kept.push({
-              idempotencyKey: payment.idempotencyKey,
-              nonce: norm(payment.nonce),
-              token: norm(charge.token),
-              amount: charge.amount,
-              at: payment.recordedAt,
-              released: false
-            })
-          }
-          budget.set(w, kept)
-        }
-        return Effect.succeed(payment)
-      }),
-    payment: (wallet, idempotencyKey) => Effect.sync(() => payments.get(paymentKey(wallet, idempotencyKey))),
-    paymentByHash: (txHash) =>
-      Effect.sync(() => {
-        const key = byHash.get(norm(txHash))
-        return key === undefined ? undefined : payments.get(key)
-      }),
-    updatePayment: (wallet, idempotencyKey, nonce, update) =>
-      Effect.sync(() => {
-        const existing = payments.get(paymentKey(wallet, idempotencyKey))
-        if (existing === undefined || norm(existing.nonce) !== norm(nonce)) return
-        store({ ...existing, ...update })
-        if (update.status === "not-executed") releaseEntries(wallet, idempotencyKey, nonce)
-      }),
-    openPayments: (session) =>
-      Effect.sync(() =>
-        [...payments.values()].filter((p) =>
-          !isFinal(p) && norm(p.wallet) === norm(session.wallet) && norm(p.sessionPublicKey) === norm(session.sessionPublicKey)
-        )
-      ),
-    reserve: (session, chain, idempotencyKey) =>
-      Effect.sync((): Reserved => {
-        const e = entry(session)
-        const used = Math.max(chain.callsUsed, e.used)
-        const held = idempotencyKey === undefined ? undefined : `${sessionKey(session)}|k:${idempotencyKey}`
-        if (held !== undefined && e.live.has(held) && chain.callsUsed < chain.maxCalls) {
-          return { ok: true, reservation: held, used: Math.max(0, used - 1) }
-        }
-        if (used >= chain.maxCalls) return { ok: false, used }
-        const reservation = held ?? `r${++reservationCounter}`
-        e.used = used + 1
-        e.live.add(reservation)
-        reservations.set(reservation, sessionKey(session))
-        return { ok: true, reservation, used }
-      }),
-    release: (reservation) =>
-      Effect.sync(() => {
-        const key = reservations.get(reservation)
-        if (key === undefined) return
-        reservations.delete(reservation)
-        const e = sessions.get(key)
-        if (e !== undefined && e.live.delete(reservation)) e.used = Math.max(0, e.used - 1)
-      }),
-    resetSession: (session, allowedEntrypoints) =>
-      Effect.sync(() => {
-        const e = entry(session)
-        for (const r of e.live) reservations.delete(r)
-        e.live.clear()
-        e.used = 0
-        if (allowedEntrypoints !== undefined) e.allowedEntrypoints = allowedEntrypoints
-        else delete e.allowedEntrypoints
-      }),
-    allowedEntrypoints: (session) => Effect.sync(() => sessions.get(sessionKey(session))?.allowedEntrypoints),
-    fence: (session, fence) => Effect.sync(() => void fences.set(sessionKey(session), fence)),
-    fenceOf: (session, now) =>
-      Effect.sync(() => {
-        const key = sessionKey(session)
-        const fence = fences.get(key)
-        if (fence !== undefined && fence.until <= now) fences.delete(key)
-        return fence !== undefined && fence.until > now ? fence : undefined
-      }),
-    clearFence: (session, idempotencyKey) =>
-      Effect.sync(() => {
-        const key = sessionKey(session)
-        if (fences.get(key)?.idempotencyKey === idempotencyKey) fences.delete(key)
-      }),
-    rememberKey: (publicKey, validUntil) =>
-      Effect.sync(() => {
-        if (keys.size >= KEPT) keys.delete(keys.keys().next().value!)
-        keys.set(norm(publicKey), validUntil)
-      }),
-    keyValidUntil: (publicKey) => Effect.sync(() => keys.get(norm(publicKey))),
-    budgetSpent: (wallet, token, windowSeconds, now, except) => Effect.sync(() => spentOf(wallet, token, windowSeconds, now, except)),
-    releaseBudget: (wallet, idempotencyKey, nonce) => Effect.sync(() => releaseEntries(wallet, idempotencyKey, nonce)),
-    halt: (wallet, since) =>
-      Effect.sync(() => {
-        if (!halts.has(norm(wallet))) halts.set(norm(wallet), since)
-      }),
-    resume: (wallet) => Effect.sync(() => void halts.delete(norm(wallet))),
-    haltedSince: (wallet) => Effect.sync(() => halts.get(norm(wallet))),
-    setSessionPolicy: (sessionPublicKey, policy) =>
-      Effect.sync(() => {
-        if (policy === undefined) policies.delete(norm(sessionPublicKey))
-        else policies.set(norm(sessionPublicKey), policy)
-      }),
-    sessionPolicy: (sessionPublicKey) => Effect.sync(() => policies.get(norm(sessionPublicKey))),
-    sessionsOf: (wallet) =>
-      Effect.sync(() => {
-        const found = new Set<string>()
-        const prefix = `${norm(wallet)}:`
-        for (const key of sessions.keys()) if (key.startsWith(prefix)) found.add(key.slice(prefix.length))
-        for (const p of payments.values()) if (norm(p.wallet) === norm(wallet)) found.add(norm(p.sessionPublicKey))
-        return [...found].map((hex) => `0x${hex}` as Felt)
-      })
-  })
+  return Ledger.of({ ...paymentsIn(m), ...sessionsIn(m), ...keysAndWalletsIn(m) })
 })
 
 /**

@@ -29,12 +29,12 @@ import type {
   TypedDataMismatch,
   WalletHalted
 } from "./Errors.js"
-import { decodeCalls, executeWith, explain, verdictNow } from "./internal/execute.js"
-import { invalid, objectParams, readStored, retrying, toPin, windowOptions } from "./internal/lifecycle.js"
+import { decodeCalls, executeWith, explain, verdictNow } from "./internal/sessions/execute.js"
+import { invalid, objectParams, readStored, retrying, toPin, windowOptions } from "./internal/sessions/lifecycle.js"
 import { checkCalls } from "./internal/payments/calls.js"
 import { ownerSubmit, revivingChange } from "./internal/payments/owner.js"
 import { resolvePayment } from "./internal/payments/resolve.js"
-import { readAllowedEntrypoints } from "./internal/preflight.js"
+import { readAllowedEntrypoints } from "./internal/account/preflight.js"
 import { Ledger } from "./Ledger.js"
 import * as Metrics from "./Metrics.js"
 import { addOrUpdateSessionKeyCalldata, sessionKeyCalldata } from "./OutsideExecution.js"
@@ -373,7 +373,7 @@ export {
   resumeWallet,
   revokeAll,
   sendRevokeAll
-} from "./internal/killswitch.js"
+} from "./internal/sessions/killswitch.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Execute
@@ -611,4 +611,4 @@ export {
   setSpendingPolicy,
   setSpendingPolicyAndWait,
   spendingPolicyCalldata
-} from "./internal/spending-policy.js"
+} from "./internal/sessions/spending-policy.js"

@@ -97,6 +97,55 @@ const readBody = (req: http.IncomingMessage) =>
 const statusOf = (error: SignerError | PolicyViolation | WalletHalted | InvalidInput) =>
   error._tag === "PolicyViolation" || error._tag === "WalletHalted" ? 403 : error._tag === "InvalidInput" ? 400 : error.status ?? 400
 
+/** The keys the signer holds, and the signature of a session's payment once every check passed. */
+const keyring = (crypto: Crypto["Type"], walletPolicies: Policies.WalletPolicies["Type"]) => {
+  /** Held keys by `wallet|session`, encrypted, with their PIN. */
+  const held = new Map<string, { readonly encrypted: string; readonly pin: Redacted.Redacted<string>; readonly publicKey: Felt }>()
+  const keyOf = (wallet: string, session: string) => `${BigInt(wallet).toString(16)}|${BigInt(session).toString(16)}`
+
+  const hold: SignerHandle["hold"] = (params) =>
+    Effect.gen(function*() {
+      const request = yield* Schema.decodeUnknown(HoldRequest)({ ...params, pin: Redacted.value(params.pin) }).pipe(
+        Effect.mapError(() => new InvalidInput({ path: "session", rule: "must be { wallet, session: { publicKey, encryptedPrivateKey }, pin }", issues: [] }))
+      )
+      // The PIN must open the key now, not at the first payment.
+      yield* Effect.scoped(crypto.decryptPrivateKey(request.session.encryptedPrivateKey, params.pin, request.session.publicKey)).pipe(
+        Effect.mapError(() => new SignerError({ reason: "invalid-key", detail: "the PIN does not open this session key", status: 400 }))
+      )
+      held.set(keyOf(request.wallet, request.session.publicKey), { encrypted: request.session.encryptedPrivateKey, pin: params.pin, publicKey: request.session.publicKey })
+      yield* Effect.logInfo("signer: session key held").pipe(Effect.annotateLogs({ wallet: request.wallet, sessionPublicKey: request.session.publicKey }))
+    })
+
+  const signSession = (body: unknown) =>
+    Effect.gen(function*() {
+      const request = yield* Schema.decodeUnknown(SignSessionRequest)(body).pipe(
+        Effect.mapError((error) => new SignerError({ reason: "invalid-request", detail: error.message.slice(0, 500), status: 400 }))
+      )
+      const { calls, sessionPublicKey, typedData, wallet } = request
+      const entry = held.get(keyOf(wallet, sessionPublicKey))
+      if (entry === undefined) {
+        return yield* new SignerError({ reason: "unknown-session", detail: `no key held for session ${sessionPublicKey} of ${wallet}`, status: 404 })
+      }
+      // The calls signed are the calls judged: the typed data must carry exactly these.
+      const signedCalls = fromTypedData(typedData).outsideExecution.calls.map(callHash)
+      const askedCalls = toOutsideCalls(calls).map(callHash)
+      if (signedCalls.length !== askedCalls.length || signedCalls.some((h, i) => h !== askedCalls[i])) {
+        return yield* new SignerError({ reason: "calls-mismatch", detail: "the typed data's calls are not the calls given", status: 400 })
+      }
+      const derived = typedDataHash(typedData, wallet)
+      if (BigInt(derived) !== BigInt(request.hash)) {
+        return yield* new SignerError({ reason: "hash-mismatch", detail: "the hash asked is not the hash of the typed data", status: 400 })
+      }
+      yield* Policies.judge(walletPolicies.forWallet(wallet), { wallet, sessionPublicKey, calls })
+      const signature = yield* Effect.scoped(Effect.flatMap(
+        crypto.decryptPrivateKey(entry.encrypted, entry.pin, entry.publicKey, { cache: true }),
+        (key) => crypto.sign(derived, key)
+      )).pipe(Effect.mapError(() => new SignerError({ reason: "invalid-key", detail: "the held key no longer opens", status: 500 })))
+      return { signature, nonce: fromTypedData(typedData).outsideExecution.nonce, wallet, sessionPublicKey }
+    })
+  return { hold, signSession }
+}
+
 /**
  * Starts the signer in the scope (closed with it). Fails with `InvalidInput` for a host off loopback without an API
  * key, or a policy that is not valid.
@@ -113,50 +162,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<SignerHandle, I
     }
     const walletPolicies = yield* Policies.make(options.policies ?? {})
     const crypto = yield* Crypto
-    /** Held keys by `wallet|session`, encrypted, with their PIN. */
-    const held = new Map<string, { readonly encrypted: string; readonly pin: Redacted.Redacted<string>; readonly publicKey: Felt }>()
-    const keyOf = (wallet: string, session: string) => `${BigInt(wallet).toString(16)}|${BigInt(session).toString(16)}`
-
-    const hold: SignerHandle["hold"] = (params) =>
-      Effect.gen(function*() {
-        const request = yield* Schema.decodeUnknown(HoldRequest)({ ...params, pin: Redacted.value(params.pin) }).pipe(
-          Effect.mapError(() => new InvalidInput({ path: "session", rule: "must be { wallet, session: { publicKey, encryptedPrivateKey }, pin }", issues: [] }))
-        )
-        // The PIN must open the key now, not at the first payment.
-        yield* Effect.scoped(crypto.decryptPrivateKey(request.session.encryptedPrivateKey, params.pin, request.session.publicKey)).pipe(
-          Effect.mapError(() => new SignerError({ reason: "invalid-key", detail: "the PIN does not open this session key", status: 400 }))
-        )
-        held.set(keyOf(request.wallet, request.session.publicKey), { encrypted: request.session.encryptedPrivateKey, pin: params.pin, publicKey: request.session.publicKey })
-        yield* Effect.logInfo("signer: session key held").pipe(Effect.annotateLogs({ wallet: request.wallet, sessionPublicKey: request.session.publicKey }))
-      })
-
-    const signSession = (body: unknown) =>
-      Effect.gen(function*() {
-        const request = yield* Schema.decodeUnknown(SignSessionRequest)(body).pipe(
-          Effect.mapError((error) => new SignerError({ reason: "invalid-request", detail: error.message.slice(0, 500), status: 400 }))
-        )
-        const { calls, sessionPublicKey, typedData, wallet } = request
-        const entry = held.get(keyOf(wallet, sessionPublicKey))
-        if (entry === undefined) {
-          return yield* new SignerError({ reason: "unknown-session", detail: `no key held for session ${sessionPublicKey} of ${wallet}`, status: 404 })
-        }
-        // The calls signed are the calls judged: the typed data must carry exactly these.
-        const signedCalls = fromTypedData(typedData).outsideExecution.calls.map(callHash)
-        const askedCalls = toOutsideCalls(calls).map(callHash)
-        if (signedCalls.length !== askedCalls.length || signedCalls.some((h, i) => h !== askedCalls[i])) {
-          return yield* new SignerError({ reason: "calls-mismatch", detail: "the typed data's calls are not the calls given", status: 400 })
-        }
-        const derived = typedDataHash(typedData, wallet)
-        if (BigInt(derived) !== BigInt(request.hash)) {
-          return yield* new SignerError({ reason: "hash-mismatch", detail: "the hash asked is not the hash of the typed data", status: 400 })
-        }
-        yield* Policies.judge(walletPolicies.forWallet(wallet), { wallet, sessionPublicKey, calls })
-        const signature = yield* Effect.scoped(Effect.flatMap(
-          crypto.decryptPrivateKey(entry.encrypted, entry.pin, entry.publicKey, { cache: true }),
-          (key) => crypto.sign(derived, key)
-        )).pipe(Effect.mapError(() => new SignerError({ reason: "invalid-key", detail: "the held key no longer opens", status: 500 })))
-        return { signature, nonce: fromTypedData(typedData).outsideExecution.nonce, wallet, sessionPublicKey }
-      })
+    const { hold, signSession } = keyring(crypto, walletPolicies)
 
     const runtime = yield* Effect.runtime<never>()
     const answer = (res: http.ServerResponse, status: number, body: unknown) => {

@@ -8,11 +8,11 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Socket from "@effect/platform/Socket"
 import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Schedule, Schema, type Scope } from "effect"
 import { RpcError, TransactionNotFound } from "./Errors.js"
-import { fetchLayer } from "./internal/http.js"
+import { fetchLayer } from "./internal/transport/http.js"
 import * as Metrics from "./Metrics.js"
 import * as JsonRpc from "./internal/jsonrpc.js"
 import { panicReason, revertReasonOf } from "./internal/reason.js"
-import { retryTransientIfGiven } from "./internal/retry.js"
+import { retryTransientIfGiven } from "./internal/transport/retry.js"
 import * as Schemas from "./Schemas.js"
 import type { Address, Felt, TransactionStatus, TxHash } from "./Schemas.js"
 
@@ -405,6 +405,103 @@ const BlockWithTxsWire = Schema.Struct({
   }))
 })
 
+/** One JSON-RPC read: timed, transient faults retried when a schedule is given, the answer decoded, a failure an `RpcError`. */
+const requestWith = (client: JsonRpc.Client, retry: HttpOptions["retry"]) =>
+<A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
+  client.request(method, params).pipe(
+    Metrics.timed(Metrics.rpcLatencyMillis, method),
+    Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
+    retryTransientIfGiven(retry),
+    Effect.flatMap((result) =>
+      Schema.decodeUnknown(schema)(result).pipe(
+        Effect.mapError((e) => new RpcError({ method, code: -32700, message: `unexpected answer: ${e.message}`, transient: false }))
+      )
+    ),
+    Effect.catchTag("JsonRpcFailure", (e) =>
+      Effect.fail(
+        new RpcError({
+          method,
+          code: e.code,
+          message: e.code === 40 || e.code === 41 ? revertReasonOf(e.data) ?? e.message : e.message,
+          transient: e.transient
+        })
+      ))
+  )
+
+type Request = ReturnType<typeof requestWith>
+
+/**
+ * Reads without a block number go to the head; a node that does not know `pre_confirmed` is asked once more
+ * whether it has that block at all, and read at `latest` from then on.
+ */
+const headReader = (request: Request, blockTag: "pre_confirmed" | "latest") => {
+  let head = blockTag
+  const lacksTag = (e: RpcError) => e.code === -32602 || e.code === 24 || e.code === -32601
+  return <A, I>(method: string, params: (tag: string) => unknown, schema: Schema.Schema<A, I>) =>
+    Effect.suspend(() => {
+      const tag = head
+      const read = request(method, params(tag), schema)
+      if (tag !== "pre_confirmed") return read
+      return read.pipe(Effect.catchIf(lacksTag, (refused) =>
+        request("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" }, Schema.Unknown).pipe(
+          Effect.matchEffect({
+            onFailure: (probe) => {
+              if (!lacksTag(probe)) return Effect.fail(refused)
+              head = "latest"
+              return Effect.logWarning("the node does not serve pre_confirmed (RPC before 0.9): reads are made at latest").pipe(
+                Effect.zipRight(request(method, params("latest"), schema))
+              )
+            },
+            onSuccess: () => Effect.fail(refused)
+          })
+        )))
+    })
+}
+
+/** Simulates the calls as the account's INVOKE v3 of query version, validation and fee skipped: what each call does. */
+const simulate = (atHead: ReturnType<typeof headReader>, req: SimulateRequest) =>
+  atHead("starknet_simulateTransactions", (tag) => ({
+    block_id: tag,
+    transactions: [{
+      type: "INVOKE",
+      version: QUERY_VERSION_3,
+      sender_address: req.account,
+      calldata: serializeCalls(req.calls),
+      signature: [],
+      nonce: req.nonce,
+      resource_bounds: { l1_gas: NO_BOUND, l1_data_gas: NO_BOUND, l2_gas: { max_amount: SIMULATION_L2_GAS, max_price_per_unit: "0x0" } },
+      tip: "0x0",
+      paymaster_data: [],
+      account_deployment_data: [],
+      nonce_data_availability_mode: "L1",
+      fee_data_availability_mode: "L1"
+    }],
+    simulation_flags: ["SKIP_VALIDATE", "SKIP_FEE_CHARGE"]
+  }), SimulationWire).pipe(
+    Effect.flatMap((answers) => {
+      const trace = answers[0] === undefined ? undefined : toTrace(answers[0].transaction_trace)
+      if (trace === undefined) {
+        return Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: -32700, message: "unexpected answer: no trace", transient: false }))
+      }
+      if (trace._tag === "Reverted") return Effect.succeed<SimulatedCalls>(trace)
+      const calls = callOutcomes(trace.execute, req.calls)
+      return calls === undefined
+        ? Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: -32700, message: "unexpected answer: the trace does not show every call", transient: false }))
+        : Effect.succeed<SimulatedCalls>({ _tag: "Executed", calls })
+    })
+  )
+
+const toBlockWithTxs = (b: typeof BlockWithTxsWire.Type): BlockWithTxs => ({
+  blockNumber: b.block_number,
+  timestamp: b.timestamp,
+  transactions: b.transactions.map((t) => ({
+    transactionHash: t.transaction_hash,
+    type: t.type,
+    ...(t.sender_address !== undefined ? { senderAddress: t.sender_address } : {}),
+    calldata: t.calldata ?? []
+  }))
+})
+
 /**
  * Builds the service over a JSON-RPC client (one HTTP request per tick, however many fibers read).
  *
@@ -422,49 +519,8 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       // one window: 1,000 executes preflighting together read the latest block once, not 1,000 times.
       shareIdentical: true
     })
-    const request = <A, I>(method: string, params: unknown, schema: Schema.Schema<A, I>) =>
-      client.request(method, params).pipe(
-        Metrics.timed(Metrics.rpcLatencyMillis, method),
-        Effect.tapError((e) => (e.retryAfter !== undefined ? Effect.sleep(Duration.seconds(e.retryAfter)) : Effect.void)),
-        retryTransientIfGiven(options.retry),
-        Effect.flatMap((result) =>
-          Schema.decodeUnknown(schema)(result).pipe(
-            Effect.mapError((e) => new RpcError({ method, code: -32700, message: `unexpected answer: ${e.message}`, transient: false }))
-          )
-        ),
-        Effect.catchTag("JsonRpcFailure", (e) =>
-          Effect.fail(
-            new RpcError({
-              method,
-              code: e.code,
-              message: e.code === 40 || e.code === 41 ? revertReasonOf(e.data) ?? e.message : e.message,
-              transient: e.transient
-            })
-          ))
-      )
-    // Reads without a block number go to the head; a node that does not know `pre_confirmed` is asked once more
-    // whether it has that block at all, and read at `latest` from then on.
-    let head: "pre_confirmed" | "latest" = options.blockTag ?? "pre_confirmed"
-    const lacksTag = (e: RpcError) => e.code === -32602 || e.code === 24 || e.code === -32601
-    const atHead = <A, I>(method: string, params: (tag: string) => unknown, schema: Schema.Schema<A, I>) =>
-      Effect.suspend(() => {
-        const tag = head
-        const read = request(method, params(tag), schema)
-        if (tag !== "pre_confirmed") return read
-        return read.pipe(Effect.catchIf(lacksTag, (refused) =>
-          request("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" }, Schema.Unknown).pipe(
-            Effect.matchEffect({
-              onFailure: (probe) => {
-                if (!lacksTag(probe)) return Effect.fail(refused)
-                head = "latest"
-                return Effect.logWarning("the node does not serve pre_confirmed (RPC before 0.9): reads are made at latest").pipe(
-                  Effect.zipRight(request(method, params("latest"), schema))
-                )
-              },
-              onSuccess: () => Effect.fail(refused)
-            })
-          )))
-      })
+    const request = requestWith(client, options.retry)
+    const atHead = headReader(request, options.blockTag ?? "pre_confirmed")
     const notFound = (txHash: string) => (e: RpcError): Effect.Effect<never, RpcError | TransactionNotFound> =>
       e.code === 29 ? Effect.fail(new TransactionNotFound({ txHash })) : Effect.fail(e)
     // An endpoint's chain id does not change: read once per layer (a failed read is not kept, the next one retries).
@@ -484,37 +540,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
           ? request("starknet_call", { request: body, block_id: { block_number: req.blockNumber } }, FeltList)
           : atHead("starknet_call", (tag) => ({ request: body, block_id: tag }), FeltList)
       },
-      simulateCalls: (req) =>
-        atHead("starknet_simulateTransactions", (tag) => ({
-          block_id: tag,
-          transactions: [{
-            type: "INVOKE",
-            version: QUERY_VERSION_3,
-            sender_address: req.account,
-            calldata: serializeCalls(req.calls),
-            signature: [],
-            nonce: req.nonce,
-            resource_bounds: { l1_gas: NO_BOUND, l1_data_gas: NO_BOUND, l2_gas: { max_amount: SIMULATION_L2_GAS, max_price_per_unit: "0x0" } },
-            tip: "0x0",
-            paymaster_data: [],
-            account_deployment_data: [],
-            nonce_data_availability_mode: "L1",
-            fee_data_availability_mode: "L1"
-          }],
-          simulation_flags: ["SKIP_VALIDATE", "SKIP_FEE_CHARGE"]
-        }), SimulationWire).pipe(
-          Effect.flatMap((answers) => {
-            const trace = answers[0] === undefined ? undefined : toTrace(answers[0].transaction_trace)
-            if (trace === undefined) {
-              return Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: -32700, message: "unexpected answer: no trace", transient: false }))
-            }
-            if (trace._tag === "Reverted") return Effect.succeed<SimulatedCalls>(trace)
-            const calls = callOutcomes(trace.execute, req.calls)
-            return calls === undefined
-              ? Effect.fail(new RpcError({ method: "starknet_simulateTransactions", code: -32700, message: "unexpected answer: the trace does not show every call", transient: false }))
-              : Effect.succeed<SimulatedCalls>({ _tag: "Executed", calls })
-          })
-        ),
+      simulateCalls: (req) => simulate(atHead, req),
       getTransactionTrace: (txHash) =>
         request("starknet_traceTransaction", { transaction_hash: txHash }, TraceWire).pipe(
           Effect.map(toTrace),
@@ -544,16 +570,7 @@ export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"
       getNonce: (address) => atHead("starknet_getNonce", (tag) => ({ block_id: tag, contract_address: address }), Schemas.Felt),
       getBlockWithTxs: (block) =>
         request("starknet_getBlockWithTxs", { block_id: block === "pre_confirmed" ? block : { block_number: block } }, BlockWithTxsWire).pipe(
-          Effect.map((b): BlockWithTxs => ({
-            blockNumber: b.block_number,
-            timestamp: b.timestamp,
-            transactions: b.transactions.map((t) => ({
-              transactionHash: t.transaction_hash,
-              type: t.type,
-              ...(t.sender_address !== undefined ? { senderAddress: t.sender_address } : {}),
-              calldata: t.calldata ?? []
-            }))
-          }))
+          Effect.map(toBlockWithTxs)
         )
     })
   })
@@ -595,7 +612,7 @@ export const makeWatching = (
   Effect.gen(function*() {
     const rpc = yield* makeHttp(options)
     const [Watch, Socket, constructor] = yield* Effect.all([
-      Effect.promise(() => import("./internal/watch.js")),
+      Effect.promise(() => import("./internal/transport/watch.js")),
       Effect.promise(() => import("@effect/platform/Socket")),
       webSocketConstructor
     ])

@@ -11,8 +11,8 @@ import * as Metrics from "./Metrics.js"
 import { type Receipt, StarknetRpc, type TransactionWatch } from "./StarknetRpc.js"
 import type { InvalidInput } from "./Errors.js"
 import * as Ledger from "./Ledger.js"
-import { faultAnnotations } from "./internal/retry.js"
-import { forgetView } from "./internal/views.js"
+import { faultAnnotations } from "./internal/transport/retry.js"
+import { forgetView } from "./internal/account/views.js"
 
 /**
  * Tells the ledger, when one is provided, that a transaction reached a final status: a reverted or rejected execute

@@ -445,6 +445,182 @@ const optionsProblem = (options: unknown): InvalidInput | undefined => {
   return undefined
 }
 
+/** The options a client is built from, once `optionsProblem` found none wrong. */
+interface GivenOptions {
+  readonly devnet?: Devnet.DevnetOptions
+  readonly apiPublicKey?: string
+  readonly apiSecretKey?: string
+  readonly baseUrl?: string | undefined
+  readonly rpcUrl?: string | undefined
+  readonly paymasterUrl?: string
+  readonly paymasterApiKey?: string | undefined
+  readonly layer?: Layer.Layer<Paymaster | StarknetRpc, unknown>
+  readonly crypto?: Layer.Layer<Crypto>
+}
+
+/** The chain and paymaster a client runs on: its node and Chipi's REST API or a SNIP-29 paymaster, a devnet, or a layer. */
+const servicesOf = (
+  problem: InvalidInput | undefined,
+  kind: Kind | undefined,
+  given: GivenOptions,
+  devnetLayer: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | undefined
+): Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =>
+  problem !== undefined
+    ? Layer.fail(problem)
+    : kind === "chipi"
+    ? Layer.merge(
+      StarknetRpcLayers.layerHttp({ url: (given.rpcUrl ?? process.env["STARKNET_RPC_URL"])! }),
+      ChipiLayers.layer({
+        apiPublicKey: Redacted.make(given.apiPublicKey!),
+        apiSecretKey: Redacted.make(given.apiSecretKey!),
+        ...(given.baseUrl !== undefined ? { baseUrl: given.baseUrl } : {})
+      })
+    )
+    : kind === "snip29"
+    ? Layer.merge(
+      StarknetRpcLayers.layerHttp({ url: given.rpcUrl! }),
+      PaymasterLayers.layerSnip29({
+        url: given.paymasterUrl!,
+        ...(given.paymasterApiKey !== undefined ? { apiKey: Redacted.make(given.paymasterApiKey) } : {})
+      })
+    )
+    : devnetLayer ?? given.layer!
+
+/** A Promise method: its body reads the arguments and builds the Effect inside the client's runtime. */
+type Method = <Args extends ReadonlyArray<any>, A, E>(name: string, body: (...args: Args) => Effect.Effect<A, E, any>) => (...args: Args) => Promise<A>
+
+/** Both of the Chipi SDK's `executeTransactionWithSession`: the params, and the bearer token for its paymaster. */
+const executeWithSession = (params: unknown, bearerToken: unknown) =>
+  Effect.gen(function*() {
+    const checked = yield* withObjects(params, "params", ["wallet", "session"])
+    const encryptKey = yield* pinOf(checked)
+    if (bearerToken !== undefined && typeof bearerToken !== "string") return yield* invalid("bearerToken", "must be a string")
+    const asked = params as ExecuteWithSessionParams
+    return yield* Sessions.execute(
+      { ...asked, encryptKey },
+      asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
+    ).pipe(ChipiLayers.withBearerToken(bearerToken as string | undefined))
+  })
+
+/** The guide's synchronous `createSessionKey`: it throws, but only the typed error. */
+const createSessionKeyWith = (
+  problem: InvalidInput | undefined,
+  isClosed: () => boolean,
+  crypto: Crypto["Type"],
+  local: Layer.Layer<Crypto | Sessions.Ledger>
+): Client["sessions"]["createSessionKey"] =>
+(params) => {
+  if (problem !== undefined) throw problem
+  if (isClosed()) throw new ClientClosed({ method: "createSessionKey" })
+  const exit = Effect.runSyncExit(
+    Effect.gen(function*() {
+      const checked = yield* argument(params, "params")
+      const encryptKey = yield* pinOf(checked)
+      return yield* Sessions.createSessionKey({
+        encryptKey,
+        ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {}),
+        ...(checked["policy"] !== undefined ? { policy: checked["policy"] as Policies.PolicyInput } : {})
+      })
+    }).pipe(
+      // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
+      Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
+      Effect.provide(local)
+    )
+  )
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
+}
+
+/** The client's `sessions`: the guide's calls, each a Promise method. */
+const sessionsClient = (method: Method, createSessionKey: Client["sessions"]["createSessionKey"]): Client["sessions"] => ({
+  createSessionKey,
+  addSessionKeyToContract: method("addSessionKeyToContract", (params, bearerToken) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet", "sessionConfig"])
+      const encryptKey = yield* pinOf(checked)
+      return yield* Sessions.register({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+    })),
+  revokeSessionKey: method("revokeSessionKey", (params, bearerToken) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet"])
+      const encryptKey = yield* pinOf(checked)
+      return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+    })),
+  attachPolicy: method("sessions.attachPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Policies.attach(params))),
+  revokeAll: method("sessions.revokeAll", (params, bearerToken) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet"])
+      const encryptKey = yield* pinOf(checked)
+      return yield* Sessions.revokeAll({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+    })),
+  resumeWallet: method("sessions.resumeWallet", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.resumeWallet(params))),
+  presignRevokeAll: method("sessions.presignRevokeAll", (params, options) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet"])
+      const encryptKey = yield* pinOf(checked)
+      const validForMs = yield* millisOf(options?.validForMs, "validForMs")
+      return yield* Sessions.presignRevokeAll({ ...params, encryptKey }, validForMs !== undefined ? { validFor: validForMs } : {})
+    })),
+  sendRevokeAll: method("sessions.sendRevokeAll", (presigned) => Sessions.sendRevokeAll(presigned)),
+  getSessionData: method("getSessionData", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
+  setSpendingPolicy: method("setSpendingPolicy", (params, bearerToken) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
+      const encryptKey = yield* pinOf(checked)
+      return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+    })),
+  getSpendingPolicy: method("getSpendingPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
+  removeSpendingPolicy: method("removeSpendingPolicy", (params, bearerToken) =>
+    Effect.gen(function*() {
+      const checked = yield* withObjects(params, "params", ["wallet"])
+      const encryptKey = yield* pinOf(checked)
+      return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
+    })),
+  executeTransactionWithSession: method("sessions.executeTransactionWithSession", (params, bearerToken) => executeWithSession(params, bearerToken))
+})
+
+/** The client's `automations`: an automations engine on the client's services, with its own runtime. */
+const automationsWith = (
+  problem: InvalidInput | undefined,
+  isClosed: () => boolean,
+  runtime: ManagedRuntime.ManagedRuntime<ClientServices, unknown>
+): Client["automations"] =>
+async (options) => {
+  if (problem !== undefined) throw problem
+  if (isClosed()) throw new ClientClosed({ method: "automations" })
+  const Automations = await import("./Automations.js")
+  const services = await runtime.runtime()
+  const engine = options.engine ?? Layer.merge(Automations.layerEngineMemory, Automations.layerStoreMemory)
+  const automations = ManagedRuntime.make(
+    Automations.layer({
+      serverKey: Redacted.make(options.serverKey),
+      ...(options.pollIntervalMs !== undefined ? { pollInterval: options.pollIntervalMs } : {})
+    }).pipe(Layer.provide(engine as Layer.Layer<import("@effect/workflow").WorkflowEngine.WorkflowEngine | import("./Automations.js").Store>), Layer.provide(Layer.succeedContext(services.context)))
+  )
+  let automationsClosed = false
+  const go = <A, E>(name: string, effect: Effect.Effect<A, E, any>): Promise<A> =>
+    toPromise(automations, () => effect, `automations.${name}`, () => isClosed() || automationsClosed)
+  return {
+    start: (d) =>
+      go("start", Automations.start({
+        automationId: d.automationId,
+        wallet: d.wallet,
+        pin: Redacted.make(d.pin),
+        calls: d.calls,
+        schedule: "cron" in d.schedule ? d.schedule : { every: d.schedule.everyMs, times: d.schedule.times },
+        ...(d.marginMs !== undefined ? { margin: d.marginMs } : {}),
+        ...(d.spendingPolicy !== undefined ? { spendingPolicy: d.spendingPolicy } : {})
+      })),
+    status: (id) => go("status", Automations.status(id)),
+    cancel: (id) => go("cancel", Automations.cancel(id)),
+    awaitEnd: (id) => go("awaitEnd", Automations.awaitEnd(id)),
+    close: () => {
+      automationsClosed = true
+      return automations.dispose()
+    }
+  }
+}
+
 /**
  * Creates a client. With no options, or `{ devnet }`, it runs on an embedded devnet (`client.devnet.createWallet`
  * gives wallets); with `{ rpcUrl, paymasterUrl }` or the guide's `{ apiPublicKey, apiSecretKey, baseUrl, rpcUrl }`,
@@ -460,17 +636,7 @@ const optionsProblem = (options: unknown): InvalidInput | undefined => {
 export const createClient = (options: ClientOptions = {}): Client => {
   const problem = optionsProblem(options)
   const kind: Kind | undefined = problem === undefined ? kindOf(Object.keys(options)) : undefined
-  const given = (problem === undefined ? options : {}) as {
-    readonly devnet?: Devnet.DevnetOptions
-    readonly apiPublicKey?: string
-    readonly apiSecretKey?: string
-    readonly baseUrl?: string | undefined
-    readonly rpcUrl?: string | undefined
-    readonly paymasterUrl?: string
-    readonly paymasterApiKey?: string | undefined
-    readonly layer?: Layer.Layer<Paymaster | StarknetRpc, unknown>
-    readonly crypto?: Layer.Layer<Crypto>
-  }
+  const given = (problem === undefined ? options : {}) as GivenOptions
   // One Crypto service for the client's life: a deterministic one keeps counting across calls.
   // Its scope (the key cache's) stays open until `close`, which wipes the cached keys.
   const cryptoScope = Effect.runSync(Scope.make())
@@ -491,28 +657,7 @@ export const createClient = (options: ClientOptions = {}): Client => {
     common.signer === undefined ? Layer.empty : Signer.layerRemote({ url: common.signer.url, apiKey: Redacted.make(common.signer.apiKey) })
   )
   const devnetLayer = kind === "devnet" ? Devnet.layer(given.devnet) : undefined
-  const services: Layer.Layer<Paymaster | StarknetRpc | Devnet.Devnet, unknown> | Layer.Layer<Paymaster | StarknetRpc, unknown> =
-    problem !== undefined
-      ? Layer.fail(problem)
-      : kind === "chipi"
-      ? Layer.merge(
-        StarknetRpcLayers.layerHttp({ url: (given.rpcUrl ?? process.env["STARKNET_RPC_URL"])! }),
-        ChipiLayers.layer({
-          apiPublicKey: Redacted.make(given.apiPublicKey!),
-          apiSecretKey: Redacted.make(given.apiSecretKey!),
-          ...(given.baseUrl !== undefined ? { baseUrl: given.baseUrl } : {})
-        })
-      )
-      : kind === "snip29"
-      ? Layer.merge(
-        StarknetRpcLayers.layerHttp({ url: given.rpcUrl! }),
-        PaymasterLayers.layerSnip29({
-          url: given.paymasterUrl!,
-          ...(given.paymasterApiKey !== undefined ? { apiKey: Redacted.make(given.paymasterApiKey) } : {})
-        })
-      )
-      : devnetLayer ?? given.layer!
-  const runtime = ManagedRuntime.make(Layer.mergeAll(services, local))
+  const runtime = ManagedRuntime.make(Layer.mergeAll(servicesOf(problem, kind, given, devnetLayer), local))
   /**
    * Every Promise method of the client is one of these: its body reads the arguments and builds the Effect inside
    * the runtime, so a method never throws synchronously; a missing or malformed argument rejects with InvalidInput
@@ -520,21 +665,8 @@ export const createClient = (options: ClientOptions = {}): Client => {
    */
   let closed = false
   const isClosed = () => closed
-  const method = <Args extends ReadonlyArray<any>, A, E>(name: string, body: (...args: Args) => Effect.Effect<A, E, any>) =>
-  (...args: Args): Promise<A> => problem !== undefined ? Promise.reject(problem) : toPromise(runtime, () => body(...args), name, isClosed)
-
-  /** Both of the Chipi SDK's `executeTransactionWithSession`: the params, and the bearer token for its paymaster. */
-  const execute = (params: unknown, bearerToken: unknown) =>
-    Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet", "session"])
-      const encryptKey = yield* pinOf(checked)
-      if (bearerToken !== undefined && typeof bearerToken !== "string") return yield* invalid("bearerToken", "must be a string")
-      const asked = params as ExecuteWithSessionParams
-      return yield* Sessions.execute(
-        { ...asked, encryptKey },
-        asked.idempotencyKey !== undefined ? { idempotencyKey: asked.idempotencyKey } : {}
-      ).pipe(ChipiLayers.withBearerToken(bearerToken as string | undefined))
-    })
+  const method: Method = (name, body) => (...args) =>
+    problem !== undefined ? Promise.reject(problem) : toPromise(runtime, () => body(...args), name, isClosed)
 
   const devnet: DevnetClient | undefined = devnetLayer === undefined ? undefined : {
     createWallet: method("createWallet", (params: Devnet.CreateWalletParams) =>
@@ -543,75 +675,9 @@ export const createClient = (options: ClientOptions = {}): Client => {
   }
 
   return {
-    sessions: {
-      // Synchronous, as in the guide: it throws, but only the typed error.
-      createSessionKey: (params) => {
-        if (problem !== undefined) throw problem
-        if (closed) throw new ClientClosed({ method: "createSessionKey" })
-        const exit = Effect.runSyncExit(
-          Effect.gen(function*() {
-            const checked = yield* argument(params, "params")
-            const encryptKey = yield* pinOf(checked)
-            return yield* Sessions.createSessionKey({
-              encryptKey,
-              ...(checked["durationSeconds"] !== undefined ? { durationSeconds: checked["durationSeconds"] as number } : {}),
-              ...(checked["policy"] !== undefined ? { policy: checked["policy"] as Policies.PolicyInput } : {})
-            })
-          }).pipe(
-            // The guide's createSessionKey returns at once: its scrypt runs on the calling thread.
-            Effect.provideService(Crypto, CryptoLayer.withSynchronousEncryption(crypto)),
-            Effect.provide(local)
-          )
-        )
-        if (Exit.isSuccess(exit)) return exit.value
-        throw Cause.squash(exit.cause)
-      },
-      addSessionKeyToContract: method("addSessionKeyToContract", (params, bearerToken) =>
-        Effect.gen(function*() {
-          const checked = yield* withObjects(params, "params", ["wallet", "sessionConfig"])
-          const encryptKey = yield* pinOf(checked)
-          return yield* Sessions.register({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-        })),
-      revokeSessionKey: method("revokeSessionKey", (params, bearerToken) =>
-        Effect.gen(function*() {
-          const checked = yield* withObjects(params, "params", ["wallet"])
-          const encryptKey = yield* pinOf(checked)
-          return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-        })),
-      attachPolicy: method("sessions.attachPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Policies.attach(params))),
-      revokeAll: method("sessions.revokeAll", (params, bearerToken) =>
-        Effect.gen(function*() {
-          const checked = yield* withObjects(params, "params", ["wallet"])
-          const encryptKey = yield* pinOf(checked)
-          return yield* Sessions.revokeAll({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-        })),
-      resumeWallet: method("sessions.resumeWallet", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.resumeWallet(params))),
-      presignRevokeAll: method("sessions.presignRevokeAll", (params, options) =>
-        Effect.gen(function*() {
-          const checked = yield* withObjects(params, "params", ["wallet"])
-          const encryptKey = yield* pinOf(checked)
-          const validForMs = yield* millisOf(options?.validForMs, "validForMs")
-          return yield* Sessions.presignRevokeAll({ ...params, encryptKey }, validForMs !== undefined ? { validFor: validForMs } : {})
-        })),
-      sendRevokeAll: method("sessions.sendRevokeAll", (presigned) => Sessions.sendRevokeAll(presigned)),
-      getSessionData: method("getSessionData", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
-      setSpendingPolicy: method("setSpendingPolicy", (params, bearerToken) =>
-        Effect.gen(function*() {
-          const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
-          const encryptKey = yield* pinOf(checked)
-          return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-        })),
-      getSpendingPolicy: method("getSpendingPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
-      removeSpendingPolicy: method("removeSpendingPolicy", (params, bearerToken) =>
-        Effect.gen(function*() {
-          const checked = yield* withObjects(params, "params", ["wallet"])
-          const encryptKey = yield* pinOf(checked)
-          return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-        })),
-      executeTransactionWithSession: method("sessions.executeTransactionWithSession", (params, bearerToken) => execute(params, bearerToken))
-    },
+    sessions: sessionsClient(method, createSessionKeyWith(problem, isClosed, crypto, local)),
     executeTransactionWithSession: method("executeTransactionWithSession", (args) =>
-      Effect.flatMap(argument(args, "args"), ({ params, bearerToken }) => execute(params, bearerToken))),
+      Effect.flatMap(argument(args, "args"), ({ params, bearerToken }) => executeWithSession(params, bearerToken))),
     resolveExecution: method("resolveExecution", (params) =>
       Effect.gen(function*() {
         const checked = yield* argument(params, "params")
@@ -634,41 +700,7 @@ export const createClient = (options: ClientOptions = {}): Client => {
           ...(intervalMs !== undefined ? { schedule: Transactions.spaced(intervalMs) } : {})
         })
       })),
-    automations: async (options) => {
-      if (problem !== undefined) throw problem
-      if (closed) throw new ClientClosed({ method: "automations" })
-      const Automations = await import("./Automations.js")
-      const services = await runtime.runtime()
-      const engine = options.engine ?? Layer.merge(Automations.layerEngineMemory, Automations.layerStoreMemory)
-      const automations = ManagedRuntime.make(
-        Automations.layer({
-          serverKey: Redacted.make(options.serverKey),
-          ...(options.pollIntervalMs !== undefined ? { pollInterval: options.pollIntervalMs } : {})
-        }).pipe(Layer.provide(engine as Layer.Layer<import("@effect/workflow").WorkflowEngine.WorkflowEngine | import("./Automations.js").Store>), Layer.provide(Layer.succeedContext(services.context)))
-      )
-      let automationsClosed = false
-      const go = <A, E>(name: string, effect: Effect.Effect<A, E, any>): Promise<A> =>
-        toPromise(automations, () => effect, `automations.${name}`, () => closed || automationsClosed)
-      return {
-        start: (d) =>
-          go("start", Automations.start({
-            automationId: d.automationId,
-            wallet: d.wallet,
-            pin: Redacted.make(d.pin),
-            calls: d.calls,
-            schedule: "cron" in d.schedule ? d.schedule : { every: d.schedule.everyMs, times: d.schedule.times },
-            ...(d.marginMs !== undefined ? { margin: d.marginMs } : {}),
-            ...(d.spendingPolicy !== undefined ? { spendingPolicy: d.spendingPolicy } : {})
-          })),
-        status: (id) => go("status", Automations.status(id)),
-        cancel: (id) => go("cancel", Automations.cancel(id)),
-        awaitEnd: (id) => go("awaitEnd", Automations.awaitEnd(id)),
-        close: () => {
-          automationsClosed = true
-          return automations.dispose()
-        }
-      }
-    },
+    automations: automationsWith(problem, isClosed, runtime),
     devnet,
     runtime: runtime as ManagedRuntime.ManagedRuntime<ClientServices, unknown>,
     close: () => {

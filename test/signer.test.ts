@@ -3,7 +3,7 @@ import { Effect, Layer, Redacted, Ref } from "effect"
 import { Crypto, Devnet, Errors, OutsideExecution, Schemas, Sessions, Signer } from "starknet-session-keys"
 import * as SignerServer from "starknet-session-keys/signer"
 import { Schema } from "effect"
-import { decryptedKeysHeld } from "../src/internal/keycache.js"
+import { decryptedKeysHeld } from "../src/internal/crypto/keycache.js"
 import { PIN, transfer, USDC } from "./helpers/lifecycle.js"
 import { startWorker } from "./helpers/processes.js"
 

@@ -4,7 +4,7 @@ import { Effect, Either, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as JsonRpc from "../../src/internal/jsonrpc.js"
-import * as Http from "../../src/internal/http.js"
+import * as Http from "../../src/internal/transport/http.js"
 
 interface Item {
   readonly id: number

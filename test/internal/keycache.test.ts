@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
-import * as keycache from "../../src/internal/keycache.js"
+import * as keycache from "../../src/internal/crypto/keycache.js"
 
 /** A load that counts its runs and keeps every key it handed out, to see them wiped. */
 const loader = () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { lazily } from "../../src/internal/lazy.js"
+import { lazily } from "../../src/internal/account/lazy.js"
 
 describe("lazily", () => {
   it("builds the value at the first read, once, and not before", () => {

@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { hash, transaction } from "starknet"
-import { carries } from "../../src/internal/scan.js"
+import { carries } from "../../src/internal/payments/scan.js"
 
 const sel = (name: string) => hash.getSelectorFromName(name)
 const hex = (n: bigint) => "0x" + n.toString(16)

@@ -1,10 +1,12 @@
 /**
  * The plan of a time-boxed automation, computed once when it starts: when each step is due, what it calls, and the
- * session limits that cover exactly that (validity, call count, allow-list).
+ * session limits that cover exactly that (validity, call count, allow-list); and the plan as its workflow carries it
+ * (`Payload`), signed registration and revoke included.
  */
-import { Cron, Duration, Either } from "effect"
+import { Cron, Duration, Either, Schema } from "effect"
 import { InvalidInput } from "../../Errors.js"
 import { callSelector, type Call, type Felt } from "../../Schemas.js"
+import { Presigned } from "../payments/presign.js"
 
 /** Every `every`, `times` times (the first step at once), or at the next `times` instants of a cron expression. */
 export type Schedule =
@@ -54,3 +56,33 @@ export const allowList = (steps: ReadonlyArray<ReadonlyArray<Call>>): ReadonlyAr
   }
   return [...seen.values()]
 }
+
+/** A registration not on chain within this is never going to be. */
+export const REGISTER_WINDOW_SECONDS = 10 * 60
+
+/** How far the paymaster's clock may differ from the chain's, as for any sponsored submission. */
+export const CLOCK_TOLERANCE_SECONDS = 60
+
+const CallEncoded = Schema.Struct({
+  contractAddress: Schema.String,
+  entrypoint: Schema.String,
+  calldata: Schema.Array(Schema.String)
+})
+
+/** The plan as the workflow carries it: made and signed by `start`, journaled by the engine. */
+export const Payload = Schema.Struct({
+  automationId: Schema.String,
+  wallet: Schema.Struct({ publicKey: Schema.String, encryptedPrivateKey: Schema.String }),
+  session: Schema.Struct({ publicKey: Schema.String, encryptedPrivateKey: Schema.String, validUntil: Schema.Number }),
+  steps: Schema.Array(Schema.Struct({ dueAt: Schema.Number, calls: Schema.Array(CallEncoded) })),
+  register: Presigned,
+  revoke: Presigned,
+  /** The spending policies the registration sets (amounts as decimal strings), read back once it is included. */
+  policies: Schema.optional(Schema.Array(Schema.Struct({
+    token: Schema.String,
+    maxPerCall: Schema.String,
+    maxPerWindow: Schema.String,
+    windowSeconds: Schema.String
+  })))
+})
+export type Payload = typeof Payload.Type

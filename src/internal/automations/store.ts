@@ -3,7 +3,8 @@
  * (which automation waits on which transaction). The workflow engine keeps its own journal; this is the view.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Layer, Ref, Schema } from "effect"
+import { Context, Effect, Layer, Ref, Schedule, Schema } from "effect"
+import type { Payload } from "./plan.js"
 
 /** The states of an automation. */
 export const State = Schema.Literal("registering", "running", "revoking", "completed", "cancelled", "failed", "expired")
@@ -58,6 +59,20 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
 }
 
 /**
+ * The automation asked for is not known to the store.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AutomationNotFound extends Schema.TaggedError<AutomationNotFound>()("AutomationNotFound", {
+  automationId: Schema.String
+}) {
+  override get message() {
+    return `no automation ${this.automationId}`
+  }
+}
+
+/**
  * Where automations are recorded. `layerMemory` for one process and tests, `layerSql` on the engine's database.
  *
  * @since 0.1.0
@@ -78,6 +93,24 @@ export class Store extends Context.Tag("starknet-session-keys/Automations/Store"
     readonly list: Effect.Effect<ReadonlyArray<string>, StoreError>
   }
 >() {}
+
+/** Store writes inside activities: retried, then a defect (the activity reruns after a restart). */
+export const storeOp = <A>(f: (store: Store["Type"]) => Effect.Effect<A, StoreError>) =>
+  Effect.flatMap(Store, f).pipe(
+    Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.compose(Schedule.recurs(5)))),
+    Effect.orDie
+  )
+
+/** The record of a plan just started: registering, no step done. */
+export const recordOf = (payload: Payload, executionId: string) => ({
+  automationId: payload.automationId,
+  executionId,
+  wallet: payload.wallet.publicKey,
+  sessionPublicKey: payload.session.publicKey,
+  dueAt: payload.steps.map((s) => s.dueAt),
+  state: "registering" as const,
+  createdAt: payload.steps[0]?.dueAt ?? 0
+})
 
 const hashKey = (txHash: string) => {
   try {

@@ -7,7 +7,7 @@ import { CallFailed } from "../../Errors.js"
 import { Ledger, type Payment } from "../../Ledger.js"
 import type { Receipt } from "../../StarknetRpc.js"
 import type * as Transactions from "../../Transactions.js"
-import { failedCall } from "../callcheck.js"
+import { failedCall } from "../account/callcheck.js"
 
 /** How the ledger records a payment whose transaction succeeded while one of its calls failed (executed, no effect). */
 const FAILED_CALL = /^call (-?\d+) failed: ([\s\S]*)$/

@@ -8,7 +8,7 @@ import { Ledger, type Payment } from "../../Ledger.js"
 import type { Options } from "../../Sessions.js"
 import type { StarknetRpc } from "../../StarknetRpc.js"
 import * as Transactions from "../../Transactions.js"
-import { windowOptions } from "../lifecycle.js"
+import { windowOptions } from "../sessions/lifecycle.js"
 import { type Look, lookAt } from "./resolve.js"
 
 /** How long a fence holds at most: the longest window an owner change's payload may get, and a margin. */

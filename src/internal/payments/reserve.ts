@@ -9,7 +9,7 @@ import type { Address } from "../../Schemas.js"
 import type { Options } from "../../Sessions.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import * as Transactions from "../../Transactions.js"
-import { retrying } from "../lifecycle.js"
+import { retrying } from "../sessions/lifecycle.js"
 import { lookAt } from "./resolve.js"
 
 /**

@@ -9,8 +9,8 @@ import type { Outcome } from "../../Payments.js"
 import type { Options } from "../../Sessions.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import * as Transactions from "../../Transactions.js"
-import { retrying } from "../lifecycle.js"
-import { carries } from "../scan.js"
+import { retrying } from "../sessions/lifecycle.js"
+import { carries } from "./scan.js"
 
 export type Look = "used" | "dead" | "open"
 

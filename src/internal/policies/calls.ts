@@ -6,7 +6,7 @@
  */
 import { callSelector, type Call, selectorOf } from "../../Schemas.js"
 import { U128_MAX } from "../felt.js"
-import { lazily } from "../lazy.js"
+import { lazily } from "../account/lazy.js"
 
 /** Where the recipient (or spender) sits in the calldata; the amount's two felts follow it. */
 const LAYOUT: ReadonlyArray<readonly [name: string, recipientAt: number]> = [

@@ -3,7 +3,7 @@
  * for each refusal (the chain itself only says `Session: unauthorized selector`).
  */
 import { Duration, Effect, type Schedule } from "effect"
-import { BLOCKLISTED_ENTRYPOINTS, SELECTORS } from "../Constants.js"
+import { BLOCKLISTED_ENTRYPOINTS, SELECTORS } from "../../Constants.js"
 import {
   EntrypointNotAllowed,
   Expired,
@@ -13,12 +13,12 @@ import {
   type InvalidInput,
   type RpcError,
   type SessionRefusal
-} from "../Errors.js"
-import { type Address, callSelector, type Call, type Felt, type SessionData, sessionDataFromFelts } from "../Schemas.js"
-import { selectorOf } from "../Schemas.js"
-import { type BlockInfo, StarknetRpc } from "../StarknetRpc.js"
-import { retryTransient } from "../Transactions.js"
-import { toHex } from "./felt.js"
+} from "../../Errors.js"
+import { type Address, callSelector, type Call, type Felt, type SessionData, sessionDataFromFelts } from "../../Schemas.js"
+import { selectorOf } from "../../Schemas.js"
+import { type BlockInfo, StarknetRpc } from "../../StarknetRpc.js"
+import { retryTransient } from "../../Transactions.js"
+import { toHex } from "../felt.js"
 import { lazily } from "./lazy.js"
 import { sessionKeyOf, type View, viewsOf } from "./views.js"
 import { checkSpending, isActive, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"

@@ -11,7 +11,7 @@ import { Paymaster } from "../../Paymaster.js"
 import type { Address, Call, Felt, WalletData } from "../../Schemas.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
 import * as Transactions from "../../Transactions.js"
-import { checkTypedData } from "../check.js"
+import { checkTypedData } from "./typed-data.js"
 
 /** A signed outside execution as it is kept until sent: the typed data (JSON) and the owner's signature. */
 export const Presigned = Schema.Struct({

@@ -3,13 +3,13 @@
  * name, the validity window's bounds, the retry of transient faults, and the read of a session's stored data.
  */
 import { Duration, Effect, Option, Redacted } from "effect"
-import { SELECTORS } from "../Constants.js"
-import { InvalidInput } from "../Errors.js"
-import { sessionKeyCalldata } from "../OutsideExecution.js"
-import { Address, decode, type Felt, sessionDataFromFelts } from "../Schemas.js"
-import { StarknetRpc } from "../StarknetRpc.js"
-import * as Transactions from "../Transactions.js"
-import type { Options, Pin, Retried } from "../Sessions.js"
+import { SELECTORS } from "../../Constants.js"
+import { InvalidInput } from "../../Errors.js"
+import { sessionKeyCalldata } from "../../OutsideExecution.js"
+import { Address, decode, type Felt, sessionDataFromFelts } from "../../Schemas.js"
+import { StarknetRpc } from "../../StarknetRpc.js"
+import * as Transactions from "../../Transactions.js"
+import type { Options, Pin, Retried } from "../../Sessions.js"
 
 export const invalid = (path: string, rule: string) => new InvalidInput({ path, rule, issues: [{ path, rule }] })
 

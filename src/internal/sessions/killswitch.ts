@@ -6,19 +6,19 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Schema } from "effect"
-import { Crypto } from "../Crypto.js"
-import type { InvalidInput, InvalidPin, LedgerError, PaymasterError, RpcError, TypedDataMismatch } from "../Errors.js"
-import { Ledger } from "../Ledger.js"
-import { ownerSignature } from "../OutsideExecution.js"
-import { Paymaster } from "../Paymaster.js"
-import { Address, decode, Felt, type TxHash, WalletData } from "../Schemas.js"
-import type { Options, Pin, RevokedAll, SubmitError } from "../Sessions.js"
-import { StarknetRpc } from "../StarknetRpc.js"
-import { Presigned, presign, revokeCalls, sendPresigned } from "./automations/presign.js"
+import { Crypto } from "../../Crypto.js"
+import type { InvalidInput, InvalidPin, LedgerError, PaymasterError, RpcError, TypedDataMismatch } from "../../Errors.js"
+import { Ledger } from "../../Ledger.js"
+import { ownerSignature } from "../../OutsideExecution.js"
+import { Paymaster } from "../../Paymaster.js"
+import { Address, decode, Felt, type TxHash, WalletData } from "../../Schemas.js"
+import type { Options, Pin, RevokedAll, SubmitError } from "../../Sessions.js"
+import { StarknetRpc } from "../../StarknetRpc.js"
+import { Presigned, presign, revokeCalls, sendPresigned } from "../payments/presign.js"
 import { invalid, objectParams, readStored, retrying, seconds, toPin, windowOptions } from "./lifecycle.js"
-import { ownerKey } from "./payments/owner.js"
-import { newKey, submitOnce } from "./payments/submit.js"
-import { forgetView } from "./views.js"
+import { ownerKey } from "../payments/owner.js"
+import { newKey, submitOnce } from "../payments/submit.js"
+import { forgetView } from "../account/views.js"
 
 /** Revokes per multicall: the calldata stays far below a sequencer's limits. */
 const REVOKES_PER_CALL = 50

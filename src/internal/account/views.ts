@@ -3,8 +3,8 @@
  * execute of the session within the service's `preflightReuse` need not read it again (see `readChainState`).
  */
 import { Effect } from "effect"
-import type { Address, Felt } from "../Schemas.js"
-import { type BlockInfo, StarknetRpc } from "../StarknetRpc.js"
+import type { Address, Felt } from "../../Schemas.js"
+import { type BlockInfo, StarknetRpc } from "../../StarknetRpc.js"
 import type { Policy } from "./spending.js"
 
 /** What one round of reads saw for a session at one block. */

@@ -8,11 +8,11 @@
  */
 import * as Socket from "@effect/platform/Socket"
 import { type Duration, Effect, Queue, Schedule, Schema, type Scope } from "effect"
-import { RpcError } from "../Errors.js"
-import * as Schemas from "../Schemas.js"
-import type { TransactionStatus, TxHash } from "../Schemas.js"
-import type { TransactionWatch, WatchEvent } from "../StarknetRpc.js"
-import { revertReasonOf } from "./reason.js"
+import { RpcError } from "../../Errors.js"
+import * as Schemas from "../../Schemas.js"
+import type { TransactionStatus, TxHash } from "../../Schemas.js"
+import type { TransactionWatch, WatchEvent } from "../../StarknetRpc.js"
+import { revertReasonOf } from "../reason.js"
 
 export interface WatchOptions {
   readonly url: string

@@ -2,15 +2,15 @@
  * The check of server-built typed data before it is signed: it must say what was asked.
  */
 import { Either } from "effect"
-import { TypedDataMismatch } from "../Errors.js"
-import { typedDataScalar, toHex } from "./felt.js"
+import { TypedDataMismatch } from "../../Errors.js"
+import { typedDataScalar, toHex } from "../felt.js"
 import {
   fromTypedData,
   type OutsideCall,
   type OutsideExecution,
   type OutsideExecutionTypedData
-} from "../OutsideExecution.js"
-import { ANY_CALLER } from "../Constants.js"
+} from "../../OutsideExecution.js"
+import { ANY_CALLER } from "../../Constants.js"
 
 export interface Expected {
   readonly chainId: string

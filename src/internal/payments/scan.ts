@@ -1,5 +1,5 @@
 /** Recognising, in a relayer's transaction, the outside execution a payload became. */
-import { SELECTORS } from "../Constants.js"
+import { SELECTORS } from "../../Constants.js"
 
 const EXECUTE_FROM_OUTSIDE = BigInt(SELECTORS.execute_from_outside_v2)
 

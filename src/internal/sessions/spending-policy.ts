@@ -6,14 +6,14 @@
  * @since 0.1.0
  */
 import { Effect, ParseResult, Schema } from "effect"
-import type { Crypto } from "../Crypto.js"
-import { InvalidInput, type RpcError } from "../Errors.js"
-import type { Ledger, Payment } from "../Ledger.js"
-import type { Paymaster } from "../Paymaster.js"
-import { Address, callSelector, decode, Felt, type TxHash, WalletData } from "../Schemas.js"
-import { type Receipt, StarknetRpc } from "../StarknetRpc.js"
-import * as Transactions from "../Transactions.js"
-import { integerOf, toHex, U64_MAX } from "./felt.js"
+import type { Crypto } from "../../Crypto.js"
+import { InvalidInput, type RpcError } from "../../Errors.js"
+import type { Ledger, Payment } from "../../Ledger.js"
+import type { Paymaster } from "../../Paymaster.js"
+import { Address, callSelector, decode, Felt, type TxHash, WalletData } from "../../Schemas.js"
+import { type Receipt, StarknetRpc } from "../../StarknetRpc.js"
+import * as Transactions from "../../Transactions.js"
+import { integerOf, toHex, U64_MAX } from "../felt.js"
 import type {
   Options,
   Pin,
@@ -22,11 +22,11 @@ import type {
   SpendingPolicyConfig,
   SpendingPolicyData,
   WaitError
-} from "../Sessions.js"
+} from "../../Sessions.js"
 import { objectParams, retrying, windowOptions } from "./lifecycle.js"
-import { ownerSubmit, revivingChange } from "./payments/owner.js"
-import { readPolicy } from "./preflight.js"
-import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "./spending.js"
+import { ownerSubmit, revivingChange } from "../payments/owner.js"
+import { readPolicy } from "../account/preflight.js"
+import { allowance, splitU256, TRACKED_SELECTORS, U256_MAX, windowOverflowsAt } from "../account/spending.js"
 
 const amountInput = (name: string) =>
   Schema.transformOrFail(Schema.Union(Schema.BigIntFromSelf, Schema.String, Schema.Number), Schema.BigIntFromSelf, {

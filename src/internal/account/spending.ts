@@ -2,11 +2,11 @@
  * The account's spending policy, computed locally exactly as the contract computes it (u256 amounts, u64 window
  * arithmetic), so that an execute the chain would refuse for its amounts is refused before it is signed.
  */
-import { SPENDING_ENTRYPOINTS } from "../Constants.js"
-import { InvalidInput, SpendingLimitExceeded } from "../Errors.js"
-import { callSelector, type Call, type Felt, selectorOf } from "../Schemas.js"
+import { SPENDING_ENTRYPOINTS } from "../../Constants.js"
+import { InvalidInput, SpendingLimitExceeded } from "../../Errors.js"
+import { callSelector, type Call, type Felt, selectorOf } from "../../Schemas.js"
 import { lazily } from "./lazy.js"
-import { toHex, U128_MAX, U64_MAX } from "./felt.js"
+import { toHex, U128_MAX, U64_MAX } from "../felt.js"
 
 export const U256_MAX = 2n ** 256n - 1n
 

@@ -5,10 +5,10 @@
  * call moves nothing. A SUCCEEDED status is therefore no proof of a payment; a trace, or the token's events, is.
  */
 import { Duration, Effect, type Schedule } from "effect"
-import { CallFailed, CallWouldFail, type RpcError } from "../Errors.js"
-import { type Address, type Call, callSelector, type Felt, selectorOf, type TxHash } from "../Schemas.js"
-import { callOutcomes, findFrame, type Receipt, StarknetRpc } from "../StarknetRpc.js"
-import { retryTransient } from "../Transactions.js"
+import { CallFailed, CallWouldFail, type RpcError } from "../../Errors.js"
+import { type Address, type Call, callSelector, type Felt, selectorOf, type TxHash } from "../../Schemas.js"
+import { callOutcomes, findFrame, type Receipt, StarknetRpc } from "../../StarknetRpc.js"
+import { retryTransient } from "../../Transactions.js"
 import { lazily } from "./lazy.js"
 
 const SELECTORS = lazily(() => ({ executeFromOutside: selectorOf("execute_from_outside_v2") as Felt }))

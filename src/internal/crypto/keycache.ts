@@ -33,6 +33,20 @@ interface Entry {
   timer?: Fiber.RuntimeFiber<void>
 }
 
+/** The id of an entry: the HMAC under the cache's key of its parts, each length-prefixed. */
+const idOf = (macKey: Buffer, parts: ReadonlyArray<string>) => {
+  const mac = nodeCrypto.createHmac("sha256", macKey)
+  for (const part of parts) {
+    // Length-prefixed, so that no two lists of parts are read alike.
+    const bytes = Buffer.from(part, "utf8")
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(bytes.length)
+    mac.update(length).update(bytes)
+    bytes.fill(0)
+  }
+  return mac.digest("base64")
+}
+
 export const make = (options: { readonly ttl: Duration.DurationInput; readonly maxEntries: number }): Effect.Effect<KeyCache, never, Scope.Scope> =>
   Effect.gen(function*() {
     const ttl = Duration.decode(options.ttl)
@@ -61,19 +75,6 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
         macKey.fill(0)
       })
     )
-
-    const idOf = (parts: ReadonlyArray<string>) => {
-      const mac = nodeCrypto.createHmac("sha256", macKey)
-      for (const part of parts) {
-        // Length-prefixed, so that no two lists of parts are read alike.
-        const bytes = Buffer.from(part, "utf8")
-        const length = Buffer.alloc(4)
-        length.writeUInt32BE(bytes.length)
-        mac.update(length).update(bytes)
-        bytes.fill(0)
-      }
-      return mac.digest("base64")
-    }
 
     const lookup = (id: string): Uint8Array | undefined => {
       const entry = entries.get(id)
@@ -108,7 +109,7 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
     const get = <E>(parts: ReadonlyArray<string>, load: Effect.Effect<Uint8Array, E>): Effect.Effect<Uint8Array, E> =>
       Effect.suspend(() => {
         if (closed) return load
-        const id = idOf(parts)
+        const id = idOf(macKey, parts)
         const hit = lookup(id)
         if (hit !== undefined) return Effect.succeed(hit)
         const pending = inFlight.get(id) as Deferred.Deferred<void, E> | undefined
