@@ -8,7 +8,8 @@
  * few milliseconds, each followed by a turn of the event loop, so other clients are answered while it runs; its
  * answers are encoded one by one as they come, never as one large synchronous `JSON.stringify`.
  */
-import { Cause, Effect, Either, ParseResult, Schema } from "effect"
+import { Cause, Effect, Either, Schema } from "effect"
+import { describeIssue } from "./refusal.js"
 
 /** An error answered in a JSON-RPC error object. */
 export class WireError {
@@ -71,7 +72,7 @@ export const method = <A, I>(
     decode: (params) =>
       Either.mapLeft(decode(params), (e) => {
         const pending = pendingBlockTag(params)
-        return pending !== undefined ? pendingRefused(pending) : invalidParams(ParseResult.TreeFormatter.formatErrorSync(e).replace(/\s+/g, " "))
+        return pending !== undefined ? pendingRefused(pending) : invalidParams(describeIssue(e.issue))
       }),
     run,
     ...(options.wrapped === true ? { wrapped: true } : {})
