@@ -9,6 +9,7 @@
  * answers are encoded one by one as they come, never as one large synchronous `JSON.stringify`.
  */
 import { Cause, Effect, Either, Schema } from "effect"
+import { nextTurn } from "../turn.js"
 import { describeIssue } from "./refusal.js"
 
 /** An error answered in a JSON-RPC error object. */
@@ -229,11 +230,6 @@ const encode = (a: Answer | undefined): string | undefined => {
 /** Longest a batch runs before it lets the event loop take a turn (other clients' requests, timers). */
 const SLICE_MILLIS = 4
 
-/** A turn of the event loop: I/O and timers run before the fiber goes on (a microtask would not let them). */
-const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
 
 /** `f` on each item in order, in slices of `SLICE_MILLIS` with a turn of the event loop after each. */
 const inSlices = <A, B, E>(items: ReadonlyArray<A>, f: (a: A) => Effect.Effect<B, E>): Effect.Effect<Array<B>, E> =>
