@@ -92,8 +92,13 @@ const header = (req: http.IncomingMessage, name: string): string | undefined => 
   return Array.isArray(v) ? v[0] : v
 }
 
+/** A request target that is a plain path already: no query, fragment, escapes or dot segments to resolve. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)*\/?$/
+
 /** The path of a request's URL; `/` for one that does not parse. */
 const pathOf = (req: http.IncomingMessage): string => {
+  const target = req.url ?? "/"
+  if (target.startsWith("/") && PLAIN_PATH.test(target)) return target
   try {
     return new URL(req.url ?? "/", "http://devnet").pathname
   } catch {
@@ -204,6 +209,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
         if (failure instanceof Transient) return transient(req, res, failure)
         send(res, 500, { jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error" } })
       }
+      // An answer known before anything runs (a refusal, most often) needs no fiber.
+      if (Exit.isExit(effect)) return finish(effect as Exit.Exit<A, Transient>)
       // A fiber starts at once: most answers (reads of the chain) are done when `fork` returns, and need no timer.
       const fiber = fork(effect)
       const done = fiber.unsafePoll()

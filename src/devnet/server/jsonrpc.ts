@@ -8,7 +8,7 @@
  * few milliseconds, each followed by a turn of the event loop, so other clients are answered while it runs; its
  * answers are encoded one by one as they come, never as one large synchronous `JSON.stringify`.
  */
-import { Cause, Effect, Either, Schema } from "effect"
+import { Cause, Effect, Either, ParseResult, type Schema } from "effect"
 import { nextTurn } from "../turn.js"
 import { describeIssue } from "./refusal.js"
 
@@ -67,13 +67,14 @@ export const method = <A, I>(
   run: (params: A) => Effect.Effect<unknown, WireError | Transient>,
   options: { readonly wrapped?: boolean } = {}
 ): Method => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  // ParseResult's decoder answers the issue itself: no ParseError (an Error, its stack captured) per refusal.
+  const decode = ParseResult.decodeUnknownEither(schema, { errors: "first" })
   return {
     names,
     decode: (params) =>
-      Either.mapLeft(decode(params), (e) => {
+      Either.mapLeft(decode(params), (issue) => {
         const pending = pendingBlockTag(params)
-        return pending !== undefined ? pendingRefused(pending) : invalidParams(describeIssue(e.issue))
+        return pending !== undefined ? pendingRefused(pending) : invalidParams(describeIssue(issue))
       }),
     run,
     ...(options.wrapped === true ? { wrapped: true } : {})
