@@ -76,6 +76,14 @@ export const sign = (msgHash: bigint, privateKey: Uint8Array): { readonly r: big
 /** The Starknet public key (x-coordinate) of a private key held as bytes. */
 export const publicKeyOf = (privateKey: Uint8Array): bigint => BigInt(curve.getStarkKey(privateKey))
 
+/**
+ * Builds the table of the generator's multiples that every public key is computed with (built on first use
+ * otherwise: some 100 to 300 ms in one piece).
+ */
+export const precomputeGenerator = (): void => {
+  curve.getStarkKey(new Uint8Array(32).fill(1))
+}
+
 /** The order of the curve's group: private keys lie in [1, N - 1]. */
 export const CURVE_ORDER = N
 

@@ -10,6 +10,7 @@ import * as nodeCrypto from "node:crypto"
 import * as http from "node:http"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Redacted, Runtime, Schema, type Scope } from "effect"
 import type { Paymaster } from "../../Paymaster.js"
+import * as stark from "../../internal/stark.js"
 import type { StarknetRpc } from "../../StarknetRpc.js"
 import { gatedOnTheWire } from "../faults.js"
 import { internalsOf } from "../registry.js"
@@ -152,6 +153,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       })
     }
 
+    // Built here, before the server listens, not in the first `devnet_createWallet` while every other client waits.
+    stark.precomputeGenerator()
     const devnet = yield* Devnet
     const internals = internalsOf(devnet)
     // The network profile answers as AVNU does (avnu-labs/paymaster `paymaster-rpc`): 156's data as its Debug string,

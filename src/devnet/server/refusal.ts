@@ -75,7 +75,12 @@ const annotated = (issue: ParseResult.ParseIssue): { readonly message: string; r
   if (!("ast" in issue)) return undefined
   const annotation = AST.getMessageAnnotation(issue.ast)
   if (annotation._tag === "None") return undefined
-  const given = annotation.value(issue)
+  // An annotation may write the value into its message (`Entrypoint` does): it is given the value cut short.
+  const given = annotation.value(
+    typeof issue.actual === "string" && issue.actual.length > VALUE_CHARS
+      ? Object.assign(Object.create(Object.getPrototypeOf(issue) as object) as ParseResult.ParseIssue, issue, { actual: cut(issue.actual, VALUE_CHARS) })
+      : issue
+  )
   if (typeof given === "string") return { message: given, override: false }
   if (typeof given === "object" && given !== null && "override" in given && typeof given.message === "string") {
     return { message: given.message, override: given.override }
