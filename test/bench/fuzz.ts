@@ -3,7 +3,9 @@
  * JSON, deep nesting, wide arrays, long strings, malformed bodies, on every method and REST route) from 32 clients,
  * while a probe in a third process asks `starknet_blockNumber` every 100 ms. Prints the answers by status, whether the
  * server lived, the probe's latencies (p50, p99, max), and the server's own event-loop delay and GC pauses (from
- * `_loop-delay.mjs`, preloaded): a probe late while the server's loop was not is the machine, not the server.
+ * `_loop-delay.mjs`, preloaded), with its turns over 100 ms and how many of those it had under half the CPU in
+ * (starved: the machine was not running it). A probe late while the server's loop was not, or in a starved turn, is
+ * the machine, not the server.
  * `FUZZ_REQUESTS`, `FUZZ_CLIENTS`, `FUZZ_SEED` change the run; `FUZZ_PROFILE=<dir>` writes the server's CPU profile.
  */
 import { spawn } from "node:child_process"
@@ -105,6 +107,8 @@ export const run = async () => {
   console.log(`${sent} hostile requests from ${clients} clients in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s, ${(bytes / 1e6).toFixed(0)} MB); server ${alive ? "alive" : `exited (${exitCode})`}`)
   console.log(`  answers by HTTP status: ${[...statuses].sort().map(([s, n]) => `${s} ${n}`).join(", ")}`)
   console.log(`  starknet_blockNumber probe: ${sorted.length} answers, ${rows.filter((r) => !r[2]).length} failed; p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${sorted[sorted.length - 1]?.toFixed(1)} ms; ${sorted.filter((ms) => ms > 100).length} above 100 ms`)
+  const late = rows.filter((r) => r[1] > 100).slice(0, 8).map((r) => `${(r[0] / 1000).toFixed(1)} s: ${r[1].toFixed(0)} ms`)
+  if (late.length > 0) console.log(`  probe answers above 100 ms (time since the probe's start): ${late.join(", ")}`)
   const loopLine = /soak-server-loop (\{.*\})/.exec(serverErr)?.[1]
   if (loopLine !== undefined) console.log(`  server's own loop: ${loopLine}`)
   if (!alive) console.log(`  server stderr: ${serverErr.slice(-2000)}`)
