@@ -10,6 +10,7 @@ import * as http from "node:http"
 import { Devnet } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { generator, type HostileRequest, servedMethods } from "../helpers/hostile.js"
+import { connect } from "../helpers/ws.js"
 
 const COUNT = Number(process.env["FUZZ_REQUESTS"] ?? 2000)
 const SEED = Number(process.env["FUZZ_SEED"] ?? 26)
@@ -86,6 +87,25 @@ describe("the served devnet under hostile JSON", () => {
       const rest = yield* Effect.promise(() => send(agent, url, { path: "/v1/transactions/prepare-typed-data", method: "POST", body: `{"calls":${deep}}` }))
       expect(rest.status).toBe(400)
       expect(JSON.parse(rest.text)).toMatchObject({ code: "INVALID_BODY" })
+      const probe = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"starknet_blockNumber"}` }))
+      expect(JSON.parse(probe.text)).toMatchObject({ result: expect.any(Number) })
+    }).pipe(Effect.scoped, Effect.provide(served)))
+
+  it.live("over WebSocket too: params nested 100,000 deep are refused by the shape bounds before they are parsed, the server lives", () =>
+    Effect.gen(function*() {
+      const { url, wsUrl } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const client = yield* connect(wsUrl)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.terminate()))
+      const deep = "[".repeat(100_000) + "]".repeat(100_000)
+      for (const method of ["starknet_call", "starknet_getNonce", "starknet_subscribeNewHeads"]) {
+        client.sendRaw(`{"jsonrpc":"2.0","id":"${method}","method":"${method}","params":${deep}}`)
+        // Refused whole: the id is not read from a body that is not parsed.
+        const refusal = yield* client.next(`the refusal of deep params to ${method}`, (m) => m.error !== undefined && m.id === null, 10_000)
+        expect(refusal.error).toMatchObject({ code: -32600, message: expect.stringContaining("deeper than 64") })
+      }
+      client.send({ jsonrpc: "2.0", id: 9, method: "starknet_blockNumber" })
+      expect((yield* client.next("the block number over the same socket", (m) => m.id === 9, 10_000)).result).toEqual(expect.any(Number))
+      const agent = new http.Agent({ keepAlive: false })
       const probe = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"starknet_blockNumber"}` }))
       expect(JSON.parse(probe.text)).toMatchObject({ result: expect.any(Number) })
     }).pipe(Effect.scoped, Effect.provide(served)))

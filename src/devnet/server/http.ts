@@ -16,9 +16,9 @@ import { gatedOnTheWire } from "../faults.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
-import { exceeds } from "./bounds.js"
+import { ShapeScanner } from "./bounds.js"
 import type { ExecutionErrorShape } from "./executionError.js"
-import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, outOfBounds, parseError, Transient, WireError } from "./jsonrpc.js"
+import { answer, batchTooLarge, Encoded, type Hooks, type Methods, outOfBounds, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
@@ -244,10 +244,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       return undefined
     }
 
-    const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer) => {
+    /** Answers a request whose body is `raw`, or, when its shape went `beyond` the bounds, is refused unread. */
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer, beyond: string | undefined) => {
       let body: unknown
-      // Bounded before anything parses or decodes it: no value deep or wide enough to exhaust a walk of it.
-      const beyond = exceeds(raw)
       const text = beyond === undefined ? raw.toString("utf8") : ""
       if (path.startsWith("/v1/")) {
         if (paymasterApiKey !== undefined && !sameKey(header(req, "x-api-key"), paymasterApiKey) && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
@@ -297,12 +296,15 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       const declared = Number(header(req, "content-length") ?? "0")
       if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge(req, res)
       const path = pathOf(req)
-      // A JSON-RPC batch is counted as it arrives: beyond the limit, the rest is read and dropped, never parsed.
-      const counter = path.startsWith("/v1/") || req.method !== "POST" ? undefined : new BatchCounter()
+      // The body's shape (and a JSON-RPC batch's length) is checked as it arrives, before anything parses it: once
+      // beyond a bound, the rest is read and dropped, neither kept nor scanned nor parsed.
+      const batches = !path.startsWith("/v1/") && req.method === "POST"
+      const scanner = new ShapeScanner()
       const chunks: Array<Buffer> = []
       let size = 0
       let refused = false
       let overBatch = false
+      let beyond: string | undefined
       req.on("data", (chunk: Buffer) => {
         if (refused) return
         size += chunk.length
@@ -311,9 +313,14 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
           chunks.length = 0
           return tooLarge(req, res)
         }
-        if (overBatch) return
-        if (counter !== undefined && counter.feed(chunk) > maxBatch) {
+        if (overBatch || beyond !== undefined) return
+        beyond = scanner.feed(chunk)
+        if (batches && scanner.entries > maxBatch) {
           overBatch = true
+          chunks.length = 0
+          return
+        }
+        if (beyond !== undefined) {
           chunks.length = 0
           return
         }
@@ -322,7 +329,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       req.on("end", () => {
         if (refused) return
         if (overBatch) return send(res, 200, batchTooLarge(maxBatch))
-        handle(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+        handle(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), beyond)
       })
       req.on("error", () => req.destroy())
     })

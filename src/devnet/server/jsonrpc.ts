@@ -161,63 +161,6 @@ export class Encoded {
 export const batchTooLarge = (maxBatch: number, got?: number): Answer =>
   errorAnswer(null, new WireError(-32600, `Invalid Request: a batch holds at most ${maxBatch} requests, got ${got ?? "more"}`))
 
-/**
- * Counts the entries of a top-level JSON array as its bytes arrive, without parsing them, so a batch beyond the
- * limit is refused before it is buffered or parsed whole. Well-formedness is left to `JSON.parse`: this only follows
- * strings and nesting. A body that does not open with `[` is no batch and is not scanned further.
- */
-export class BatchCounter {
-  /** Top-level entries seen so far (0 when the body is no batch). */
-  entries = 0
-  private state: "start" | "array" | "done" = "start"
-  private depth = 0
-  private inString = false
-  private escaped = false
-  private expecting = true
-
-  feed(bytes: Uint8Array): number {
-    if (this.state === "done") return this.entries
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i]!
-      if (this.state === "start") {
-        if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
-        if (b !== 0x5b) {
-          this.state = "done"
-          return this.entries
-        }
-        this.state = "array"
-        this.depth = 1
-        continue
-      }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false
-        else if (b === 0x5c) this.escaped = true
-        else if (b === 0x22) this.inString = false
-        continue
-      }
-      if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
-      if (b === 0x2c) {
-        if (this.depth === 1) this.expecting = true
-        continue
-      }
-      if (b === 0x5d || b === 0x7d) {
-        if (--this.depth === 0) {
-          this.state = "done"
-          return this.entries
-        }
-        continue
-      }
-      if (this.depth === 1 && this.expecting) {
-        this.entries++
-        this.expecting = false
-      }
-      if (b === 0x22) this.inString = true
-      else if (b === 0x5b || b === 0x7b) this.depth++
-    }
-    return this.entries
-  }
-}
-
 /** One answer as JSON text; one that cannot be encoded (a defect) answers -32603 for its entry. */
 const encode = (a: Answer | undefined): string | undefined => {
   if (a === undefined) return undefined
