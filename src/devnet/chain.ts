@@ -320,7 +320,16 @@ export class Chain {
   // -- deployment ---------------------------------------------------------------------------------------------
 
   deployAccount(publicKey: bigint, salt: bigint): bigint {
-    const address = stark.contractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey], 0n)
+    return this.deployAccountAt(stark.contractAddressFromHash(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey], 0n), publicKey)
+  }
+
+  /** The address `deployAccount` gives, one Pedersen hash per step (see `stark.contractAddressSteps`). */
+  accountAddressSteps(publicKey: bigint, salt: bigint): Generator<void, bigint> {
+    return stark.contractAddressSteps(salt, SESSION_ACCOUNT_CLASS_HASH, [publicKey], 0n)
+  }
+
+  /** Deploys an account at the address `accountAddressSteps` computed for its public key. */
+  deployAccountAt(address: bigint, publicKey: bigint): bigint {
     this.contracts.set(address, newAccount(publicKey))
     this.changed(address)
     return address

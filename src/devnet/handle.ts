@@ -13,6 +13,7 @@ import { type FaultGate, faultMessage } from "./faults.js"
 import { blockNotFound } from "./rpc.js"
 import { felt, type Node } from "./node.js"
 import { ZERO_FEE_FIELDS } from "./transactions.js"
+import { nextTurn } from "./turn.js"
 import type { DevnetHandle, DevnetOptions, InvokeParams } from "./types.js"
 
 const U64 = 2n ** 64n
@@ -107,6 +108,9 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
         return Effect.gen(function*() {
           yield* catchUp
           const publicKey = stark.publicKeyOf(key)
+          // The key and the address take some 25 ms of curve arithmetic in all: a turn of the event loop after the
+          // key and after each of the address's Pedersen hashes lets a served devnet answer others meanwhile.
+          yield* nextTurn
           // With a seed, addresses are reproducible too.
           const salt = options.seed === undefined ? BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")) : publicKey
           // The key is sealed before the account exists, so a failure leaves no wallet behind. scrypt runs off
@@ -114,7 +118,15 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
           const encryptedPrivateKey = params.keyFormat === "v1"
             ? yield* encryptV1(key, felt(publicKey), pin)
             : encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
-          const address = chain.deployAccount(publicKey, salt)
+          const steps = chain.accountAddressSteps(publicKey, salt)
+          let step = steps.next()
+          while (step.done !== true) {
+            yield* nextTurn
+            step = steps.next()
+          }
+          // Blocks may have closed meanwhile: the account is deployed in the block being built now.
+          yield* catchUp
+          const address = chain.deployAccountAt(step.value, publicKey)
           for (const [symbol, amount] of Object.entries(params.fund ?? {})) {
             const token = STARKNET_CONTRACTS[symbol as keyof typeof STARKNET_CONTRACTS]
             if (token !== undefined && amount !== undefined && amount > 0n) chain.mint(BigInt(token.contractAddress), address, amount)

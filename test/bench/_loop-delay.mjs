@@ -1,5 +1,7 @@
-// Preloaded (`node --import`) into the server the soak spawns: on exit, writes the server's own event-loop delay
+// Preloaded (`node --import`) into the server a benchmark spawns: on exit, writes the server's own event-loop delay
 // (how late a 10 ms timer fires, so how long one turn of its loop ran) and its GC pauses to stderr as one JSON line.
+// `longTurns` splits the turns over 100 ms by the CPU time the process had during each: a turn in which it had
+// less than half of the wall time (`starved`) was mostly the machine not running it, not the server working.
 import { writeSync } from "node:fs"
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 
@@ -10,11 +12,30 @@ new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) pauses.push(entry.duration)
 }).observe({ entryTypes: ["gc"] })
 
+const longTurns = { count: 0, starved: 0, maxMs: 0, maxCpuMs: 0 }
+let last = performance.now()
+let lastCpu = process.cpuUsage()
+setInterval(() => {
+  const now = performance.now()
+  const cpu = process.cpuUsage()
+  const wall = now - last
+  if (wall > 100) {
+    const used = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000
+    longTurns.count++
+    if (used < wall / 2) longTurns.starved++
+    longTurns.maxMs = Math.max(longTurns.maxMs, Math.round(wall))
+    longTurns.maxCpuMs = Math.max(longTurns.maxCpuMs, Math.round(used))
+  }
+  last = now
+  lastCpu = cpu
+}, 10).unref()
+
 process.on("exit", () => {
   const ms = (ns) => Math.round(ns / 1e4) / 100
   const line = {
     loopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
-    gc: { pauses: pauses.length, totalMs: Math.round(pauses.reduce((a, b) => a + b, 0)), maxMs: Math.round(Math.max(0, ...pauses)) }
+    gc: { pauses: pauses.length, totalMs: Math.round(pauses.reduce((a, b) => a + b, 0)), maxMs: Math.round(Math.max(0, ...pauses)) },
+    longTurns
   }
   writeSync(2, `soak-server-loop ${JSON.stringify(line)}\n`)
 })

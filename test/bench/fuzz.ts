@@ -2,7 +2,11 @@
  * The served devnet (the CLI in its own process) under 100,000 hostile requests (test/helpers/hostile.ts: random
  * JSON, deep nesting, wide arrays, long strings, malformed bodies, on every method and REST route) from 32 clients,
  * while a probe in a third process asks `starknet_blockNumber` every 100 ms. Prints the answers by status, whether the
- * server lived, and the probe's latencies. `FUZZ_REQUESTS`, `FUZZ_CLIENTS`, `FUZZ_SEED` change the run.
+ * server lived, the probe's latencies (p50, p99, max), and the server's own event-loop delay and GC pauses (from
+ * `_loop-delay.mjs`, preloaded), with its turns over 100 ms and how many of those it had under half the CPU in
+ * (starved: the machine was not running it). A probe late while the server's loop was not, or in a starved turn, is
+ * the machine, not the server.
+ * `FUZZ_REQUESTS`, `FUZZ_CLIENTS`, `FUZZ_SEED` change the run; `FUZZ_PROFILE=<dir>` writes the server's CPU profile.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -46,7 +50,7 @@ export const run = async () => {
   const built = path.join(root, "dist/devnet/cli.js")
   const profile = process.env["FUZZ_PROFILE"] ? ["--cpu-prof", "--cpu-prof-dir=" + process.env["FUZZ_PROFILE"]] : []
   const entry = [...profile, ...(fs.existsSync(built) ? [built] : ["--import", "tsx", path.join(root, "src/devnet/cli.ts")])]
-  const server = spawn(process.execPath, [...entry, "--port", "0", "--block-time", "1000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+  const server = spawn(process.execPath, ["--import", path.join(here, "_loop-delay.mjs"), ...entry, "--port", "0", "--block-time", "1000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
   let serverErr = ""
   server.stderr.on("data", (c: Buffer) => (serverErr += c.toString()))
   let exitCode: number | null | undefined
@@ -93,7 +97,9 @@ export const run = async () => {
   probe.kill("SIGTERM")
   const rows = await probed
   const alive = exitCode === undefined
+  const exited = new Promise((r) => (exitCode === undefined ? server.once("exit", r) : r(undefined)))
   server.kill("SIGTERM")
+  await exited
   agent.destroy()
 
   const sorted = rows.map((r) => r[1]).sort((a, b) => a - b)
@@ -101,5 +107,9 @@ export const run = async () => {
   console.log(`${sent} hostile requests from ${clients} clients in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s, ${(bytes / 1e6).toFixed(0)} MB); server ${alive ? "alive" : `exited (${exitCode})`}`)
   console.log(`  answers by HTTP status: ${[...statuses].sort().map(([s, n]) => `${s} ${n}`).join(", ")}`)
   console.log(`  starknet_blockNumber probe: ${sorted.length} answers, ${rows.filter((r) => !r[2]).length} failed; p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${sorted[sorted.length - 1]?.toFixed(1)} ms; ${sorted.filter((ms) => ms > 100).length} above 100 ms`)
+  const late = rows.filter((r) => r[1] > 100).slice(0, 8).map((r) => `${(r[0] / 1000).toFixed(1)} s: ${r[1].toFixed(0)} ms`)
+  if (late.length > 0) console.log(`  probe answers above 100 ms (time since the probe's start): ${late.join(", ")}`)
+  const loopLine = /soak-server-loop (\{.*\})/.exec(serverErr)?.[1]
+  if (loopLine !== undefined) console.log(`  server's own loop: ${loopLine}`)
   if (!alive) console.log(`  server stderr: ${serverErr.slice(-2000)}`)
 }

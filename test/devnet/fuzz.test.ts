@@ -10,16 +10,17 @@ import * as http from "node:http"
 import { Devnet } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { generator, type HostileRequest, servedMethods } from "../helpers/hostile.js"
+import { connect } from "../helpers/ws.js"
 
 const COUNT = Number(process.env["FUZZ_REQUESTS"] ?? 2000)
 const SEED = Number(process.env["FUZZ_SEED"] ?? 26)
 
-const send = (agent: http.Agent, url: string, r: HostileRequest) =>
+const send = (agent: http.Agent, url: string, r: HostileRequest, extra: Record<string, string> = {}) =>
   new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = http.request(new URL(r.path, url), {
       method: r.method,
       agent,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(r.body) }
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(r.body), ...extra }
     }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
@@ -88,5 +89,59 @@ describe("the served devnet under hostile JSON", () => {
       expect(JSON.parse(rest.text)).toMatchObject({ code: "INVALID_BODY" })
       const probe = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"starknet_blockNumber"}` }))
       expect(JSON.parse(probe.text)).toMatchObject({ result: expect.any(Number) })
+    }).pipe(Effect.scoped, Effect.provide(served)))
+
+  it.live("over WebSocket too: params nested 100,000 deep are refused by the shape bounds before they are parsed, the server lives", () =>
+    Effect.gen(function*() {
+      const { url, wsUrl } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const client = yield* connect(wsUrl)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.terminate()))
+      const deep = "[".repeat(100_000) + "]".repeat(100_000)
+      for (const method of ["starknet_call", "starknet_getNonce", "starknet_subscribeNewHeads"]) {
+        client.sendRaw(`{"jsonrpc":"2.0","id":"${method}","method":"${method}","params":${deep}}`)
+        // Refused whole: the id is not read from a body that is not parsed.
+        const refusal = yield* client.next(`the refusal of deep params to ${method}`, (m) => m.error !== undefined && m.id === null, 10_000)
+        expect(refusal.error).toMatchObject({ code: -32600, message: expect.stringContaining("deeper than 64") })
+      }
+      client.send({ jsonrpc: "2.0", id: 9, method: "starknet_blockNumber" })
+      expect((yield* client.next("the block number over the same socket", (m) => m.id === 9, 10_000)).result).toEqual(expect.any(Number))
+      const agent = new http.Agent({ keepAlive: false })
+      const probe = yield* Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":1,"method":"starknet_blockNumber"}` }))
+      expect(JSON.parse(probe.text)).toMatchObject({ result: expect.any(Number) })
+    }).pipe(Effect.scoped, Effect.provide(served)))
+
+  it.live("a refusal of params holding 10,000 members, or a string of 8 KB, is one short line naming the path, the value cut short (on JSON-RPC and REST)", () =>
+    Effect.gen(function*() {
+      const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
+      const agent = new http.Agent({ keepAlive: false })
+      const wide = `[${"0,".repeat(9_999)}0]`
+      const long = JSON.stringify("x".repeat(8_000))
+      const rpc = (method: string, params: string) =>
+        Effect.promise(() => send(agent, url, { path: "/", method: "POST", body: `{"jsonrpc":"2.0","id":7,"method":"${method}","params":${params}}` }))
+      const cases = [
+        [yield* rpc("starknet_call", `{"request":{"contract_address":${wide},"entry_point_selector":"0x1","calldata":[]},"block_id":"latest"}`), `["request"]["contract_address"]`],
+        [yield* rpc("starknet_simulateTransactions", `{"block_id":"latest","transactions":[${wide}],"simulation_flags":[]}`), `["transactions"][0]`],
+        [yield* rpc("starknet_call", `{"request":{"contract_address":"0x1","entry_point_selector":${long},"calldata":[]},"block_id":"latest"}`), `["request"]["entry_point_selector"]`]
+      ] as const
+      for (const [answer, path] of cases) {
+        expect(answer.status).toBe(200)
+        const error = JSON.parse(answer.text).error as { code: number; message: string }
+        expect(error.code).toBe(-32602)
+        expect(error.message).toContain(path)
+        expect(error.message).not.toContain("\n")
+        expect(error.message.length).toBeLessThanOrEqual(700)
+      }
+      // The value is shown, cut short: its first members and how many more.
+      expect(JSON.parse(cases[0][0].text).error.message).toMatch(/actual \[0,0,0,.*…\d+ more\]$/)
+      const rest = yield* Effect.promise(() =>
+        send(agent, url, { path: "/v1/transactions/prepare-typed-data", method: "POST", body: `{"publicKey":"0x1","calls":[${wide}],"accountClassHash":"0x1"}` }, {
+          "x-api-key": "pk_dev_a",
+          authorization: "Bearer b"
+        }))
+      expect(rest.status).toBe(400)
+      const body = JSON.parse(rest.text) as { code: string; message: string }
+      expect(body.code).toBe("INVALID_INPUT")
+      expect(body.message).toContain(`["calls"][0]`)
+      expect(body.message.length).toBeLessThanOrEqual(700)
     }).pipe(Effect.scoped, Effect.provide(served)))
 })

@@ -279,6 +279,25 @@ describe("bounded", () => {
       expect(order).toEqual(["read", "wallets:6"])
     }).pipe(Effect.scoped))
 
+  it.live("devnet_createWallet's curve arithmetic is cut into turns of the event loop: other work runs between the key and each of the address's eight Pedersen hashes", () =>
+    Effect.gen(function*() {
+      const devnet = yield* Devnet.Devnet
+      yield* devnet.createWallet({ encryptKey: "1234" })
+      // Turns of the event loop counted while one legacy-format wallet (no scrypt) is made.
+      let turns = 0
+      let ticking = true
+      const tick = () => {
+        if (!ticking) return
+        turns++
+        setImmediate(tick)
+      }
+      setImmediate(tick)
+      const wallet = yield* devnet.createWallet({ encryptKey: "1234" })
+      ticking = false
+      expect(wallet.publicKey).toMatch(/^0x[0-9a-f]+$/)
+      expect(turns).toBeGreaterThanOrEqual(9)
+    }).pipe(Effect.provide(Devnet.layer({ blockTime: "1 hour" }))))
+
   it.live("a request that takes longer than the timeout is answered 503 with -32603", () =>
     Effect.gen(function*() {
       const { devnet, url } = yield* servedWith({ requestTimeout: "200 millis" })

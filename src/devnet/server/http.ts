@@ -10,14 +10,15 @@ import * as nodeCrypto from "node:crypto"
 import * as http from "node:http"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Redacted, Runtime, Schema, type Scope } from "effect"
 import type { Paymaster } from "../../Paymaster.js"
+import * as stark from "../../internal/stark.js"
 import type { StarknetRpc } from "../../StarknetRpc.js"
 import { gatedOnTheWire } from "../faults.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { adminMethods } from "./admin.js"
-import { exceeds } from "./bounds.js"
+import { ShapeScanner } from "./bounds.js"
 import type { ExecutionErrorShape } from "./executionError.js"
-import { answer, BatchCounter, batchTooLarge, Encoded, type Hooks, type Methods, outOfBounds, parseError, Transient, WireError } from "./jsonrpc.js"
+import { answer, batchTooLarge, Encoded, type Hooks, type Methods, outOfBounds, parseError, Transient, WireError } from "./jsonrpc.js"
 import { paymasterMethods } from "./paymaster.js"
 import { restRoutes } from "./rest.js"
 import { starknetMethods } from "./starknet.js"
@@ -92,8 +93,13 @@ const header = (req: http.IncomingMessage, name: string): string | undefined => 
   return Array.isArray(v) ? v[0] : v
 }
 
+/** A request target that is a plain path already: no query, fragment, escapes or dot segments to resolve. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)*\/?$/
+
 /** The path of a request's URL; `/` for one that does not parse. */
 const pathOf = (req: http.IncomingMessage): string => {
+  const target = req.url ?? "/"
+  if (target.startsWith("/") && PLAIN_PATH.test(target)) return target
   try {
     return new URL(req.url ?? "/", "http://devnet").pathname
   } catch {
@@ -147,6 +153,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       })
     }
 
+    // Built here, before the server listens, not in the first `devnet_createWallet` while every other client waits.
+    stark.precomputeGenerator()
     const devnet = yield* Devnet
     const internals = internalsOf(devnet)
     // The network profile answers as AVNU does (avnu-labs/paymaster `paymaster-rpc`): 156's data as its Debug string,
@@ -204,6 +212,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
         if (failure instanceof Transient) return transient(req, res, failure)
         send(res, 500, { jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error" } })
       }
+      // An answer known before anything runs (a refusal, most often) needs no fiber.
+      if (Exit.isExit(effect)) return finish(effect as Exit.Exit<A, Transient>)
       // A fiber starts at once: most answers (reads of the chain) are done when `fork` returns, and need no timer.
       const fiber = fork(effect)
       const done = fiber.unsafePoll()
@@ -234,10 +244,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       return undefined
     }
 
-    const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer) => {
+    /** Answers a request whose body is `raw`, or, when its shape went `beyond` the bounds, is refused unread. */
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: Buffer, beyond: string | undefined) => {
       let body: unknown
-      // Bounded before anything parses or decodes it: no value deep or wide enough to exhaust a walk of it.
-      const beyond = exceeds(raw)
       const text = beyond === undefined ? raw.toString("utf8") : ""
       if (path.startsWith("/v1/")) {
         if (paymasterApiKey !== undefined && !sameKey(header(req, "x-api-key"), paymasterApiKey) && !sameKey(header(req, "x-paymaster-api-key"), paymasterApiKey)) {
@@ -287,12 +296,15 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       const declared = Number(header(req, "content-length") ?? "0")
       if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge(req, res)
       const path = pathOf(req)
-      // A JSON-RPC batch is counted as it arrives: beyond the limit, the rest is read and dropped, never parsed.
-      const counter = path.startsWith("/v1/") || req.method !== "POST" ? undefined : new BatchCounter()
+      // The body's shape (and a JSON-RPC batch's length) is checked as it arrives, before anything parses it: once
+      // beyond a bound, the rest is read and dropped, neither kept nor scanned nor parsed.
+      const batches = !path.startsWith("/v1/") && req.method === "POST"
+      const scanner = new ShapeScanner()
       const chunks: Array<Buffer> = []
       let size = 0
       let refused = false
       let overBatch = false
+      let beyond: string | undefined
       req.on("data", (chunk: Buffer) => {
         if (refused) return
         size += chunk.length
@@ -301,9 +313,14 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
           chunks.length = 0
           return tooLarge(req, res)
         }
-        if (overBatch) return
-        if (counter !== undefined && counter.feed(chunk) > maxBatch) {
+        if (overBatch || beyond !== undefined) return
+        beyond = scanner.feed(chunk)
+        if (batches && scanner.entries > maxBatch) {
           overBatch = true
+          chunks.length = 0
+          return
+        }
+        if (beyond !== undefined) {
           chunks.length = 0
           return
         }
@@ -312,7 +329,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<
       req.on("end", () => {
         if (refused) return
         if (overBatch) return send(res, 200, batchTooLarge(maxBatch))
-        handle(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+        handle(req, res, path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), beyond)
       })
       req.on("error", () => req.destroy())
     })

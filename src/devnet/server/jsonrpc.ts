@@ -8,7 +8,9 @@
  * few milliseconds, each followed by a turn of the event loop, so other clients are answered while it runs; its
  * answers are encoded one by one as they come, never as one large synchronous `JSON.stringify`.
  */
-import { Cause, Effect, Either, ParseResult, Schema } from "effect"
+import { Cause, Effect, Either, ParseResult, type Schema } from "effect"
+import { nextTurn } from "../turn.js"
+import { describeIssue } from "./refusal.js"
 
 /** An error answered in a JSON-RPC error object. */
 export class WireError {
@@ -65,13 +67,14 @@ export const method = <A, I>(
   run: (params: A) => Effect.Effect<unknown, WireError | Transient>,
   options: { readonly wrapped?: boolean } = {}
 ): Method => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  // ParseResult's decoder answers the issue itself: no ParseError (an Error, its stack captured) per refusal.
+  const decode = ParseResult.decodeUnknownEither(schema, { errors: "first" })
   return {
     names,
     decode: (params) =>
-      Either.mapLeft(decode(params), (e) => {
+      Either.mapLeft(decode(params), (issue) => {
         const pending = pendingBlockTag(params)
-        return pending !== undefined ? pendingRefused(pending) : invalidParams(ParseResult.TreeFormatter.formatErrorSync(e).replace(/\s+/g, " "))
+        return pending !== undefined ? pendingRefused(pending) : invalidParams(describeIssue(issue))
       }),
     run,
     ...(options.wrapped === true ? { wrapped: true } : {})
@@ -158,63 +161,6 @@ export class Encoded {
 export const batchTooLarge = (maxBatch: number, got?: number): Answer =>
   errorAnswer(null, new WireError(-32600, `Invalid Request: a batch holds at most ${maxBatch} requests, got ${got ?? "more"}`))
 
-/**
- * Counts the entries of a top-level JSON array as its bytes arrive, without parsing them, so a batch beyond the
- * limit is refused before it is buffered or parsed whole. Well-formedness is left to `JSON.parse`: this only follows
- * strings and nesting. A body that does not open with `[` is no batch and is not scanned further.
- */
-export class BatchCounter {
-  /** Top-level entries seen so far (0 when the body is no batch). */
-  entries = 0
-  private state: "start" | "array" | "done" = "start"
-  private depth = 0
-  private inString = false
-  private escaped = false
-  private expecting = true
-
-  feed(bytes: Uint8Array): number {
-    if (this.state === "done") return this.entries
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i]!
-      if (this.state === "start") {
-        if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
-        if (b !== 0x5b) {
-          this.state = "done"
-          return this.entries
-        }
-        this.state = "array"
-        this.depth = 1
-        continue
-      }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false
-        else if (b === 0x5c) this.escaped = true
-        else if (b === 0x22) this.inString = false
-        continue
-      }
-      if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
-      if (b === 0x2c) {
-        if (this.depth === 1) this.expecting = true
-        continue
-      }
-      if (b === 0x5d || b === 0x7d) {
-        if (--this.depth === 0) {
-          this.state = "done"
-          return this.entries
-        }
-        continue
-      }
-      if (this.depth === 1 && this.expecting) {
-        this.entries++
-        this.expecting = false
-      }
-      if (b === 0x22) this.inString = true
-      else if (b === 0x5b || b === 0x7b) this.depth++
-    }
-    return this.entries
-  }
-}
-
 /** One answer as JSON text; one that cannot be encoded (a defect) answers -32603 for its entry. */
 const encode = (a: Answer | undefined): string | undefined => {
   if (a === undefined) return undefined
@@ -228,11 +174,6 @@ const encode = (a: Answer | undefined): string | undefined => {
 /** Longest a batch runs before it lets the event loop take a turn (other clients' requests, timers). */
 const SLICE_MILLIS = 4
 
-/** A turn of the event loop: I/O and timers run before the fiber goes on (a microtask would not let them). */
-const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
 
 /** `f` on each item in order, in slices of `SLICE_MILLIS` with a turn of the event loop after each. */
 const inSlices = <A, B, E>(items: ReadonlyArray<A>, f: (a: A) => Effect.Effect<B, E>): Effect.Effect<Array<B>, E> =>

@@ -10,6 +10,7 @@ import { StarknetRpc } from "../../StarknetRpc.js"
 import { internalsOf } from "../registry.js"
 import { Devnet } from "../types.js"
 import { Transient } from "./jsonrpc.js"
+import { describeIssue } from "./refusal.js"
 
 /** The SDK's CHIPI account class hash, which `prepare-typed-data` carries (spec, Corrections 10). */
 export const CHIPI_ACCOUNT_CLASS_HASH = "0x053f4f8791ed5bed0fddaa553d180c664e32cfaf8316bb232ae77bb08f459f2a"
@@ -40,7 +41,7 @@ const ExecuteBody = Schema.Struct({
 
 const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown) =>
   Schema.decodeUnknown(schema, { errors: "first" })(body).pipe(
-    Effect.mapError((e) => e.message.replace(/\s+/g, " ")),
+    Effect.mapError((e) => describeIssue(e.issue)),
     Effect.either
   )
 

@@ -5,7 +5,8 @@
  * `PRE_CONFIRMED`), `starknet_unsubscribe`, and `starknet_subscriptionReorg` notices when the `reorgBlocks` fault
  * asks for one. Every other method is answered over the socket as over HTTP, under the same keys (read from the
  * upgrade request's headers). Bounded: connections, subscriptions per connection, message size (a larger message
- * closes the socket with 1009), and a client that does not read its notifications is cut off.
+ * closes the socket with 1009), each message's shape as an HTTP body's (checked before it is parsed), and a client
+ * that does not read its notifications is cut off.
  *
  * The frames are the `ws` package's (what `@effect/platform-node` serves WebSockets with): loaded when the server
  * starts, so that a devnet without it still serves HTTP.
@@ -18,7 +19,8 @@ import { Address, Felt, TxHash } from "../../Schemas.js"
 import type { FaultGate } from "../faults.js"
 import type { Node } from "../node.js"
 import { blockHeader, toBlockId } from "./chain.js"
-import { answer, Encoded, type Hooks, method, type Method, type Methods, parseError, WireError } from "./jsonrpc.js"
+import { exceeds } from "./bounds.js"
+import { answer, Encoded, type Hooks, method, type Method, type Methods, outOfBounds, parseError, WireError } from "./jsonrpc.js"
 
 /** The part of `ws`'s API used here. */
 interface WsSocket {
@@ -378,10 +380,13 @@ export const makeSubscriptions = <R>(options: {
     return Either.right(id)
   }
 
-  const onMessage = (c: Connection, hooks: Hooks, text: string) => {
+  const onMessage = (c: Connection, hooks: Hooks, bytes: Buffer) => {
+    // Bounded before anything parses or decodes it, as over HTTP.
+    const beyond = exceeds(bytes)
+    if (beyond !== undefined) return sendTo(c, outOfBounds(beyond))
     let body: unknown
     try {
-      body = JSON.parse(text)
+      body = JSON.parse(bytes.toString("utf8"))
     } catch {
       return sendTo(c, parseError)
     }
@@ -430,7 +435,7 @@ export const makeSubscriptions = <R>(options: {
       connections.add(c)
       ws.on("message", (data, isBinary) => {
         if (isBinary) return ws.close(1003, "text frames only")
-        onMessage(c, hooks, (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)).toString("utf8"))
+        onMessage(c, hooks, Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data))
       })
       const gone = () => {
         connections.delete(c)
