@@ -280,7 +280,7 @@ describe("reservations are released on every exit", () => {
       const fiber = yield* Effect.fork(
         Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }).pipe(Effect.provide(stuck))
       )
-      // Interrupted while its build is in flight, its call reserved.
+      // Interrupted while its build is in flight (before anything was reserved, signed or recorded).
       yield* Deferred.await(reached)
       yield* Fiber.interrupt(fiber)
       const receipt = yield* withBlocks(Sessions.executeAndWait({ encryptKey: PIN, wallet, session, calls: [transfer(2n)] }))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
-import { Devnet, Errors, Sessions, StarknetRpc, Transactions } from "starknet-session-keys"
+import { Clock, Deferred, Effect, Either, Layer, Ref } from "effect"
+import { Devnet, Errors, Paymaster, Sessions, StarknetRpc, Transactions } from "starknet-session-keys"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 
 /**
@@ -67,6 +67,66 @@ describe("a call that would fail is refused before anything is signed", () => {
         expect(yield* devnet.balanceOf(USDC, "0x2222")).toBe(0n)
       }).pipe(Effect.provide(TestLayer())))
   }
+})
+
+describe("the simulation and the paymaster's build go out together", () => {
+  /**
+   * A simulation that answers only once the paymaster has been asked to build (within 10 s of real time, else it
+   * fails saying so), and a paymaster that counts what it is asked to send.
+   */
+  const together = Effect.gen(function*() {
+    const building = yield* Deferred.make<void>()
+    const executes = yield* Ref.make(0)
+    const rpc = Layer.effect(
+      StarknetRpc.StarknetRpc,
+      Effect.map(StarknetRpc.StarknetRpc, (rpc) => ({
+        ...rpc,
+        simulateCalls: (req: Parameters<typeof rpc.simulateCalls>[0]) =>
+          Deferred.await(building).pipe(
+            Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("the paymaster was not asked to build while the calls were simulated") }),
+            Effect.orDie,
+            Effect.withClock(Clock.make()),
+            Effect.zipRight(rpc.simulateCalls(req))
+          )
+      }))
+    )
+    const paymaster = Layer.effect(
+      Paymaster.Paymaster,
+      Effect.map(Paymaster.Paymaster, (pm) => ({
+        ...pm,
+        buildTransaction: (req: Paymaster.BuildTransactionRequest) => Effect.zipRight(Deferred.succeed(building, undefined), pm.buildTransaction(req)),
+        executeTransaction: (req: Parameters<typeof pm.executeTransaction>[0]) => Effect.zipRight(Ref.update(executes, (n) => n + 1), pm.executeTransaction(req))
+      }))
+    )
+    return { layer: Layer.merge(rpc, paymaster), executes }
+  })
+
+  it.effect("an execute's calls are simulated while the paymaster builds its payload: one wait for both, then it is signed and sent", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 3 })
+      const { layer, executes } = yield* together
+      const hash = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(4n, "0x3333")] }).pipe(Effect.provide(layer))
+      expect(hash).toMatch(/^0x/)
+      expect(yield* Ref.get(executes)).toBe(1)
+      yield* withBlocks(Sessions.wait(hash))
+      expect(yield* devnet.balanceOf(USDC, "0x3333")).toBe(4n)
+    }).pipe(Effect.provide(TestLayer())))
+
+  it.effect("a simulation that refuses while the build was asked: CallWouldFail, nothing signed, recorded or sent", () =>
+    Effect.gen(function*() {
+      yield* atRealisticTime
+      const { wallet, session } = yield* registeredSession({ maxCalls: 3 })
+      const { layer, executes } = yield* together
+      const ledger = yield* Sessions.Ledger
+      const error = yield* Effect.flip(
+        Sessions.execute({ encryptKey: PIN, wallet, session, calls: [failing["a misspelt entrypoint"]] }, { idempotencyKey: "pay-3" }).pipe(Effect.provide(layer))
+      )
+      expect(error).toMatchObject({ _tag: "CallWouldFail", callIndex: 0 })
+      expect(yield* ledger.payment(wallet.publicKey, "pay-3")).toBeUndefined()
+      expect(yield* Ref.get(executes)).toBe(0)
+      expect(yield* callsUsed(wallet, session)).toBe(0)
+    }).pipe(Effect.provide(TestLayer())))
 })
 
 describe("a call that failed inside a SUCCEEDED transaction is a failure, not a payment", () => {

@@ -3,6 +3,9 @@ import { type Duration, Effect, Either, Layer, Schedule } from "effect"
 import { RpcProvider } from "starknet"
 import { Crypto, Devnet, Errors, Paymaster, type Schemas, Sessions, STARKNET_CONTRACTS, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
+import * as keystore from "../src/internal/keystore.js"
+import * as stark from "../src/internal/stark.js"
+import { transfer } from "./helpers/chain.js"
 
 const PIN = "4242"
 const USDC = STARKNET_CONTRACTS.USDC.contractAddress
@@ -161,6 +164,32 @@ describe("the devnet on the wire", () => {
     Effect.gen(function*() {
       expect(yield* sequential("0 millis")).toBe(12)
     }))
+
+  it.live("the owner's own invoke moves the account's nonce while it is kept: the simulation finds it stale, it is read again, the execute goes through", () =>
+    Effect.gen(function*() {
+      const { url, devnet, httpRequests } = yield* still
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const [sent, hash] = yield* Effect.gen(function*() {
+        const session = yield* registeredStill(devnet, wallet)
+        const execute = (to: string) =>
+          Sessions.execute({ encryptKey: PIN, wallet, session, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x1", "0x0"] }] })
+        yield* execute("0xc11") // the account's nonce (0) read and kept
+        // The owner's own INVOKE with nonce 0, signed over its transaction hash: the account's nonce is 1 from here.
+        const owner = keystore.decryptLegacy(wallet.encryptedPrivateKey, PIN)
+        const calls = [transfer("0xc12", 2n)]
+        const { r, s } = stark.sign(BigInt(yield* devnet.invokeHash({ account: wallet.publicKey, calls, nonce: 0n })), owner)
+        yield* devnet.invoke({ account: wallet.publicKey, calls, nonce: 0n, signature: ["0x" + r.toString(16), "0x" + s.toString(16)] })
+        const before = httpRequests()
+        const hash = yield* execute("0xc13")
+        return [httpRequests() - before, hash] as const
+      }).pipe(Effect.provide(layersWith(url, "5 seconds")))
+      expect(hash).toMatch(/^0x/)
+      // The view reused: the simulation with the kept nonce (refused) beside the build, the nonce, the simulation
+      // again, the execute.
+      expect(sent).toBe(5)
+      yield* devnet.mineBlock
+      expect([yield* devnet.balanceOf(USDC, "0xc12"), yield* devnet.balanceOf(USDC, "0xc13")]).toEqual([2n, 1n])
+    }).pipe(Effect.scoped))
 
   it.live("a session revoked elsewhere while its view is reused is still refused with NotRegistered, then read afresh", () =>
     Effect.gen(function*() {

@@ -5,8 +5,6 @@
  * a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
 import { STARKNET_CONTRACTS, VALID } from "../Constants.js"
-import type { Felt } from "../Schemas.js"
-import { toHex } from "../internal/felt.js"
 import * as stark from "../internal/stark.js"
 import { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
 import { type Account, type AccountContext, callAccount, copyAccount, execute, newAccount, validate } from "./account.js"
@@ -597,7 +595,8 @@ export class Chain {
       ? [
         payload.relayer,
         this.senderNonces.get(payload.relayer) ?? 0n,
-        serializeCalls([{ to: toHex(payload.account) as Felt, selector: toHex(S.execute_from_outside_v2) as Felt, calldata: payload.calldata as ReadonlyArray<Felt> }])
+        // The serialized `Array<Call>` of one call: [1, to, selector, calldata_len, calldata...].
+        [1n, payload.account, S.execute_from_outside_v2, BigInt(payload.calldata.length), ...payload.calldata.map(BigInt)]
       ] as const
       : [payload.account, payload.nonce, serializeCalls(payload.calls)] as const
     const txHash = payload.kind === "invoke" ? this.hashOf(payload) : invokeV3Hash(this.chainId, sender, nonce, calldata)

@@ -141,6 +141,38 @@ export const poseidonHashMany = (values: ReadonlyArray<bigint>): bigint => {
   return s0
 }
 
+/** The sponge's three elements between absorptions: what `absorb` returns and `hashManyFrom` resumes from. */
+export type Sponge = readonly [bigint, bigint, bigint]
+
+/** The sponge before anything is absorbed. */
+export const EMPTY_SPONGE: Sponge = [0n, 0n, 0n]
+
+/**
+ * The sponge after absorbing an even number of `values` into `state`, two at a time, without the padding: the
+ * state `poseidonHashMany` reaches after that prefix of its input, to resume from with `hashManyFrom`.
+ */
+export const absorb = (state: Sponge, values: ReadonlyArray<bigint>): Sponge => {
+  if (values.length % 2 !== 0) throw new Error("absorb takes an even number of values")
+  let [s0, s1, s2] = state
+  for (let i = 0; i < values.length; i += 2) [s0, s1, s2] = permutation(s0 + values[i]!, s1 + values[i + 1]!, s2)
+  return [s0, s1, s2]
+}
+
+/**
+ * `poseidonHashMany(prefix ++ values)` given `state = absorb(EMPTY_SPONGE, prefix)`: the rest is absorbed and padded
+ * exactly as `poseidonHashMany` pads its whole input, so a prefix shared by many inputs is absorbed once.
+ */
+export const hashManyFrom = (state: Sponge, values: ReadonlyArray<bigint>): bigint => {
+  let [s0, s1, s2] = state
+  const n = values.length
+  for (let i = 0; i <= n; i += 2) {
+    s0 += i < n ? values[i]! : 1n
+    s1 += i + 1 < n ? values[i + 1]! : i + 1 === n ? 1n : 0n
+    ;[s0, s1, s2] = permutation(s0, s1, s2)
+  }
+  return s0
+}
+
 /** Whether this permutation agrees with @scure/starknet's on a few fixed inputs (checked once, at load time). */
 const agrees = (): boolean => {
   const inputs: ReadonlyArray<readonly [bigint, bigint, bigint]> = [
@@ -162,6 +194,13 @@ const agrees = (): boolean => {
 export const specialised: boolean = agrees()
 
 const generic = (values: ReadonlyArray<bigint>): bigint => genericHashMany(values as Array<bigint>)
+const genericPermute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => {
+  const [x, y, z] = poseidonSmall([a, b, c].map((v) => ((v % P) + P) % P))
+  return [x!, y!, z!]
+}
+
+/** The permutation `absorb` and `hashManyFrom` use: this one, or @scure/starknet's generic one (as `hashMany`). */
+let permutation: (a: bigint, b: bigint, c: bigint) => [bigint, bigint, bigint] = specialised ? permute : genericPermute
 
 /** `poseidonHashMany`, or @scure/starknet's generic one if the load-time check failed. */
 export let hashMany: (values: ReadonlyArray<bigint>) => bigint = specialised ? poseidonHashMany : generic
@@ -172,4 +211,5 @@ export let hashMany: (values: ReadonlyArray<bigint>) => bigint = specialised ? p
  */
 export const _useGeneric = (on: boolean): void => {
   hashMany = on || !specialised ? generic : poseidonHashMany
+  permutation = on || !specialised ? genericPermute : permute
 }

@@ -4,7 +4,7 @@
  * `Result::Err(_) => res.append(array![].span())`): the transaction SUCCEEDS, the session's call is used, and that
  * call moves nothing. A SUCCEEDED status is therefore no proof of a payment; a trace, or the token's events, is.
  */
-import { Duration, Effect, type Schedule } from "effect"
+import { Effect, type Schedule } from "effect"
 import { CallFailed, CallWouldFail, type RpcError } from "../../Errors.js"
 import { type Address, type Call, callSelector, type Felt, selectorOf, type TxHash } from "../../Schemas.js"
 import { callOutcomes, findFrame, type Receipt, StarknetRpc } from "../../StarknetRpc.js"
@@ -26,10 +26,11 @@ const nameOf = (call: Call) => call.entrypoint
 
 /**
  * The account's own nonce, which its simulated invoke carries, per `StarknetRpc` service. Sponsored executions do
- * not change it (the relayer's transaction carries the nonce), so it is reused for the service's `preflightReuse`,
- * and read again when a simulation finds it stale.
+ * not change it (the relayer's transaction carries the nonce): the one read last is kept, read again when `fresh`
+ * (an execute's preflight reads the nonce with the session's state whenever it reads that afresh, in the same
+ * batch) and when a simulation finds it stale.
  */
-const nonces = new WeakMap<object, Map<string, { readonly nonce: Felt; readonly at: number }>>()
+const nonces = new WeakMap<object, Map<string, Felt>>()
 const MAX_NONCES = 10_000
 
 export const accountNonce = (
@@ -44,12 +45,12 @@ export const accountNonce = (
       known = new Map()
       nonces.set(rpc, known)
     }
-    const maxAge = rpc.preflightReuse === undefined ? 0 : Duration.toMillis(rpc.preflightReuse)
     const seen = known.get(wallet)
-    if (!fresh && seen !== undefined && performance.now() - seen.at < maxAge) return seen.nonce
+    if (!fresh && seen !== undefined) return seen
     const nonce = yield* retryTransient(rpc.getNonce(wallet), retry)
+    known.delete(wallet)
     if (known.size >= MAX_NONCES) known.delete(known.keys().next().value!)
-    known.set(wallet, { nonce, at: performance.now() })
+    known.set(wallet, nonce)
     return nonce
   })
 

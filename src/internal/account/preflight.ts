@@ -150,6 +150,16 @@ export const readPolicy = (
       NO_POLICY
     ))
 
+/** The service's `preflightReuse`, in milliseconds (0 when it reads every time). */
+export const reuseMillis = (rpc: StarknetRpc["Type"]) => (rpc.preflightReuse === undefined ? 0 : Duration.toMillis(rpc.preflightReuse))
+
+/**
+ * Whether the next execute's preflight of this session will read afresh rather than reuse its recent view (the
+ * account's nonce is then read in that same batch).
+ */
+export const readsAfresh = (rpc: StarknetRpc["Type"], wallet: Address, sessionPublicKey: Felt) =>
+  viewsOf(rpc).recent(sessionKeyOf(wallet, sessionPublicKey), reuseMillis(rpc)) === undefined
+
 /** What the chain holds for a session, as the check needs it. */
 export interface ChainState {
   readonly data: SessionData
@@ -234,9 +244,8 @@ export const readChainState = (
       }
     }
 
-    const maxAge = cache.maxAge(rpc.preflightReuse === undefined ? 0 : Duration.toMillis(rpc.preflightReuse))
     if (
-      options.reuse === true && previous !== undefined && maxAge > 0 && performance.now() - previous.at < maxAge &&
+      options.reuse === true && previous !== undefined && cache.recent(key, reuseMillis(rpc)) === previous &&
       tokens.every((t) => previous.policies.has(BigInt(t))) &&
       candidates.every((p) => !matters(p, previous.policies) || previous.unused.has(BigInt(p.nonce)) || p.firstBlock >= previous.block.blockNumber)
     ) {

@@ -40,6 +40,15 @@ export class Views {
   maxAge(max: number) {
     return this.blockInterval === undefined ? max : Math.min(max, this.blockInterval / 2)
   }
+  /**
+   * The view of a session when it is recent enough to answer instead of reads (`readChainState`'s `reuse`, which
+   * also asks that it hold what the calls need): younger than `maxAge(max)`.
+   */
+  recent(key: string, max: number): View | undefined {
+    const view = this.sessions.get(key)
+    const age = this.maxAge(max)
+    return view !== undefined && age > 0 && performance.now() - view.at < age ? view : undefined
+  }
   readonly sessions = new Map<string, View>()
   /** Nonces seen used: a used nonce stays used, so it is never read again. */
   readonly used = new Map<string, Set<bigint>>()

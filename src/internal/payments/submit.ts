@@ -35,29 +35,45 @@ export interface Submission<E, R> {
   readonly charges?: ReadonlyArray<BudgetCharge>
 }
 
-/**
- * Builds the outside execution through the paymaster, checks the typed data it returns and signs its hash.
- * Nothing is signed unless the typed data says exactly what was asked, in a window we accept. Not recorded, not
- * sent.
- */
-const buildPayment = <E, R>(
-  submission: Submission<E, R>,
-  reservation: string | undefined
-): Effect.Effect<Payment, E | InvalidInput | TypedDataMismatch | PaymasterError | RpcError, R | Paymaster | StarknetRpc> =>
+/** What the paymaster built for a submission, with the chain id and the block its window was asked from. */
+interface Built {
+  readonly typedData: OutsideExecutionTypedData
+  readonly chainId: Felt
+  readonly block: BlockInfo
+}
+
+/** Asks the paymaster to build the outside execution, its window from the latest block. Nothing is checked or signed. */
+const requestBuild = <E, R>(submission: Submission<E, R>): Effect.Effect<Built, InvalidInput | PaymasterError | RpcError, Paymaster | StarknetRpc> =>
   Effect.gen(function*() {
     const { options, wallet } = submission
     const paymaster = yield* Paymaster
     const rpc = yield* StarknetRpc
-    const { tolerance, validity } = yield* windowOptions(options)
+    const { validity } = yield* windowOptions(options)
     const checked = submission.checkedBlock === undefined ? undefined : yield* submission.checkedBlock
     const [chainId, block] = yield* Effect.all([
       retrying(rpc.chainId, options.retry),
       checked !== undefined ? Effect.succeed(checked) : retrying(rpc.latestBlock, options.retry)
     ], { concurrency: 2 })
-    const wall = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const timeBounds = { executeAfter: block.timestamp - 1, executeBefore: block.timestamp + validity }
     const built = yield* retrying(paymaster.buildTransaction({ userAddress: wallet, calls: submission.calls, timeBounds }), options.retry)
-    const outsideExecution = yield* checkTypedData(built.typedData, {
+    return { typedData: built.typedData, chainId, block }
+  })
+
+/**
+ * Checks the typed data the paymaster built and signs its hash. Nothing is signed unless the typed data says
+ * exactly what was asked, in a window we accept. Not recorded, not sent.
+ */
+const signBuilt = <E, R>(
+  submission: Submission<E, R>,
+  { block, chainId, typedData }: Built,
+  reservation: string | undefined
+): Effect.Effect<Payment, E | InvalidInput | TypedDataMismatch, R | Paymaster> =>
+  Effect.gen(function*() {
+    const { options, wallet } = submission
+    const paymaster = yield* Paymaster
+    const { tolerance, validity } = yield* windowOptions(options)
+    const wall = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const outsideExecution = yield* checkTypedData(typedData, {
       chainId,
       calls: toOutsideCalls(submission.calls),
       validity,
@@ -66,7 +82,7 @@ const buildPayment = <E, R>(
       relayer: options.relayer,
       boundsAsked: paymaster.takesTimeBounds !== false
     })
-    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution), { typedData: built.typedData })
+    const signature = yield* submission.signWith(messageHash(chainId, wallet, outsideExecution), { typedData })
     const recordedAt = yield* Clock.currentTimeMillis
     return {
       wallet,
@@ -76,7 +92,7 @@ const buildPayment = <E, R>(
       nonce: outsideExecution.nonce,
       executeAfter: Number(outsideExecution.executeAfter),
       executeBefore: Number(outsideExecution.executeBefore),
-      typedData: built.typedData,
+      typedData,
       signature,
       calls: submission.calls,
       firstBlock: block.blockNumber,
@@ -194,19 +210,22 @@ const sameCalls = (a: ReadonlyArray<Call>, b: ReadonlyArray<Call>) =>
 /**
  * The one path of every signed payload: the record under the key first (its outcome, or its payload sent again),
  * else a new payload built, recorded (atomically: a concurrent call with the same key wins or loses as a whole)
- * and sent. `guard` runs before anything is sent (the execute's preflight); `reserve` holds a call while a new
- * payload is built and sent, kept when it counts (sent, or unknown) and given back on every other exit.
+ * and sent. `guard` runs before anything is sent (the execute's preflight), then `check` (the execute's
+ * simulation) while the paymaster builds the new payload: that build only asks (nothing is signed, reserved or
+ * recorded until both pass), so its round trip and the check's are one wait. `reserve` holds a call while the
+ * payload is signed and sent, kept when it counts (sent, or unknown) and given back on every other exit.
  */
-export const submitOnce = <E, R, E2, R2>(
+export const submitOnce = <E, R, E2, R2, E3 = never, R3 = never>(
   submission: Submission<E, R>,
   hooks: {
     readonly guard: Effect.Effect<void, E2, R2>
+    readonly check?: Effect.Effect<void, E3, R3>
     readonly reserve?: Effect.Effect<string, E2 | LedgerError, R2 | Ledger>
   }
 ): Effect.Effect<
   TxHash,
-  E | E2 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError | PolicyViolation,
-  R | R2 | Paymaster | StarknetRpc | Ledger
+  E | E2 | E3 | InvalidInput | TypedDataMismatch | PaymasterError | OutcomeUnknown | RpcError | LedgerError | PolicyViolation,
+  R | R2 | R3 | Paymaster | StarknetRpc | Ledger
 > =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -234,7 +253,7 @@ export const submitOnce = <E, R, E2, R2>(
             // refused, it may have been received already, and a refusal now (ours or the paymaster's) does not say
             // it did not execute: our reads may be older than the copy that ran (nodes disagree, reads lag).
             const received = existing.status !== "refused"
-            const checked = yield* Effect.either(hooks.guard)
+            const checked = yield* Effect.either(hooks.check === undefined ? hooks.guard : Effect.zipRight(hooks.guard, hooks.check))
             if (Either.isLeft(checked)) {
               if (!received) return yield* Effect.fail(checked.left)
               const outcome = yield* resolvePayment(existing, options.resolution ?? Transactions.defaultRetry, options.retry)
@@ -255,9 +274,14 @@ export const submitOnce = <E, R, E2, R2>(
         yield* Effect.logDebug("the payload recorded under this key is dead; building a new one")
       }
       yield* hooks.guard
+      // Side by side, but decided in order: the check's refusal first, then the build's failure.
+      const [checked, requested] = yield* Effect.all([hooks.check ?? Effect.void, requestBuild(submission)], { concurrency: 2, mode: "either" })
+      if (Either.isLeft(checked)) return yield* Effect.fail(checked.left)
+      if (Either.isLeft(requested)) return yield* Effect.fail(requested.left)
+      const request = requested.right
       const attempt = (reservation: string | undefined) =>
         Effect.gen(function*() {
-          const built = yield* buildPayment(submission, reservation)
+          const built = yield* signBuilt(submission, request, reservation)
           // Recorded before anything is sent; a concurrent call with this key that recorded first wins.
           const stored = yield* ledger.recordPayment(built, {
             ...(replacing !== undefined ? { replacing } : {}),

@@ -16,14 +16,14 @@ import * as Policies from "../../Policies.js"
 import { type Address, Call, callSelector, decode, type Felt, type SessionKeyData, type TxHash, type WalletData } from "../../Schemas.js"
 import type { ExecuteError, ExecuteOptions, Options } from "../../Sessions.js"
 import type { Signer } from "../../Signer.js"
-import type { StarknetRpc } from "../../StarknetRpc.js"
+import { StarknetRpc } from "../../StarknetRpc.js"
 import { accountNonce, simulationRefusal } from "../account/callcheck.js"
 import { parseNumeric } from "../felt.js"
 import { invalid, windowOptions } from "./lifecycle.js"
 import { failedCallOf } from "../payments/calls.js"
 import { reserveLive } from "../payments/reserve.js"
 import { newKey, submitOnce } from "../payments/submit.js"
-import { preflight as preflightCheck, readChainState, verdict as chainVerdict } from "../account/preflight.js"
+import { preflight as preflightCheck, readChainState, readsAfresh, verdict as chainVerdict } from "../account/preflight.js"
 
 /** The most calldata felts an execute may carry, in all its calls (far above what a sequencer accepts). */
 const MAX_CALLDATA = 10_000
@@ -122,18 +122,21 @@ export const executeWith = (
     const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
     const simulating = options.skipSimulation !== true
     const guard = Effect.gen(function*() {
-      // The account's nonce, for the simulation, is read with the session's state (one batch over HTTP).
-      const [verdict, nonce] = yield* Effect.all([
+      // The account's nonce, for the simulation, is read with the session's state whenever that is read afresh (one
+      // batch over HTTP); in between, the one read last is used (a simulation that finds it stale reads it again).
+      const afresh = readsAfresh(yield* StarknetRpc, wallet.publicKey, session.publicKey)
+      const [verdict] = yield* Effect.all([
         verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey }, true),
-        simulating ? Effect.option(accountNonce(wallet.publicKey, options.retry)) : Effect.succeedNone
+        simulating ? Effect.option(accountNonce(wallet.publicKey, options.retry, afresh)) : Effect.succeedNone
       ], { concurrency: 2 })
       yield* Ref.set(lastVerdict, verdict)
       if (verdict.refusal !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(verdict.refusal._tag), Effect.fail(verdict.refusal))
-      // The session lets the calls through; whether each call does what it asks is the contracts' to say.
-      if (simulating) {
-        const wouldFail = yield* simulationRefusal(wallet.publicKey, calls, options.retry, Option.getOrUndefined(nonce))
-        if (wouldFail !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(wouldFail._tag), Effect.fail(wouldFail))
-      }
+    })
+    // The session lets the calls through; whether each call does what it asks is the contracts' to say. Simulated
+    // while the paymaster builds: nothing is signed unless it passes.
+    const check = Effect.gen(function*() {
+      const wouldFail = yield* simulationRefusal(wallet.publicKey, calls, options.retry)
+      if (wouldFail !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(wouldFail._tag), Effect.fail(wouldFail))
     })
     const reserve = Effect.gen(function*() {
       const verdict = (yield* Ref.get(lastVerdict))!
@@ -169,7 +172,7 @@ export const executeWith = (
         checkedBlock: Effect.map(Ref.get(lastVerdict), (verdict) => verdict?.block),
         charges
       },
-      { guard, reserve }
+      { guard, reserve, ...(simulating ? { check } : {}) }
     ).pipe(
       Effect.catchIf(
         (error): error is PaymasterError => error instanceof PaymasterError && error.revertReason !== undefined,
