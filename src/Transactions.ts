@@ -401,11 +401,7 @@ const watching = (
     const watch = yield* watchTransaction
     const untilUp = Effect.repeat(watch.next, { until: (e) => e._tag === "Up" })
     while (true) {
-      const now = yield* Clock.currentTimeMillis
-      if (now >= deadline) return
-      const event = yield* Effect.timeoutOption(watch.next, Duration.millis(deadline - now))
-      if (event._tag === "None") return
-      const e = event.value
+      const e = yield* watch.next
       if (e._tag === "Up") continue
       if (e._tag === "Down") {
         yield* Metrics.watchFallback
@@ -422,9 +418,17 @@ const watching = (
       yield* Effect.logDebug("transaction status heard").pipe(
         Effect.annotateLogs(seen === "missing" ? { finalityStatus: "NOT_FOUND" } : { finalityStatus: seen.finalityStatus })
       )
-      if (seen !== "missing" && done(seen)) return
+      if (seen !== "missing" && done(seen)) {
+        // The waits woken with this one hear their statuses before this one goes on (its receipt, its settling).
+        yield* Effect.yieldNow()
+        return
+      }
     }
-  }))
+  })).pipe(
+    // The deadline bounds the whole watch: one timer for the wait, not one for each event heard.
+    (watched) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => now >= deadline ? Effect.void : Effect.asVoid(Effect.timeoutOption(watched, Duration.millis(deadline - now))))
+  )
 
 /**
  * Polls every `interval` (at least `minimumPollInterval`), on the multiples of it on the clock (so concurrent waits
