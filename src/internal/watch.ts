@@ -123,6 +123,8 @@ interface State {
   readonly options: WatchOptions
   readonly watched: Map<string, Watched>
   readonly bySubscription: Map<string, OnNotification>
+  /** Subscriptions ended in this turn, to be unsubscribed in the next (see `unsubscribe`). */
+  readonly unsubscribing: Array<string>
   readonly pending: Map<number, (answer: Answer) => void>
   readonly waker: Waker
   nextId: number
@@ -153,9 +155,18 @@ const send = (state: State, method: string, params: unknown, onAnswer: (answer: 
   }
 }
 
+/**
+ * Ends a subscription: nothing more is heard on it at once; the request leaves with the others of this turn, in the
+ * next one (a thousand waits ending together do not each write before the next one hears its status).
+ */
 const unsubscribe = (state: State, subscriptionId: string) => {
   state.bySubscription.delete(subscriptionId)
-  send(state, "starknet_unsubscribe", { subscription_id: subscriptionId }, () => {})
+  if (state.unsubscribing.push(subscriptionId) === 1) {
+    nextTurn(() => {
+      const ids = state.unsubscribing.splice(0)
+      for (const id of ids) send(state, "starknet_unsubscribe", { subscription_id: id }, () => {})
+    })
+  }
 }
 
 /** The wire status as the library's `TransactionStatus`. */
@@ -247,6 +258,8 @@ const closed = (state: State) => {
   for (const onAnswer of state.pending.values()) onAnswer("closed")
   state.pending.clear()
   state.bySubscription.clear()
+  // The connection's subscriptions are gone with it.
+  state.unsubscribing.length = 0
   state.heads.subscriptionId = undefined
   state.heads.latest = undefined
   for (const w of state.watched.values()) {
@@ -362,6 +375,7 @@ export const make = (options: WatchOptions): Effect.Effect<Watcher, never, Scope
       options,
       watched: new Map(),
       bySubscription: new Map(),
+      unsubscribing: [],
       pending: new Map(),
       waker: new Waker(),
       nextId: 0,
