@@ -4,7 +4,7 @@
  * it is down; reconnection; reorganisation notices. HTTP requests are counted by a proxy, by JSON-RPC method.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Metric } from "effect"
+import { type Duration, Effect, Layer, Metric } from "effect"
 import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../src/internal/keystore.js"
@@ -12,6 +12,7 @@ import { PIN, signOutside, transfer } from "./helpers/chain.js"
 import { countingProxy, tcpProxy } from "./helpers/ws.js"
 
 const STATUS = "starknet_getTransactionStatus"
+const BLOCK = "starknet_getBlockWithTxHashes"
 
 /** Funded wallets' signed transfers, submitted as the relayer: transactions that succeed. */
 const submitTransfers = (n: number) =>
@@ -164,3 +165,51 @@ describe("Transactions.wait with a WebSocket URL", () => {
     })))
 })
 
+describe("StarknetRpc.latestBlock with a WebSocket URL (the preflight's view of the head)", () => {
+  /** Reads the latest block until it is `n` (bounded: 10 s), returning it. */
+  const untilBlock = (rpc: StarknetRpc.StarknetRpc["Type"], n: number) =>
+    Effect.gen(function*() {
+      for (let i = 0;; i++) {
+        const block = yield* rpc.latestBlock
+        if (block.blockNumber === n) return block
+        if (i === 200) return yield* Effect.dieMessage(`timed out after 10 s waiting for latestBlock to be block ${n} (last: ${block.blockNumber})`)
+        yield* Effect.sleep("50 millis")
+      }
+    })
+
+  it.live("follows the heads subscription with no HTTP read; read over HTTP again once the socket is cut", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("1 hour")
+      const rpc = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url, wsUrl: ws.url })))
+      // The first read subscribes; it is answered over HTTP (no header heard yet).
+      const first = yield* rpc.latestBlock
+      expect(first.blockNumber).toBe(yield* devnet.blockNumber)
+      yield* connected(ws)
+      const reads = http.count(BLOCK)
+      expect(reads).toBeGreaterThanOrEqual(1)
+
+      // Blocks closed by hand: each one's header is the latest block, with no HTTP read.
+      for (let i = 0; i < 3; i++) {
+        const mined = yield* devnet.mineBlock
+        const block = yield* untilBlock(rpc, mined.blockNumber)
+        expect(block).toEqual({ blockNumber: mined.blockNumber, timestamp: mined.timestamp })
+      }
+      expect(http.count(BLOCK)).toBe(reads)
+
+      // The connection cut and refused: read over HTTP, and right.
+      ws.refuse(true)
+      ws.kill()
+      const mined = yield* devnet.mineBlock
+      const block = yield* untilBlock(rpc, mined.blockNumber)
+      expect(block.timestamp).toBe(mined.timestamp)
+      expect(http.count(BLOCK)).toBeGreaterThan(reads)
+    })))
+
+  it.live("without a WebSocket URL every read is an HTTP read (the count above is not vacuous)", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { http } = yield* setup("1 hour")
+      const rpc = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url })))
+      for (let i = 0; i < 3; i++) yield* rpc.latestBlock
+      expect(http.count(BLOCK)).toBe(3)
+    })))
+})
