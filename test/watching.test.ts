@@ -4,7 +4,7 @@
  * it is down; reconnection; reorganisation notices. HTTP requests are counted by a proxy, by JSON-RPC method.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Layer, Metric } from "effect"
+import { type Duration, Effect, Fiber, Layer, Metric } from "effect"
 import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../src/internal/keystore.js"
@@ -119,6 +119,27 @@ describe("Transactions.wait with a WebSocket URL", () => {
       expect(http.count(STATUS)).toBeLessThanOrEqual(hashes.length)
     })))
 
+  it.live("the devnet drops the connection itself (a fault on the heartbeat's request): reconnected, re-subscribed, every wait ends once", () =>
+    live("300 millis", Effect.gen(function*() {
+      const { devnet, http, served } = yield* setup("300 millis")
+      yield* devnet.setFaults({ holdBlocks: 5 })
+      const hashes = yield* submitTransfers(10)
+      const reconnects = (yield* Metric.value(Metrics.subscriptionReconnects)).count
+      // The first heartbeat over the socket (200 ms after it opens) loses its connection: the server closes it.
+      yield* devnet.setFaults({ dropNext: 1, faultMethods: ["starknet_specVersion"] })
+      const receipts = yield* Effect.forEach(
+        hashes,
+        (h) => Transactions.wait(h, { timeout: "20 seconds", schedule: Transactions.spaced("10 seconds") }),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.provide(StarknetRpc.layerHttp({ url: http.url, wsUrl: served.wsUrl, heartbeat: "200 millis" })))
+      expect(receipts.map((r) => r.transactionHash)).toEqual(hashes)
+      for (const r of receipts) expect(r.executionStatus).toBe("SUCCEEDED")
+      expect((yield* devnet.faults).dropNext).toBe(0)
+      expect((yield* Metric.value(Metrics.subscriptionReconnects)).count - reconnects).toBeGreaterThanOrEqual(1)
+      // At most the one look each wait makes when the socket goes down.
+      expect(http.count(STATUS)).toBeLessThanOrEqual(hashes.length)
+    })))
+
   it.live("a connection gone silent (nothing closed) is found by the heartbeat: the waits poll and end", () =>
     live("300 millis", Effect.gen(function*() {
       const { devnet, http, ws } = yield* setup("300 millis")
@@ -161,6 +182,58 @@ describe("Transactions.wait with a WebSocket URL", () => {
       const [[receipt]] = yield* Effect.all([waitAll([hash!], { url: http.url, wsUrl: ws.url }), reorg], { concurrency: "unbounded" })
       expect(receipt!.transactionHash).toBe(hash)
       // The notice made the wait read the status once itself.
+      expect(http.count(STATUS)).toBe(1)
+    })))
+
+  it.live("a status that goes back (a node whose view lags) is read again, never taken as heard; the wait ends once, when the node shows it final", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("1 hour")
+      yield* devnet.setFaults({ holdBlocks: 1 })
+      const [hash] = yield* submitTransfers(1)
+      // The service the wait uses, its watch's events noted as the wait takes them.
+      const service = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url, wsUrl: ws.url })))
+      const taken: Array<string> = []
+      let asked = 0
+      const noting = StarknetRpc.StarknetRpc.of({
+        ...service,
+        watchTransaction: (h) =>
+          Effect.map(service.watchTransaction!(h), (watch) => ({
+            ...watch,
+            next: Effect.suspend(() => {
+              asked++
+              return Effect.tap(watch.next, (e) => {
+                taken.push(e._tag === "Status" ? e.status.finalityStatus : e._tag)
+              })
+            })
+          }))
+      })
+      const until = (label: string, test: () => boolean) =>
+        Effect.gen(function*() {
+          for (let i = 0; !test(); i++) {
+            if (i === 1000) return yield* Effect.dieMessage(`timed out after 10 s waiting for ${label}; taken: ${taken.join(", ")}`)
+            yield* Effect.sleep("10 millis")
+          }
+        })
+      const wait = yield* Effect.fork(Transactions.wait(hash!, { timeout: "30 seconds" }).pipe(Effect.provideService(StarknetRpc.StarknetRpc, noting)))
+
+      yield* until("the wait to hear RECEIVED", () => taken.includes("RECEIVED"))
+      yield* devnet.mineBlock
+      yield* until("the wait to hear PRE_CONFIRMED", () => taken.includes("PRE_CONFIRMED"))
+      // The node's view now lags: the block that includes the transaction is not in it, the status heard goes back.
+      yield* devnet.setFaults({ readLagBlocks: 1 })
+      yield* devnet.mineBlock
+      yield* until("the status to go back to RECEIVED", () => taken.lastIndexOf("RECEIVED") > taken.indexOf("PRE_CONFIRMED"))
+      // Handled (the status read over HTTP, lagging too) once the wait asks for the next event.
+      yield* until("the wait to handle the status that went back", () => asked === taken.length + 1)
+      expect(http.count(STATUS)).toBe(1)
+      // The node catches up: the status heard is final, and the wait ends with the receipt.
+      yield* devnet.clearFaults
+      const receipt = yield* Fiber.join(wait)
+      expect(receipt.transactionHash).toBe(hash)
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(receipt.finalityStatus).toBe("ACCEPTED_ON_L2")
+      expect(taken.filter((t) => t !== "Up")).toEqual(["RECEIVED", "PRE_CONFIRMED", "RECEIVED", "ACCEPTED_ON_L2"])
+      // One read for the status that went back; none for the others.
       expect(http.count(STATUS)).toBe(1)
     })))
 })
