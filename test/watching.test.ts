@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, Fiber, Layer, Metric } from "effect"
 import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
+import { createClient, InvalidInput } from "starknet-session-keys/promise"
 import * as keystore from "../src/internal/keystore.js"
 import { PIN, signOutside, transfer } from "./helpers/chain.js"
 import { countingProxy, tcpProxy } from "./helpers/ws.js"
@@ -285,4 +286,42 @@ describe("StarknetRpc.latestBlock with a WebSocket URL (the preflight's view of 
       for (let i = 0; i < 3; i++) yield* rpc.latestBlock
       expect(http.count(BLOCK)).toBe(3)
     })))
+})
+
+describe("the Promise client's wsUrl", () => {
+  it.live("createClient({ rpcUrl, paymasterUrl, wsUrl }): the guide's register and wait hear the status over one connection, with no status poll", () =>
+    live("300 millis", Effect.gen(function*() {
+      const { devnet, http, served, ws } = yield* setup("300 millis")
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const sdk = createClient({ rpcUrl: http.url, paymasterUrl: served.url, wsUrl: ws.url })
+      yield* Effect.promise(async () => {
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        const tx = await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 2, allowedEntrypoints: [] }
+        })
+        expect((await sdk.waitForTransaction({ txHash: tx })).executionStatus).toBe("SUCCEEDED")
+        await sdk.close()
+      })
+      expect(http.count(STATUS)).toBe(0)
+      expect(ws.accepted()).toBe(1)
+    })))
+
+  it("a wsUrl that is not a ws:// or wss:// URL, misspelt, or beside the embedded devnet: every call rejects with InvalidInput naming it", async () => {
+    const cases: ReadonlyArray<readonly [unknown, string, RegExp]> = [
+      [{ rpcUrl: "http://127.0.0.1:1", paymasterUrl: "http://127.0.0.1:1", wsUrl: "http://127.0.0.1:1" }, "wsUrl", /ws:\/\/ or wss:\/\//],
+      [{ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", rpcUrl: "http://127.0.0.1:1", wsUrl: 5 }, "wsUrl", /ws:\/\/ or wss:\/\//],
+      [{ rpcUrl: "http://127.0.0.1:1", paymasterUrl: "http://127.0.0.1:1", wsURL: "ws://127.0.0.1:1" }, "wsURL", /did you mean wsUrl/],
+      [{ wsUrl: "ws://127.0.0.1:1" }, "wsUrl", /not an option of a \{ devnet \} client/]
+    ]
+    for (const [options, path, rule] of cases) {
+      const sdk = createClient(options as any)
+      const rejected = await sdk.getTransactionStatus("0x1").then(() => undefined, (e: unknown) => e)
+      expect(rejected).toBeInstanceOf(InvalidInput)
+      expect((rejected as InvalidInput).path).toBe(path)
+      expect((rejected as InvalidInput).message).toMatch(rule)
+      await sdk.close()
+    }
+  })
 })
