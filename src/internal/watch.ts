@@ -183,7 +183,6 @@ const onStatusNotification = (w: Watched): OnNotification => (method, result) =>
     if (decoded._tag === "None") return
     const status = toStatus(decoded.value.status)
     w.last = status
-    ;((globalThis as any).__T ??= []).push(["msg", status.finalityStatus, performance.now()])
     emit(w, { _tag: "Status", status })
   } else if (method === "starknet_subscriptionReorg") {
     w.last = undefined

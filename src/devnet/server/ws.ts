@@ -339,9 +339,7 @@ export const makeSubscriptions = <R>(options: {
       return
     }
     lastKey = key
-    const t0 = performance.now()
     for (const c of connections) for (const s of c.subscriptions.values()) bringUpToDate(c, s)
-    ;((globalThis as any).__T ??= []).push(["tick", key, t0, performance.now()])
   }
 
   // -- the methods ---------------------------------------------------------------------------------------------------
