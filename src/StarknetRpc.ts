@@ -269,7 +269,10 @@ export interface HttpOptions {
   /**
    * The node's WebSocket URL (`ws://` or `wss://`, RPC 0.9): waits then hear each status change through
    * `starknet_subscribeTransactionStatus` (one subscription per watched hash, all on one connection) instead of
-   * polling, and poll only while the connection is down. The WebSocket class is `@effect/platform`'s
+   * polling, and poll only while the connection is down; `latestBlock` (the preflight's view of the chain's head) is
+   * the newest header heard through `starknet_subscribeNewHeads`, subscribed at its first read, and read over HTTP
+   * only while there is none (before the first header, while the connection is down, after a reorganisation notice).
+   * On a connection gone silent, a header is at most as old as the heartbeat lets the connection live. The WebSocket class is `@effect/platform`'s
    * `Socket.WebSocketConstructor` when the context has one, else the global `WebSocket`, else
    * `@effect/platform-node`'s (an optional peer).
    */
@@ -601,7 +604,8 @@ const webSocketConstructor: Effect.Effect<Context.Tag.Service<typeof Socket.WebS
 
 /**
  * Builds the service over JSON-RPC with a WebSocket connection kept for as long as the scope lasts: waits watch
- * through it (see `HttpOptions.wsUrl`).
+ * through it, and the latest block is the newest header heard on a `starknet_subscribeNewHeads` subscription (see
+ * `HttpOptions.wsUrl`).
  *
  * @since 0.2.0
  * @category constructors
@@ -623,7 +627,17 @@ export const makeWatching = (
       requestTimeout: Duration.decode(options.timeout ?? "10 seconds"),
       onReconnect: Metrics.reconnected
     }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
-    return { ...rpc, watchTransaction: watcher.watch }
+    return {
+      ...rpc,
+      // The newest header heard on the heads subscription (made at the first read): no HTTP request while the
+      // connection is up; over HTTP before the first header, while the connection is down, and after a reorganisation
+      // notice until the node sends the headers again.
+      latestBlock: Effect.suspend(() => {
+        const head = watcher.latestHead()
+        return head !== undefined ? Effect.succeed(head) : rpc.latestBlock
+      }),
+      watchTransaction: watcher.watch
+    }
   })
 
 /**

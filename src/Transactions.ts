@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Ref, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, FiberRef, LogLevel, Ref, Schedule, type Scope } from "effect"
 import { Dropped, Reverted, RpcError, Timeout, TransactionNotFound } from "./Errors.js"
 import { decode, TxHash, type TransactionStatus } from "./Schemas.js"
 import * as Metrics from "./Metrics.js"
@@ -400,12 +400,11 @@ const watching = (
   Effect.scoped(Effect.gen(function*() {
     const watch = yield* watchTransaction
     const untilUp = Effect.repeat(watch.next, { until: (e) => e._tag === "Up" })
+    // Each status heard is logged at debug level; its annotations are built only when that level is logged (they
+    // cost a thousand waits woken together more than the rest of their handling).
+    const logHeard = LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
     while (true) {
-      const now = yield* Clock.currentTimeMillis
-      if (now >= deadline) return
-      const event = yield* Effect.timeoutOption(watch.next, Duration.millis(deadline - now))
-      if (event._tag === "None") return
-      const e = event.value
+      const e = yield* watch.next
       if (e._tag === "Up") continue
       if (e._tag === "Down") {
         yield* Metrics.watchFallback
@@ -419,12 +418,22 @@ const watching = (
         ? heard
         : yield* look
       yield* Ref.set(lastSeen, seen)
-      yield* Effect.logDebug("transaction status heard").pipe(
-        Effect.annotateLogs(seen === "missing" ? { finalityStatus: "NOT_FOUND" } : { finalityStatus: seen.finalityStatus })
-      )
-      if (seen !== "missing" && done(seen)) return
+      if (logHeard) {
+        yield* Effect.logDebug("transaction status heard").pipe(
+          Effect.annotateLogs(seen === "missing" ? { finalityStatus: "NOT_FOUND" } : { finalityStatus: seen.finalityStatus })
+        )
+      }
+      if (seen !== "missing" && done(seen)) {
+        // The waits woken with this one hear their statuses before this one goes on (its receipt, its settling).
+        yield* Effect.yieldNow()
+        return
+      }
     }
-  }))
+  })).pipe(
+    // The deadline bounds the whole watch: one timer for the wait, not one for each event heard.
+    (watched) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => now >= deadline ? Effect.void : Effect.asVoid(Effect.timeoutOption(watched, Duration.millis(deadline - now))))
+  )
 
 /**
  * Polls every `interval` (at least `minimumPollInterval`), on the multiples of it on the clock (so concurrent waits

@@ -61,12 +61,20 @@ export type ClientOptions = (
     readonly apiSecretKey: string
     readonly baseUrl?: string | undefined
     readonly rpcUrl?: string | undefined
+    /** The node's WebSocket URL (`ws://` or `wss://`): see `wsUrl` of the `{ rpcUrl, paymasterUrl }` client. */
+    readonly wsUrl?: string | undefined
   }
   | {
     /** A Starknet JSON-RPC node and a SNIP-29 paymaster. */
     readonly rpcUrl: string
     readonly paymasterUrl: string
     readonly paymasterApiKey?: string | undefined
+    /**
+     * The node's WebSocket URL (`ws://` or `wss://`, RPC 0.9), for `StarknetRpc.layerHttp`'s `wsUrl`: waits hear
+     * each status change through a subscription instead of polling (and poll only while the connection is down),
+     * and the preflight's latest block is the newest header heard. The connection lives until `close`.
+     */
+    readonly wsUrl?: string | undefined
   }
   | {
     /** Any layer providing `StarknetRpc` and `Paymaster` (and optionally `Crypto`). */
@@ -352,8 +360,8 @@ const txHashOf = (args: unknown): Effect.Effect<unknown, InvalidInput> =>
 /** The options of each kind of client, and how a message names that kind. */
 const optionsOf = {
   devnet: { keys: ["devnet"], label: "{ devnet }" },
-  chipi: { keys: ["apiPublicKey", "apiSecretKey", "baseUrl", "rpcUrl"], label: "{ apiPublicKey, apiSecretKey, baseUrl, rpcUrl }" },
-  snip29: { keys: ["rpcUrl", "paymasterUrl", "paymasterApiKey"], label: "{ rpcUrl, paymasterUrl, paymasterApiKey }" },
+  chipi: { keys: ["apiPublicKey", "apiSecretKey", "baseUrl", "rpcUrl", "wsUrl"], label: "{ apiPublicKey, apiSecretKey, baseUrl, rpcUrl, wsUrl }" },
+  snip29: { keys: ["rpcUrl", "paymasterUrl", "paymasterApiKey", "wsUrl"], label: "{ rpcUrl, paymasterUrl, paymasterApiKey, wsUrl }" },
   layer: { keys: ["layer", "crypto"], label: "{ layer, crypto }" }
 } as const
 type Kind = keyof typeof optionsOf
@@ -437,6 +445,10 @@ const optionsProblem = (options: unknown): InvalidInput | undefined => {
     if (value === undefined) return invalid(name, "is required")
     if (typeof value !== "string" || !URL.canParse(value)) return invalid(name, "must be a URL")
   }
+  const wsUrl = given["wsUrl"]
+  if (wsUrl !== undefined && (typeof wsUrl !== "string" || !URL.canParse(wsUrl) || !["ws:", "wss:"].includes(new URL(wsUrl).protocol))) {
+    return invalid("wsUrl", "must be a ws:// or wss:// URL")
+  }
   if (kind === "chipi") {
     for (const name of ["apiPublicKey", "apiSecretKey"]) {
       if (typeof given[name] !== "string" || given[name] === "") return invalid(name, "apiPublicKey and apiSecretKey are required")
@@ -452,11 +464,15 @@ interface GivenOptions {
   readonly apiSecretKey?: string
   readonly baseUrl?: string | undefined
   readonly rpcUrl?: string | undefined
+  readonly wsUrl?: string | undefined
   readonly paymasterUrl?: string
   readonly paymasterApiKey?: string | undefined
   readonly layer?: Layer.Layer<Paymaster | StarknetRpc, unknown>
   readonly crypto?: Layer.Layer<Crypto>
 }
+
+/** The WebSocket URL a live client's node is watched through, if given. */
+const wsOption = (given: GivenOptions) => given.wsUrl !== undefined ? { wsUrl: given.wsUrl } : {}
 
 /** The chain and paymaster a client runs on: its node and Chipi's REST API or a SNIP-29 paymaster, a devnet, or a layer. */
 const servicesOf = (
@@ -469,7 +485,7 @@ const servicesOf = (
     ? Layer.fail(problem)
     : kind === "chipi"
     ? Layer.merge(
-      StarknetRpcLayers.layerHttp({ url: (given.rpcUrl ?? process.env["STARKNET_RPC_URL"])! }),
+      StarknetRpcLayers.layerHttp({ url: (given.rpcUrl ?? process.env["STARKNET_RPC_URL"])!, ...wsOption(given) }),
       ChipiLayers.layer({
         apiPublicKey: Redacted.make(given.apiPublicKey!),
         apiSecretKey: Redacted.make(given.apiSecretKey!),
@@ -478,7 +494,7 @@ const servicesOf = (
     )
     : kind === "snip29"
     ? Layer.merge(
-      StarknetRpcLayers.layerHttp({ url: given.rpcUrl! }),
+      StarknetRpcLayers.layerHttp({ url: given.rpcUrl!, ...wsOption(given) }),
       PaymasterLayers.layerSnip29({
         url: given.paymasterUrl!,
         ...(given.paymasterApiKey !== undefined ? { apiKey: Redacted.make(given.paymasterApiKey) } : {})

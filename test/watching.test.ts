@@ -4,14 +4,16 @@
  * it is down; reconnection; reorganisation notices. HTTP requests are counted by a proxy, by JSON-RPC method.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Metric } from "effect"
+import { type Duration, Effect, Fiber, Layer, Metric } from "effect"
 import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
+import { createClient, InvalidInput } from "starknet-session-keys/promise"
 import * as keystore from "../src/internal/keystore.js"
 import { PIN, signOutside, transfer } from "./helpers/chain.js"
 import { countingProxy, tcpProxy } from "./helpers/ws.js"
 
 const STATUS = "starknet_getTransactionStatus"
+const BLOCK = "starknet_getBlockWithTxHashes"
 
 /** Funded wallets' signed transfers, submitted as the relayer: transactions that succeed. */
 const submitTransfers = (n: number) =>
@@ -118,6 +120,27 @@ describe("Transactions.wait with a WebSocket URL", () => {
       expect(http.count(STATUS)).toBeLessThanOrEqual(hashes.length)
     })))
 
+  it.live("the devnet drops the connection itself (a fault on the heartbeat's request): reconnected, re-subscribed, every wait ends once", () =>
+    live("300 millis", Effect.gen(function*() {
+      const { devnet, http, served } = yield* setup("300 millis")
+      yield* devnet.setFaults({ holdBlocks: 5 })
+      const hashes = yield* submitTransfers(10)
+      const reconnects = (yield* Metric.value(Metrics.subscriptionReconnects)).count
+      // The first heartbeat over the socket (200 ms after it opens) loses its connection: the server closes it.
+      yield* devnet.setFaults({ dropNext: 1, faultMethods: ["starknet_specVersion"] })
+      const receipts = yield* Effect.forEach(
+        hashes,
+        (h) => Transactions.wait(h, { timeout: "20 seconds", schedule: Transactions.spaced("10 seconds") }),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.provide(StarknetRpc.layerHttp({ url: http.url, wsUrl: served.wsUrl, heartbeat: "200 millis" })))
+      expect(receipts.map((r) => r.transactionHash)).toEqual(hashes)
+      for (const r of receipts) expect(r.executionStatus).toBe("SUCCEEDED")
+      expect((yield* devnet.faults).dropNext).toBe(0)
+      expect((yield* Metric.value(Metrics.subscriptionReconnects)).count - reconnects).toBeGreaterThanOrEqual(1)
+      // At most the one look each wait makes when the socket goes down.
+      expect(http.count(STATUS)).toBeLessThanOrEqual(hashes.length)
+    })))
+
   it.live("a connection gone silent (nothing closed) is found by the heartbeat: the waits poll and end", () =>
     live("300 millis", Effect.gen(function*() {
       const { devnet, http, ws } = yield* setup("300 millis")
@@ -162,5 +185,143 @@ describe("Transactions.wait with a WebSocket URL", () => {
       // The notice made the wait read the status once itself.
       expect(http.count(STATUS)).toBe(1)
     })))
+
+  it.live("a status that goes back (a node whose view lags) is read again, never taken as heard; the wait ends once, when the node shows it final", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("1 hour")
+      yield* devnet.setFaults({ holdBlocks: 1 })
+      const [hash] = yield* submitTransfers(1)
+      // The service the wait uses, its watch's events noted as the wait takes them.
+      const service = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url, wsUrl: ws.url })))
+      const taken: Array<string> = []
+      let asked = 0
+      const noting = StarknetRpc.StarknetRpc.of({
+        ...service,
+        watchTransaction: (h) =>
+          Effect.map(service.watchTransaction!(h), (watch) => ({
+            ...watch,
+            next: Effect.suspend(() => {
+              asked++
+              return Effect.tap(watch.next, (e) => {
+                taken.push(e._tag === "Status" ? e.status.finalityStatus : e._tag)
+              })
+            })
+          }))
+      })
+      const until = (label: string, test: () => boolean) =>
+        Effect.gen(function*() {
+          for (let i = 0; !test(); i++) {
+            if (i === 1000) return yield* Effect.dieMessage(`timed out after 10 s waiting for ${label}; taken: ${taken.join(", ")}`)
+            yield* Effect.sleep("10 millis")
+          }
+        })
+      const wait = yield* Effect.fork(Transactions.wait(hash!, { timeout: "30 seconds" }).pipe(Effect.provideService(StarknetRpc.StarknetRpc, noting)))
+
+      yield* until("the wait to hear RECEIVED", () => taken.includes("RECEIVED"))
+      yield* devnet.mineBlock
+      yield* until("the wait to hear PRE_CONFIRMED", () => taken.includes("PRE_CONFIRMED"))
+      // The node's view now lags: the block that includes the transaction is not in it, the status heard goes back.
+      yield* devnet.setFaults({ readLagBlocks: 1 })
+      yield* devnet.mineBlock
+      yield* until("the status to go back to RECEIVED", () => taken.lastIndexOf("RECEIVED") > taken.indexOf("PRE_CONFIRMED"))
+      // Handled (the status read over HTTP, lagging too) once the wait asks for the next event.
+      yield* until("the wait to handle the status that went back", () => asked === taken.length + 1)
+      expect(http.count(STATUS)).toBe(1)
+      // The node catches up: the status heard is final, and the wait ends with the receipt.
+      yield* devnet.clearFaults
+      const receipt = yield* Fiber.join(wait)
+      expect(receipt.transactionHash).toBe(hash)
+      expect(receipt.executionStatus).toBe("SUCCEEDED")
+      expect(receipt.finalityStatus).toBe("ACCEPTED_ON_L2")
+      expect(taken.filter((t) => t !== "Up")).toEqual(["RECEIVED", "PRE_CONFIRMED", "RECEIVED", "ACCEPTED_ON_L2"])
+      // One read for the status that went back; none for the others.
+      expect(http.count(STATUS)).toBe(1)
+    })))
 })
 
+describe("StarknetRpc.latestBlock with a WebSocket URL (the preflight's view of the head)", () => {
+  /** Reads the latest block until it is `n` (bounded: 10 s), returning it. */
+  const untilBlock = (rpc: StarknetRpc.StarknetRpc["Type"], n: number) =>
+    Effect.gen(function*() {
+      for (let i = 0;; i++) {
+        const block = yield* rpc.latestBlock
+        if (block.blockNumber === n) return block
+        if (i === 200) return yield* Effect.dieMessage(`timed out after 10 s waiting for latestBlock to be block ${n} (last: ${block.blockNumber})`)
+        yield* Effect.sleep("50 millis")
+      }
+    })
+
+  it.live("follows the heads subscription with no HTTP read; read over HTTP again once the socket is cut", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("1 hour")
+      const rpc = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url, wsUrl: ws.url })))
+      // The first read subscribes; it is answered over HTTP (no header heard yet).
+      const first = yield* rpc.latestBlock
+      expect(first.blockNumber).toBe(yield* devnet.blockNumber)
+      yield* connected(ws)
+      const reads = http.count(BLOCK)
+      expect(reads).toBeGreaterThanOrEqual(1)
+
+      // Blocks closed by hand: each one's header is the latest block, with no HTTP read.
+      for (let i = 0; i < 3; i++) {
+        const mined = yield* devnet.mineBlock
+        const block = yield* untilBlock(rpc, mined.blockNumber)
+        expect(block).toEqual({ blockNumber: mined.blockNumber, timestamp: mined.timestamp })
+      }
+      expect(http.count(BLOCK)).toBe(reads)
+
+      // The connection cut and refused: read over HTTP, and right.
+      ws.refuse(true)
+      ws.kill()
+      const mined = yield* devnet.mineBlock
+      const block = yield* untilBlock(rpc, mined.blockNumber)
+      expect(block.timestamp).toBe(mined.timestamp)
+      expect(http.count(BLOCK)).toBeGreaterThan(reads)
+    })))
+
+  it.live("without a WebSocket URL every read is an HTTP read (the count above is not vacuous)", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { http } = yield* setup("1 hour")
+      const rpc = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url })))
+      for (let i = 0; i < 3; i++) yield* rpc.latestBlock
+      expect(http.count(BLOCK)).toBe(3)
+    })))
+})
+
+describe("the Promise client's wsUrl", () => {
+  it.live("createClient({ rpcUrl, paymasterUrl, wsUrl }): the guide's register and wait hear the status over one connection, with no status poll", () =>
+    live("300 millis", Effect.gen(function*() {
+      const { devnet, http, served, ws } = yield* setup("300 millis")
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      const sdk = createClient({ rpcUrl: http.url, paymasterUrl: served.url, wsUrl: ws.url })
+      yield* Effect.promise(async () => {
+        const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+        const tx = await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 2, allowedEntrypoints: [] }
+        })
+        expect((await sdk.waitForTransaction({ txHash: tx })).executionStatus).toBe("SUCCEEDED")
+        await sdk.close()
+      })
+      expect(http.count(STATUS)).toBe(0)
+      expect(ws.accepted()).toBe(1)
+    })))
+
+  it("a wsUrl that is not a ws:// or wss:// URL, misspelt, or beside the embedded devnet: every call rejects with InvalidInput naming it", async () => {
+    const cases: ReadonlyArray<readonly [unknown, string, RegExp]> = [
+      [{ rpcUrl: "http://127.0.0.1:1", paymasterUrl: "http://127.0.0.1:1", wsUrl: "http://127.0.0.1:1" }, "wsUrl", /ws:\/\/ or wss:\/\//],
+      [{ apiPublicKey: "pk_dev_x", apiSecretKey: "sk_dev_x", rpcUrl: "http://127.0.0.1:1", wsUrl: 5 }, "wsUrl", /ws:\/\/ or wss:\/\//],
+      [{ rpcUrl: "http://127.0.0.1:1", paymasterUrl: "http://127.0.0.1:1", wsURL: "ws://127.0.0.1:1" }, "wsURL", /did you mean wsUrl/],
+      [{ wsUrl: "ws://127.0.0.1:1" }, "wsUrl", /not an option of a \{ devnet \} client/]
+    ]
+    for (const [options, path, rule] of cases) {
+      const sdk = createClient(options as any)
+      const rejected = await sdk.getTransactionStatus("0x1").then(() => undefined, (e: unknown) => e)
+      expect(rejected).toBeInstanceOf(InvalidInput)
+      expect((rejected as InvalidInput).path).toBe(path)
+      expect((rejected as InvalidInput).message).toMatch(rule)
+      await sdk.close()
+    }
+  })
+})

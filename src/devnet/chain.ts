@@ -113,6 +113,8 @@ export class Chain {
   /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
   private epoch = 0
   private preview: { readonly key: string; readonly epoch: number; readonly notYet: number; readonly block: PreConfirmed } | undefined
+  /** How many pending transactions `preConfirmed` last found not pre-confirmed yet, at which epoch and instant. */
+  private notYetMemo: { readonly epoch: number; readonly nowMillis: number; readonly notYet: number } | undefined
   /** The transaction the last submission added, and the epoch it made. */
   private appended: { readonly tx: Tx; readonly epoch: number } | undefined
   /** Contracts written in the dry run computing the pre-confirmed block. */
@@ -522,8 +524,15 @@ export class Chain {
   preConfirmed(timestamp: number, nowMillis = Infinity): PreConfirmed {
     // A transaction not pre-confirmed yet by `nowMillis` (submissionHidden, candidateFor) is not in the view.
     const waiting = (tx: Tx) => (tx.preConfirmedAtMillis ?? 0) > nowMillis
+    // Counted once per epoch and instant: the many reads of one look (a status for each watched transaction) do not
+    // each walk the pool.
+    const memo = this.notYetMemo
     let notYet = 0
-    for (const tx of this.pending) if (waiting(tx)) notYet++
+    if (memo !== undefined && memo.epoch === this.epoch && memo.nowMillis === nowMillis) notYet = memo.notYet
+    else {
+      for (const tx of this.pending) if (waiting(tx)) notYet++
+      this.notYetMemo = { epoch: this.epoch, nowMillis, notYet }
+    }
     const key = `${this.epoch}:${timestamp}:${notYet}`
     if (this.preview?.key === key) return this.preview.block
     const next = this.latest.number + 1

@@ -2,8 +2,12 @@
  * The served devnet's WebSocket subscriptions. Shapes as starknet-specs v0.9.0 `api/starknet_ws_api.json` defines
  * them (as `@starknet-io/starknet-types-09` 0.9.2 types them, `api/methods.d.ts` `WebSocketMethods` and
  * `api/components.d.ts`): `SUBSCRIPTION_ID` a string, `NEW_TXN_STATUS` `{ transaction_hash, status }`,
- * `REORG_DATA`, errors 66 and 68; and starknet.js 10.8's `WebSocketChannel` as the client.
+ * `REORG_DATA`, errors 66 and 68; and starknet.js 10.8's `WebSocketChannel` as the client, against the served devnet
+ * in this process and against the command line in a process of its own.
  */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { Devnet, Schemas } from "starknet-session-keys"
@@ -11,6 +15,7 @@ import * as DevnetServer from "starknet-session-keys/devnet/server"
 import * as keystore from "../../src/internal/keystore.js"
 import { PIN, signOutside, transfer, USDC } from "../helpers/chain.js"
 import { connect, WebSocketClass } from "../helpers/ws.js"
+import { createClient } from "starknet-session-keys/promise"
 
 const BOB = "0xb0b"
 
@@ -192,4 +197,84 @@ describe("the subscription methods on the wire", () => {
       expect(c.received().filter((m) => m.method === "starknet_subscriptionReorg")).toHaveLength(1)
       c.close()
     })))
+})
+
+describe("starknet.js 10.8 WebSocketChannel against the command line (`npx starknet-session-keys-devnet`)", () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+
+  /** The command line from source (as `npx starknet-session-keys-devnet` runs it), on a free port, until the scope closes. */
+  const started = (args: ReadonlyArray<string>) =>
+    Effect.acquireRelease(
+      Effect.promise(() =>
+        new Promise<{ readonly child: ChildProcess; readonly url: string; readonly wsUrl: string }>((resolve, reject) => {
+          const child = spawn(path.join(root, "node_modules/.bin/tsx"), [path.join(root, "src/devnet/cli.ts"), "--port", "0", ...args], {
+            cwd: root,
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          let out = ""
+          const timer = setTimeout(() => reject(new Error(`timed out after 30 s waiting for the command line to print its URLs; printed: ${out}`)), 30_000)
+          child.stdout!.on("data", (chunk: Buffer) => {
+            out += chunk.toString()
+            const url = /listening on (http:\/\/\S+)/.exec(out)?.[1]
+            const wsUrl = /WebSocket (ws:\/\/\S+): /.exec(out)?.[1]
+            if (url !== undefined && wsUrl !== undefined) {
+              clearTimeout(timer)
+              resolve({ child, url, wsUrl })
+            }
+          })
+          child.on("exit", (code) => reject(new Error(`the command line exited (${code}) before printing its URLs: ${out}`)))
+        })
+      ),
+      ({ child }) => Effect.sync(() => child.kill("SIGTERM"))
+    )
+
+  it.live("subscribeNewHeads hears each block's header; subscribeTransactionStatus the current status, then each change to ACCEPTED_ON_L2", () =>
+    Effect.gen(function*() {
+      const { url, wsUrl } = yield* started(["--block-time", "300"])
+      const rpc = (method: string, params: unknown) =>
+        Effect.promise(async () => {
+          const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })
+          return ((await response.json()) as { result: any }).result
+        })
+      const channel = new WebSocketChannel({ nodeUrl: wsUrl, websocket: WebSocketClass })
+      yield* Effect.addFinalizer(() => Effect.sync(() => channel.disconnect()))
+      yield* Effect.promise(() => channel.waitForConnection())
+
+      const heads = yield* Effect.promise(() => channel.subscribeNewHeads())
+      const headers = yield* collect<any>("three block headers", 3, (push) => heads.on(push))
+      expect(headers.map((h) => h.block_number - headers[0].block_number)).toEqual([0, 1, 2])
+      expect(headers[1].parent_hash).toBe(headers[0].block_hash)
+      expect(headers[2].parent_hash).toBe(headers[1].block_hash)
+      expect(yield* Effect.promise(() => heads.unsubscribe())).toBe(true)
+
+      // A session registered through the served paymaster (the Promise client), held one block.
+      const wallet = yield* rpc("devnet_createWallet", { encryptKey: PIN })
+      yield* rpc("devnet_setFaults", { holdBlocks: 1 })
+      const sdk = createClient({ rpcUrl: url, paymasterUrl: url })
+      yield* Effect.addFinalizer(() => Effect.promise(() => sdk.close()))
+      const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+      const txHash = yield* Effect.promise(() =>
+        sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 1, allowedEntrypoints: [] }
+        })
+      )
+      const sub = yield* Effect.promise(() => channel.subscribeTransactionStatus({ transactionHash: txHash }))
+      const statuses: Array<any> = []
+      yield* collect<any>("statuses up to ACCEPTED_ON_L2", 1, (push) =>
+        sub.on((s: any) => {
+          statuses.push(s)
+          if (s.status.finality_status === "ACCEPTED_ON_L2") push(s)
+        }))
+      expect(statuses.every((s) => s.transaction_hash === txHash)).toBe(true)
+      // Held one block: heard RECEIVED or already in the block being built, never going back, and final once.
+      const order = ["RECEIVED", "PRE_CONFIRMED", "ACCEPTED_ON_L2"]
+      const ranks = statuses.map((s) => order.indexOf(s.status.finality_status))
+      expect(ranks[0]).toBeLessThanOrEqual(1)
+      expect(ranks).toEqual([...ranks].sort((a, b) => a - b))
+      expect(new Set(ranks).size).toBe(ranks.length)
+      expect(statuses.at(-1).status).toEqual({ finality_status: "ACCEPTED_ON_L2", execution_status: "SUCCEEDED" })
+      expect(yield* Effect.promise(() => sub.unsubscribe())).toBe(true)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })

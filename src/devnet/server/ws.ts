@@ -14,7 +14,7 @@
 import type * as http from "node:http"
 import { createRequire } from "node:module"
 import type { Duplex } from "node:stream"
-import { Effect, Either, Runtime, Schema } from "effect"
+import { Effect, Either, type Fiber, Runtime, Schema } from "effect"
 import { Address, Felt, TxHash } from "../../Schemas.js"
 import type { FaultGate } from "../faults.js"
 import type { Node } from "../node.js"
@@ -94,10 +94,18 @@ type Subscription =
 
 interface Connection {
   readonly socket: WsSocket
+  /** The upgraded TCP socket under `socket`: corked while one turn's messages are written (see `sendTo`). */
+  readonly raw: Duplex
+  corked: boolean
   readonly subscriptions: Map<string, Subscription>
 }
 
 const hex = (v: bigint) => "0x" + v.toString(16)
+
+const uncork = (c: Connection) => {
+  c.corked = false
+  c.raw.uncork()
+}
 
 const SubscriptionBlockId = Schema.Union(
   Schema.Literal("latest"),
@@ -133,329 +141,360 @@ export interface Subscriptions {
   readonly connections: () => number
 }
 
-/**
- * The subscriptions of a served devnet's node. `hooksFor` gives the keys' rules of an upgrade request, for the
- * methods answered as over HTTP.
- */
-export const makeSubscriptions = <R>(options: {
+interface Options<R> {
   readonly node: Node | undefined
   readonly faults: FaultGate | undefined
   readonly methods: Methods
   readonly hooksFor: (req: http.IncomingMessage) => Hooks
   readonly limits: SubscriptionLimits
   readonly runtime: Runtime.Runtime<R>
-}): Subscriptions => {
-  const { faults, limits, node } = options
-  const fork = Runtime.runFork(options.runtime)
-  const runSync = Runtime.runSync(options.runtime)
-  const ws = loadWs()
-  const server = ws === undefined ? undefined : new ws.WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, clientTracking: false })
-  const connections = new Set<Connection>()
-  let nextId = 0
-  let timer: ReturnType<typeof setInterval> | undefined
-  // What the chain looked like at the last look: nothing is recomputed until it changes.
-  let lastKey = ""
-  // Subscriptions made since the last look, to be brought up to date even if the chain did not change.
-  let fresh: Array<readonly [Connection, Subscription]> = []
-  let tickQueued = false
+}
 
-  const refuse = (socket: Duplex, status: number, text: string) => {
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-    socket.destroy()
-  }
+/** What the connections and the looks at the chain share. */
+interface State<R> {
+  readonly options: Options<R>
+  readonly fork: <A, E>(effect: Effect.Effect<A, E, R>) => Fiber.RuntimeFiber<A, E>
+  readonly runSync: <A, E>(effect: Effect.Effect<A, E, R>) => A
+  readonly server: WsServer | undefined
+  readonly connections: Set<Connection>
+  nextId: number
+  timer: ReturnType<typeof setInterval> | undefined
+  /** What the chain looked like at the last look: nothing is recomputed until it changes. */
+  lastKey: string
+  /** Subscriptions made since the last look, to be brought up to date even if the chain did not change. */
+  fresh: Array<readonly [Connection, Subscription]>
+  tickQueued: boolean
+  /** `tick` bound to this state, for the timers. */
+  readonly tick: () => void
+}
 
-  const sendTo = (c: Connection, message: unknown) => {
-    if (c.socket.readyState !== 1) return
-    if (c.socket.bufferedAmount > MAX_UNREAD_BYTES) {
-      c.socket.terminate()
-      return
-    }
-    c.socket.send(message instanceof Encoded ? message.json : JSON.stringify(message))
-  }
-  const notify = (c: Connection, name: string, subscriptionId: string, result: unknown) =>
-    sendTo(c, { jsonrpc: "2.0", method: name, params: { subscription_id: subscriptionId, result } })
+const refuse = (socket: Duplex, status: number, text: string) => {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  socket.destroy()
+}
 
-  const total = () => {
-    let n = 0
-    for (const c of connections) n += c.subscriptions.size
-    return n
+const sendTo = (c: Connection, message: unknown) => {
+  if (c.socket.readyState !== 1) return
+  if (c.socket.bufferedAmount > MAX_UNREAD_BYTES) {
+    c.socket.terminate()
+    return
   }
-  const startTicking = (c: Connection, s: Subscription) => {
-    fresh.push([c, s])
-    if (timer === undefined) {
-      timer = setInterval(tick, limits.tickMillis)
-      timer.unref?.()
-    }
-    // Brought up to date at once (the current status is the first notification), once for all the subscriptions
-    // asked in this turn.
-    if (!tickQueued) {
-      tickQueued = true
-      setImmediate(tick)
-    }
+  // The messages of one turn (a tick's notifications, the answers to a burst of requests) leave in one write,
+  // not a write each: the socket is corked at the first and uncorked once the turn's synchronous work is done.
+  if (!c.corked) {
+    c.corked = true
+    c.raw.cork()
+    process.nextTick(uncork, c)
   }
-  const stopTickingIfIdle = () => {
-    if (timer !== undefined && total() === 0) {
-      clearInterval(timer)
-      timer = undefined
-    }
-  }
+  c.socket.send(message instanceof Encoded ? message.json : JSON.stringify(message))
+}
+const notify = (c: Connection, name: string, subscriptionId: string, result: unknown) =>
+  sendTo(c, { jsonrpc: "2.0", method: name, params: { subscription_id: subscriptionId, result } })
 
-  // -- what each kind of subscription is sent ----------------------------------------------------------------------
-
-  const statusOf = (hash: bigint) => {
-    const tx = node!.chain.txs.get(hash)
-    if (tx === undefined || tx.rejected !== undefined) return undefined
-    const s = node!.statusOf(tx)
-    return {
-      finality_status: s.finalityStatus,
-      ...(s.executionStatus !== undefined ? { execution_status: s.executionStatus } : {}),
-      ...(s.revertReason !== undefined ? { failure_reason: s.revertReason } : {})
-    }
+const total = (state: State<any>) => {
+  let n = 0
+  for (const c of state.connections) n += c.subscriptions.size
+  return n
+}
+const startTicking = (state: State<any>, c: Connection, s: Subscription) => {
+  state.fresh.push([c, s])
+  if (state.timer === undefined) {
+    state.timer = setInterval(state.tick, state.options.limits.tickMillis)
+    state.timer.unref?.()
   }
-  const headerOf = (n: number) => {
-    const b = node!.block({ blockNumber: n })
-    return b === undefined ? undefined : blockHeader(b)
+  // Brought up to date at once (the current status is the first notification), once for all the subscriptions
+  // asked in this turn.
+  if (!state.tickQueued) {
+    state.tickQueued = true
+    setImmediate(state.tick)
   }
-  const matches = (s: Extract<Subscription, { kind: "events" }>, e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint> }) =>
-    (s.addresses === undefined || s.addresses.has(e.fromAddress)) &&
-    (s.keys === undefined || s.keys.every((set, i) => set.size === 0 || (e.keys[i] !== undefined && set.has(e.keys[i]!))))
-
-  const bringUpToDate = (c: Connection, s: Subscription) => {
-    const readBlock = node!.readBlock()
-    switch (s.kind) {
-      case "status": {
-        const status = statusOf(s.hash)
-        if (status === undefined) return
-        const key = `${status.finality_status}:${status.execution_status ?? ""}`
-        if (key === s.last) return
-        s.last = key
-        notify(c, "starknet_subscriptionTransactionStatus", s.id, { transaction_hash: hex(s.hash), status })
-        return
-      }
-      case "heads": {
-        for (; s.next <= readBlock; s.next++) {
-          const header = headerOf(s.next)
-          if (header !== undefined) notify(c, "starknet_subscriptionNewHeads", s.id, header)
-        }
-        return
-      }
-      case "events": {
-        if (s.next <= readBlock) {
-          for (const b of node!.chain.blocks.withTransactions(s.next, readBlock)) {
-            for (const tx of b.transactions) {
-              s.sentPre.delete(tx.hash)
-              for (const e of tx.events) {
-                if (!matches(s, e)) continue
-                notify(c, "starknet_subscriptionEvents", s.id, {
-                  from_address: hex(e.fromAddress),
-                  keys: e.keys.map(hex),
-                  data: e.data.map(hex),
-                  block_hash: hex(b.hash),
-                  block_number: b.number,
-                  transaction_hash: hex(tx.hash),
-                  finality_status: "ACCEPTED_ON_L2"
-                })
-              }
-            }
-          }
-          s.next = readBlock + 1
-        }
-        if (s.preConfirmed) {
-          const pre = node!.preConfirmed()
-          if (pre === undefined) return
-          for (const [tx, outcome] of pre.outcomes) {
-            if (s.sentPre.has(tx.hash)) continue
-            s.sentPre.add(tx.hash)
-            for (const e of outcome.events) {
-              if (!matches(s, e)) continue
-              notify(c, "starknet_subscriptionEvents", s.id, {
-                from_address: hex(e.fromAddress),
-                keys: e.keys.map(hex),
-                data: e.data.map(hex),
-                block_number: pre.number,
-                transaction_hash: hex(tx.hash),
-                finality_status: "PRE_CONFIRMED"
-              })
-            }
-          }
-        }
-        return
-      }
-    }
+}
+const stopTickingIfIdle = (state: State<any>) => {
+  if (state.timer !== undefined && total(state) === 0) {
+    clearInterval(state.timer)
+    state.timer = undefined
   }
+}
 
-  /** The fault `reorgBlocks`: the last blocks announced orphaned, once; then what each subscription watches is sent again from there. */
-  const reorg = (blocks: number) => {
-    const ending = node!.readBlock()
-    const starting = Math.max(1, ending - blocks + 1)
-    const first = node!.block({ blockNumber: starting })
-    const last = node!.block({ blockNumber: ending })
-    if (first === undefined || last === undefined || ending < 1) return
-    const data = {
-      starting_block_hash: first.blockHash,
-      starting_block_number: starting,
-      ending_block_hash: last.blockHash,
-      ending_block_number: ending
-    }
-    for (const c of connections) {
-      for (const s of c.subscriptions.values()) {
-        notify(c, "starknet_subscriptionReorg", s.id, data)
-        if (s.kind === "status") s.last = undefined
-        else s.next = Math.min(s.next, starting)
-      }
-    }
-  }
+// -- what each kind of subscription is sent ------------------------------------------------------------------------
 
-  function tick() {
-    tickQueued = false
-    if (node === undefined || connections.size === 0) return
-    // Blocks close as the clock passes: the look makes the node catch up first.
-    runSync(node.catchUp)
-    const reorgBlocks = faults?.current().reorgBlocks ?? 0
-    if (reorgBlocks > 0) {
-      faults!.merge({ reorgBlocks: 0 })
-      reorg(reorgBlocks)
-      lastKey = ""
-    }
-    const key = `${node.chain.latest.number}:${node.chain.txs.size}:${node.readBlock()}:${node.chain.pending.length}`
-    const newOnes = fresh
-    fresh = []
-    if (key === lastKey) {
-      // Nothing changed: only the new subscriptions hear the present.
-      for (const [c, s] of newOnes) if (c.subscriptions.get(s.id) === s) bringUpToDate(c, s)
-      return
-    }
-    lastKey = key
-    for (const c of connections) for (const s of c.subscriptions.values()) bringUpToDate(c, s)
-  }
-
-  // -- the methods ---------------------------------------------------------------------------------------------------
-
-  const fromBlock = (id: typeof SubscriptionBlockId.Type | undefined): Either.Either<number, WireError> => {
-    const latest = node!.readBlock()
-    if (id === undefined || id === "latest") return Either.right(latest + 1)
-    const n = node!.blockNumberOf(toBlockId(id))
-    if (n === undefined) return Either.left(new WireError(24, "Block not found"))
-    if (latest - n > MAX_BLOCKS_BACK) return Either.left(new WireError(68, "Cannot go back more than 1024 blocks"))
-    return Either.right(n)
-  }
-
-  const subscribe = (c: Connection, name: string, params: any): Either.Either<unknown, WireError> => {
-    if (name === "starknet_unsubscribe") {
-      const id = String(params.subscription_id)
-      if (!c.subscriptions.delete(id)) return Either.left(new WireError(66, "Invalid subscription id"))
-      stopTickingIfIdle()
-      return Either.right(true)
-    }
-    if (c.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
-      return Either.left(new WireError(-32005, `Limit exceeded: at most ${limits.maxSubscriptionsPerConnection} subscriptions per connection`))
-    }
-    const id = String(++nextId)
-    let s: Subscription
-    if (name === "starknet_subscribeTransactionStatus") {
-      s = { kind: "status", id, hash: BigInt(params.transaction_hash), last: undefined }
-    } else if (name === "starknet_subscribeNewHeads") {
-      const from = fromBlock(params.block_id)
-      if (Either.isLeft(from)) return from
-      // From `latest`: the latest block's header first, as nodes send it.
-      s = { kind: "heads", id, next: params.block_id === undefined || params.block_id === "latest" ? from.right - 1 : from.right }
-    } else {
-      const from = fromBlock(params.block_id)
-      if (Either.isLeft(from)) return from
-      const addresses = params.from_address === undefined
-        ? undefined
-        : new Set<bigint>((Array.isArray(params.from_address) ? params.from_address : [params.from_address]).map(BigInt))
-      s = {
-        kind: "events",
-        id,
-        next: from.right,
-        addresses,
-        keys: params.keys?.map((alternatives: ReadonlyArray<string>) => new Set(alternatives.map(BigInt))),
-        preConfirmed: params.finality_status === "PRE_CONFIRMED",
-        sentPre: new Set()
-      }
-    }
-    c.subscriptions.set(id, s)
-    startTicking(c, s)
-    return Either.right(id)
-  }
-
-  const onMessage = (c: Connection, hooks: Hooks, bytes: Buffer) => {
-    // Bounded before anything parses or decodes it, as over HTTP.
-    const beyond = exceeds(bytes)
-    if (beyond !== undefined) return sendTo(c, outOfBounds(beyond))
-    let body: unknown
-    try {
-      body = JSON.parse(bytes.toString("utf8"))
-    } catch {
-      return sendTo(c, parseError)
-    }
-    const name = isRecord(body) && typeof body["method"] === "string" ? body["method"] : undefined
-    const sub = name !== undefined && Object.hasOwn(subscriptionMethods, name) ? subscriptionMethods[name] : undefined
-    if (sub === undefined || node === undefined || !isRecord(body)) {
-      // Everything else is answered as over HTTP (the subscription methods without a node: -32601).
-      const fiber = fork(answer(options.methods, hooks, body) as Effect.Effect<unknown, unknown, R>)
-      fiber.addObserver((exit) => {
-        if (exit._tag === "Success" && exit.value !== undefined) sendTo(c, exit.value)
-        // A transient fault of the exchange (an injected drop) closes the connection, as over HTTP.
-        if (exit._tag === "Failure") c.socket.terminate()
-      })
-      return
-    }
-    const id = body["id"] ?? null
-    const raw = body["params"]
-    const named = raw === undefined
-      ? {}
-      : Array.isArray(raw)
-      ? Object.fromEntries(raw.map((v, i) => [sub.names[i] ?? String(i), v]))
-      : isRecord(raw)
-      ? raw
-      : undefined
-    const decoded = named === undefined
-      ? Either.left(new WireError(-32602, "Invalid params: params must be an array or an object"))
-      : sub.decode(named)
-    const result = Either.flatMap(decoded, (params) => subscribe(c, name!, params))
-    if (!("id" in body)) return
-    sendTo(
-      c,
-      Either.isRight(result)
-        ? { jsonrpc: "2.0", id, result: result.right }
-        : { jsonrpc: "2.0", id, error: { code: result.left.code, message: result.left.message, ...(result.left.data !== undefined ? { data: result.left.data } : {}) } }
-    )
-  }
-
-  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => socket.destroy())
-    if (server === undefined) return refuse(socket, 501, "Not Implemented")
-    if ((req.url ?? "/").startsWith("/v1/")) return refuse(socket, 404, "Not Found")
-    if (connections.size >= limits.maxConnections) return refuse(socket, 503, "Service Unavailable")
-    const hooks = options.hooksFor(req)
-    server.handleUpgrade(req, socket, head, (ws) => {
-      const c: Connection = { socket: ws, subscriptions: new Map() }
-      connections.add(c)
-      ws.on("message", (data, isBinary) => {
-        if (isBinary) return ws.close(1003, "text frames only")
-        onMessage(c, hooks, Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data))
-      })
-      const gone = () => {
-        connections.delete(c)
-        c.subscriptions.clear()
-        stopTickingIfIdle()
-      }
-      ws.on("close", gone)
-      ws.on("error", gone)
-    })
-  }
-
+const statusOf = (node: Node, hash: bigint) => {
+  const tx = node.chain.txs.get(hash)
+  if (tx === undefined || tx.rejected !== undefined) return undefined
+  const s = node.statusOf(tx)
   return {
-    upgrade,
+    finality_status: s.finalityStatus,
+    ...(s.executionStatus !== undefined ? { execution_status: s.executionStatus } : {}),
+    ...(s.revertReason !== undefined ? { failure_reason: s.revertReason } : {})
+  }
+}
+const headerOf = (node: Node, n: number) => {
+  const b = node.block({ blockNumber: n })
+  return b === undefined ? undefined : blockHeader(b)
+}
+type EventsSubscription = Extract<Subscription, { kind: "events" }>
+const matches = (s: EventsSubscription, e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint> }) =>
+  (s.addresses === undefined || s.addresses.has(e.fromAddress)) &&
+  (s.keys === undefined || s.keys.every((set, i) => set.size === 0 || (e.keys[i] !== undefined && set.has(e.keys[i]!))))
+
+const sendStatus = (node: Node, c: Connection, s: Extract<Subscription, { kind: "status" }>) => {
+  const status = statusOf(node, s.hash)
+  if (status === undefined) return
+  const key = `${status.finality_status}:${status.execution_status ?? ""}`
+  if (key === s.last) return
+  s.last = key
+  notify(c, "starknet_subscriptionTransactionStatus", s.id, { transaction_hash: hex(s.hash), status })
+}
+
+const sendHeads = (node: Node, c: Connection, s: Extract<Subscription, { kind: "heads" }>) => {
+  for (const readBlock = node.readBlock(); s.next <= readBlock; s.next++) {
+    const header = headerOf(node, s.next)
+    if (header !== undefined) notify(c, "starknet_subscriptionNewHeads", s.id, header)
+  }
+}
+
+/** The events of the closed blocks not sent yet, then (asked for) those of the pre-confirmed block not sent yet. */
+const sendEvents = (node: Node, c: Connection, s: EventsSubscription) => {
+  const readBlock = node.readBlock()
+  if (s.next <= readBlock) {
+    for (const b of node.chain.blocks.withTransactions(s.next, readBlock)) {
+      for (const tx of b.transactions) {
+        s.sentPre.delete(tx.hash)
+        for (const e of tx.events) {
+          if (!matches(s, e)) continue
+          notify(c, "starknet_subscriptionEvents", s.id, {
+            from_address: hex(e.fromAddress),
+            keys: e.keys.map(hex),
+            data: e.data.map(hex),
+            block_hash: hex(b.hash),
+            block_number: b.number,
+            transaction_hash: hex(tx.hash),
+            finality_status: "ACCEPTED_ON_L2"
+          })
+        }
+      }
+    }
+    s.next = readBlock + 1
+  }
+  if (!s.preConfirmed) return
+  const pre = node.preConfirmed()
+  if (pre === undefined) return
+  for (const [tx, outcome] of pre.outcomes) {
+    if (s.sentPre.has(tx.hash)) continue
+    s.sentPre.add(tx.hash)
+    for (const e of outcome.events) {
+      if (!matches(s, e)) continue
+      notify(c, "starknet_subscriptionEvents", s.id, {
+        from_address: hex(e.fromAddress),
+        keys: e.keys.map(hex),
+        data: e.data.map(hex),
+        block_number: pre.number,
+        transaction_hash: hex(tx.hash),
+        finality_status: "PRE_CONFIRMED"
+      })
+    }
+  }
+}
+
+const bringUpToDate = (node: Node, c: Connection, s: Subscription) =>
+  s.kind === "status" ? sendStatus(node, c, s) : s.kind === "heads" ? sendHeads(node, c, s) : sendEvents(node, c, s)
+
+/** The fault `reorgBlocks`: the last blocks announced orphaned, once; then what each subscription watches is sent again from there. */
+const reorg = (state: State<any>, node: Node, blocks: number) => {
+  const ending = node.readBlock()
+  const starting = Math.max(1, ending - blocks + 1)
+  const first = node.block({ blockNumber: starting })
+  const last = node.block({ blockNumber: ending })
+  if (first === undefined || last === undefined || ending < 1) return
+  const data = {
+    starting_block_hash: first.blockHash,
+    starting_block_number: starting,
+    ending_block_hash: last.blockHash,
+    ending_block_number: ending
+  }
+  for (const c of state.connections) {
+    for (const s of c.subscriptions.values()) {
+      notify(c, "starknet_subscriptionReorg", s.id, data)
+      if (s.kind === "status") s.last = undefined
+      else s.next = Math.min(s.next, starting)
+    }
+  }
+}
+
+/** A look at the chain: every subscription brought up to date if it changed, else only the new ones. */
+const tick = <R>(state: State<R>) => {
+  const { faults, node } = state.options
+  state.tickQueued = false
+  if (node === undefined || state.connections.size === 0) return
+  // Blocks close as the clock passes: the look makes the node catch up first.
+  state.runSync(node.catchUp as Effect.Effect<void, never, R>)
+  const reorgBlocks = faults?.current().reorgBlocks ?? 0
+  if (reorgBlocks > 0) {
+    faults!.merge({ reorgBlocks: 0 })
+    reorg(state, node, reorgBlocks)
+    state.lastKey = ""
+  }
+  const key = `${node.chain.latest.number}:${node.chain.txs.size}:${node.readBlock()}:${node.chain.pending.length}`
+  const newOnes = state.fresh
+  state.fresh = []
+  if (key === state.lastKey) {
+    // Nothing changed: only the new subscriptions hear the present.
+    for (const [c, s] of newOnes) if (c.subscriptions.get(s.id) === s) bringUpToDate(node, c, s)
+    return
+  }
+  state.lastKey = key
+  for (const c of state.connections) for (const s of c.subscriptions.values()) bringUpToDate(node, c, s)
+}
+
+// -- the methods ---------------------------------------------------------------------------------------------------
+
+const fromBlock = (node: Node, id: typeof SubscriptionBlockId.Type | undefined): Either.Either<number, WireError> => {
+  const latest = node.readBlock()
+  if (id === undefined || id === "latest") return Either.right(latest + 1)
+  const n = node.blockNumberOf(toBlockId(id))
+  if (n === undefined) return Either.left(new WireError(24, "Block not found"))
+  if (latest - n > MAX_BLOCKS_BACK) return Either.left(new WireError(68, "Cannot go back more than 1024 blocks"))
+  return Either.right(n)
+}
+
+/** The subscription a method asks for, with its id (or the error to answer). */
+const newSubscription = (node: Node, id: string, name: string, params: any): Either.Either<Subscription, WireError> => {
+  if (name === "starknet_subscribeTransactionStatus") return Either.right({ kind: "status", id, hash: BigInt(params.transaction_hash), last: undefined })
+  const from = fromBlock(node, params.block_id)
+  if (Either.isLeft(from)) return Either.left(from.left)
+  // From `latest`: the latest block's header first, as nodes send it.
+  if (name === "starknet_subscribeNewHeads") {
+    return Either.right({ kind: "heads", id, next: params.block_id === undefined || params.block_id === "latest" ? from.right - 1 : from.right })
+  }
+  const addresses = params.from_address === undefined
+    ? undefined
+    : new Set<bigint>((Array.isArray(params.from_address) ? params.from_address : [params.from_address]).map(BigInt))
+  return Either.right({
+    kind: "events",
+    id,
+    next: from.right,
+    addresses,
+    keys: params.keys?.map((alternatives: ReadonlyArray<string>) => new Set(alternatives.map(BigInt))),
+    preConfirmed: params.finality_status === "PRE_CONFIRMED",
+    sentPre: new Set()
+  })
+}
+
+const subscribe = (state: State<any>, node: Node, c: Connection, name: string, params: any): Either.Either<unknown, WireError> => {
+  const { limits } = state.options
+  if (name === "starknet_unsubscribe") {
+    const id = String(params.subscription_id)
+    if (!c.subscriptions.delete(id)) return Either.left(new WireError(66, "Invalid subscription id"))
+    stopTickingIfIdle(state)
+    return Either.right(true)
+  }
+  if (c.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
+    return Either.left(new WireError(-32005, `Limit exceeded: at most ${limits.maxSubscriptionsPerConnection} subscriptions per connection`))
+  }
+  const made = newSubscription(node, String(++state.nextId), name, params)
+  if (Either.isLeft(made)) return made
+  c.subscriptions.set(made.right.id, made.right)
+  startTicking(state, c, made.right)
+  return Either.right(made.right.id)
+}
+
+/** Everything but the subscription methods, answered as over HTTP (without a node, those too: -32601). */
+const answerAsOverHttp = <R>(state: State<R>, c: Connection, hooks: Hooks, body: unknown) => {
+  const fiber = state.fork(answer(state.options.methods, hooks, body) as Effect.Effect<unknown, unknown, R>)
+  fiber.addObserver((exit) => {
+    if (exit._tag === "Success" && exit.value !== undefined) sendTo(c, exit.value)
+    // A transient fault of the exchange (an injected drop) closes the connection, as over HTTP.
+    if (exit._tag === "Failure") c.socket.terminate()
+  })
+}
+
+const onMessage = <R>(state: State<R>, c: Connection, hooks: Hooks, bytes: Buffer) => {
+  // Bounded before anything parses or decodes it, as over HTTP.
+  const beyond = exceeds(bytes)
+  if (beyond !== undefined) return sendTo(c, outOfBounds(beyond))
+  let body: unknown
+  try {
+    body = JSON.parse(bytes.toString("utf8"))
+  } catch {
+    return sendTo(c, parseError)
+  }
+  const node = state.options.node
+  const name = isRecord(body) && typeof body["method"] === "string" ? body["method"] : undefined
+  const sub = name !== undefined && Object.hasOwn(subscriptionMethods, name) ? subscriptionMethods[name] : undefined
+  if (sub === undefined || node === undefined || !isRecord(body)) return answerAsOverHttp(state, c, hooks, body)
+  const id = body["id"] ?? null
+  const raw = body["params"]
+  const named = raw === undefined
+    ? {}
+    : Array.isArray(raw)
+    ? Object.fromEntries(raw.map((v, i) => [sub.names[i] ?? String(i), v]))
+    : isRecord(raw)
+    ? raw
+    : undefined
+  const decoded = named === undefined
+    ? Either.left(new WireError(-32602, "Invalid params: params must be an array or an object"))
+    : sub.decode(named)
+  const result = Either.flatMap(decoded, (params) => subscribe(state, node, c, name!, params))
+  if (!("id" in body)) return
+  sendTo(
+    c,
+    Either.isRight(result)
+      ? { jsonrpc: "2.0", id, result: result.right }
+      : { jsonrpc: "2.0", id, error: { code: result.left.code, message: result.left.message, ...(result.left.data !== undefined ? { data: result.left.data } : {}) } }
+  )
+}
+
+const upgrade = <R>(state: State<R>) => (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  socket.on("error", () => socket.destroy())
+  if (state.server === undefined) return refuse(socket, 501, "Not Implemented")
+  if ((req.url ?? "/").startsWith("/v1/")) return refuse(socket, 404, "Not Found")
+  if (state.connections.size >= state.options.limits.maxConnections) return refuse(socket, 503, "Service Unavailable")
+  const hooks = state.options.hooksFor(req)
+  state.server.handleUpgrade(req, socket, head, (ws) => {
+    const c: Connection = { socket: ws, raw: socket, corked: false, subscriptions: new Map() }
+    state.connections.add(c)
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return ws.close(1003, "text frames only")
+      onMessage(state, c, hooks, Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data))
+    })
+    const gone = () => {
+      state.connections.delete(c)
+      c.subscriptions.clear()
+      stopTickingIfIdle(state)
+    }
+    ws.on("close", gone)
+    ws.on("error", gone)
+  })
+}
+
+/**
+ * The subscriptions of a served devnet's node. `hooksFor` gives the keys' rules of an upgrade request, for the
+ * methods answered as over HTTP.
+ */
+export const makeSubscriptions = <R>(options: Options<R>): Subscriptions => {
+  const ws = loadWs()
+  const state: State<R> = {
+    options,
+    fork: Runtime.runFork(options.runtime),
+    runSync: Runtime.runSync(options.runtime),
+    server: ws === undefined ? undefined : new ws.WebSocketServer({ noServer: true, maxPayload: options.limits.maxMessageBytes, clientTracking: false }),
+    connections: new Set(),
+    nextId: 0,
+    timer: undefined,
+    lastKey: "",
+    fresh: [],
+    tickQueued: false,
+    tick: () => tick(state)
+  }
+  return {
+    upgrade: upgrade(state),
     close: () => {
-      if (timer !== undefined) clearInterval(timer)
-      timer = undefined
-      for (const c of connections) c.socket.terminate()
-      connections.clear()
-      server?.close()
+      if (state.timer !== undefined) clearInterval(state.timer)
+      state.timer = undefined
+      for (const c of state.connections) c.socket.terminate()
+      state.connections.clear()
+      state.server?.close()
     },
-    connections: () => connections.size
+    connections: () => state.connections.size
   }
 }
