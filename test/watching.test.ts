@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, Metric } from "effect"
 import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import { PIN, signOutside, transfer } from "./helpers/chain.js"
 import { countingProxy, tcpProxy } from "./helpers/ws.js"
 

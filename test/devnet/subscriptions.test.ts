@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { Devnet, Schemas } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
-import * as keystore from "../../src/internal/keystore.js"
+import * as keystore from "../../src/internal/crypto/keystore.js"
 import { PIN, signOutside, transfer, USDC } from "../helpers/chain.js"
 import { connect, WebSocketClass } from "../helpers/ws.js"
 

@@ -10,7 +10,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Deferred, Duration, Effect, Exit, Option, Redacted, Request, RequestResolver, Schema } from "effect"
-import * as Http from "./transport/http.js"
+import * as Http from "./http.js"
 
 /** A failure of one JSON-RPC request. `code` is the JSON-RPC error code, or the HTTP status, or 0 for the network. */
 export class JsonRpcFailure extends Schema.TaggedError<JsonRpcFailure>()("JsonRpcFailure", {
