@@ -19,7 +19,6 @@ const MAX_FUNCTION_LINES = 100
 
 /** Functions longer than the limit today, by `file: name`, with why. */
 const LONG_FUNCTIONS: Readonly<Record<string, string>> = {
-  "src/internal/transport/jsonrpc.ts: make": "the batching JSON-RPC client; its split waits on changes to its body (issue 25)",
   "src/internal/transport/watch.ts: make": "the WebSocket watch; its split waits on changes to its body (issue 25)",
   "src/devnet/account.ts: callAccount": "the devnet's account, not split yet (issue 25)",
   "src/devnet/handle.ts: make": "the devnet's control handle, not split yet (issue 25)",
