@@ -20,7 +20,6 @@ const MAX_FUNCTION_LINES = 100
 /** Functions longer than the limit today, by `file: name`, with why. */
 const LONG_FUNCTIONS: Readonly<Record<string, string>> = {
   "src/internal/transport/watch.ts: make": "the WebSocket watch; its split waits on changes to its body (issue 25)",
-  "src/devnet/server/http.ts: serve": "the devnet's HTTP server, not split yet (issue 25)",
   "src/devnet/server/ws.ts: makeSubscriptions": "the devnet's WebSocket subscriptions, not split yet (issue 25)"
 }
 
