@@ -7,7 +7,7 @@
  */
 import { Effect, Either } from "effect"
 import { InvalidInput } from "./Errors.js"
-import { U128_MAX } from "./internal/felt.js"
+import { U128_MAX } from "./internal/crypto/felt.js"
 import { type Address, Address as AddressSchema, decode, type Felt } from "./Schemas.js"
 
 /** The largest `u256`. */

@@ -7,7 +7,7 @@
 import { Config, type ConfigError, Duration, Effect, FiberRef, Layer, Option, Redacted, type Schedule, Schema } from "effect"
 import { PaymasterError } from "./Errors.js"
 import * as Http from "./internal/transport/http.js"
-import { reasonIn, revertReasonOf } from "./internal/reason.js"
+import { reasonIn, revertReasonOf } from "./internal/transport/reason.js"
 import { retryTransientIfGiven } from "./internal/transport/retry.js"
 import { OutsideExecutionTypedData } from "./OutsideExecution.js"
 import { Paymaster } from "./Paymaster.js"

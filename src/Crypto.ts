@@ -8,8 +8,8 @@ import * as scure from "@scure/starknet"
 import { Context, type Duration, Effect, Layer, Redacted, type Scope } from "effect"
 import { InvalidInput, InvalidPin } from "./Errors.js"
 import * as keycache from "./internal/crypto/keycache.js"
-import * as keystore from "./internal/keystore.js"
-import * as stark from "./internal/stark.js"
+import * as keystore from "./internal/crypto/keystore.js"
+import * as stark from "./internal/crypto/stark.js"
 import type { Felt } from "./Schemas.js"
 
 /**

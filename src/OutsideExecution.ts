@@ -7,8 +7,8 @@
  */
 import { Schema } from "effect"
 import { ANY_CALLER } from "./Constants.js"
-import { typedDataScalar, toHex, encodeShortString } from "./internal/felt.js"
-import { hashMany } from "./internal/poseidon.js"
+import { typedDataScalar, toHex, encodeShortString } from "./internal/crypto/felt.js"
+import { hashMany } from "./internal/crypto/poseidon.js"
 import { callSelector, type Call, type Felt, selectorOf, type SessionConfig } from "./Schemas.js"
 
 /** Starknet's Poseidon, specialised for its parameters (bit-exact with @scure/starknet's, several times faster). */

@@ -21,7 +21,7 @@
  */
 import { Clock, Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
 import { InvalidInput, LedgerError, PolicyViolation, WalletHalted } from "./Errors.js"
-import { integerOf, toHex } from "./internal/felt.js"
+import { integerOf, toHex } from "./internal/crypto/felt.js"
 import { U256_MAX } from "./internal/account/spending.js"
 import { moveOf } from "./internal/policies/calls.js"
 import { type BudgetCharge, budgetRefusal, Ledger } from "./Ledger.js"

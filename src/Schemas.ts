@@ -6,8 +6,8 @@
  */
 import { Effect, ParseResult, Schema } from "effect"
 import { InvalidInput } from "./Errors.js"
-import { ADDRESS_BOUND, P, parseNumeric, toHex, U32_MAX, U64_MAX } from "./internal/felt.js"
-import { selectorOfName } from "./internal/stark.js"
+import { ADDRESS_BOUND, P, parseNumeric, toHex, U32_MAX, U64_MAX } from "./internal/crypto/felt.js"
+import { selectorOfName } from "./internal/crypto/stark.js"
 
 const feltArbitrary = <A extends string>(max: bigint) => () => (fc: typeof import("effect/FastCheck")) =>
   fc.bigInt({ min: 0n, max: max - 1n }).map((n) => toHex(n) as A)

@@ -3,7 +3,7 @@ import CryptoJS from "crypto-js"
 import { Effect, Exit, FastCheck as fc, Layer, Redacted } from "effect"
 import { ec } from "starknet"
 import { Crypto, Errors, type Schemas, Sessions } from "starknet-session-keys"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import * as lifecycle from "./helpers/lifecycle.js"
 
 const N = ec.starkCurve.CURVE.n

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Constants, Devnet, Errors, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-session-keys"
-import * as stark from "../src/internal/stark.js"
+import * as stark from "../src/internal/crypto/stark.js"
 import {
   call,
   layer,

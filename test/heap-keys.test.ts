@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as v8 from "node:v8"
 import { Crypto } from "starknet-session-keys"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 
 describe("decrypted keys in the heap", () => {
   it.live("after decrypt and sign in a scope that closed, a heap snapshot holds no hex or decimal copy of the key", () =>

@@ -4,7 +4,7 @@
  */
 import { Effect, FastCheck as fc, Layer, TestClock } from "effect"
 import { Constants, Crypto, Devnet, Sessions } from "starknet-session-keys"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import { call, nextBlock, register as registerRaw, sessionKey, submit, USDC, viewCall, whileBlocks } from "./helpers/chain.js"
 
 const PIN = "1357"

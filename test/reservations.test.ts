@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Layer } from "effect"
 import { Paymaster, Sessions } from "starknet-session-keys"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import { ownerCall } from "./helpers/chain.js"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { createClient, EntrypointNotAllowed, SpendingLimitExceeded, STARKNET_CONTRACTS } from "starknet-session-keys/promise"
 import * as chain from "./helpers/chain.js"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import { main as spendingPolicyExample } from "../docs/examples/spending-policy.js"
 
 const PIN = "4242"

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
 import { Constants, Crypto, Devnet, Errors, Ledger, OutsideExecution, Sessions, StarknetRpc } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import * as chain from "./helpers/chain.js"
 import { atRealisticTime, PIN, RECIPIENT, registeredSession, TestLayer, transfer, USDC, withBlocks } from "./helpers/lifecycle.js"
 

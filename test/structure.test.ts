@@ -18,25 +18,10 @@ const MAX_FILE_LINES = 800
 const MAX_FUNCTION_LINES = 100
 
 /** Functions longer than the limit today, by `file: name`, with why. */
-const LONG_FUNCTIONS: Readonly<Record<string, string>> = {
-  "src/internal/jsonrpc.ts: make": "the batching JSON-RPC client; its split waits on changes to its body (issue 25)",
-  "src/devnet/account.ts: callAccount": "the devnet's account, not split yet (issue 25)",
-  "src/devnet/handle.ts: make": "the devnet's control handle, not split yet (issue 25)",
-  "src/devnet/node.ts: make": "the devnet's node, not split yet (issue 25)",
-  "src/devnet/rpc.ts: make": "the devnet's StarknetRpc, not split yet (issue 25)",
-  "src/devnet/server/chain.ts: chainMethods": "the devnet server's chain methods, not split yet (issue 25)",
-  "src/devnet/server/http.ts: serve": "the devnet's HTTP server, not split yet (issue 25)",
-}
+const LONG_FUNCTIONS: Readonly<Record<string, string>> = {}
 
 /** Files at the root of src/internal/ today, with why they are not in a subsystem's folder yet. */
-const LOOSE_INTERNAL_FILES: Readonly<Record<string, string>> = {
-  "felt.ts": "belongs in crypto/; src/devnet/ imports it at this path",
-  "keystore.ts": "belongs in crypto/; src/devnet/ imports it at this path",
-  "poseidon.ts": "belongs in crypto/; src/devnet/ imports it at this path",
-  "stark.ts": "belongs in crypto/; src/devnet/ imports it at this path",
-  "jsonrpc.ts": "belongs in transport/; src/devnet/server/ imports it at this path",
-  "reason.ts": "belongs in transport/; src/devnet/ imports it at this path"
-}
+const LOOSE_INTERNAL_FILES: Readonly<Record<string, string>> = {}
 
 const sources = (dir: string): Array<string> =>
   readdirSync(dir).flatMap((name) => {

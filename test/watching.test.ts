@@ -8,7 +8,7 @@ import { type Duration, Effect, Fiber, Layer, Metric } from "effect"
 import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { createClient, InvalidInput } from "starknet-session-keys/promise"
-import * as keystore from "../src/internal/keystore.js"
+import * as keystore from "../src/internal/crypto/keystore.js"
 import { PIN, signOutside, transfer } from "./helpers/chain.js"
 import { countingProxy, tcpProxy } from "./helpers/ws.js"
 

@@ -7,8 +7,8 @@
 import { ANY_CALLER, BLOCKLISTED_ENTRYPOINTS, INTERFACE_IDS, SPENDING_ENTRYPOINTS, VALID } from "../Constants.js"
 import { directSessionHash, messageHash, type OutsideCall, type OutsideExecution, parseCallArray } from "../OutsideExecution.js"
 import type { Felt } from "../Schemas.js"
-import { encodeShortString, toHex, U128_MAX, U64_MAX } from "../internal/felt.js"
-import * as stark from "../internal/stark.js"
+import { encodeShortString, toHex, U128_MAX, U64_MAX } from "../internal/crypto/felt.js"
+import * as stark from "../internal/crypto/stark.js"
 import { params, serializeResults, split } from "./calldata.js"
 import { Revert } from "./revert.js"
 import { EVENT, S, sel } from "./selectors.js"
@@ -87,6 +87,16 @@ const ownerOnly = (self: bigint, caller: bigint) => {
 const ecdsa = (hashValue: bigint, r: bigint | undefined, s: bigint | undefined, key: bigint) =>
   r !== undefined && s !== undefined && stark.verify(hashValue, r, s, key)
 
+/** The entrypoints of one concern: what the call returns, or `undefined` when the selector is not one of them. */
+type Entrypoints = (
+  ctx: AccountContext,
+  acc: Account,
+  self: bigint,
+  caller: bigint,
+  selector: bigint,
+  cd: ReadonlyArray<bigint>
+) => Array<bigint> | undefined
+
 /** An entrypoint of the account; throws `Revert` with the contract's reason. */
 export const callAccount = (
   ctx: AccountContext,
@@ -96,6 +106,15 @@ export const callAccount = (
   selector: bigint,
   cd: ReadonlyArray<bigint>
 ): Array<bigint> => {
+  for (const entrypoints of ENTRYPOINTS) {
+    const result = entrypoints(ctx, acc, self, caller, selector, cd)
+    if (result !== undefined) return result
+  }
+  throw new Revert("ENTRYPOINT_NOT_FOUND")
+}
+
+/** The session keys: added, revoked, read. */
+const sessionKeyEntrypoints: Entrypoints = (ctx, acc, self, caller, selector, cd) => {
   switch (selector) {
     case S.add_or_update_session_key: {
       ownerOnly(self, caller)
@@ -116,21 +135,6 @@ export const callAccount = (
       const s = acc.sessions.get(params(cd, ["felt"])[0])
       return s === undefined ? [0n, 0n, 0n, 0n] : [s.validUntil, s.maxCalls, s.callsUsed, BigInt(s.allowed.length)]
     }
-    case S.get_public_key:
-    case S.getPublicKey:
-      params(cd, [])
-      return [acc.publicKey]
-    case S.get_snip9_version:
-      params(cd, [])
-      return [2n]
-    case S.compute_session_message_hash: {
-      const [calls, validUntil] = params(cd, ["calls", "u64"])
-      return [BigInt(directSessionHash(toHex(self), ctx.chainId, ctx.txNonce(), validUntil, calls))]
-    }
-    case S.register_interfaces:
-      ownerOnly(self, caller)
-      params(cd, [])
-      return []
     case S.get_session_allowed_entrypoints_len: {
       const [key] = params(cd, ["felt"])
       return [BigInt(acc.sessions.get(key)?.allowed.length ?? 0)]
@@ -139,19 +143,14 @@ export const callAccount = (
       const [key, index] = params(cd, ["felt", "u32"])
       return [acc.sessions.get(key)?.allowed[Number(index)] ?? 0n]
     }
-    case S.is_valid_signature: {
-      const [hashValue, signature] = params(cd, ["felt", "felts"])
-      return [isValidSignature(ctx, acc, hashValue, signature) ? VALID_FELT : 0n]
-    }
-    case S.supports_interface: {
-      const [id] = params(cd, ["felt"])
-      return [SUPPORTED_INTERFACES.has(id) ? 1n : 0n]
-    }
-    case S.is_valid_outside_execution_nonce:
-      return [acc.usedNonces.has(params(cd, ["felt"])[0]) ? 0n : 1n]
-    case S.get_contract_info:
-      params(cd, [])
-      return [encodeShortString("v33")]
+    default:
+      return undefined
+  }
+}
+
+/** The spending policies: set, removed, read. */
+const spendingPolicyEntrypoints: Entrypoints = (ctx, acc, self, caller, selector, cd) => {
+  switch (selector) {
     case S.set_spending_policy: {
       ownerOnly(self, caller)
       const [key, token, maxPerCall, maxPerWindow, windowSeconds] = params(cd, ["felt", "felt", "u256", "u256", "u64"])
@@ -178,15 +177,50 @@ export const callAccount = (
         ? [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]
         : [...split(p.maxPerCall), ...split(p.maxPerWindow), p.windowSeconds, ...split(p.spent), p.windowStart]
     }
-    case S.execute_from_outside_v2:
-      return executeFromOutside(ctx, acc, self, caller, cd)
-    case S.__execute__: {
-      // The protocol (caller 0) or the account itself; the calls run non-atomically.
-      if (caller !== 0n && caller !== self) throw new Revert("Account: unauthorized caller")
-      const parsed = parseCallArray(cd)
-      if (parsed === undefined || parsed.end !== cd.length) throw new Revert("Failed to deserialize param #1")
-      return serializeResults(runCalls(ctx, self, parsed.calls))
+    default:
+      return undefined
+  }
+}
+
+/** What the account answers of itself: its key, versions, signatures, interfaces, nonces. */
+const readEntrypoints: Entrypoints = (ctx, acc, self, _caller, selector, cd) => {
+  switch (selector) {
+    case S.get_public_key:
+    case S.getPublicKey:
+      params(cd, [])
+      return [acc.publicKey]
+    case S.get_snip9_version:
+      params(cd, [])
+      return [2n]
+    case S.compute_session_message_hash: {
+      const [calls, validUntil] = params(cd, ["calls", "u64"])
+      return [BigInt(directSessionHash(toHex(self), ctx.chainId, ctx.txNonce(), validUntil, calls))]
     }
+    case S.is_valid_signature: {
+      const [hashValue, signature] = params(cd, ["felt", "felts"])
+      return [isValidSignature(ctx, acc, hashValue, signature) ? VALID_FELT : 0n]
+    }
+    case S.supports_interface: {
+      const [id] = params(cd, ["felt"])
+      return [SUPPORTED_INTERFACES.has(id) ? 1n : 0n]
+    }
+    case S.is_valid_outside_execution_nonce:
+      return [acc.usedNonces.has(params(cd, ["felt"])[0]) ? 0n : 1n]
+    case S.get_contract_info:
+      params(cd, [])
+      return [encodeShortString("v33")]
+    default:
+      return undefined
+  }
+}
+
+/** The owner's own changes to the account: interfaces, its key, its class. */
+const ownerEntrypoints: Entrypoints = (ctx, acc, self, caller, selector, cd) => {
+  switch (selector) {
+    case S.register_interfaces:
+      ownerOnly(self, caller)
+      params(cd, [])
+      return []
     case S.set_public_key:
     case S.setPublicKey: {
       ownerOnly(self, caller)
@@ -201,9 +235,28 @@ export const callAccount = (
       throw new Revert(`Class with hash 0x${classHash.toString(16)} is not declared.`)
     }
     default:
-      throw new Revert("ENTRYPOINT_NOT_FOUND")
+      return undefined
   }
 }
+
+/** Calls run by the account: an outside execution, or the protocol's `__execute__`. */
+const executionEntrypoints: Entrypoints = (ctx, acc, self, caller, selector, cd) => {
+  switch (selector) {
+    case S.execute_from_outside_v2:
+      return executeFromOutside(ctx, acc, self, caller, cd)
+    case S.__execute__: {
+      // The protocol (caller 0) or the account itself; the calls run non-atomically.
+      if (caller !== 0n && caller !== self) throw new Revert("Account: unauthorized caller")
+      const parsed = parseCallArray(cd)
+      if (parsed === undefined || parsed.end !== cd.length) throw new Revert("Failed to deserialize param #1")
+      return serializeResults(runCalls(ctx, self, parsed.calls))
+    }
+    default:
+      return undefined
+  }
+}
+
+const ENTRYPOINTS: ReadonlyArray<Entrypoints> = [sessionKeyEntrypoints, spendingPolicyEntrypoints, readEntrypoints, ownerEntrypoints, executionEntrypoints]
 
 // -- the session rules --------------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
  * empty blocks a catch-up closes in one step are not stored: each lies between two stored blocks and is derived
  * from the earlier one. Hashes are computed when first read (Poseidon is the costly part of closing a block).
  */
-import { encodeShortString } from "../internal/felt.js"
-import * as Poseidon from "../internal/poseidon.js"
+import { encodeShortString } from "../internal/crypto/felt.js"
+import * as Poseidon from "../internal/crypto/poseidon.js"
 
 /**
  * A closed block.

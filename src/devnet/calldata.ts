@@ -3,7 +3,7 @@
  * serialized `Array<Call>`, a multicall's results.
  */
 import { type OutsideCall, parseCallArray } from "../OutsideExecution.js"
-import { ADDRESS_BOUND, U128_MAX, U64_MAX } from "../internal/felt.js"
+import { ADDRESS_BOUND, U128_MAX, U64_MAX } from "../internal/crypto/felt.js"
 import { Revert } from "./revert.js"
 
 /** `Array<Call>` serialized as an account's `__execute__` reads it. */

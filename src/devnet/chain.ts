@@ -5,7 +5,7 @@
  * a failed transaction, or a failed inner call of a multicall, rolls back exactly its writes.
  */
 import { STARKNET_CONTRACTS, VALID } from "../Constants.js"
-import * as stark from "../internal/stark.js"
+import * as stark from "../internal/crypto/stark.js"
 import { SESSION_ACCOUNT_CLASS_HASH } from "./abi.js"
 import { type Account, type AccountContext, callAccount, copyAccount, execute, newAccount, validate } from "./account.js"
 import { Blocks } from "./blocks.js"

@@ -6,8 +6,8 @@ import { Duration, Effect, Redacted } from "effect"
 import { STARKNET_CONTRACTS } from "../Constants.js"
 import { InvalidInput, PaymasterError, RpcError } from "../Errors.js"
 import { Rejected, Revert } from "./revert.js"
-import { encryptLegacy, encryptV1 } from "../internal/keystore.js"
-import * as stark from "../internal/stark.js"
+import { encryptLegacy, encryptV1 } from "../internal/crypto/keystore.js"
+import * as stark from "../internal/crypto/stark.js"
 import { type Address, callSelector, type TxHash } from "../Schemas.js"
 import { type FaultGate, faultMessage } from "./faults.js"
 import { blockNotFound } from "./rpc.js"
@@ -76,12 +76,11 @@ export const invokePayload = (params: InvokeParams) =>
     })
   })
 
-export const make = (node: Node, faults: FaultGate, options: DevnetOptions): DevnetHandle => {
-  const { catchUp, chain, relayer } = node
+/** A new wallet's private key: random, or with a seed the next of a reproducible sequence. */
+const walletKeys = (seed: string | undefined) => {
   let walletCounter = 0
-
-  const walletKey = () => {
-    if (options.seed === undefined) {
+  return (): Uint8Array => {
+    if (seed === undefined) {
       for (;;) {
         const bytes = nodeCrypto.randomBytes(32)
         bytes[0] = bytes[0]! & 0x07
@@ -89,51 +88,85 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
         if (value > 0n && value < stark.CURVE_ORDER) return Uint8Array.from(bytes)
       }
     }
-    const digest = nodeCrypto.createHash("sha256").update(`${options.seed}:wallet:${walletCounter++}`).digest()
+    const digest = nodeCrypto.createHash("sha256").update(`${seed}:wallet:${walletCounter++}`).digest()
     const value = (BigInt("0x" + digest.toString("hex")) % (stark.CURVE_ORDER - 1n)) + 1n
     return Uint8Array.from(Buffer.from(value.toString(16).padStart(64, "0"), "hex"))
   }
+}
 
+/** `createWallet`: the key sealed under the PIN, the account deployed and funded; the key wiped after. */
+const createWallet = (node: Node, options: DevnetOptions, walletKey: () => Uint8Array): DevnetHandle["createWallet"] => (params) =>
+  Effect.suspend(() => {
+    const { catchUp, chain } = node
+    const refused = walletParamsRefusal(params)
+    if (refused !== undefined) return Effect.fail(refused)
+    const pin = Redacted.isRedacted(params.encryptKey) ? Redacted.value(params.encryptKey) : params.encryptKey
+    const key = walletKey()
+    return Effect.gen(function*() {
+      yield* catchUp
+      const publicKey = stark.publicKeyOf(key)
+      // The key and the address take some 25 ms of curve arithmetic in all: a turn of the event loop after the
+      // key and after each of the address's Pedersen hashes lets a served devnet answer others meanwhile.
+      yield* nextTurn
+      // With a seed, addresses are reproducible too.
+      const salt = options.seed === undefined ? BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")) : publicKey
+      // The key is sealed before the account exists, so a failure leaves no wallet behind. scrypt runs off
+      // the event loop: other requests go on while it works.
+      const encryptedPrivateKey = params.keyFormat === "v1"
+        ? yield* encryptV1(key, felt(publicKey), pin)
+        : encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
+      const steps = chain.accountAddressSteps(publicKey, salt)
+      let step = steps.next()
+      while (step.done !== true) {
+        yield* nextTurn
+        step = steps.next()
+      }
+      // Blocks may have closed meanwhile: the account is deployed in the block being built now.
+      yield* catchUp
+      const address = chain.deployAccountAt(step.value, publicKey)
+      for (const [symbol, amount] of Object.entries(params.fund ?? {})) {
+        const token = STARKNET_CONTRACTS[symbol as keyof typeof STARKNET_CONTRACTS]
+        if (token !== undefined && amount !== undefined && amount > 0n) chain.mint(BigInt(token.contractAddress), address, amount)
+      }
+      return { publicKey: felt(address) as Address, encryptedPrivateKey, walletType: "CHIPI" as const }
+    }).pipe(Effect.ensuring(Effect.sync(() => key.fill(0))))
+  })
+
+/** `invoke` on the direct path: validated at submission as a node's mempool does, then pooled. */
+const invokeOn = (node: Node): DevnetHandle["invoke"] => (params) =>
+  Effect.gen(function*() {
+    yield* node.catchUp
+    const payload = yield* invokePayload(params)
+    // Validation runs at submission: a transaction that fails it is refused, never included. One that only
+    // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand). As a
+    // node's mempool, it is validated on the latest state with the account's next nonce counting its pending
+    // invokes (what `getNonce` answers at pre_confirmed): a nonce one of them holds is refused with 52.
+    const now = yield* node.nowSeconds
+    try {
+      node.chain.admit(payload, now)
+    } catch (error) {
+      if (error instanceof Rejected) {
+        return yield* new PaymasterError({
+          code: error.code,
+          message: error.code === 52
+            ? `Invalid transaction nonce (INVALID_TRANSACTION_NONCE): ${error.reason}`
+            : `Account validation failed (VALIDATION_FAILURE): ${error.reason}`,
+          revertReason: error.reason
+        })
+      }
+      if (!(error instanceof Revert)) throw error
+    }
+    return node.enqueue(payload)
+  })
+
+export const make = (node: Node, faults: FaultGate, options: DevnetOptions): DevnetHandle => {
+  const { catchUp, chain, relayer } = node
   const control = <A>(f: () => A) => Effect.zipRight(catchUp, Effect.sync(f))
 
   return {
     chainId: felt(node.chainId),
     relayer: felt(relayer) as Address,
-    createWallet: (params) =>
-      Effect.suspend(() => {
-        const refused = walletParamsRefusal(params)
-        if (refused !== undefined) return Effect.fail(refused)
-        const pin = Redacted.isRedacted(params.encryptKey) ? Redacted.value(params.encryptKey) : params.encryptKey
-        const key = walletKey()
-        return Effect.gen(function*() {
-          yield* catchUp
-          const publicKey = stark.publicKeyOf(key)
-          // The key and the address take some 25 ms of curve arithmetic in all: a turn of the event loop after the
-          // key and after each of the address's Pedersen hashes lets a served devnet answer others meanwhile.
-          yield* nextTurn
-          // With a seed, addresses are reproducible too.
-          const salt = options.seed === undefined ? BigInt("0x" + nodeCrypto.randomBytes(16).toString("hex")) : publicKey
-          // The key is sealed before the account exists, so a failure leaves no wallet behind. scrypt runs off
-          // the event loop: other requests go on while it works.
-          const encryptedPrivateKey = params.keyFormat === "v1"
-            ? yield* encryptV1(key, felt(publicKey), pin)
-            : encryptLegacy("0x" + Buffer.from(key).toString("hex"), pin)
-          const steps = chain.accountAddressSteps(publicKey, salt)
-          let step = steps.next()
-          while (step.done !== true) {
-            yield* nextTurn
-            step = steps.next()
-          }
-          // Blocks may have closed meanwhile: the account is deployed in the block being built now.
-          yield* catchUp
-          const address = chain.deployAccountAt(step.value, publicKey)
-          for (const [symbol, amount] of Object.entries(params.fund ?? {})) {
-            const token = STARKNET_CONTRACTS[symbol as keyof typeof STARKNET_CONTRACTS]
-            if (token !== undefined && amount !== undefined && amount > 0n) chain.mint(BigInt(token.contractAddress), address, amount)
-          }
-          return { publicKey: felt(address) as Address, encryptedPrivateKey, walletType: "CHIPI" }
-        }).pipe(Effect.ensuring(Effect.sync(() => key.fill(0))))
-      }),
+    createWallet: createWallet(node, options, walletKeys(options.seed)),
     mint: (token, to, amount) =>
       Effect.suspend(() => {
         if (typeof amount !== "bigint" || amount < 0n || amount > U256_MAX) {
@@ -186,31 +219,7 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
         })
       ),
     transactions: control(() => [...chain.txs.values()].map((tx) => ({ hash: felt(tx.hash) as TxHash, status: node.statusOf(tx) }))),
-    invoke: (params) =>
-      Effect.gen(function*() {
-        yield* catchUp
-        const payload = yield* invokePayload(params)
-        // Validation runs at submission: a transaction that fails it is refused, never included. One that only
-        // reverts in `__execute__` is accepted and reverts in its block (its nonce and session count stand). As a
-        // node's mempool, it is validated on the latest state with the account's next nonce counting its pending
-        // invokes (what `getNonce` answers at pre_confirmed): a nonce one of them holds is refused with 52.
-        const now = yield* node.nowSeconds
-        try {
-          chain.admit(payload, now)
-        } catch (error) {
-          if (error instanceof Rejected) {
-            return yield* new PaymasterError({
-              code: error.code,
-              message: error.code === 52
-                ? `Invalid transaction nonce (INVALID_TRANSACTION_NONCE): ${error.reason}`
-                : `Account validation failed (VALIDATION_FAILURE): ${error.reason}`,
-              revertReason: error.reason
-            })
-          }
-          if (!(error instanceof Revert)) throw error
-        }
-        return node.enqueue(payload)
-      }),
+    invoke: invokeOn(node),
     invokeHash: (params) => Effect.map(invokePayload({ ...params, signature: [] }), (payload) => felt(chain.hashOf(payload)) as TxHash),
     submitOutside: (account, calldata) =>
       control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata })),

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { ANY_CALLER } from "../Constants.js"
 import { PaymasterError } from "../Errors.js"
 import { Revert } from "./revert.js"
-import { toHex, typedDataScalar } from "../internal/felt.js"
+import { toHex, typedDataScalar } from "../internal/crypto/felt.js"
 import {
   executeFromOutsideCalldata,
   fromTypedData,

@@ -1,6 +1,6 @@
 /** How a contract call or a transaction fails on the devnet's chain. */
-import { encodeShortString } from "../internal/felt.js"
-import { BYTE_ARRAY_MAGIC } from "../internal/reason.js"
+import { encodeShortString } from "../internal/crypto/felt.js"
+import { BYTE_ARRAY_MAGIC } from "../internal/transport/reason.js"
 
 /**
  * A panic: its reason, raised as a short string (`assert(..., 'reason')`) or as a `ByteArray` (`panic!("...")`),

@@ -1,5 +1,5 @@
 /** The devnet's ERC-20 token (STRK, USDC): its storage and entrypoints, u256 amounts, `Transfer`/`Approval` events. */
-import { encodeShortString } from "../internal/felt.js"
+import { encodeShortString } from "../internal/crypto/felt.js"
 import { params, split } from "./calldata.js"
 import { Revert } from "./revert.js"
 import { EVENT, S } from "./selectors.js"

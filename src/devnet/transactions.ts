@@ -1,7 +1,7 @@
 /** The devnet's transactions: what they carry, their events and outcome, and their INVOKE v3 hash (SNIP-8). */
 import type { OutsideCall } from "../OutsideExecution.js"
-import { encodeShortString } from "../internal/felt.js"
-import * as Poseidon from "../internal/poseidon.js"
+import { encodeShortString } from "../internal/crypto/felt.js"
+import * as Poseidon from "../internal/crypto/poseidon.js"
 import { poseidon } from "./blocks.js"
 
 export interface ChainEvent {

@@ -11,7 +11,7 @@ import * as http from "node:http"
 import { Devnet } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { createClient } from "starknet-session-keys/promise"
-import * as keystore from "../../src/internal/keystore.js"
+import * as keystore from "../../src/internal/crypto/keystore.js"
 import { call, signOutside, USDC } from "../helpers/chain.js"
 
 const EXECUTES = 40

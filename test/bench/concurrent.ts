@@ -8,7 +8,7 @@
 import { Effect, Layer } from "effect"
 import { Crypto, Devnet, Paymaster, Schemas, Sessions, StarknetRpc } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
-import * as keystore from "../../src/internal/keystore.js"
+import * as keystore from "../../src/internal/crypto/keystore.js"
 import { call, sessionKey, signOutside, USDC, wallet } from "../helpers/chain.js"
 
 const SESSIONS = Number(process.env["CONCURRENT_EXECUTES"] ?? 1_000)

@@ -2,8 +2,8 @@
 import { Effect, Redacted } from "effect"
 import { ec } from "starknet"
 import { Crypto } from "starknet-session-keys"
-import * as keystore from "../../src/internal/keystore.js"
-import * as stark from "../../src/internal/stark.js"
+import * as keystore from "../../src/internal/crypto/keystore.js"
+import * as stark from "../../src/internal/crypto/stark.js"
 import { fmt, msPerOp, msPerOpAsync } from "./_measure.js"
 
 export async function run(): Promise<void> {

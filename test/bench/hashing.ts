@@ -4,7 +4,7 @@
  */
 import { typedData } from "starknet"
 import { Constants, OutsideExecution, Schemas } from "starknet-session-keys"
-import * as poseidon from "../../src/internal/poseidon.js"
+import * as poseidon from "../../src/internal/crypto/poseidon.js"
 import { fmt, msPerOp } from "./_measure.js"
 
 const account = "0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -5,7 +5,7 @@
  */
 import { poseidonHashMany as scureHashMany, poseidonSmall } from "@scure/starknet"
 import { randomBytes } from "node:crypto"
-import * as poseidon from "../../src/internal/poseidon.js"
+import * as poseidon from "../../src/internal/crypto/poseidon.js"
 import { fmt, msPerOp } from "./_measure.js"
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n

@@ -4,7 +4,7 @@ import { ec } from "starknet"
 import { Constants, Devnet, OutsideExecution, Schemas } from "starknet-session-keys"
 import { type AccountContext, applySpending, newAccount } from "../../src/devnet/account.js"
 import { Revert } from "../../src/devnet/revert.js"
-import * as stark from "../../src/internal/stark.js"
+import * as stark from "../../src/internal/crypto/stark.js"
 import { call, layer, nextBlock, ownerCall, register, sessionKey, signOutside, start, status, submit, transfer, USDC, viewCall, wallet } from "../helpers/chain.js"
 
 const BOB = "0xb0b"

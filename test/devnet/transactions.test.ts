@@ -8,7 +8,7 @@ import { FastCheck as fc } from "effect"
 import { hash } from "starknet"
 import { _usePlainInvokeHash, type InvokeV3Fields, invokeV3Hash, ZERO_FEE_FIELDS } from "../../src/devnet/transactions.js"
 import { SN_SEPOLIA } from "../../src/Constants.js"
-import { encodeShortString } from "../../src/internal/felt.js"
+import { encodeShortString } from "../../src/internal/crypto/felt.js"
 import { S } from "../../src/devnet/selectors.js"
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n

@@ -1,8 +1,8 @@
 /** Builds and signs outside executions by hand, to drive the devnet's contract rule by rule. */
 import { Effect, Fiber, Layer, TestClock } from "effect"
 import { Constants, Devnet, OutsideExecution, Paymaster, Schemas, StarknetRpc } from "starknet-session-keys"
-import * as keystore from "../../src/internal/keystore.js"
-import * as stark from "../../src/internal/stark.js"
+import * as keystore from "../../src/internal/crypto/keystore.js"
+import * as stark from "../../src/internal/crypto/stark.js"
 
 export const PIN = "2580"
 export const USDC = Constants.STARKNET_CONTRACTS.USDC.contractAddress

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import * as JsonRpc from "../../src/internal/jsonrpc.js"
+import * as JsonRpc from "../../src/internal/transport/jsonrpc.js"
 import * as Http from "../../src/internal/transport/http.js"
 
 interface Item {

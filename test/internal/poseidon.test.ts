@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { poseidonHash as scureHash, poseidonHashMany as scureHashMany, poseidonHashSingle as scureHashSingle, poseidonSmall } from "@scure/starknet"
 import { FastCheck as fc } from "effect"
-import * as poseidon from "../../src/internal/poseidon.js"
+import * as poseidon from "../../src/internal/crypto/poseidon.js"
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n
 const felt = fc.oneof(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
-import { BYTE_ARRAY_MAGIC, decodeByteArray, innermostText, reasonIn, revertReasonOf } from "../../src/internal/reason.js"
+import { BYTE_ARRAY_MAGIC, decodeByteArray, innermostText, reasonIn, revertReasonOf } from "../../src/internal/transport/reason.js"
 
 const hex = (text: string) => "0x" + Buffer.from(text).toString("hex")
 /** One panic item as the sequencer formats a short string: `0x… ('text')`. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { ec, hash } from "starknet"
-import * as stark from "../../src/internal/stark.js"
+import * as stark from "../../src/internal/crypto/stark.js"
 
 // The run-time crypto comes from @scure/starknet without starknet.js; starknet.js 10.8 is the oracle here.
 const felt = fc.bigInt({ min: 0n, max: 2n ** 251n - 1n })

@@ -4,13 +4,13 @@
  */
 import { Effect, Schema } from "effect"
 import { pedersen } from "@scure/starknet"
-import { toHex, U128_MAX } from "../../internal/felt.js"
+import { toHex, U128_MAX } from "../../internal/crypto/felt.js"
 import type { Account } from "../account.js"
 import { SEQUENCER_ADDRESS, type State } from "../chain.js"
 import { Revert } from "../revert.js"
 import type { Token } from "../token.js"
 import { type ChainEvent, feeOf, type Gas, GAS_PRICES, type Tx } from "../transactions.js"
-import { selectorOfName } from "../../internal/stark.js"
+import { selectorOfName } from "../../internal/crypto/stark.js"
 import { ACCOUNT_CLASS, classOf, contractClass, TOKEN_CLASS } from "../abi.js"
 import { type Node, txView } from "../node.js"
 import type { BlockId as DevnetBlockId, DevnetBlock, ResourceBound } from "../types.js"
@@ -145,163 +145,172 @@ export const stateAtBlock = (node: Node, id: typeof BlockId.Type): Effect.Effect
     })
   })
 
-export const chainMethods = (node: Node): Methods => {
+type Id = typeof BlockId.Type
+
+const contractAt = (node: Node, id: Id, address: string) =>
+  Effect.flatMap(stateAtBlock(node, id), ({ state }) => {
+    const contract = state.get(BigInt(address))
+    return contract === undefined ? Effect.fail(contractNotFound) : Effect.succeed(contract)
+  })
+
+const txByHash = (node: Node, txHash: string) =>
+  Effect.suspend(() => {
+    const found = node.chain.txs.get(BigInt(txHash))
+    return found === undefined || found.rejected !== undefined ? Effect.fail(txNotFound) : Effect.succeed(found)
+  })
+
+const closedBlock = (node: Node, id: Id) =>
+  Effect.suspend(() => {
+    const b = node.block(toBlockId(id))
+    return b === undefined ? Effect.fail(blockNotFound) : Effect.succeed(b)
+  })
+
+/**
+ * A block with its transactions and their receipts (without block fields): a closed one, or at `pre_confirmed`
+ * the block being built (`PRE_CONFIRMED_BLOCK_HEADER`: no hash, parent, root or status).
+ */
+const anyBlock = (node: Node, id: Id): Effect.Effect<BlockView, WireError> => {
   const { chain } = node
-  const numberOf = (id: typeof BlockId.Type) => numberOfBlock(node, id)
-  const stateAt = (id: typeof BlockId.Type) => stateAtBlock(node, id)
-  const contractAt = (id: typeof BlockId.Type, address: string) =>
-    Effect.flatMap(stateAt(id), ({ state }) => {
-      const contract = state.get(BigInt(address))
-      return contract === undefined ? Effect.fail(contractNotFound) : Effect.succeed(contract)
-    })
-  const tx = (txHash: string) =>
-    Effect.suspend(() => {
-      const found = chain.txs.get(BigInt(txHash))
-      return found === undefined || found.rejected !== undefined ? Effect.fail(txNotFound) : Effect.succeed(found)
-    })
-  const txOf = (t: Tx) => invokeTxn(txView(t))
-  const block = (id: typeof BlockId.Type) =>
-    Effect.suspend(() => {
-      const b = node.block(toBlockId(id))
-      return b === undefined ? Effect.fail(blockNotFound) : Effect.succeed(b)
-    })
-  /**
-   * A block with its transactions and their receipts (without block fields): a closed one, or at `pre_confirmed`
-   * the block being built (`PRE_CONFIRMED_BLOCK_HEADER`: no hash, parent, root or status).
-   */
-  const anyBlock = (id: typeof BlockId.Type): Effect.Effect<BlockView, WireError> => {
-    const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
-    if (pre !== undefined) {
-      const { block_hash: _h, parent_hash: _p, new_root: _r, status: _s, ...header } = blockHeader({
-        blockNumber: pre.number,
-        timestamp: pre.timestamp
-      } as DevnetBlock)
-      const txs = [...pre.outcomes.keys()]
-      return Effect.succeed({
-        header,
-        transactions: txs.map(txView),
-        receipt: (t: DevnetBlock["transactions"][number]) => {
-          const tx = chain.txs.get(BigInt(t.transactionHash))!
-          const outcome = pre.outcomes.get(tx)!
-          return {
-            ...receiptFields(tx, outcome.gas),
-            execution_status: outcome.execution,
-            finality_status: "PRE_CONFIRMED",
-            ...(outcome.revertReason !== undefined ? { revert_reason: outcome.revertReason } : {}),
-            events: outcome.events.map(eventOf)
-          }
-        }
-      })
-    }
-    return Effect.map(block(id), (b) => ({
-      header: blockHeader(b),
-      transactions: b.transactions,
+  const pre = id === "pre_confirmed" ? node.preConfirmed() : undefined
+  if (pre !== undefined) {
+    const { block_hash: _h, parent_hash: _p, new_root: _r, status: _s, ...header } = blockHeader({
+      blockNumber: pre.number,
+      timestamp: pre.timestamp
+    } as DevnetBlock)
+    const txs = [...pre.outcomes.keys()]
+    return Effect.succeed({
+      header,
+      transactions: txs.map(txView),
       receipt: (t: DevnetBlock["transactions"][number]) => {
-        const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)!
-        return receipt
+        const tx = chain.txs.get(BigInt(t.transactionHash))!
+        const outcome = pre.outcomes.get(tx)!
+        return {
+          ...receiptFields(tx, outcome.gas),
+          execution_status: outcome.execution,
+          finality_status: "PRE_CONFIRMED",
+          ...(outcome.revertReason !== undefined ? { revert_reason: outcome.revertReason } : {}),
+          events: outcome.events.map(eventOf)
+        }
       }
-    }))
+    })
   }
-  return {
-    starknet_syncing: method([], Schema.Struct({}), () => Effect.succeed(false)),
-    starknet_blockHashAndNumber: method([], Schema.Struct({}), () =>
-      Effect.map(block("latest"), (b) => ({ block_hash: b.blockHash, block_number: b.blockNumber }))),
-    starknet_getBlockWithTxHashes: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(anyBlock(block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map((t) => t.transactionHash) }))),
-    starknet_getBlockWithTxs: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(anyBlock(block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map(invokeTxn) }))),
-    starknet_getBlockWithReceipts: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(anyBlock(block_id), ({ header, receipt, transactions }) => ({
-        ...header,
-        transactions: transactions.map((t) => ({ transaction: invokeTxn(t), receipt: receipt(t) }))
-      }))),
-    starknet_getBlockTransactionCount: method(["block_id"], Key, ({ block_id }) =>
-      Effect.map(anyBlock(block_id), (b) => b.transactions.length)),
-    starknet_getTransactionByHash: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
-      Effect.map(tx(transaction_hash), txOf)),
-    starknet_getTransactionByBlockIdAndIndex: method(
-      ["block_id", "index"],
-      Schema.Struct({ block_id: blockId, index: Schema.Int.pipe(Schema.nonNegative()) }),
-      ({ block_id, index }) =>
-        Effect.flatMap(anyBlock(block_id), (b) => {
-          const t = b.transactions[index]
-          return t === undefined ? Effect.fail(new WireError(27, "Invalid transaction index in a block")) : Effect.succeed(invokeTxn(t))
-        })
-    ),
-    starknet_getTransactionReceipt: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
-      Effect.flatMap(tx(transaction_hash), (t) => {
-        const receipt = receiptOf(node, t)
-        return receipt === undefined ? Effect.fail(txNotFound) : Effect.succeed(receipt)
-      })),
-    starknet_call: method(["request", "block_id"], Schema.Struct({ request: FunctionCall, block_id: blockId }), ({ block_id, request }) =>
-      Effect.flatMap(stateAt(block_id), ({ state, timestamp }) => {
-        const contract = state.get(BigInt(request.contract_address))
-        if (contract === undefined) return Effect.fail(contractNotFound)
-        const selector = BigInt(request.entry_point_selector)
-        if (!classOf(contract.kind).selectors.has(selector)) return Effect.fail(new WireError(21, "Requested entrypoint does not exist in the contract"))
-        try {
-          return Effect.succeed(
-            chain.viewAt(state, BigInt(timestamp), () => chain.call(0n, BigInt(request.contract_address), selector, request.calldata.map(BigInt))).map(hex)
-          )
-        } catch (error) {
-          if (!(error instanceof Revert)) throw error
-          return Effect.fail(new WireError(40, "Contract error", { revert_error: error.reason }))
-        }
-      })),
-    starknet_getNonce: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
-      Effect.map(contractAt(block_id, contract_address), (c) => hex(c.kind === "account" ? c.nonce : 0n))),
-    starknet_getClassHashAt: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
-      Effect.map(contractAt(block_id, contract_address), (c) => hex(classOf(c.kind).classHash))),
-    starknet_getClassAt: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
-      Effect.map(contractAt(block_id, contract_address), (c) => contractClass(classOf(c.kind)))),
-    starknet_getClass: method(["block_id", "class_hash"], Schema.Struct({ block_id: blockId, class_hash: Felt }), ({ block_id, class_hash }) =>
-      Effect.flatMap(numberOf(block_id), () => {
-        const c = [ACCOUNT_CLASS, TOKEN_CLASS].find((k) => k.classHash === BigInt(class_hash))
-        return c === undefined ? Effect.fail(new WireError(28, "Class hash not found")) : Effect.succeed(contractClass(c))
-      })),
-    starknet_getStorageAt: method(
-      ["contract_address", "key", "block_id"],
-      Schema.Struct({ contract_address: Address, key: Felt, block_id: blockId }),
-      ({ block_id, contract_address, key }) =>
-        Effect.map(contractAt(block_id, contract_address), (c) => hex(storageOf(c).get(BigInt(key)) ?? 0n))
-    ),
-    starknet_getEvents: method(["filter"], Schema.Struct({ filter: EventFilter }), ({ filter }) =>
-      Effect.gen(function*() {
-        const from = filter.from_block === undefined ? 0 : yield* numberOf(filter.from_block)
-        const to = filter.to_block === undefined ? node.readBlock() : yield* numberOf(filter.to_block)
-        // The continuation token is `block:transaction:event`, where the previous page stopped.
-        const token = filter.continuation_token?.split(":").map(Number) ?? [from, 0, 0]
-        if (token.length !== 3 || token.some((v) => !Number.isSafeInteger(v) || v < 0)) {
-          return yield* Effect.fail(new WireError(33, "The supplied continuation token is invalid or unknown"))
-        }
-        const address = filter.address === undefined ? undefined : BigInt(filter.address)
-        const keys = filter.keys?.map((alternatives) => new Set(alternatives.map(BigInt)))
-        const matches = (e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint> }) =>
-          (address === undefined || e.fromAddress === address) &&
-          (keys === undefined || keys.every((set, i) => set.size === 0 || (e.keys[i] !== undefined && set.has(e.keys[i]!))))
-        const events: Array<unknown> = []
-        for (const b of chain.blocks.withTransactions(Math.max(from, token[0]!), to)) {
-          for (let t = b.number === token[0] ? token[1]! : 0; t < b.transactions.length; t++) {
-            const transaction = b.transactions[t]!
-            for (let e = b.number === token[0] && t === token[1] ? token[2]! : 0; e < transaction.events.length; e++) {
-              const event = transaction.events[e]!
-              if (!matches(event)) continue
-              if (events.length === filter.chunk_size) return { events, continuation_token: `${b.number}:${t}:${e}` }
-              events.push({
-                from_address: hex(event.fromAddress),
-                keys: event.keys.map(hex),
-                data: event.data.map(hex),
-                block_hash: hex(b.hash),
-                block_number: b.number,
-                transaction_hash: hex(transaction.hash)
-              })
-            }
-          }
-        }
-        return { events }
-      }))
-  }
+  return Effect.map(closedBlock(node, id), (b) => ({
+    header: blockHeader(b),
+    transactions: b.transactions,
+    receipt: (t: DevnetBlock["transactions"][number]) => {
+      const { block_hash: _h, block_number: _n, ...receipt } = receiptOf(node, chain.txs.get(BigInt(t.transactionHash))!)!
+      return receipt
+    }
+  }))
 }
+
+/** `starknet_call` at the state after block `id`. */
+const callAt = (node: Node, id: Id, request: typeof FunctionCall.Type) =>
+  Effect.flatMap(stateAtBlock(node, id), ({ state, timestamp }) => {
+    const { chain } = node
+    const contract = state.get(BigInt(request.contract_address))
+    if (contract === undefined) return Effect.fail(contractNotFound)
+    const selector = BigInt(request.entry_point_selector)
+    if (!classOf(contract.kind).selectors.has(selector)) return Effect.fail(new WireError(21, "Requested entrypoint does not exist in the contract"))
+    try {
+      return Effect.succeed(
+        chain.viewAt(state, BigInt(timestamp), () => chain.call(0n, BigInt(request.contract_address), selector, request.calldata.map(BigInt))).map(hex)
+      )
+    } catch (error) {
+      if (!(error instanceof Revert)) throw error
+      return Effect.fail(new WireError(40, "Contract error", { revert_error: error.reason }))
+    }
+  })
+
+/** `starknet_getEvents`: the events matching a filter, a page at a time. */
+const eventsOf = (node: Node, filter: typeof EventFilter.Type) =>
+  Effect.gen(function*() {
+    const from = filter.from_block === undefined ? 0 : yield* numberOfBlock(node, filter.from_block)
+    const to = filter.to_block === undefined ? node.readBlock() : yield* numberOfBlock(node, filter.to_block)
+    // The continuation token is `block:transaction:event`, where the previous page stopped.
+    const token = filter.continuation_token?.split(":").map(Number) ?? [from, 0, 0]
+    if (token.length !== 3 || token.some((v) => !Number.isSafeInteger(v) || v < 0)) {
+      return yield* Effect.fail(new WireError(33, "The supplied continuation token is invalid or unknown"))
+    }
+    const address = filter.address === undefined ? undefined : BigInt(filter.address)
+    const keys = filter.keys?.map((alternatives) => new Set(alternatives.map(BigInt)))
+    const matches = (e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint> }) =>
+      (address === undefined || e.fromAddress === address) &&
+      (keys === undefined || keys.every((set, i) => set.size === 0 || (e.keys[i] !== undefined && set.has(e.keys[i]!))))
+    const events: Array<unknown> = []
+    for (const b of node.chain.blocks.withTransactions(Math.max(from, token[0]!), to)) {
+      for (let t = b.number === token[0] ? token[1]! : 0; t < b.transactions.length; t++) {
+        const transaction = b.transactions[t]!
+        for (let e = b.number === token[0] && t === token[1] ? token[2]! : 0; e < transaction.events.length; e++) {
+          const event = transaction.events[e]!
+          if (!matches(event)) continue
+          if (events.length === filter.chunk_size) return { events, continuation_token: `${b.number}:${t}:${e}` }
+          events.push({
+            from_address: hex(event.fromAddress),
+            keys: event.keys.map(hex),
+            data: event.data.map(hex),
+            block_hash: hex(b.hash),
+            block_number: b.number,
+            transaction_hash: hex(transaction.hash)
+          })
+        }
+      }
+    }
+    return { events }
+  })
+
+export const chainMethods = (node: Node): Methods => ({
+  starknet_syncing: method([], Schema.Struct({}), () => Effect.succeed(false)),
+  starknet_blockHashAndNumber: method([], Schema.Struct({}), () =>
+    Effect.map(closedBlock(node, "latest"), (b) => ({ block_hash: b.blockHash, block_number: b.blockNumber }))),
+  starknet_getBlockWithTxHashes: method(["block_id"], Key, ({ block_id }) =>
+    Effect.map(anyBlock(node, block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map((t) => t.transactionHash) }))),
+  starknet_getBlockWithTxs: method(["block_id"], Key, ({ block_id }) =>
+    Effect.map(anyBlock(node, block_id), ({ header, transactions }) => ({ ...header, transactions: transactions.map(invokeTxn) }))),
+  starknet_getBlockWithReceipts: method(["block_id"], Key, ({ block_id }) =>
+    Effect.map(anyBlock(node, block_id), ({ header, receipt, transactions }) => ({
+      ...header,
+      transactions: transactions.map((t) => ({ transaction: invokeTxn(t), receipt: receipt(t) }))
+    }))),
+  starknet_getBlockTransactionCount: method(["block_id"], Key, ({ block_id }) =>
+    Effect.map(anyBlock(node, block_id), (b) => b.transactions.length)),
+  starknet_getTransactionByHash: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
+    Effect.map(txByHash(node, transaction_hash), (t) => invokeTxn(txView(t)))),
+  starknet_getTransactionByBlockIdAndIndex: method(
+    ["block_id", "index"],
+    Schema.Struct({ block_id: blockId, index: Schema.Int.pipe(Schema.nonNegative()) }),
+    ({ block_id, index }) =>
+      Effect.flatMap(anyBlock(node, block_id), (b) => {
+        const t = b.transactions[index]
+        return t === undefined ? Effect.fail(new WireError(27, "Invalid transaction index in a block")) : Effect.succeed(invokeTxn(t))
+      })
+  ),
+  starknet_getTransactionReceipt: method(["transaction_hash"], Schema.Struct({ transaction_hash: Felt }), ({ transaction_hash }) =>
+    Effect.flatMap(txByHash(node, transaction_hash), (t) => {
+      const receipt = receiptOf(node, t)
+      return receipt === undefined ? Effect.fail(txNotFound) : Effect.succeed(receipt)
+    })),
+  starknet_call: method(["request", "block_id"], Schema.Struct({ request: FunctionCall, block_id: blockId }), ({ block_id, request }) =>
+    callAt(node, block_id, request)),
+  starknet_getNonce: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
+    Effect.map(contractAt(node, block_id, contract_address), (c) => hex(c.kind === "account" ? c.nonce : 0n))),
+  starknet_getClassHashAt: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
+    Effect.map(contractAt(node, block_id, contract_address), (c) => hex(classOf(c.kind).classHash))),
+  starknet_getClassAt: method(["block_id", "contract_address"], ContractAt, ({ block_id, contract_address }) =>
+    Effect.map(contractAt(node, block_id, contract_address), (c) => contractClass(classOf(c.kind)))),
+  starknet_getClass: method(["block_id", "class_hash"], Schema.Struct({ block_id: blockId, class_hash: Felt }), ({ block_id, class_hash }) =>
+    Effect.flatMap(numberOfBlock(node, block_id), () => {
+      const c = [ACCOUNT_CLASS, TOKEN_CLASS].find((k) => k.classHash === BigInt(class_hash))
+      return c === undefined ? Effect.fail(new WireError(28, "Class hash not found")) : Effect.succeed(contractClass(c))
+    })),
+  starknet_getStorageAt: method(
+    ["contract_address", "key", "block_id"],
+    Schema.Struct({ contract_address: Address, key: Felt, block_id: blockId }),
+    ({ block_id, contract_address, key }) =>
+      Effect.map(contractAt(node, block_id, contract_address), (c) => hex(storageOf(c).get(BigInt(key)) ?? 0n))
+  ),
+  starknet_getEvents: method(["filter"], Schema.Struct({ filter: EventFilter }), ({ filter }) => eventsOf(node, filter))
+})
 
 /**
  * The storage a contract's Cairo source would hold, at the keys Starknet derives (`sn_keccak(name)`, maps at

@@ -6,7 +6,7 @@
  * its short string quoted, a `ByteArray` panic as its double-quoted text, then the `ENTRYPOINT_FAILED` the failed
  * call appends, e.g. `(0x5365… ('Session: unauthorized selector'), 0x454e… ('ENTRYPOINT_FAILED'))`.
  */
-import { encodeShortString, toHex } from "../../internal/felt.js"
+import { encodeShortString, toHex } from "../../internal/crypto/felt.js"
 import { SESSION_ACCOUNT_CLASS_HASH } from "../abi.js"
 import { selectorOf } from "../../Schemas.js"
 

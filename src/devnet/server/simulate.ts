@@ -6,7 +6,7 @@
  * asked for, and nothing is kept.
  */
 import { Effect, Schema } from "effect"
-import { toHex } from "../../internal/felt.js"
+import { toHex } from "../../internal/crypto/felt.js"
 import { Felt } from "../../Schemas.js"
 import { classOf, SESSION_ACCOUNT_CLASS_HASH } from "../abi.js"
 import type { Frame, Simulated, State } from "../chain.js"

@@ -18,7 +18,7 @@ import { type Address, callSelector, type Call, type Felt, type SessionData, ses
 import { selectorOf } from "../../Schemas.js"
 import { type BlockInfo, StarknetRpc } from "../../StarknetRpc.js"
 import { retryTransient } from "../../Transactions.js"
-import { toHex } from "../felt.js"
+import { toHex } from "../crypto/felt.js"
 import { lazily } from "./lazy.js"
 import { sessionKeyOf, type View, viewsOf } from "./views.js"
 import { checkSpending, isActive, NO_POLICY, type Policy, policyFromFelts, trackedTokens } from "./spending.js"

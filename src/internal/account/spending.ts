@@ -6,7 +6,7 @@ import { SPENDING_ENTRYPOINTS } from "../../Constants.js"
 import { InvalidInput, SpendingLimitExceeded } from "../../Errors.js"
 import { callSelector, type Call, type Felt, selectorOf } from "../../Schemas.js"
 import { lazily } from "./lazy.js"
-import { toHex, U128_MAX, U64_MAX } from "../felt.js"
+import { toHex, U128_MAX, U64_MAX } from "../crypto/felt.js"
 
 export const U256_MAX = 2n ** 256n - 1n
 

@@ -3,7 +3,7 @@
  */
 import { Either } from "effect"
 import { TypedDataMismatch } from "../../Errors.js"
-import { typedDataScalar, toHex } from "../felt.js"
+import { typedDataScalar, toHex } from "../crypto/felt.js"
 import {
   fromTypedData,
   type OutsideCall,

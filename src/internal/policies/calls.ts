@@ -5,7 +5,7 @@
  * felts, `[low, high]`, each below 2^128.
  */
 import { callSelector, type Call, selectorOf } from "../../Schemas.js"
-import { U128_MAX } from "../felt.js"
+import { U128_MAX } from "../crypto/felt.js"
 import { lazily } from "../account/lazy.js"
 
 /** Where the recipient (or spender) sits in the calldata; the amount's two felts follow it. */

@@ -13,7 +13,7 @@ import type { Paymaster } from "../../Paymaster.js"
 import { Address, callSelector, decode, Felt, type TxHash, WalletData } from "../../Schemas.js"
 import { type Receipt, StarknetRpc } from "../../StarknetRpc.js"
 import * as Transactions from "../../Transactions.js"
-import { integerOf, toHex, U64_MAX } from "../felt.js"
+import { integerOf, toHex, U64_MAX } from "../crypto/felt.js"
 import type {
   Options,
   Pin,

@@ -17,7 +17,7 @@ import { RpcError } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { TransactionStatus, TxHash } from "../../Schemas.js"
 import type { BlockInfo, TransactionWatch, WatchEvent } from "../../StarknetRpc.js"
-import { revertReasonOf } from "../reason.js"
+import { revertReasonOf } from "./reason.js"
 
 export interface WatchOptions {
   readonly url: string
