@@ -1,5 +1,6 @@
 // Preloaded (`node --import`) into the server a benchmark spawns: on exit, writes the server's own event-loop delay
-// (how late a 10 ms timer fires, so how long one turn of its loop ran) and its GC pauses to stderr as one JSON line.
+// (how late a 10 ms timer fires, so how long one turn of its loop ran), its GC pauses and its CPU time (`cpuMs`, user
+// and system, startup included) to stderr as one JSON line.
 // `longTurns` splits the turns over 100 ms by the CPU time the process had during each: a turn in which it had
 // less than half of the wall time (`starved`) was mostly the machine not running it, not the server working.
 import { writeSync } from "node:fs"
@@ -35,7 +36,8 @@ process.on("exit", () => {
   const line = {
     loopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
     gc: { pauses: pauses.length, totalMs: Math.round(pauses.reduce((a, b) => a + b, 0)), maxMs: Math.round(Math.max(0, ...pauses)) },
-    longTurns
+    longTurns,
+    cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000)
   }
   writeSync(2, `soak-server-loop ${JSON.stringify(line)}\n`)
 })
