@@ -2,7 +2,7 @@
  * The served devnet (the CLI in its own process) under 100,000 hostile requests (test/helpers/hostile.ts: random
  * JSON, deep nesting, wide arrays, long strings, malformed bodies, on every method and REST route) from 32 clients,
  * while a probe in a third process asks `starknet_blockNumber` every 100 ms. Prints the answers by status, whether the
- * server lived, the probe's latencies (p50, p99, max), and the server's own event-loop delay and GC pauses (from
+ * server lived, the probe's latencies (p50, p99, max), the server's CPU per request, its own event-loop delay and GC pauses (from
  * `_loop-delay.mjs`, preloaded), with its turns over 100 ms and how many of those it had under half the CPU in
  * (starved: the machine was not running it). A probe late while the server's loop was not, or in a starved turn, is
  * the machine, not the server.
@@ -110,6 +110,10 @@ export const run = async () => {
   const late = rows.filter((r) => r[1] > 100).slice(0, 8).map((r) => `${(r[0] / 1000).toFixed(1)} s: ${r[1].toFixed(0)} ms`)
   if (late.length > 0) console.log(`  probe answers above 100 ms (time since the probe's start): ${late.join(", ")}`)
   const loopLine = /soak-server-loop (\{.*\})/.exec(serverErr)?.[1]
-  if (loopLine !== undefined) console.log(`  server's own loop: ${loopLine}`)
+  if (loopLine !== undefined) {
+    console.log(`  server's own loop: ${loopLine}`)
+    const cpuMs = (JSON.parse(loopLine) as { cpuMs: number }).cpuMs
+    console.log(`  server CPU per request: ${((cpuMs * 1000) / sent).toFixed(0)} µs`)
+  }
   if (!alive) console.log(`  server stderr: ${serverErr.slice(-2000)}`)
 }
