@@ -180,10 +180,11 @@ const plainInvokeV3Hash = (chainId: bigint, sender: bigint, nonce: bigint, calld
  * (`nonce_mode << 32 | fee_mode`), the hash of the account deployment data and of the calldata. What starknet.js
  * computes and what OpenZeppelin's account verifies an owner signature against.
  *
- * Every transaction a sender sends with the same fields on one chain opens with the same six values: for zero fees
- * (all the relayer sends) their absorption is kept per sender, and only the nonce, the modes and the two data
- * hashes are absorbed per transaction; with the calldata's head kept too (`calldataHash`), a relayed execute costs
- * 12 permutations instead of 19. The hash is the formula's, bit for bit.
+ * Every transaction a sender sends with the same fields on one chain opens with the same six values (the fee
+ * fields' hash among them): their absorption is kept per sender, chain, version and fields, and only the nonce, the
+ * modes and the two data hashes are absorbed per transaction; with the calldata's head kept too (`calldataHash`), a
+ * relayed execute costs 12 permutations instead of 19, and a simulated invoke with the same bounds as the last 5
+ * instead of 11. The hash is the formula's, bit for bit.
  */
 export const invokeV3Hash = (
   chainId: bigint,
@@ -195,10 +196,18 @@ export const invokeV3Hash = (
 ): bigint => {
   if (plain) return plainInvokeV3Hash(chainId, sender, nonce, calldata, fields, version)
   const modes = (daMode(fields.nonceDataAvailabilityMode) << 32n) | daMode(fields.feeDataAvailabilityMode)
-  const rest = [nonce, modes, listHash(fields.accountDeploymentData), calldataHash(calldata)]
-  if (fields !== ZERO_FEE_FIELDS) {
-    return poseidon([INVOKE_PREFIX, version, sender, feeHash(fields), listHash(fields.paymasterData), chainId, ...rest])
-  }
-  const header = prefixState(`h:${chainId}:${sender}:${version}`, () => [INVOKE_PREFIX, version, sender, ZERO_FEE_HASH, EMPTY_HASH, chainId])
-  return Poseidon.hashManyFrom(header, rest)
+  const { l1Gas, l2Gas, l1DataGas } = fields.resourceBounds
+  const key = fields === ZERO_FEE_FIELDS
+    ? `h:${chainId}:${sender}:${version}`
+    : `h:${chainId}:${sender}:${version}:${fields.tip}:${l1Gas.maxAmount}:${l1Gas.maxPricePerUnit}:${l2Gas.maxAmount}:` +
+      `${l2Gas.maxPricePerUnit}:${l1DataGas.maxAmount}:${l1DataGas.maxPricePerUnit}:${fields.paymasterData.join(",")}`
+  const header = prefixState(key, () => [
+    INVOKE_PREFIX,
+    version,
+    sender,
+    fields === ZERO_FEE_FIELDS ? ZERO_FEE_HASH : feeHash(fields),
+    listHash(fields.paymasterData),
+    chainId
+  ])
+  return Poseidon.hashManyFrom(header, [nonce, modes, listHash(fields.accountDeploymentData), calldataHash(calldata)])
 }

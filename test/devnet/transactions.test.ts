@@ -37,8 +37,22 @@ const oracle = (chainId: bigint, sender: bigint, nonce: bigint, calldata: Readon
   }))
 
 const bound = fc.record({ maxAmount: u64, maxPricePerUnit: u128 })
+/** Fields met again (kept headers), differing in one bound or in how the paymaster data splits. */
+const recurring = (l1DataPrice: bigint, paymasterData: ReadonlyArray<bigint>): InvokeV3Fields => ({
+  resourceBounds: {
+    l1Gas: { maxAmount: 0n, maxPricePerUnit: 0n },
+    l2Gas: { maxAmount: 0x5f5e100n, maxPricePerUnit: 0n },
+    l1DataGas: { maxAmount: 0n, maxPricePerUnit: l1DataPrice }
+  },
+  tip: 0n,
+  paymasterData,
+  accountDeploymentData: [],
+  nonceDataAvailabilityMode: "L1",
+  feeDataAvailabilityMode: "L1"
+})
 const fields: fc.Arbitrary<InvokeV3Fields> = fc.oneof(
   fc.constant(ZERO_FEE_FIELDS),
+  fc.constantFrom(recurring(0n, []), recurring(1n, []), recurring(0n, [1n, 2n]), recurring(0n, [12n])),
   fc.record({
     resourceBounds: fc.record({ l1Gas: bound, l2Gas: bound, l1DataGas: bound }),
     tip: u64,

@@ -54,6 +54,9 @@ export const accountNonce = (
     return nonce
   })
 
+/** The account's nonce kept by this service, if any (see `accountNonce`). */
+export const keptNonce = (rpc: StarknetRpc["Type"], wallet: Address): Felt | undefined => nonces.get(rpc)?.get(wallet)
+
 /** A simulation refused for its nonce (`INVALID_TRANSACTION_NONCE`, or a 41 whose message says so). */
 const staleNonce = (e: RpcError) => e.code === 52 || /nonce/i.test(e.message)
 

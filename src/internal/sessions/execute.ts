@@ -6,7 +6,7 @@
  */
 import { Effect, Either, Option, Redacted, Ref, Schema } from "effect"
 import { Crypto } from "../../Crypto.js"
-import { EntrypointNotAllowed, PaymasterError, type SessionRefusal } from "../../Errors.js"
+import { type CallWouldFail, EntrypointNotAllowed, PaymasterError, type RpcError, type SessionRefusal } from "../../Errors.js"
 import { Ledger, type SessionRef } from "../../Ledger.js"
 import * as Metrics from "../../Metrics.js"
 import { type OutsideExecutionTypedData, sessionSignature } from "../../OutsideExecution.js"
@@ -17,7 +17,7 @@ import { type Address, Call, callSelector, decode, type Felt, type SessionKeyDat
 import type { ExecuteError, ExecuteOptions, Options } from "../../Sessions.js"
 import type { Signer } from "../../Signer.js"
 import { StarknetRpc } from "../../StarknetRpc.js"
-import { accountNonce, simulationRefusal } from "../account/callcheck.js"
+import { accountNonce, keptNonce, simulationRefusal } from "../account/callcheck.js"
 import { parseNumeric } from "../crypto/felt.js"
 import { invalid, windowOptions } from "./lifecycle.js"
 import { failedCallOf } from "../payments/calls.js"
@@ -121,21 +121,31 @@ export const executeWith = (
     // The verdict of the last check, for the reservation's refusal.
     const lastVerdict = yield* Ref.make<Effect.Effect.Success<ReturnType<typeof verdictNow>> | undefined>(undefined)
     const simulating = options.skipSimulation !== true
+    // What the simulation answered when it went out with the guard's reads, for `check`.
+    const simulatedEarly = yield* Ref.make<Either.Either<CallWouldFail | undefined, RpcError> | undefined>(undefined)
     const guard = Effect.gen(function*() {
       // The account's nonce, for the simulation, is read with the session's state whenever that is read afresh (one
       // batch over HTTP); in between, the one read last is used (a simulation that finds it stale reads it again).
-      const afresh = readsAfresh(yield* StarknetRpc, wallet.publicKey, session.publicKey)
-      const [verdict] = yield* Effect.all([
+      // Reading afresh with a nonce kept, the simulation goes in that same batch; it stands if the nonce read with
+      // it is the one it carried.
+      const rpc = yield* StarknetRpc
+      const afresh = readsAfresh(rpc, wallet.publicKey, session.publicKey)
+      const kept = simulating && afresh ? keptNonce(rpc, wallet.publicKey) : undefined
+      yield* Ref.set(simulatedEarly, undefined)
+      const [verdict, nonce, early] = yield* Effect.all([
         verdictNow(wallet.publicKey, session.publicKey, calls, options.retry, { except: idempotencyKey }, true),
-        simulating ? Effect.option(accountNonce(wallet.publicKey, options.retry, afresh)) : Effect.succeedNone
-      ], { concurrency: 2 })
+        simulating ? Effect.option(accountNonce(wallet.publicKey, options.retry, afresh)) : Effect.succeedNone,
+        kept !== undefined ? Effect.either(simulationRefusal(wallet.publicKey, calls, options.retry, kept)) : Effect.succeed(undefined)
+      ], { concurrency: "unbounded" })
       yield* Ref.set(lastVerdict, verdict)
       if (verdict.refusal !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(verdict.refusal._tag), Effect.fail(verdict.refusal))
+      if (early !== undefined && Option.exists(nonce, (n) => BigInt(n) === BigInt(kept!))) yield* Ref.set(simulatedEarly, early)
     })
     // The session lets the calls through; whether each call does what it asks is the contracts' to say. Simulated
-    // while the paymaster builds: nothing is signed unless it passes.
+    // while the paymaster builds, unless it went with the guard's reads: nothing is signed unless it passes.
     const check = Effect.gen(function*() {
-      const wouldFail = yield* simulationRefusal(wallet.publicKey, calls, options.retry)
+      const early = yield* Ref.getAndSet(simulatedEarly, undefined)
+      const wouldFail = early !== undefined ? yield* early : yield* simulationRefusal(wallet.publicKey, calls, options.retry)
       if (wouldFail !== undefined) return yield* Effect.zipRight(Metrics.preflightRefused(wouldFail._tag), Effect.fail(wouldFail))
     })
     const reserve = Effect.gen(function*() {
