@@ -253,6 +253,23 @@ const sendHeads = (node: Node, c: Connection, s: Extract<Subscription, { kind: "
   }
 }
 
+/** An event as `starknet_subscriptionEvents` carries it (RPC 0.9 EMITTED_EVENT; no block hash before the block closes). */
+const emitted = (
+  e: { readonly fromAddress: bigint; readonly keys: ReadonlyArray<bigint>; readonly data: ReadonlyArray<bigint> },
+  txHash: bigint,
+  blockNumber: number,
+  finality: "ACCEPTED_ON_L2" | "PRE_CONFIRMED",
+  blockHash?: bigint
+) => ({
+  from_address: hex(e.fromAddress),
+  keys: e.keys.map(hex),
+  data: e.data.map(hex),
+  ...(blockHash === undefined ? {} : { block_hash: hex(blockHash) }),
+  block_number: blockNumber,
+  transaction_hash: hex(txHash),
+  finality_status: finality
+})
+
 /** The events of the closed blocks not sent yet, then (asked for) those of the pre-confirmed block not sent yet. */
 const sendEvents = (node: Node, c: Connection, s: EventsSubscription) => {
   const readBlock = node.readBlock()
@@ -261,16 +278,7 @@ const sendEvents = (node: Node, c: Connection, s: EventsSubscription) => {
       for (const tx of b.transactions) {
         s.sentPre.delete(tx.hash)
         for (const e of tx.events) {
-          if (!matches(s, e)) continue
-          notify(c, "starknet_subscriptionEvents", s.id, {
-            from_address: hex(e.fromAddress),
-            keys: e.keys.map(hex),
-            data: e.data.map(hex),
-            block_hash: hex(b.hash),
-            block_number: b.number,
-            transaction_hash: hex(tx.hash),
-            finality_status: "ACCEPTED_ON_L2"
-          })
+          if (matches(s, e)) notify(c, "starknet_subscriptionEvents", s.id, emitted(e, tx.hash, b.number, "ACCEPTED_ON_L2", b.hash))
         }
       }
     }
@@ -283,15 +291,7 @@ const sendEvents = (node: Node, c: Connection, s: EventsSubscription) => {
     if (s.sentPre.has(tx.hash)) continue
     s.sentPre.add(tx.hash)
     for (const e of outcome.events) {
-      if (!matches(s, e)) continue
-      notify(c, "starknet_subscriptionEvents", s.id, {
-        from_address: hex(e.fromAddress),
-        keys: e.keys.map(hex),
-        data: e.data.map(hex),
-        block_number: pre.number,
-        transaction_hash: hex(tx.hash),
-        finality_status: "PRE_CONFIRMED"
-      })
+      if (matches(s, e)) notify(c, "starknet_subscriptionEvents", s.id, emitted(e, tx.hash, pre.number, "PRE_CONFIRMED"))
     }
   }
 }
