@@ -345,6 +345,10 @@ const pinOf = (params: Readonly<Record<string, unknown>>): Effect.Effect<Redacte
     ? Effect.succeed(Redacted.make(params["encryptKey"]))
     : Effect.fail(invalid("encryptKey", params["encryptKey"] === undefined ? "is required" : `must be a string, not ${kindOfValue(params["encryptKey"])}`))
 
+/** An owner-signed call's argument, its objects checked and its PIN made `Redacted`, as the Effect API takes it. */
+const ownerSigned = <P extends object>(params: P, fields: ReadonlyArray<string>) =>
+  Effect.map(Effect.flatMap(withObjects(params, "params", fields), pinOf), (encryptKey) => ({ ...params, encryptKey }))
+
 /** A number of milliseconds given to the client: finite and not negative. */
 const millisOf = (value: unknown, path: string): Effect.Effect<number | undefined, InvalidInput> =>
   value === undefined
@@ -551,47 +555,26 @@ const createSessionKeyWith = (
 const sessionsClient = (method: Method, createSessionKey: Client["sessions"]["createSessionKey"]): Client["sessions"] => ({
   createSessionKey,
   addSessionKeyToContract: method("addSessionKeyToContract", (params, bearerToken) =>
-    Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet", "sessionConfig"])
-      const encryptKey = yield* pinOf(checked)
-      return yield* Sessions.register({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-    })),
+    Effect.flatMap(ownerSigned(params, ["wallet", "sessionConfig"]), (signed) => Sessions.register(signed).pipe(ChipiLayers.withBearerToken(bearerToken)))),
   revokeSessionKey: method("revokeSessionKey", (params, bearerToken) =>
-    Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet"])
-      const encryptKey = yield* pinOf(checked)
-      return yield* Sessions.revoke({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-    })),
+    Effect.flatMap(ownerSigned(params, ["wallet"]), (signed) => Sessions.revoke(signed).pipe(ChipiLayers.withBearerToken(bearerToken)))),
   attachPolicy: method("sessions.attachPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Policies.attach(params))),
   revokeAll: method("sessions.revokeAll", (params, bearerToken) =>
-    Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet"])
-      const encryptKey = yield* pinOf(checked)
-      return yield* Sessions.revokeAll({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-    })),
+    Effect.flatMap(ownerSigned(params, ["wallet"]), (signed) => Sessions.revokeAll(signed).pipe(ChipiLayers.withBearerToken(bearerToken)))),
   resumeWallet: method("sessions.resumeWallet", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.resumeWallet(params))),
   presignRevokeAll: method("sessions.presignRevokeAll", (params, options) =>
     Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet"])
-      const encryptKey = yield* pinOf(checked)
+      const signed = yield* ownerSigned(params, ["wallet"])
       const validForMs = yield* millisOf(options?.validForMs, "validForMs")
-      return yield* Sessions.presignRevokeAll({ ...params, encryptKey }, validForMs !== undefined ? { validFor: validForMs } : {})
+      return yield* Sessions.presignRevokeAll(signed, validForMs !== undefined ? { validFor: validForMs } : {})
     })),
   sendRevokeAll: method("sessions.sendRevokeAll", (presigned) => Sessions.sendRevokeAll(presigned)),
   getSessionData: method("getSessionData", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSessionData(params))),
   setSpendingPolicy: method("setSpendingPolicy", (params, bearerToken) =>
-    Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet", "spendingPolicyConfig"])
-      const encryptKey = yield* pinOf(checked)
-      return yield* Sessions.setSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-    })),
+    Effect.flatMap(ownerSigned(params, ["wallet", "spendingPolicyConfig"]), (signed) => Sessions.setSpendingPolicy(signed).pipe(ChipiLayers.withBearerToken(bearerToken)))),
   getSpendingPolicy: method("getSpendingPolicy", (params) => Effect.flatMap(argument(params, "params"), () => Sessions.getSpendingPolicy(params))),
   removeSpendingPolicy: method("removeSpendingPolicy", (params, bearerToken) =>
-    Effect.gen(function*() {
-      const checked = yield* withObjects(params, "params", ["wallet"])
-      const encryptKey = yield* pinOf(checked)
-      return yield* Sessions.removeSpendingPolicy({ ...params, encryptKey }).pipe(ChipiLayers.withBearerToken(bearerToken))
-    })),
+    Effect.flatMap(ownerSigned(params, ["wallet"]), (signed) => Sessions.removeSpendingPolicy(signed).pipe(ChipiLayers.withBearerToken(bearerToken)))),
   executeTransactionWithSession: method("sessions.executeTransactionWithSession", (params, bearerToken) => executeWithSession(params, bearerToken))
 })
 
