@@ -213,7 +213,9 @@ describe("the chain refuses anyway", () => {
       const { devnet, wallet, session } = yield* registeredSession({ maxCalls: 1 })
       // Held past its validity window, the execute reverts at inclusion and the chain does not count it.
       yield* devnet.setFaults({ holdBlocks: 3 })
-      const txHash = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }, { validity: "3 seconds" })
+      // (The window is counted from the latest closed block, whose timestamp is when it opened: a block time or more
+      // behind the clock, so 5 s and not less.)
+      const txHash = yield* Sessions.execute({ encryptKey: PIN, wallet, session, calls: [transfer(1n)] }, { validity: "5 seconds" })
       yield* devnet.clearFaults
       const reverted = yield* withBlocks(Effect.flip(Transactions.wait(txHash)))
       expect(reverted).toMatchObject({ _tag: "Reverted", revertReason: "SRC9: now >= execute_before" })

@@ -124,7 +124,8 @@ describe("idempotency keys and unknown outcomes", () => {
       // The relayer accepts it but it is held past its window: it reverts, nonce unused.
       yield* devnet.setFaults({ holdBlocks: 5 })
       const params = { encryptKey: PIN, wallet, session, calls: [transfer(3n)] }
-      const firstHash = yield* Sessions.execute(params, { idempotencyKey: "order-3", validity: "3 seconds" })
+      // 5 s from the latest closed block's timestamp (when it opened, a block time or more behind the clock).
+      const firstHash = yield* Sessions.execute(params, { idempotencyKey: "order-3", validity: "5 seconds" })
       yield* devnet.clearFaults
       yield* withBlocks(Effect.either(Sessions.wait(firstHash)))
       expect(yield* withBlocks(Sessions.resolve({ wallet: wallet.publicKey, idempotencyKey: "order-3" }))).toMatchObject({ _tag: "NotExecuted" })

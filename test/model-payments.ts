@@ -157,7 +157,10 @@ export const runSequence = (ops: ReadonlyArray<Op>) =>
         expected += amountOf(key)
         stats.executed++
         const tx = (yield* devnet.transactions).find((t) => t.hash === resolved.transactionHash)
-        if (tx?.status.executionStatus !== "SUCCEEDED") return yield* fail(`key ${key} resolved Executed with a transaction that did not succeed`)
+        if (tx?.status.executionStatus !== "SUCCEEDED") {
+          const txs = (yield* devnet.transactions).map((t) => `${t.hash.slice(0, 10)} ${t.status.finalityStatus}/${t.status.executionStatus ?? "-"}${t.status.revertReason ? ` (${t.status.revertReason})` : ""}`)
+          return yield* fail(`key ${key} resolved Executed with ${resolved.transactionHash.slice(0, 10)}, a transaction that did not succeed (the devnet's transactions: ${txs.join("; ")})`)
+        }
       }
     }
     // Replays after resolution change nothing: executed nonces are used, dead windows closed.

@@ -113,6 +113,8 @@ export class Chain {
   /** Bumped whenever the state or the pool changes: the pre-confirmed preview is recomputed after it. */
   private epoch = 0
   private preview: { readonly key: string; readonly epoch: number; readonly notYet: number; readonly block: PreConfirmed } | undefined
+  /** The block being built and its timestamp, fixed once a pre-confirmed view ran a transaction in it. */
+  private pinned: { readonly number: number; readonly timestamp: number } | undefined
   /** How many pending transactions `preConfirmed` last found not pre-confirmed yet, at which epoch and instant. */
   private notYetMemo: { readonly epoch: number; readonly nowMillis: number; readonly notYet: number } | undefined
   /** The transaction the last submission added, and the epoch it made. */
@@ -518,10 +520,15 @@ export class Chain {
 
   /**
    * The pre-confirmed block: the pending transactions due in the next block run in order, in a dry run, as if the
-   * block closed at `timestamp` now. Each one's outcome and events (a transaction whose validation fails there is
+   * block closed at `now` (seconds), or at the timestamp it was pinned to once a transaction ran in it (see `pin`). Each one's outcome and events (a transaction whose validation fails there is
    * left out, as it will be dropped), and the state after them. Cached until the chain changes.
    */
-  preConfirmed(timestamp: number, nowMillis = Infinity): PreConfirmed {
+  preConfirmed(now: number, nowMillis = Infinity): PreConfirmed {
+    const next = this.latest.number + 1
+    // Once the block being built has run a transaction, its timestamp stays: the outcomes readers saw are the ones
+    // it closes with (a sequencer executes a transaction once, in the block it opened at its timestamp).
+    const pinned = this.pinned?.number === next ? this.pinned.timestamp : undefined
+    const timestamp = pinned ?? now
     // A transaction not pre-confirmed yet by `nowMillis` (submissionHidden, candidateFor) is not in the view.
     const waiting = (tx: Tx) => (tx.preConfirmedAtMillis ?? 0) > nowMillis
     // Counted once per epoch and instant: the many reads of one look (a status for each watched transaction) do not
@@ -535,7 +542,6 @@ export class Chain {
     }
     const key = `${this.epoch}:${timestamp}:${notYet}`
     if (this.preview?.key === key) return this.preview.block
-    const next = this.latest.number + 1
     const runs = (tx: Tx) => tx.holdUntil < next && !waiting(tx)
     // The common change since the last preview: one transaction submitted. It runs last, on top of that preview,
     // so the block is extended rather than run again (each execute the paymaster simulates would otherwise rerun
@@ -548,10 +554,16 @@ export class Chain {
     ) {
       const block = runs(appended.tx) ? this.extendPreview(previous.block, [appended.tx]) : previous.block
       this.preview = { key, epoch: this.epoch, notYet, block }
-      return block
+      return this.pin(block)
     }
     const block = this.extendPreview({ number: next, timestamp, state: this.contracts, outcomes: new Map() }, this.pending.filter(runs))
     this.preview = { key, epoch: this.epoch, notYet, block }
+    return this.pin(block)
+  }
+
+  /** Fixes the timestamp of the block being built once a reader has seen a transaction run in it. */
+  private pin(block: PreConfirmed): PreConfirmed {
+    if (block.outcomes.size > 0 && this.pinned?.number !== block.number) this.pinned = { number: block.number, timestamp: block.timestamp }
     return block
   }
 
@@ -633,7 +645,11 @@ export class Chain {
    * Closes block `number` at `timestamp`: runs the pending transactions in order. The blocks between the latest and
    * `number`, if any, are empty; `gapTimestamp` gives their timestamps.
    */
-  closeBlock(number: number, timestamp: number, gapTimestamp: (n: number) => number = () => timestamp) {
+  closeBlock(number: number, closingAt: number, gapTimestamp: (n: number) => number = () => closingAt) {
+    // A block whose pre-confirmed transactions were seen closes at the timestamp they ran at.
+    const pinned = this.pinned
+    this.pinned = undefined
+    const timestamp = pinned !== undefined && pinned.number === number && pinned.timestamp <= closingAt ? pinned.timestamp : closingAt
     const keep: Array<Tx> = []
     const included: Array<Tx> = []
     for (const tx of this.pending) {

@@ -68,7 +68,7 @@ describe("pre_confirmed is the block being built", () => {
       expect(yield* balanceAt("pre_confirmed")).toBe("0xb")
       expect((yield* rpc("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" })).result).toMatchObject({ block_number: closed + 2, transactions: [] })
     })))
-  it.live("a receipt in the block being built is PRE_CONFIRMED (its number, no hash) and not final: its outcome there can change at closing", () =>
+  it.live("a receipt in the block being built is PRE_CONFIRMED (its number, no hash), and the block closes with the outcome seen there, however late it closes", () =>
     withDevnet(Effect.gen(function*() {
       const { url } = yield* DevnetServer.serve({ host: "127.0.0.1", port: 0 })
       const devnet = yield* Devnet.Devnet
@@ -81,7 +81,7 @@ describe("pre_confirmed is the block being built", () => {
       const owner = { key: keystore.decryptLegacy(w.encryptedPrivateKey, PIN) }
       const closed = (yield* devnet.mineBlock).blockNumber
       // An outside execution valid only from a few seconds on, sent without the paymaster's simulation: in the
-      // block being built now it reverts (too early); in the block as it closes later, it runs.
+      // block being built now it reverts (too early).
       const now = BigInt(yield* devnet.blockTimestamp)
       const { calldata } = yield* signOutside(w.publicKey, [transfer(BOB, 7n)], owner, { after: now + 3n })
       const txHash = yield* devnet.submitOutside(w.publicKey, calldata)
@@ -95,15 +95,43 @@ describe("pre_confirmed is the block being built", () => {
       expect(wire).toMatchObject({ finality_status: "PRE_CONFIRMED", execution_status: "REVERTED", block_number: closed + 1 })
       expect(wire).not.toHaveProperty("block_hash")
       expect(wire.events).toHaveLength(1)
+      const header = (yield* served("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" })).result
+      // The block being built has its timestamp once a transaction ran in it; closing it 10 s later changes neither
+      // that timestamp nor what ran (a sequencer executes a transaction once, in the block it opened).
       yield* devnet.advanceTime("10 seconds")
-      yield* devnet.mineBlock
+      expect((yield* served("starknet_getBlockWithTxHashes", { block_id: "pre_confirmed" })).result.timestamp).toBe(header.timestamp)
+      const mined = yield* devnet.mineBlock
+      expect(mined).toEqual({ blockNumber: closed + 1, timestamp: header.timestamp })
       const final = yield* rpc.getTransactionStatus(txHash)
-      expect(final).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
-      expect(Transactions.isFinal(final)).toBe(true)
+      expect(final).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "REVERTED" })
       const closedReceipt = (yield* served("starknet_getTransactionReceipt", { transaction_hash: txHash })).result
-      expect(closedReceipt).toMatchObject({ finality_status: "ACCEPTED_ON_L2", execution_status: "SUCCEEDED", block_number: closed + 1 })
+      expect(closedReceipt).toMatchObject({ finality_status: "ACCEPTED_ON_L2", execution_status: "REVERTED", block_number: closed + 1 })
       expect(closedReceipt.block_hash).toMatch(/^0x[0-9a-f]+$/)
-      expect(closedReceipt.events).toHaveLength(2)
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(0n)
+      // The next block runs at the clock's time: the same payload, sent again, now runs.
+      const again = yield* devnet.submitOutside(w.publicKey, calldata)
+      expect(yield* rpc.getTransactionStatus(again)).toMatchObject({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
+      yield* devnet.mineBlock
       expect(yield* devnet.balanceOf(USDC, BOB)).toBe(7n)
+    })))
+
+  it.live("a payment seen SUCCEEDED in the block being built stays SUCCEEDED when that block closes after its window", () =>
+    withDevnet(Effect.gen(function*() {
+      const devnet = yield* Devnet.Devnet
+      const rpc = yield* StarknetRpc.StarknetRpc
+      const w = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const owner = { key: keystore.decryptLegacy(w.encryptedPrivateKey, PIN) }
+      yield* devnet.mineBlock
+      const now = BigInt(yield* devnet.blockTimestamp)
+      // Open for 2 s. Seen executed at pre_confirmed (what resolves a payment as executed), then the block closes 5 s
+      // later: it closes at the timestamp it ran at, so the transfer stands. (It used to be run again at the closing
+      // time and revert, after a reader had been told it executed.)
+      const { calldata } = yield* signOutside(w.publicKey, [transfer(BOB, 5n)], owner, { before: now + 2n })
+      const txHash = yield* devnet.submitOutside(w.publicKey, calldata)
+      expect(yield* rpc.getTransactionStatus(txHash)).toMatchObject({ finalityStatus: "PRE_CONFIRMED", executionStatus: "SUCCEEDED" })
+      yield* devnet.advanceTime("5 seconds")
+      yield* devnet.mineBlock
+      expect(yield* rpc.getTransactionStatus(txHash)).toMatchObject({ finalityStatus: "ACCEPTED_ON_L2", executionStatus: "SUCCEEDED" })
+      expect(yield* devnet.balanceOf(USDC, BOB)).toBe(5n)
     })))
 })
