@@ -520,8 +520,9 @@ export class Chain {
 
   /**
    * The pre-confirmed block: the pending transactions due in the next block run in order, in a dry run, as if the
-   * block closed at `now` (seconds), or at the timestamp it was pinned to once a transaction ran in it (see `pin`). Each one's outcome and events (a transaction whose validation fails there is
-   * left out, as it will be dropped), and the state after them. Cached until the chain changes.
+   * block closed at `now` (seconds), or at the timestamp it was pinned to once a transaction ran in it (see `pin`).
+   * Each one's outcome and events (a transaction whose validation fails there is left out, as it will be dropped),
+   * and the state after them. Cached until the chain changes.
    */
   preConfirmed(now: number, nowMillis = Infinity): PreConfirmed {
     const next = this.latest.number + 1
@@ -642,8 +643,9 @@ export class Chain {
   }
 
   /**
-   * Closes block `number` at `timestamp`: runs the pending transactions in order. The blocks between the latest and
-   * `number`, if any, are empty; `gapTimestamp` gives their timestamps.
+   * Closes block `number` at `closingAt`, or at its pinned timestamp when a pre-confirmed view ran transactions in
+   * it: runs the pending transactions in order. The blocks between the latest and `number`, if any, are empty;
+   * `gapTimestamp` gives their timestamps.
    */
   closeBlock(number: number, closingAt: number, gapTimestamp: (n: number) => number = () => closingAt) {
     // A block whose pre-confirmed transactions were seen closes at the timestamp they ran at.
