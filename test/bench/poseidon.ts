@@ -1,7 +1,7 @@
 /**
- * The specialised Poseidon against @scure/starknet's generic one: the permutation and poseidonHashMany(20), timed in
- * interleaved rounds (median reported), and bit-exactness on `POSEIDON_INPUTS` random inputs of 1 to 40 elements
- * (default 100,000).
+ * The specialised Poseidon against @scure/starknet's generic one: the permutation and poseidonHashMany(20), in
+ * WebAssembly (what hashes) and in bigints (its fallback), timed in interleaved rounds (median reported), and
+ * bit-exactness on `POSEIDON_INPUTS` random inputs of 1 to 40 elements (default 10,000; 100,000 take minutes).
  */
 import { poseidonHashMany as scureHashMany, poseidonSmall } from "@scure/starknet"
 import { randomBytes } from "node:crypto"
@@ -28,21 +28,40 @@ const compare = (ours: () => unknown, theirs: () => unknown, rounds = 11) => {
   }
 }
 
-export async function run(): Promise<void> {
-  const [a, b, c] = [randomFelt(), randomFelt(), randomFelt()]
-  const permutation = compare(() => poseidon.permute(a, b, c), () => poseidonSmall([a, b, c]))
-  console.log(
-    `Poseidon permutation: ours ${fmt(permutation.ours)} ms, @scure/starknet ${fmt(permutation.theirs)} ms, ` +
-      `ratio ${permutation.ratio.toFixed(2)} (rounds ${permutation.low.toFixed(2)}-${permutation.high.toFixed(2)}; goal <= 0.4)`
-  )
-  const twenty = Array.from({ length: 20 }, randomFelt)
-  const many = compare(() => poseidon.poseidonHashMany(twenty), () => scureHashMany(twenty))
-  console.log(
-    `poseidonHashMany(20): ours ${fmt(many.ours)} ms, @scure/starknet ${fmt(many.theirs)} ms, ` +
-      `ratio ${many.ratio.toFixed(2)} (rounds ${many.low.toFixed(2)}-${many.high.toFixed(2)}; goal <= 0.4)`
-  )
+/** `f` with every hash going through one implementation. */
+const using = <A>(which: "wasm" | "bigint", f: () => A) => () => {
+  poseidon._use(which)
+  try {
+    return f()
+  } finally {
+    poseidon._use("wasm")
+  }
+}
 
-  const inputs = Number(process.env["POSEIDON_INPUTS"] ?? 100_000)
+export async function run(): Promise<void> {
+  console.log(`hashing with: ${poseidon.implementation}`)
+  const [a, b, c] = [randomFelt(), randomFelt(), randomFelt()]
+  const twenty = Array.from({ length: 20 }, randomFelt)
+  for (const which of ["wasm", "bigint"] as const) {
+    // Switched once per timed batch (msPerOp runs the function many times): the switch is not what is timed.
+    poseidon._use(which)
+    const permutation = compare(() => poseidon.permute(a, b, c), () => poseidonSmall([a, b, c]))
+    console.log(
+      `Poseidon permutation (${which}): ours ${fmt(permutation.ours)} ms, @scure/starknet ${fmt(permutation.theirs)} ms, ` +
+        `ratio ${permutation.ratio.toFixed(2)} (rounds ${permutation.low.toFixed(2)}-${permutation.high.toFixed(2)}; goal <= 0.4)`
+    )
+    const many = compare(() => poseidon.poseidonHashMany(twenty), () => scureHashMany(twenty))
+    console.log(
+      `poseidonHashMany(20) (${which}): ours ${fmt(many.ours)} ms, @scure/starknet ${fmt(many.theirs)} ms, ` +
+        `ratio ${many.ratio.toFixed(2)} (rounds ${many.low.toFixed(2)}-${many.high.toFixed(2)}; goal <= 0.4)`
+    )
+  }
+  poseidon._use("wasm")
+  // WebAssembly against bigints, side by side in the same rounds.
+  const side = compare(() => poseidon.permute(a, b, c), using("bigint", () => poseidon.permute(a, b, c)))
+  console.log(`the WebAssembly permutation / the bigint one: ${side.ratio.toFixed(2)} (rounds ${side.low.toFixed(2)}-${side.high.toFixed(2)})`)
+
+  const inputs = Number(process.env["POSEIDON_INPUTS"] ?? 10_000)
   const start = performance.now()
   let mismatches = 0
   let elements = 0

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { poseidonHash as scureHash, poseidonHashMany as scureHashMany, poseidonHashSingle as scureHashSingle, poseidonSmall } from "@scure/starknet"
 import { FastCheck as fc } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import { CHUNK } from "../../src/internal/crypto/poseidon-wasm.js"
 import * as poseidon from "../../src/internal/crypto/poseidon.js"
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n
@@ -11,9 +13,29 @@ const felt = fc.oneof(
   { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 256n), max: 2n ** 256n }) }
 )
 
-describe("the specialised Poseidon", () => {
-  it("is the one in use (its load-time check against @scure/starknet passed)", () => {
+describe("the Poseidon in use", () => {
+  it("is the WebAssembly one (WebAssembly runs here, and its load-time check against @scure/starknet passed)", () => {
     expect(poseidon.specialised).toBe(true)
+    expect(poseidon.implementation).toBe("wasm")
+  })
+
+  it("hashes inputs longer than the WebAssembly module's input area (absorbed in several calls) as @scure/starknet does", () => {
+    const values = Array.from({ length: 2 * CHUNK + 3 }, (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n + 12345n) % P)
+    for (const n of [CHUNK - 2, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 2 * CHUNK + 3]) {
+      expect(poseidon.poseidonHashMany(values.slice(0, n))).toBe(scureHashMany(values.slice(0, n)))
+    }
+    const prefix = values.slice(0, CHUNK + 2)
+    expect(poseidon.hashManyFrom(poseidon.absorb(poseidon.EMPTY_SPONGE, prefix), values.slice(CHUNK + 2))).toBe(scureHashMany(values))
+  })
+})
+
+// Each implementation the library may hash with: the WebAssembly one, and the bigint one it falls back to.
+describe.each(["wasm", "bigint"] as const)("the specialised Poseidon (%s)", (which) => {
+  beforeAll(() => poseidon._use(which))
+  afterAll(() => poseidon._use("wasm"))
+
+  it("is the one in use", () => {
+    expect(poseidon.implementation).toBe(which)
   })
 
   // Published vectors: the Cairo 0 program exercising the Poseidon builtin, lambdaclass/cairo-vm
@@ -59,11 +81,11 @@ describe("the specialised Poseidon", () => {
     fc.assert(
       fc.property(fc.array(felt, { maxLength: 20 }), fc.array(felt, { maxLength: 20 }), fc.boolean(), (head, rest, generic) => {
         const prefix = head.length % 2 === 0 ? head : head.slice(1)
-        poseidon._useGeneric(generic)
+        poseidon._use(generic ? "generic" : which)
         try {
           expect(poseidon.hashManyFrom(poseidon.absorb(poseidon.EMPTY_SPONGE, prefix), rest)).toBe(scureHashMany([...prefix, ...rest]))
         } finally {
-          poseidon._useGeneric(false)
+          poseidon._use(which)
         }
       }),
       { numRuns: 500 }

@@ -10,12 +10,16 @@
  * transformed constants are derived at load time from @scure/starknet's own round constants (not copied here), and
  * the result is checked against @scure/starknet's permutation once at load time.
  *
+ * Those rounds run in WebAssembly (`poseidon-wasm.ts`), also checked at load time; where WebAssembly is missing or
+ * that check fails, they run here in bigints:
+ *
  * Field elements are kept as unreduced bigints between reductions, because a bigint remainder costs several
  * multiplications: the additions let values grow by a few bits a round, and each S-box output is reduced once (the
  * cube of an unreduced input, then one remainder), the other two elements of a partial round every eight rounds.
  * Remainders of negative values stay negative (still the right residue); outputs are normalised to [0, p).
  */
 import { poseidonHashMany as genericHashMany, poseidonSmall } from "@scure/starknet"
+import { instantiate } from "./poseidon-wasm.js"
 
 /** Starknet's field prime, 2^251 + 17·2^192 + 1. */
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n
@@ -68,8 +72,8 @@ const derive = (rc: ReadonlyArray<ReadonlyArray<bigint>>): Constants => {
 
 const { full: FULL, partial: PARTIAL } = derive(poseidonSmall.roundConstants)
 
-/** The Hades permutation of (a, b, c); inputs are any bigints (read modulo p), outputs in [0, p). */
-export const permute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => {
+/** The Hades permutation of (a, b, c) in bigints; inputs are any bigints (read modulo p), outputs in [0, p). */
+const bigintPermute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => {
   let s0 = a
   let s1 = b
   let s2 = c
@@ -118,28 +122,16 @@ export const permute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigin
 }
 
 /** Poseidon of two felts, as @scure/starknet's `poseidonHash`. */
-export const poseidonHash = (x: bigint, y: bigint): bigint => permute(x, y, 2n)[0]
+export const poseidonHash = (x: bigint, y: bigint): bigint => permutation(x, y, 2n)[0]
 
 /** Poseidon of one felt, as @scure/starknet's `poseidonHashSingle`. */
-export const poseidonHashSingle = (x: bigint): bigint => permute(x, 0n, 1n)[0]
+export const poseidonHashSingle = (x: bigint): bigint => permutation(x, 0n, 1n)[0]
 
 /**
  * Poseidon of a sequence, as @scure/starknet's `poseidonHashMany`: absorbed two at a time after padding with 1 and
  * then 0 to an even length.
  */
-export const poseidonHashMany = (values: ReadonlyArray<bigint>): bigint => {
-  let s0 = 0n
-  let s1 = 0n
-  let s2 = 0n
-  const n = values.length
-  for (let i = 0; i <= n; i += 2) {
-    // Position n is the padding 1, then 0 up to an even length.
-    s0 += i < n ? values[i]! : 1n
-    s1 += i + 1 < n ? values[i + 1]! : i + 1 === n ? 1n : 0n
-    ;[s0, s1, s2] = permute(s0, s1, s2)
-  }
-  return s0
-}
+export const poseidonHashMany = (values: ReadonlyArray<bigint>): bigint => hashManyFrom(EMPTY_SPONGE, values)
 
 /** The sponge's three elements between absorptions: what `absorb` returns and `hashManyFrom` resumes from. */
 export type Sponge = readonly [bigint, bigint, bigint]
@@ -153,6 +145,7 @@ export const EMPTY_SPONGE: Sponge = [0n, 0n, 0n]
  */
 export const absorb = (state: Sponge, values: ReadonlyArray<bigint>): Sponge => {
   if (values.length % 2 !== 0) throw new Error("absorb takes an even number of values")
+  if (wasm !== undefined) return wasm.absorb(state, values)
   let [s0, s1, s2] = state
   for (let i = 0; i < values.length; i += 2) [s0, s1, s2] = permutation(s0 + values[i]!, s1 + values[i + 1]!, s2)
   return [s0, s1, s2]
@@ -163,6 +156,7 @@ export const absorb = (state: Sponge, values: ReadonlyArray<bigint>): Sponge => 
  * exactly as `poseidonHashMany` pads its whole input, so a prefix shared by many inputs is absorbed once.
  */
 export const hashManyFrom = (state: Sponge, values: ReadonlyArray<bigint>): bigint => {
+  if (wasm !== undefined) return wasm.hashManyFrom(state, values)
   let [s0, s1, s2] = state
   const n = values.length
   for (let i = 0; i <= n; i += 2) {
@@ -181,7 +175,22 @@ const agrees = (): boolean => {
     [P - 1n, P - 2n, 2n ** 250n + 12345n]
   ]
   return inputs.every((input) => {
-    const ours = permute(...input)
+    const ours = bigintPermute(...input)
+    const theirs = poseidonSmall([...input])
+    return ours[0] === theirs[0] && ours[1] === theirs[1] && ours[2] === theirs[2]
+  })
+}
+
+/** The same check of the WebAssembly permutation, and of its sponge against @scure/starknet's hash of many. */
+const wasmAgrees = (candidate: NonNullable<ReturnType<typeof instantiate>>): boolean => {
+  const inputs: ReadonlyArray<readonly [bigint, bigint, bigint]> = [
+    [0n, 0n, 0n],
+    [1n, 2n, 3n],
+    [P - 1n, P - 2n, 2n ** 250n + 12345n]
+  ]
+  const many = [P - 1n, 0n, 1n, 2n ** 251n, 7n]
+  return candidate.hashManyFrom(EMPTY_SPONGE, many) === genericHashMany(many) && inputs.every((input) => {
+    const ours = candidate.permute(...input)
     const theirs = poseidonSmall([...input])
     return ours[0] === theirs[0] && ours[1] === theirs[1] && ours[2] === theirs[2]
   })
@@ -193,23 +202,43 @@ const agrees = (): boolean => {
  */
 export const specialised: boolean = agrees()
 
+/** The WebAssembly permutation, where WebAssembly runs it and it agrees with @scure/starknet (else the bigint one). */
+const compiled = specialised ? instantiate(FULL, PARTIAL) : undefined
+const wasmChecked = compiled !== undefined && wasmAgrees(compiled) ? compiled : undefined
+/** Which permutation hashes: `"wasm"`, `"bigint"` (the specialised one in bigints) or `"generic"` (@scure/starknet's). */
+export let implementation: "wasm" | "bigint" | "generic" = wasmChecked !== undefined ? "wasm" : specialised ? "bigint" : "generic"
+let wasm = wasmChecked
+
 const generic = (values: ReadonlyArray<bigint>): bigint => genericHashMany(values as Array<bigint>)
 const genericPermute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => {
   const [x, y, z] = poseidonSmall([a, b, c].map((v) => ((v % P) + P) % P))
   return [x!, y!, z!]
 }
 
-/** The permutation `absorb` and `hashManyFrom` use: this one, or @scure/starknet's generic one (as `hashMany`). */
-let permutation: (a: bigint, b: bigint, c: bigint) => [bigint, bigint, bigint] = specialised ? permute : genericPermute
+/** The permutation in use: the WebAssembly one, the bigint one, or @scure/starknet's generic one. */
+let permutation: (a: bigint, b: bigint, c: bigint) => [bigint, bigint, bigint] = wasm !== undefined
+  ? wasm.permute
+  : specialised
+  ? bigintPermute
+  : genericPermute
+
+/** The Hades permutation of (a, b, c); inputs are any bigints (read modulo p), outputs in [0, p). */
+export const permute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => permutation(a, b, c)
 
 /** `poseidonHashMany`, or @scure/starknet's generic one if the load-time check failed. */
 export let hashMany: (values: ReadonlyArray<bigint>) => bigint = specialised ? poseidonHashMany : generic
 
 /**
- * Benchmarks only: route `hashMany` (so every hash of the library and the devnet) through @scure/starknet's generic
- * permutation, to measure before and after in one run.
+ * Benchmarks and tests only: route every hash of the library and the devnet through one implementation, to measure
+ * (or compare) them in one run. `"wasm"` falls back to the bigint one where the WebAssembly one is not in use.
  */
-export const _useGeneric = (on: boolean): void => {
-  hashMany = on || !specialised ? generic : poseidonHashMany
-  permutation = on || !specialised ? genericPermute : permute
+export const _use = (which: "wasm" | "bigint" | "generic"): void => {
+  const on = which === "generic" || !specialised ? "generic" : which === "wasm" && wasmChecked !== undefined ? "wasm" : "bigint"
+  implementation = on
+  wasm = on === "wasm" ? wasmChecked : undefined
+  hashMany = on === "generic" ? generic : poseidonHashMany
+  permutation = on === "wasm" ? wasmChecked!.permute : on === "bigint" ? bigintPermute : genericPermute
 }
+
+/** Benchmarks only: `_use("generic")`, or back to the fastest one. */
+export const _useGeneric = (on: boolean): void => _use(on ? "generic" : "wasm")
