@@ -277,6 +277,14 @@ export interface HttpOptions {
    * `@effect/platform-node`'s (an optional peer).
    */
   readonly wsUrl?: string
+  /**
+   * With a `wsUrl`: whether reads go over the WebSocket connection while it is open (default true), so that an
+   * execute's reads (the session's state, the nonce, the simulation) cost no HTTP request; they go over HTTP while
+   * it is not open, and a read the connection drops or leaves unanswered for the `timeout` is sent again over HTTP.
+   * Pathfinder, Juno and Madara serve the whole JSON-RPC API on their WebSocket endpoint. `false` keeps every read
+   * on HTTP (a `wsUrl` of another node than `url`).
+   */
+  readonly readsOverWebSocket?: boolean
   /** When to connect again after the connection closes (default: after 100 ms, growing to every 5 s, jittered). */
   readonly reconnect?: Schedule.Schedule<unknown, unknown>
   /**
@@ -511,10 +519,14 @@ const toBlockWithTxs = (b: typeof BlockWithTxsWire.Type): BlockWithTxs => ({
  * @since 0.1.0
  * @category constructors
  */
-export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient> =>
+export const makeHttp = (options: HttpOptions): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient> => makeOver(options, undefined)
+
+/** `makeHttp`, each read tried first over `route` (the WebSocket connection of `makeWatching`). */
+const makeOver = (options: HttpOptions, route: JsonRpc.Route | undefined): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* JsonRpc.make({
       url: options.url,
+      ...(route !== undefined ? { route } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.batchWindow !== undefined ? { batchWindow: options.batchWindow } : {}),
       ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
@@ -614,7 +626,12 @@ export const makeWatching = (
   options: HttpOptions & { readonly wsUrl: string }
 ): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const rpc = yield* makeHttp(options)
+    // Reads go over the connection while it is open (see `HttpOptions.readsOverWebSocket`).
+    let carry: JsonRpc.Route | undefined
+    const rpc = yield* makeOver(
+      options,
+      options.readsOverWebSocket === false ? undefined : (method, params) => carry === undefined ? Effect.succeedNone : carry(method, params)
+    )
     const [Watch, Socket, constructor] = yield* Effect.all([
       Effect.promise(() => import("./internal/transport/watch.js")),
       Effect.promise(() => import("@effect/platform/Socket")),
@@ -627,6 +644,7 @@ export const makeWatching = (
       requestTimeout: Duration.decode(options.timeout ?? "10 seconds"),
       onReconnect: Metrics.reconnected
     }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
+    carry = watcher.carry
     return {
       ...rpc,
       // The newest header heard on the heads subscription (made at the first read): no HTTP request while the

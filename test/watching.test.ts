@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, Fiber, Layer, Metric } from "effect"
-import { Devnet, Metrics, StarknetRpc, Transactions } from "starknet-session-keys"
+import { Devnet, Metrics, type Schemas, StarknetRpc, Transactions } from "starknet-session-keys"
 import * as DevnetServer from "starknet-session-keys/devnet/server"
 import { createClient, InvalidInput } from "starknet-session-keys/promise"
 import * as keystore from "../src/internal/crypto/keystore.js"
-import { PIN, signOutside, transfer } from "./helpers/chain.js"
+import { PIN, signOutside, transfer, USDC } from "./helpers/chain.js"
 import { countingProxy, tcpProxy } from "./helpers/ws.js"
 
 const STATUS = "starknet_getTransactionStatus"
@@ -180,7 +180,10 @@ describe("Transactions.wait with a WebSocket URL", () => {
         yield* connected(ws)
         yield* devnet.setFaults({ reorgBlocks: 1 })
       })
-      const [[receipt]] = yield* Effect.all([waitAll([hash!], { url: http.url, wsUrl: ws.url }), reorg], { concurrency: "unbounded" })
+      // Reads kept on HTTP, where the proxy counts them.
+      const [[receipt]] = yield* Effect.all([waitAll([hash!], { url: http.url, wsUrl: ws.url, readsOverWebSocket: false }), reorg], {
+        concurrency: "unbounded"
+      })
       expect(receipt!.transactionHash).toBe(hash)
       // The notice made the wait read the status once itself.
       expect(http.count(STATUS)).toBe(1)
@@ -192,7 +195,11 @@ describe("Transactions.wait with a WebSocket URL", () => {
       yield* devnet.setFaults({ holdBlocks: 1 })
       const [hash] = yield* submitTransfers(1)
       // The service the wait uses, its watch's events noted as the wait takes them.
-      const service = yield* Effect.provide(StarknetRpc.StarknetRpc, yield* Layer.build(StarknetRpc.layerHttp({ url: http.url, wsUrl: ws.url })))
+      // Reads kept on HTTP, where the proxy counts them.
+      const service = yield* Effect.provide(
+        StarknetRpc.StarknetRpc,
+        yield* Layer.build(StarknetRpc.layerHttp({ url: http.url, wsUrl: ws.url, readsOverWebSocket: false }))
+      )
       const taken: Array<string> = []
       let asked = 0
       const noting = StarknetRpc.StarknetRpc.of({
@@ -288,6 +295,66 @@ describe("StarknetRpc.latestBlock with a WebSocket URL (the preflight's view of 
     })))
 })
 
+describe("reads over the WebSocket connection", () => {
+  const build = (options: StarknetRpc.HttpOptions) =>
+    Effect.flatMap(Layer.build(StarknetRpc.layerHttp(options)), (context) => Effect.provide(StarknetRpc.StarknetRpc, context))
+  /** Reads of every kind the library makes, answers and refusals alike, each as the library gives it back. */
+  const reads = (rpc: StarknetRpc.StarknetRpc["Type"], account: Schemas.Address) =>
+    Effect.gen(function*() {
+      const nonce = yield* rpc.getNonce(account)
+      const balance = yield* rpc.call({ contractAddress: USDC as Schemas.Address, entrypoint: "balance_of", calldata: [account] })
+      const missing = yield* Effect.flip(rpc.getTransactionStatus("0x123" as Schemas.TxHash))
+      // A transfer of more than the wallet holds: the account runs it and its call fails, with the token's reason.
+      const simulated = yield* rpc.simulateCalls({
+        account,
+        calls: [{ contractAddress: USDC as Schemas.Address, entrypoint: "transfer", calldata: ["0xb0b", "0xffffffffff", "0x0"] as Array<Schemas.Felt> }],
+        nonce
+      })
+      const block = yield* rpc.getBlockWithTxs("pre_confirmed")
+      return { nonce, balance, missing: missing._tag, simulated, block: block.blockNumber }
+    })
+
+  it.live("with the connection open, no read is an HTTP request, and each answer (and refusal) is the one HTTP gives", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("1 hour")
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000n } })
+      const overWs = yield* build({ url: http.url, wsUrl: ws.url })
+      yield* overWs.latestBlock
+      yield* connected(ws)
+      const before = http.total()
+      const heard = yield* reads(overWs, wallet.publicKey)
+      expect(http.total()).toBe(before)
+      expect(heard.missing).toBe("TransactionNotFound")
+      expect(heard.simulated._tag === "Executed" && heard.simulated.calls[0]?.reverted).toBe(true)
+      // The same reads over HTTP (the count above is not vacuous), with the same answers.
+      const overHttp = yield* build({ url: http.url })
+      expect(yield* reads(overHttp, wallet.publicKey)).toEqual(heard)
+      expect(http.total()).toBeGreaterThanOrEqual(before + 5)
+    })))
+
+  it.live("a read the connection leaves unanswered is sent over HTTP after the timeout; with the connection gone, at once", () =>
+    live("1 hour", Effect.gen(function*() {
+      const { devnet, http, served, ws } = yield* setup("1 hour")
+      const wallet = yield* devnet.createWallet({ encryptKey: PIN })
+      // No heartbeat to notice the silence: only the read's own timeout sends it the other way.
+      const rpc = yield* build({ url: http.url, wsUrl: ws.url, heartbeat: "1 hour", timeout: "300 millis" })
+      yield* rpc.latestBlock
+      yield* connected(ws)
+      const expected = yield* Effect.flatMap(build({ url: served.url }), (direct) => direct.getNonce(wallet.publicKey))
+      ws.freeze()
+      const start = performance.now()
+      expect(BigInt(yield* rpc.getNonce(wallet.publicKey))).toBe(BigInt(expected))
+      expect(performance.now() - start).toBeGreaterThanOrEqual(290)
+      expect(http.count("starknet_getNonce")).toBe(1)
+      // Gone: the read is not offered to the connection at all.
+      ws.refuse(true)
+      ws.kill()
+      yield* Effect.sleep("100 millis")
+      expect(BigInt(yield* rpc.getNonce(wallet.publicKey))).toBe(BigInt(expected))
+      expect(http.count("starknet_getNonce")).toBe(2)
+    })))
+})
+
 describe("the Promise client's wsUrl", () => {
   it.live("createClient({ rpcUrl, paymasterUrl, wsUrl }): the guide's register and wait hear the status over one connection, with no status poll", () =>
     live("300 millis", Effect.gen(function*() {
@@ -306,6 +373,38 @@ describe("the Promise client's wsUrl", () => {
       })
       expect(http.count(STATUS)).toBe(0)
       expect(ws.accepted()).toBe(1)
+    })))
+
+  it.live("the guide's execute with a wsUrl: its reads (session, nonce, simulation) go over the connection; its HTTP requests are the paymaster's two", () =>
+    live("300 millis", Effect.gen(function*() {
+      const { devnet, http, ws } = yield* setup("300 millis")
+      const wallet = { ...(yield* devnet.createWallet({ encryptKey: PIN, fund: { USDC: 1_000_000n } })), walletType: "CHIPI" as const }
+      // The node and the paymaster behind one counting proxy: every HTTP request is counted, whoever it is for.
+      const sdk = createClient({ rpcUrl: http.url, paymasterUrl: http.url, wsUrl: ws.url })
+      const session = sdk.sessions.createSessionKey({ encryptKey: PIN, durationSeconds: 600 })
+      yield* Effect.promise(async () => {
+        const tx = await sdk.sessions.addSessionKeyToContract({
+          encryptKey: PIN,
+          wallet,
+          sessionConfig: { sessionPublicKey: session.publicKey, validUntil: session.validUntil, maxCalls: 10, allowedEntrypoints: [] }
+        })
+        expect((await sdk.waitForTransaction({ txHash: tx })).executionStatus).toBe("SUCCEEDED")
+      })
+      yield* connected(ws)
+      const before = http.total()
+      const recipients = ["0xe1", "0xe2", "0xe3"]
+      for (const to of recipients) {
+        yield* Effect.promise(() =>
+          sdk.executeTransactionWithSession({
+            params: { encryptKey: PIN, wallet, session, calls: [{ contractAddress: USDC, entrypoint: "transfer", calldata: [to, "0x7", "0x0"] }] }
+          })
+        )
+      }
+      expect(http.total() - before).toBe(2 * recipients.length)
+      expect(http.count("paymaster_executeTransaction")).toBe(1 + recipients.length)
+      yield* Effect.promise(() => sdk.close())
+      yield* devnet.mineBlock
+      for (const to of recipients) expect(yield* devnet.balanceOf(USDC, to)).toBe(7n)
     })))
 
   it("a wsUrl that is not a ws:// or wss:// URL, misspelt, or beside the embedded devnet: every call rejects with InvalidInput naming it", async () => {

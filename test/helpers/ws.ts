@@ -153,7 +153,13 @@ export const countingProxy = (targetUrl: string) =>
       })
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
       const port = (server.address() as import("node:net").AddressInfo).port
-      return { url: `http://127.0.0.1:${port}`, server, count: (method: string) => counts.get(method) ?? 0 }
+      return {
+        url: `http://127.0.0.1:${port}`,
+        server,
+        count: (method: string) => counts.get(method) ?? 0,
+        /** Every JSON-RPC request forwarded so far, whatever its method. */
+        total: () => [...counts.values()].reduce((a, b) => a + b, 0)
+      }
     }),
     (p) => Effect.sync(() => {
       p.server.closeAllConnections()

@@ -65,7 +65,17 @@ export interface ClientOptions {
    * are still read afresh in each window, so no answer is older than the batch that carries it.
    */
   readonly shareIdentical?: boolean
+  /**
+   * Another way to the same endpoint, tried first for each request of a batch (a WebSocket connection to the same
+   * node): the request's JSON-RPC response object, or `None` when it cannot carry it now; the requests it did not
+   * carry go in one HTTP request as before. Only for requests that may be sent twice (reads): one carried and
+   * unanswered is sent again over HTTP.
+   */
+  readonly route?: Route
 }
+
+/** See `ClientOptions.route`. */
+export type Route = (method: string, params: unknown) => Effect.Effect<Option.Option<unknown>>
 
 export interface Client {
   readonly request: (method: string, params: unknown) => Effect.Effect<unknown, JsonRpcFailure>
@@ -91,6 +101,7 @@ interface Settings {
   readonly windowMillis: number
   readonly maxBatch: number
   readonly shareIdentical: boolean
+  readonly route: Route | undefined
 }
 
 const settingsOf = (options: ClientOptions): Settings => ({
@@ -102,7 +113,8 @@ const settingsOf = (options: ClientOptions): Settings => ({
   timeout: Duration.decode(options.timeout ?? "10 seconds"),
   windowMillis: Duration.toMillis(Duration.decode(options.batchWindow ?? "5 millis")),
   maxBatch: Math.max(1, options.maxBatchSize ?? 100),
-  shareIdentical: options.shareIdentical === true
+  shareIdentical: options.shareIdentical === true,
+  route: options.route
 })
 
 const failAll = (batch: ReadonlyArray<RpcCall>, failure: (r: RpcCall) => JsonRpcFailure) =>
@@ -180,8 +192,27 @@ const makeSender = (platform: Http.Modules, http: HttpClient.HttpClient, setting
   const { HttpClientRequest } = platform
   let nextId = 1
   let sent = 0
-  const send = (batch: ReadonlyArray<RpcCall>) =>
+  /** The batch's requests the route carried are completed; those it did not are left, for HTTP. */
+  const carried = (route: Route, batch: ReadonlyArray<RpcCall>) =>
     Effect.gen(function*() {
+      const answers = yield* Effect.forEach(batch, (r) => route(r.method, r.params), { concurrency: "unbounded" })
+      const left: Array<RpcCall> = []
+      const done: Array<RpcCall> = []
+      const items: Array<unknown> = []
+      answers.forEach((answer, i) => {
+        if (Option.isNone(answer) || typeof answer.value !== "object" || answer.value === null) left.push(batch[i]!)
+        else {
+          done.push(batch[i]!)
+          items.push({ ...answer.value, id: items.length })
+        }
+      })
+      if (done.length > 0) yield* completeFrom(done, done.map((_, i) => i), items).pipe(completedWhatever(done))
+      return left
+    })
+  const send = (all: ReadonlyArray<RpcCall>) =>
+    Effect.gen(function*() {
+      const batch = settings.route === undefined ? all : yield* carried(settings.route, all)
+      if (batch.length === 0) return
       sent++
       const ids = batch.map(() => nextId++)
       const body = batch.length === 1
@@ -195,7 +226,7 @@ const makeSender = (platform: Http.Modules, http: HttpClient.HttpClient, setting
       const refusal = refusalOf(response)
       if (refusal !== undefined) return yield* failAll(batch, refusal)
       yield* completeFrom(batch, ids, Option.getOrUndefined(response.json))
-    }).pipe(completedWhatever(batch))
+    }).pipe(completedWhatever(all))
   return { send, sent: () => sent }
 }
 

@@ -12,7 +12,7 @@
  * WebSocket. A status change then costs its waiter one wake-up.
  */
 import * as Socket from "@effect/platform/Socket"
-import { type Duration, Effect, Schedule, Schema, type Scope } from "effect"
+import { type Duration, Effect, Option, Schedule, Schema, type Scope } from "effect"
 import { RpcError } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { TransactionStatus, TxHash } from "../../Schemas.js"
@@ -37,6 +37,12 @@ export interface Watcher {
    */
   readonly latestHead: () => BlockInfo | undefined
   readonly connected: () => boolean
+  /**
+   * Sends one JSON-RPC request over the open connection: its response object (`result` or `error`, as the node
+   * sent it), or `None` when the connection cannot carry it (not open, closed before the answer, no answer within
+   * the request timeout), for the caller to send it another way.
+   */
+  readonly carry: (method: string, params: unknown) => Effect.Effect<Option.Option<unknown>>
 }
 
 /**
@@ -114,7 +120,10 @@ interface Watched {
   last: TransactionStatus | undefined
 }
 
-type Answer = { readonly result?: unknown; readonly error?: { readonly code: number; readonly message: string } } | "closed"
+type Answer = {
+  readonly result?: unknown
+  readonly error?: { readonly code: number; readonly message: string; readonly data?: unknown }
+} | "closed"
 /** What to do with a notification of one subscription (`method` is the notification's). */
 type OnNotification = (method: unknown, result: unknown) => void
 
@@ -142,10 +151,16 @@ const emit = (w: Watched, event: WatchEvent) => {
   for (const inbox of w.inboxes) inbox.offer(event)
 }
 
-/** Sends a request; `onAnswer` runs where the answer is read, before any later message is handled. */
-const send = (state: State, method: string, params: unknown, onAnswer: (answer: Answer) => void) => {
+/**
+ * Sends a request; `onAnswer` runs where the answer is read, before any later message is handled. Returns the
+ * request's id (`undefined` when there is no connection: then it was answered "closed" already).
+ */
+const send = (state: State, method: string, params: unknown, onAnswer: (answer: Answer) => void): number | undefined => {
   const socket = state.socket
-  if (socket === undefined) return onAnswer("closed")
+  if (socket === undefined) {
+    onAnswer("closed")
+    return undefined
+  }
   const id = ++state.nextId
   state.pending.set(id, onAnswer)
   try {
@@ -153,6 +168,7 @@ const send = (state: State, method: string, params: unknown, onAnswer: (answer: 
   } catch {
     // Closing: the close handler answers every pending request.
   }
+  return id
 }
 
 /**
@@ -286,6 +302,18 @@ const request = (state: State, method: string, params: unknown) =>
     })
   )
 
+/** See `Watcher.carry`. */
+const carry = (state: State) => (method: string, params: unknown): Effect.Effect<Option.Option<unknown>> =>
+  Effect.suspend(() => {
+    if (state.phase !== "up" || state.socket === undefined) return Effect.succeedNone
+    return Effect.async<Option.Option<unknown>>((resume) => {
+      const id = send(state, method, params, (answer) => resume(Effect.succeed(answer === "closed" ? Option.none() : Option.some(answer))))
+      return Effect.sync(() => {
+        if (id !== undefined) state.pending.delete(id)
+      })
+    }).pipe(Effect.timeoutTo({ duration: state.options.requestTimeout, onSuccess: (answer) => answer, onTimeout: () => Option.none() }))
+  })
+
 /** One connection, from opening to closing: subscribes what is watched once open; a heartbeat finds a dead route. */
 const connectOnce = (state: State) =>
   Effect.scoped(
@@ -385,7 +413,7 @@ export const make = (options: WatchOptions): Effect.Effect<Watcher, never, Scope
     }
     yield* Effect.forkScoped(Effect.repeat(connectOnce(state), options.reconnect))
     yield* Effect.addFinalizer(() => Effect.sync(() => closed(state)))
-    return { watch: watch(state), latestHead: latestHead(state), connected: () => state.socket !== undefined }
+    return { watch: watch(state), latestHead: latestHead(state), connected: () => state.socket !== undefined, carry: carry(state) }
   })
 
 /** The default reconnection: after 100 ms, growing ×2 to every 5 s, jittered, for as long as the layer lives. */
