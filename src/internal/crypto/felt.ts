@@ -46,6 +46,9 @@ export const decodeShortString = (value: bigint): string => {
   return out
 }
 
+/** A character outside every string `BigInt` reads as an integer (digits, `x`/`o`/`b` prefixes, a sign, spaces). */
+const NOT_AN_INTEGER_LITERAL = /[^0-9a-fA-FxXoO+\-\s]/
+
 /** The field's prime: a felt is below it. */
 const FELT_LIMIT = 2n ** 251n + 17n * 2n ** 192n + 1n
 
@@ -57,6 +60,8 @@ const FELT_LIMIT = 2n ** 251n + 17n * 2n ** 192n + 1n
 export const typedDataScalar = (value: string | number | bigint): bigint => {
   let parsed: bigint | undefined
   if (typeof value === "string") {
+    // A character no integer literal has: a short string, without paying for the exception `BigInt` would throw.
+    if (NOT_AN_INTEGER_LITERAL.test(value)) return encodeShortString(value)
     try {
       parsed = BigInt(value)
     } catch {
