@@ -1,6 +1,6 @@
 import { FetchHttpClient, HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as JsonRpc from "../../src/internal/transport/jsonrpc.js"
@@ -122,6 +122,59 @@ describe("the JSON-RPC client", () => {
       const second = yield* client.request("starknet_blockNumber", [])
       expect([first, second]).toEqual([1, 2])
     }).pipe(Effect.withRequestCaching(true), Effect.provide(server.layer))
+  })
+})
+
+describe("the JSON-RPC client with a route (a WebSocket connection to the same node)", () => {
+  /** A route that answers as `answer` says, or declines (`undefined`), recording what it was offered. */
+  const route = (answer: (method: string, params: unknown) => unknown) => {
+    const offered: Array<string> = []
+    const carry: JsonRpc.Route = (method, params) =>
+      Effect.sync(() => {
+        offered.push(method)
+        const out = answer(method, params)
+        return out === undefined ? Option.none() : Option.some(out)
+      })
+    return { offered, carry }
+  }
+
+  it.live("what the route answers is not sent over HTTP, results and errors alike; what it declines goes in one HTTP batch", () => {
+    const server = fakeServer(echo)
+    const r = route((method, params) =>
+      method === "starknet_getNonce"
+        ? { jsonrpc: "2.0", id: 99, result: `route:${String(params)}` }
+        : method === "starknet_getTransactionStatus"
+        ? { jsonrpc: "2.0", id: 99, error: { code: 29, message: "Transaction hash not found", data: { x: 1 } } }
+        : undefined
+    )
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc", route: r.carry })
+      const [nonce, status, call, block] = yield* Effect.all([
+        client.request("starknet_getNonce", 7),
+        Effect.either(client.request("starknet_getTransactionStatus", "0x1")),
+        client.request("starknet_call", "c"),
+        client.request("starknet_blockNumber", [])
+      ], { concurrency: "unbounded" })
+      expect(nonce).toBe("route:7")
+      expect(Either.isLeft(status) && status.left).toMatchObject({ code: 29, message: "Transaction hash not found", data: { x: 1 } })
+      expect(call).toEqual({ method: "starknet_call", params: "c" })
+      expect(block).toEqual({ method: "starknet_blockNumber", params: [] })
+      expect(server.received.map((items) => items.map((i) => i.method))).toEqual([["starknet_call", "starknet_blockNumber"]])
+      expect(client.httpRequests()).toBe(1)
+    }).pipe(Effect.provide(server.layer))
+  })
+
+  it.live("a method the route's server does not know (-32601) goes over HTTP, then is not offered to the route again", () => {
+    const server = fakeServer(echo)
+    const r = route(() => ({ jsonrpc: "2.0", id: 1, error: { code: -32601, message: "Method not found" } }))
+    return Effect.gen(function*() {
+      const client = yield* JsonRpc.make({ url: "http://127.0.0.1:1/rpc", route: r.carry })
+      expect(yield* client.request("starknet_getNonce", 1)).toEqual({ method: "starknet_getNonce", params: 1 })
+      expect(yield* client.request("starknet_getNonce", 2)).toEqual({ method: "starknet_getNonce", params: 2 })
+      expect(yield* client.request("starknet_call", 3)).toEqual({ method: "starknet_call", params: 3 })
+      expect(r.offered).toEqual(["starknet_getNonce", "starknet_call"])
+      expect(client.httpRequests()).toBe(3)
+    }).pipe(Effect.provide(server.layer))
   })
 })
 

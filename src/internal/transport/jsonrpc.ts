@@ -69,7 +69,8 @@ export interface ClientOptions {
    * Another way to the same endpoint, tried first for each request of a batch (a WebSocket connection to the same
    * node): the request's JSON-RPC response object, or `None` when it cannot carry it now; the requests it did not
    * carry go in one HTTP request as before. Only for requests that may be sent twice (reads): one carried and
-   * unanswered is sent again over HTTP.
+   * unanswered is sent again over HTTP, and so is one whose method the route's server does not know (-32601), whose
+   * method then goes over HTTP only.
    */
   readonly route?: Route
 }
@@ -192,17 +193,28 @@ const makeSender = (platform: Http.Modules, http: HttpClient.HttpClient, setting
   const { HttpClientRequest } = platform
   let nextId = 1
   let sent = 0
+  // Methods the route's server answered "method not found" (-32601): sent over HTTP from then on. A node may serve
+  // only the subscriptions on its WebSocket endpoint.
+  const notRouted = new Set<string>()
   /** The batch's requests the route carried are completed; those it did not are left, for HTTP. */
   const carried = (route: Route, batch: ReadonlyArray<RpcCall>) =>
     Effect.gen(function*() {
-      const answers = yield* Effect.forEach(batch, (r) => route(r.method, r.params), { concurrency: "unbounded" })
+      const answers = yield* Effect.forEach(
+        batch,
+        (r) => (notRouted.has(r.method) ? Effect.succeedNone : route(r.method, r.params)),
+        { concurrency: "unbounded" }
+      )
       const left: Array<RpcCall> = []
       const done: Array<RpcCall> = []
       const items: Array<unknown> = []
       answers.forEach((answer, i) => {
-        if (Option.isNone(answer) || typeof answer.value !== "object" || answer.value === null) left.push(batch[i]!)
-        else {
-          done.push(batch[i]!)
+        const request = batch[i]!
+        if (Option.isNone(answer) || typeof answer.value !== "object" || answer.value === null) left.push(request)
+        else if ((answer.value as { readonly error?: { readonly code?: unknown } }).error?.code === -32601) {
+          notRouted.add(request.method)
+          left.push(request)
+        } else {
+          done.push(request)
           items.push({ ...answer.value, id: items.length })
         }
       })
