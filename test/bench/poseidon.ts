@@ -39,7 +39,7 @@ const using = <A>(which: "wasm" | "bigint", f: () => A) => () => {
 }
 
 export async function run(): Promise<void> {
-  console.log(`hashing with: ${poseidon.implementation}`)
+  console.log(`hashing with: ${poseidon.implementation()}`)
   const [a, b, c] = [randomFelt(), randomFelt(), randomFelt()]
   const twenty = Array.from({ length: 20 }, randomFelt)
   for (const which of ["wasm", "bigint"] as const) {

@@ -11,7 +11,7 @@
  *
  * Memory (one 64 KiB page, the module's own): the constants, the sponge's three elements (Montgomery form), and an
  * input area that JavaScript fills with plain felts (little-endian, 32 bytes each) for `absorb`; results are read
- * back as plain felts. The module's work is checked against @scure/starknet at load time by `poseidon.ts`.
+ * back as plain felts. The module's work is checked against @scure/starknet by `poseidon.ts` before its first use.
  */
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n

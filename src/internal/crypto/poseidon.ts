@@ -10,8 +10,8 @@
  * transformed constants are derived at load time from @scure/starknet's own round constants (not copied here), and
  * the result is checked against @scure/starknet's permutation once at load time.
  *
- * Those rounds run in WebAssembly (`poseidon-wasm.ts`), also checked at load time; where WebAssembly is missing or
- * that check fails, they run here in bigints:
+ * Those rounds run in WebAssembly (`poseidon-wasm.ts`), made at the first hash and checked then; where WebAssembly
+ * is missing or that check fails, they run here in bigints:
  *
  * Field elements are kept as unreduced bigints between reductions, because a bigint remainder costs several
  * multiplications: the additions let values grow by a few bits a round, and each S-box output is reduced once (the
@@ -19,7 +19,7 @@
  * Remainders of negative values stay negative (still the right residue); outputs are normalised to [0, p).
  */
 import { poseidonHashMany as genericHashMany, poseidonSmall } from "@scure/starknet"
-import { instantiate } from "./poseidon-wasm.js"
+import { instantiate, type WasmPoseidon } from "./poseidon-wasm.js"
 
 /** Starknet's field prime, 2^251 + 17·2^192 + 1. */
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n
@@ -145,6 +145,7 @@ export const EMPTY_SPONGE: Sponge = [0n, 0n, 0n]
  */
 export const absorb = (state: Sponge, values: ReadonlyArray<bigint>): Sponge => {
   if (values.length % 2 !== 0) throw new Error("absorb takes an even number of values")
+  const wasm = wasmInUse()
   if (wasm !== undefined) return wasm.absorb(state, values)
   let [s0, s1, s2] = state
   for (let i = 0; i < values.length; i += 2) [s0, s1, s2] = permutation(s0 + values[i]!, s1 + values[i + 1]!, s2)
@@ -156,6 +157,7 @@ export const absorb = (state: Sponge, values: ReadonlyArray<bigint>): Sponge => 
  * exactly as `poseidonHashMany` pads its whole input, so a prefix shared by many inputs is absorbed once.
  */
 export const hashManyFrom = (state: Sponge, values: ReadonlyArray<bigint>): bigint => {
+  const wasm = wasmInUse()
   if (wasm !== undefined) return wasm.hashManyFrom(state, values)
   let [s0, s1, s2] = state
   const n = values.length
@@ -167,30 +169,15 @@ export const hashManyFrom = (state: Sponge, values: ReadonlyArray<bigint>): bigi
   return s0
 }
 
-/** Whether this permutation agrees with @scure/starknet's on a few fixed inputs (checked once, at load time). */
-const agrees = (): boolean => {
+/** Whether a permutation agrees with @scure/starknet's on a few fixed inputs (checked once, before it is used). */
+const agrees = (permutation: (a: bigint, b: bigint, c: bigint) => [bigint, bigint, bigint]): boolean => {
   const inputs: ReadonlyArray<readonly [bigint, bigint, bigint]> = [
     [0n, 0n, 0n],
     [1n, 2n, 3n],
     [P - 1n, P - 2n, 2n ** 250n + 12345n]
   ]
   return inputs.every((input) => {
-    const ours = bigintPermute(...input)
-    const theirs = poseidonSmall([...input])
-    return ours[0] === theirs[0] && ours[1] === theirs[1] && ours[2] === theirs[2]
-  })
-}
-
-/** The same check of the WebAssembly permutation, and of its sponge against @scure/starknet's hash of many. */
-const wasmAgrees = (candidate: NonNullable<ReturnType<typeof instantiate>>): boolean => {
-  const inputs: ReadonlyArray<readonly [bigint, bigint, bigint]> = [
-    [0n, 0n, 0n],
-    [1n, 2n, 3n],
-    [P - 1n, P - 2n, 2n ** 250n + 12345n]
-  ]
-  const many = [P - 1n, 0n, 1n, 2n ** 251n, 7n]
-  return candidate.hashManyFrom(EMPTY_SPONGE, many) === genericHashMany(many) && inputs.every((input) => {
-    const ours = candidate.permute(...input)
+    const ours = permutation(...input)
     const theirs = poseidonSmall([...input])
     return ours[0] === theirs[0] && ours[1] === theirs[1] && ours[2] === theirs[2]
   })
@@ -200,14 +187,38 @@ const wasmAgrees = (candidate: NonNullable<ReturnType<typeof instantiate>>): boo
  * True when the specialised permutation is in use. Should @scure/starknet's parameters ever stop being the ones this
  * module is written for, hashing falls back to its generic permutation rather than giving other hashes.
  */
-export const specialised: boolean = agrees()
+export const specialised: boolean = agrees(bigintPermute)
 
-/** The WebAssembly permutation, where WebAssembly runs it and it agrees with @scure/starknet (else the bigint one). */
-const compiled = specialised ? instantiate(FULL, PARTIAL) : undefined
-const wasmChecked = compiled !== undefined && wasmAgrees(compiled) ? compiled : undefined
-/** Which permutation hashes: `"wasm"`, `"bigint"` (the specialised one in bigints) or `"generic"` (@scure/starknet's). */
-export let implementation: "wasm" | "bigint" | "generic" = wasmChecked !== undefined ? "wasm" : specialised ? "bigint" : "generic"
-let wasm = wasmChecked
+/**
+ * The WebAssembly permutation, made at the first hash that asks for it (writing its module out takes some
+ * milliseconds, which an import that never hashes does not pay), and kept only if it agrees with @scure/starknet's
+ * permutation and its hash of many; `undefined` where it is missing or disagrees. `null`: not made yet.
+ */
+let compiled: WasmPoseidon | undefined | null = null
+const made = (): WasmPoseidon | undefined => {
+  if (compiled === null) {
+    const candidate = specialised ? instantiate(FULL, PARTIAL) : undefined
+    const many = [P - 1n, 0n, 1n, 2n ** 251n, 7n]
+    compiled = candidate !== undefined && agrees(candidate.permute) && candidate.hashManyFrom(EMPTY_SPONGE, many) === genericHashMany(many)
+      ? candidate
+      : undefined
+  }
+  return compiled
+}
+
+type Implementation = "wasm" | "bigint" | "generic"
+/** The implementation asked for (`_use`); `implementation()` is the one that hashes. */
+let requested: Implementation = "wasm"
+
+/**
+ * Which permutation hashes: `"wasm"`, `"bigint"` (the specialised one in bigints, where the WebAssembly one is not
+ * available) or `"generic"` (@scure/starknet's, where the specialised rounds disagree with it).
+ */
+export const implementation = (): Implementation =>
+  !specialised || requested === "generic" ? "generic" : requested === "wasm" && made() !== undefined ? "wasm" : "bigint"
+
+/** The WebAssembly permutation when it is the one in use. */
+const wasmInUse = (): WasmPoseidon | undefined => (implementation() === "wasm" ? made() : undefined)
 
 const generic = (values: ReadonlyArray<bigint>): bigint => genericHashMany(values as Array<bigint>)
 const genericPermute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => {
@@ -216,28 +227,23 @@ const genericPermute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigin
 }
 
 /** The permutation in use: the WebAssembly one, the bigint one, or @scure/starknet's generic one. */
-let permutation: (a: bigint, b: bigint, c: bigint) => [bigint, bigint, bigint] = wasm !== undefined
-  ? wasm.permute
-  : specialised
-  ? bigintPermute
-  : genericPermute
+const permutation = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => {
+  const which = implementation()
+  return which === "wasm" ? made()!.permute(a, b, c) : which === "bigint" ? bigintPermute(a, b, c) : genericPermute(a, b, c)
+}
 
 /** The Hades permutation of (a, b, c); inputs are any bigints (read modulo p), outputs in [0, p). */
-export const permute = (a: bigint, b: bigint, c: bigint): [bigint, bigint, bigint] => permutation(a, b, c)
+export const permute = permutation
 
 /** `poseidonHashMany`, or @scure/starknet's generic one if the load-time check failed. */
-export let hashMany: (values: ReadonlyArray<bigint>) => bigint = specialised ? poseidonHashMany : generic
+export const hashMany = (values: ReadonlyArray<bigint>): bigint => (implementation() === "generic" ? generic(values) : poseidonHashMany(values))
 
 /**
  * Benchmarks and tests only: route every hash of the library and the devnet through one implementation, to measure
- * (or compare) them in one run. `"wasm"` falls back to the bigint one where the WebAssembly one is not in use.
+ * (or compare) them in one run. `"wasm"` falls back to the bigint one where the WebAssembly one is not available.
  */
-export const _use = (which: "wasm" | "bigint" | "generic"): void => {
-  const on = which === "generic" || !specialised ? "generic" : which === "wasm" && wasmChecked !== undefined ? "wasm" : "bigint"
-  implementation = on
-  wasm = on === "wasm" ? wasmChecked : undefined
-  hashMany = on === "generic" ? generic : poseidonHashMany
-  permutation = on === "wasm" ? wasmChecked!.permute : on === "bigint" ? bigintPermute : genericPermute
+export const _use = (which: Implementation): void => {
+  requested = which
 }
 
 /** Benchmarks only: `_use("generic")`, or back to the fastest one. */
