@@ -626,12 +626,6 @@ export const makeWatching = (
   options: HttpOptions & { readonly wsUrl: string }
 ): Effect.Effect<StarknetRpc["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    // Reads go over the connection while it is open (see `HttpOptions.readsOverWebSocket`).
-    let carry: JsonRpc.Route | undefined
-    const rpc = yield* makeOver(
-      options,
-      options.readsOverWebSocket === false ? undefined : (method, params) => carry === undefined ? Effect.succeedNone : carry(method, params)
-    )
     const [Watch, Socket, constructor] = yield* Effect.all([
       Effect.promise(() => import("./internal/transport/watch.js")),
       Effect.promise(() => import("@effect/platform/Socket")),
@@ -644,7 +638,8 @@ export const makeWatching = (
       requestTimeout: Duration.decode(options.timeout ?? "10 seconds"),
       onReconnect: Metrics.reconnected
     }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
-    carry = watcher.carry
+    // Reads go over the connection while it is open (see `HttpOptions.readsOverWebSocket`).
+    const rpc = yield* makeOver(options, options.readsOverWebSocket === false ? undefined : watcher.carry)
     return {
       ...rpc,
       // The newest header heard on the heads subscription (made at the first read): no HTTP request while the

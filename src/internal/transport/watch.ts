@@ -284,35 +284,36 @@ const closed = (state: State) => {
   }
 }
 
+/**
+ * One request over the connection, answered where the answer is read: the node's response object, `"closed"` when
+ * there is no connection or it closed first, `"timeout"` after the request timeout (the request is forgotten then).
+ */
+const ask = (state: State, method: string, params: unknown): Effect.Effect<Answer | "timeout"> =>
+  Effect.async<Answer | "timeout">((resume) => {
+    const id = send(state, method, params, (answer) => resume(Effect.succeed(answer)))
+    return Effect.sync(() => {
+      if (id !== undefined) state.pending.delete(id)
+    })
+  }).pipe(Effect.timeoutTo({ duration: state.options.requestTimeout, onSuccess: (answer) => answer, onTimeout: () => "timeout" as const }))
+
 /** A request answered within the request timeout, else a transient `RpcError`. */
 const request = (state: State, method: string, params: unknown) =>
-  Effect.async<unknown, RpcError>((resume) => {
-    send(state, method, params, (answer) =>
-      resume(
-        answer === "closed"
-          ? Effect.fail(new RpcError({ method, code: 0, message: "the WebSocket connection closed", transient: true }))
-          : answer.error !== undefined
-          ? Effect.fail(new RpcError({ method, code: answer.error.code, message: answer.error.message, transient: false }))
-          : Effect.succeed(answer.result)
-      ))
-  }).pipe(
-    Effect.timeoutFail({
-      duration: state.options.requestTimeout,
-      onTimeout: () => new RpcError({ method, code: 0, message: "no answer over the WebSocket connection", transient: true })
-    })
-  )
+  Effect.flatMap(ask(state, method, params), (answer) =>
+    answer === "closed"
+      ? Effect.fail(new RpcError({ method, code: 0, message: "the WebSocket connection closed", transient: true }))
+      : answer === "timeout"
+      ? Effect.fail(new RpcError({ method, code: 0, message: "no answer over the WebSocket connection", transient: true }))
+      : answer.error !== undefined
+      ? Effect.fail(new RpcError({ method, code: answer.error.code, message: answer.error.message, transient: false }))
+      : Effect.succeed(answer.result))
 
 /** See `Watcher.carry`. */
 const carry = (state: State) => (method: string, params: unknown): Effect.Effect<Option.Option<unknown>> =>
-  Effect.suspend(() => {
-    if (state.phase !== "up" || state.socket === undefined) return Effect.succeedNone
-    return Effect.async<Option.Option<unknown>>((resume) => {
-      const id = send(state, method, params, (answer) => resume(Effect.succeed(answer === "closed" ? Option.none() : Option.some(answer))))
-      return Effect.sync(() => {
-        if (id !== undefined) state.pending.delete(id)
-      })
-    }).pipe(Effect.timeoutTo({ duration: state.options.requestTimeout, onSuccess: (answer) => answer, onTimeout: () => Option.none() }))
-  })
+  Effect.suspend(() =>
+    state.phase !== "up"
+      ? Effect.succeedNone
+      : Effect.map(ask(state, method, params), (answer) => (answer === "closed" || answer === "timeout" ? Option.none() : Option.some(answer)))
+  )
 
 /** One connection, from opening to closing: subscribes what is watched once open; a heartbeat finds a dead route. */
 const connectOnce = (state: State) =>
