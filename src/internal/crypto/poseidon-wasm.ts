@@ -5,9 +5,11 @@
  * constant per partial round, with the constants given by that module).
  *
  * The prime p = 2^251 + 17·2^192 + 1 is 1 modulo 2^192, so -p⁻¹ mod 2^32 is -1 and each Montgomery reduction step
- * adds m·p with m = -t₀ mod 2^32: three additions (to limbs 0, 6 and 7), not a row of multiplications. Every value
- * is kept in [0, p): a product (below 2p) and a sum by one conditional subtraction; the matrix, fused with the next
- * round's constants, by subtracting q·p with q read from the top limb (see `mixBody`).
+ * adds m·p with m = -t₀ mod 2^32: three additions (to limbs 0, 6 and 7), not a row of multiplications, fused into
+ * the row of the product (see `mulBody`). Values are kept reduced only as far as the next step needs: a product is
+ * below 1.8p, the matrix's output below 4p (`mixBody`), a sum below 4.8p (one conditional subtraction), and each of
+ * these is a valid input to the multiplication (below 5p); the results are reduced to [0, p) as they are read
+ * (`canonBody`).
  *
  * Memory (one 64 KiB page, the module's own): the constants, the sponge's three elements (Montgomery form), and an
  * input area that JavaScript fills with plain felts (little-endian, 32 bytes each) for `absorb`; results are read
@@ -74,6 +76,9 @@ const op = {
   i64Shl: 0x86,
   i64ShrU: 0x88,
   i64ShrS: 0x87,
+  i64GtS: 0x55,
+  i64Ne: 0x52,
+  i64ExtendI32U: 0xad,
   select: 0x1b,
   call: 0x10,
   block: 0x02,
@@ -123,36 +128,43 @@ const reduceInto = (d: number, t: number, u: number, x: number, borrow: number):
   return code
 }
 
-/** mul(d, a, b): d = a·b·R⁻¹ mod p, for a, b in [0, p). Locals: a 3-10, t 11-20, C 21, m 22, bi 23, x 24, borrow 25, u 26-33. */
+/**
+ * mul(d, a, b): d = a·b·R⁻¹ mod p, for a, b below 5p; d is below 1.8p (not always reduced: `mix` and `canon` do
+ * that). Montgomery's multiplication row by row, each row's reduction fused into its product: m·p adds to limbs 0,
+ * 6 and 7 only, so limbs 1 to 5 carry one product each, as a plain product would. Every 64-bit sum stays below
+ * 2^64: a carry is at most 2^32 - 1 where a full product joins it, and the top limbs of inputs below 5p are below 2^30.
+ * Locals: a 3-10, t 11-19, C 20, m 21, b_i 22, x 23, y 24.
+ */
 const mulBody = (): { locals: number; code: Code } => {
   const [d, a, b] = [0, 1, 2]
-  const A = 3, Tl = 11, C = 21, M = 22, BI = 23, X = 24, BORROW = 25, Ul = 26
+  const A = 3, Tl = 11, C = 20, M = 21, BI = 22, X = 23, Y = 24
+  const product = (j: number): Code => [...get(A + j), ...get(BI), op.i64Mul]
   const code: Code = []
   for (let j = 0; j < 8; j++) code.push(...loadLimb(a, 4 * j), ...set(A + j))
   for (let i = 0; i < 8; i++) {
     code.push(...loadLimb(b, 4 * i), ...set(BI))
-    for (let j = 0; j < 8; j++) {
-      const product = [...get(A + j), ...get(BI), op.i64Mul]
-      code.push(...split(j === 0 ? add64(get(Tl), product) : add64(get(Tl + j), product, get(C)), X, Tl + j, C))
-    }
-    code.push(...split(add64(get(Tl + 8), get(C)), X, Tl + 8, Tl + 9))
-    // m = -t0 mod 2^32; t += m·p, shifted down one limb.
-    code.push(...i64(0n), ...get(Tl), op.i64Sub, ...MASK, op.i64And, ...set(M))
-    code.push(...get(Tl), ...get(M), op.i64Add, ...i64(32n), op.i64ShrU, ...set(C))
-    for (let j = 1; j < 8; j++) {
-      const terms = [get(Tl + j), get(C)]
-      if (j === 6) terms.push([...get(M), ...i64(17n), op.i64Mul])
-      if (j === 7) terms.push([...get(M), ...i64(27n), op.i64Shl])
-      code.push(...split(add64(...terms), X, Tl + j - 1, C))
-    }
-    code.push(...split(add64(get(Tl + 8), get(C)), X, Tl + 7, C))
-    code.push(...get(Tl + 9), ...get(C), op.i64Add, ...set(Tl + 8))
+    // x = t0 + a0·bi; m = -x mod 2^32; x + m leaves x >> 32, plus 1 when its low half was not 0.
+    code.push(...add64(get(Tl), product(0)), 0x22, ...uleb(X), ...MASK, op.i64And, ...set(Y))
+    code.push(...i64(0n), ...get(Y), op.i64Sub, ...MASK, op.i64And, ...set(M))
+    code.push(...get(X), ...i64(32n), op.i64ShrU, ...get(Y), ...i64(0n), op.i64Ne, op.i64ExtendI32U, op.i64Add, ...set(C))
+    // Limbs 1 to 5, shifted down one.
+    for (let j = 1; j < 6; j++) code.push(...split(add64(get(Tl + j), product(j), get(C)), X, Tl + j - 1, C))
+    // Limb 6 takes 17m besides, added to its low half so that nothing overflows.
+    code.push(...add64(get(Tl + 6), product(6), get(C)), 0x22, ...uleb(X), ...MASK, op.i64And)
+    code.push(...get(M), ...i64(17n), op.i64Mul, op.i64Add, 0x22, ...uleb(Y), ...MASK, op.i64And, ...set(Tl + 5))
+    code.push(...get(X), ...i64(32n), op.i64ShrU, ...get(Y), ...i64(32n), op.i64ShrU, op.i64Add, ...set(C))
+    // Limb 7 takes m·2^27 (a_7 is below 2^30, so its product leaves room).
+    code.push(...split(add64(get(Tl + 7), product(7), get(C), [...get(M), ...i64(27n), op.i64Shl]), X, Tl + 6, C))
+    code.push(...split(add64(get(Tl + 8), get(C)), X, Tl + 7, Tl + 8))
   }
-  code.push(...reduceInto(d, Tl, Ul, X, BORROW))
-  return { locals: 31, code }
+  for (let j = 0; j < 8; j++) code.push(...storeLimb(d, 4 * j, get(Tl + j)))
+  return { locals: 22, code }
 }
 
-/** add(d, a, b): d = a + b mod p. Locals: t 3-10, u 11-18, x 19, C 20, borrow 21. */
+/**
+ * add(d, a, b): a + b, less p when that is at least p (a sum below 5.8p gives below 4.8p). Locals: t 3-10, u 11-18,
+ * x 19, C 20, borrow 21.
+ */
 const addBody = (): { locals: number; code: Code } => {
   const [d, a, b] = [0, 1, 2]
   const Tl = 3, Ul = 11, X = 19, C = 20, BORROW = 21
@@ -166,10 +178,12 @@ const addBody = (): { locals: number; code: Code } => {
 }
 
 /**
- * mix(k0, k1, k2): the matrix on S0, S1, S2, then the next round's constants added, in one pass:
- * s0' = 3s0 + s1 + s2 + k0, s1' = s0 - s1 + s2 + k1 (+ p), s2' = s0 + s1 - 2s2 + k2 (+ 2p), each limb a signed sum
- * whose carries shift arithmetically. Each result w is in [0, 6p); with q = ⌊w / 2^251⌋ (< 8), w - q·p lies in
- * (-p, 2^251), and p is added back when it is negative. Locals: s 3-26, w 27-34, x 35, C 36, q 37.
+ * mix(k0, k1, k2): the matrix on S0, S1, S2, then the next round's constants added, in one pass per element:
+ * s0' = 3s0 + s1 + s2 + k0, s1' = s0 - s1 + s2 + k1 (+ 4p), s2' = s0 + s1 - 2s2 + k2 (+ 8p), each limb summed
+ * without carries (signed, below 2^37 in size). For inputs below 4p each sum w is in [0, 21p); q, read from its top
+ * limb alone, is ⌊w / 2^251⌋ give or take one, so w - (q - 2)·p (or w itself when q ≤ 2) lies in [0, 4p), and one
+ * carry pass, shifting arithmetically, normalises it. Outputs are below 4p again, as `mul` takes them. Locals: s
+ * 3-26, w 27-34, x 35, C 36, q 37.
  */
 const mixBody = (): { locals: number; code: Code } => {
   const K = [0, 1, 2]
@@ -178,7 +192,7 @@ const mixBody = (): { locals: number; code: Code } => {
   for (let i = 0; i < 3; i++) for (let j = 0; j < 8; j++) code.push(...i32(S0 + 32 * i), 0x35, 2, ...uleb(4 * j), ...set(S + 8 * i + j))
   const s = (i: number, j: number) => get(S + 8 * i + j)
   // Coefficients of s0, s1, s2, and the multiple of p that keeps each sum non-negative.
-  const rows: ReadonlyArray<readonly [readonly [number, number, number], bigint]> = [[[3, 1, 1], 0n], [[1, -1, 1], 1n], [[1, 1, -2], 2n]]
+  const rows: ReadonlyArray<readonly [readonly [number, number, number], bigint]> = [[[3, 1, 1], 0n], [[1, -1, 1], 4n], [[1, 1, -2], 8n]]
   rows.forEach(([coefficients, multiple], out) => {
     for (let j = 0; j < 8; j++) {
       const value: Code = [...loadLimb(K[out]!, 4 * j)]
@@ -188,36 +202,35 @@ const mixBody = (): { locals: number; code: Code } => {
       })
       const extra = multiple * P_LIMBS[j]!
       if (extra !== 0n) value.push(...i64(extra), op.i64Add)
-      if (j > 0) value.push(...get(C), op.i64Add)
-      code.push(...value, 0x22, ...uleb(X), ...MASK, op.i64And, ...set(W + j), ...get(X), ...i64(32n), op.i64ShrS, ...set(C))
+      code.push(...value, ...set(W + j))
     }
-    // w - q·p, q from the top limb (p's limbs: 1 at 0, 17 at 6, 2^27 at 7).
-    code.push(...get(W + 7), ...i64(27n), op.i64ShrU, ...set(Q))
+    // q = max(⌊top / 2^27⌋ - 2, 0); p's limbs: 1 at 0, 17 at 6, 2^27 at 7.
+    code.push(...get(W + 7), ...i64(27n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(Q))
+    code.push(...get(Q), ...i64(0n), ...get(Q), ...i64(0n), op.i64GtS, op.select, ...set(Q))
     for (let j = 0; j < 8; j++) {
       const value: Code = [...get(W + j)]
       if (j === 0) value.push(...get(Q), op.i64Sub)
       if (j === 6) value.push(...get(Q), ...i64(17n), op.i64Mul, op.i64Sub)
       if (j === 7) value.push(...get(Q), ...i64(27n), op.i64Shl, op.i64Sub)
       if (j > 0) value.push(...get(C), op.i64Add)
-      code.push(...value, 0x22, ...uleb(X), ...MASK, op.i64And, ...set(W + j), ...get(X), ...i64(32n), op.i64ShrS, ...set(C))
-    }
-    // C is now -1 when the difference is negative, else 0: add p·(-C).
-    code.push(...i64(0n), ...get(C), op.i64Sub, ...set(Q))
-    for (let j = 0; j < 8; j++) {
-      const terms = [get(W + j)]
-      if (j > 0) terms.push(get(C))
-      if (j === 0) terms.push(get(Q))
-      if (j === 6) terms.push([...get(Q), ...i64(17n), op.i64Mul])
-      if (j === 7) terms.push([...get(Q), ...i64(27n), op.i64Shl])
-      code.push(...split(add64(...terms), X, W + j, C))
-      code.push(...i32(S0 + 32 * out), ...get(W + j), 0x3e, 2, ...uleb(4 * j))
+      code.push(...i32(S0 + 32 * out), ...value, 0x22, ...uleb(X), ...MASK, op.i64And, 0x3e, 2, ...uleb(4 * j))
+      code.push(...get(X), ...i64(32n), op.i64ShrS, ...set(C))
     }
   })
   return { locals: 35, code }
 }
 
+/** canon(d): d mod p in place, for d below 2p. Locals: t 1-8, u 9-16, x 17, borrow 18. */
+const canonBody = (): { locals: number; code: Code } => {
+  const d = 0, Tl = 1, Ul = 9, X = 17, BORROW = 18
+  const code: Code = []
+  for (let j = 0; j < 8; j++) code.push(...loadLimb(d, 4 * j), ...set(Tl + j))
+  code.push(...reduceInto(d, Tl, Ul, X, BORROW))
+  return { locals: 18, code }
+}
+
 // Function indices.
-const MUL = 0, ADD = 1, PERMUTE = 2, MIX = 6
+const MUL = 0, ADD = 1, PERMUTE = 2, MIX = 6, CANON = 7
 const call3 = (fn: number, d: Code, a: Code, b: Code): Code => [...d, ...a, ...b, op.call, fn]
 const c = (n: number) => i32(n)
 
@@ -266,7 +279,8 @@ const absorbBody = (): Code => {
 }
 /** load(): the state from the first three felts of the input area. store(): the state to the output area. */
 const loadBody = (): Code => [0, 1, 2].flatMap((k) => call3(MUL, c(S0 + 32 * k), c(IN_AT + 32 * k), c(R2_AT)))
-const storeBody = (): Code => [0, 1, 2].flatMap((k) => call3(MUL, c(OUT_AT + 32 * k), c(S0 + 32 * k), c(ONE_AT)))
+const storeBody = (): Code =>
+  [0, 1, 2].flatMap((k) => [...call3(MUL, c(OUT_AT + 32 * k), c(S0 + 32 * k), c(ONE_AT)), ...c(OUT_AT + 32 * k), op.call, CANON])
 
 const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body]
 const vec = (items: Array<Code>): Code => [...uleb(items.length), ...items.flat()]
@@ -278,14 +292,14 @@ const fnCode = (locals: Array<[number, number]>, body: Code): Code => {
 
 /** The module's bytes. */
 export const moduleBytes = (): Uint8Array => {
-  const mul = mulBody(), add = addBody(), perm = permuteBody(), mixer = mixBody()
+  const mul = mulBody(), add = addBody(), perm = permuteBody(), mixer = mixBody(), canon = canonBody()
   const types = section(1, vec([
     [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // (d, a, b) -> ()
     [0x60, ...vec([]), ...vec([])], // () -> ()
     [0x60, ...vec([[I32]]), ...vec([])] // (n) -> ()
   ]))
-  // mul, add, permute, absorb, load, store, mix
-  const functions = section(3, vec([[0], [0], [1], [2], [1], [1], [0]]))
+  // mul, add, permute, absorb, load, store, mix, canon
+  const functions = section(3, vec([[0], [0], [1], [2], [1], [1], [0], [2]]))
   const memory = section(5, vec([[0x00, 1]]))
   const exports = section(7, vec([
     [...name("memory"), 0x02, 0],
@@ -301,7 +315,8 @@ export const moduleBytes = (): Uint8Array => {
     fnCode([[2, I32]], absorbBody()),
     fnCode([], loadBody()),
     fnCode([], storeBody()),
-    fnCode([[mixer.locals, I64]], mixer.code)
+    fnCode([[mixer.locals, I64]], mixer.code),
+    fnCode([[canon.locals, I64]], canon.code)
   ]))
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...functions, ...memory, ...exports, ...code])
 }
