@@ -1,39 +1,44 @@
 /**
  * Starknet's Poseidon permutation in WebAssembly, the module written out here instruction by instruction (no
- * binary, no build step): field elements as eight 32-bit limbs held in 64-bit integers, Montgomery multiplication
- * (R = 2^256) and the same specialised rounds as `poseidon.ts` (the S-box x^3, the matrix as additions, one
+ * binary, no build step): field elements as nine 29-bit limbs held in 64-bit integers, Montgomery multiplication
+ * (R = 2^261) and the same specialised rounds as `poseidon.ts` (the S-box x^3, the matrix as additions, one
  * constant per partial round, with the constants given by that module).
  *
- * The prime p = 2^251 + 17·2^192 + 1 is 1 modulo 2^192, so -p⁻¹ mod 2^32 is -1 and each Montgomery reduction step
- * adds m·p with m = -t₀ mod 2^32: three additions (to limbs 0, 6 and 7), not a row of multiplications, fused into
- * the row of the product (see `mulBody`). Values are kept reduced only as far as the next step needs: a product is
- * below 1.8p, the matrix's output below 4p (`mixBody`), a sum below 4.8p (one conditional subtraction), and each of
- * these is a valid input to the multiplication (below 5p); the results are reduced to [0, p) as they are read
- * (`canonBody`).
+ * 29-bit limbs leave 6 bits of room in a 64-bit integer: a row of products is added to the accumulators without
+ * carrying, and carries are propagated once per multiplication. The prime p = 2^251 + 17·2^192 + 1 is 1 modulo
+ * 2^192, so -p⁻¹ mod 2^29 is -1 and each reduction step adds m·p with m = -t₀ mod 2^29: m to limb 0, 17·2^18·m to
+ * limb 6 and 2^19·m to limb 8, not a row of multiplications. Values are kept reduced only as far as the next step
+ * needs: a product is below 1.1p, the matrix's output below 4p (`mixBody`), a sum below 4.1p (one conditional
+ * subtraction), and each of these is a valid input to the multiplication (below 5p); results are reduced to
+ * [0, p) as they are read (`canonBody`).
  *
- * Memory (one 64 KiB page, the module's own): the constants, the sponge's three elements (Montgomery form), and an
- * input area that JavaScript fills with plain felts (little-endian, 32 bytes each) for `absorb`; results are read
- * back as plain felts. The module's work is checked against @scure/starknet by `poseidon.ts` before its first use.
+ * Memory (one 64 KiB page, the module's own): the constants and the sponge's three elements (Montgomery form, 72
+ * bytes each), and an input area that JavaScript fills with plain felts (little-endian, 32 bytes each) for
+ * `absorb`; results are read back as plain felts. The module's work is checked against @scure/starknet by
+ * `poseidon.ts` before its first use.
  */
 
 const P = 2n ** 251n + 17n * 2n ** 192n + 1n
-const R = 2n ** 256n
+const R = 2n ** 261n
 const mod = (a: bigint) => ((a % P) + P) % P
 
+/** Bits per limb, limbs per element, bytes per element. */
+const BITS = 29
+const LIMBS = 9
+const E = 8 * LIMBS
 // Memory layout (byte offsets).
-const R2_AT = 0 // R^2 mod p, plain
-const ONE_AT = 32 // 1, plain
-const S0 = 96
-const S1 = 128
-const S2 = 160
-const T = 192
-const U = 224
-const ZERO_AT = 64 // 0, for the rounds that add no constant to an element
-const FULL_AT = 256 // 8 rounds × 3 constants
-const PARTIAL_AT = FULL_AT + 8 * 3 * 32 // 83 constants
-const PARTIAL_END = PARTIAL_AT + 83 * 32
-const OUT_AT = 4096 // 3 plain felts
-const IN_AT = 8192
+const R2_AT = 0 // R^2 mod p
+const ONE_AT = E // 1
+const ZERO_AT = 2 * E // 0, for the rounds that add no constant to an element
+const S0 = 3 * E
+const S1 = 4 * E
+const S2 = 5 * E
+const T = 6 * E
+const FULL_AT = 8 * E // 8 rounds × 3 constants
+const PARTIAL_AT = FULL_AT + 8 * 3 * E // 83 constants
+const PARTIAL_END = PARTIAL_AT + 83 * E
+const OUT_AT = 8320 // 3 plain felts
+const IN_AT = 8448
 /** Felts `absorb` takes in one call (the input area, to the end of the page). */
 export const CHUNK = (65536 - IN_AT) / 32
 
@@ -76,6 +81,7 @@ const op = {
   i64Shl: 0x86,
   i64ShrU: 0x88,
   i64ShrS: 0x87,
+  i64Or: 0x84,
   i64GtS: 0x55,
   i64Ne: 0x52,
   i64ExtendI32U: 0xad,
@@ -88,13 +94,13 @@ const op = {
   end: 0x0b,
   void: 0x40
 } as const
-/** `i64.load32_u` of the limb at `offset` from the pointer in local `ptr`. */
-const loadLimb = (ptr: number, offset: number): Code => [...get(ptr), 0x35, 2, ...uleb(offset)]
-/** `i64.store32` of `value` to the limb at `offset` from the pointer in local `ptr`. */
-const storeLimb = (ptr: number, offset: number, value: Code): Code => [...get(ptr), ...value, 0x3e, 2, ...uleb(offset)]
-const MASK = i64(0xffffffffn)
-/** `x = value; low = x & M; carry = x >> 32` */
-const split = (value: Code, x: number, low: number, carry: number): Code => [
+/** `i64.load` of limb `j` of the element at the pointer in local `ptr`. */
+const loadLimb = (ptr: number, j: number): Code => [...get(ptr), 0x29, 3, ...uleb(8 * j)]
+/** `i64.store` of `value` to limb `j` of the element at the pointer in local `ptr`. */
+const storeLimb = (ptr: number, j: number, value: Code): Code => [...get(ptr), ...value, 0x37, 3, ...uleb(8 * j)]
+const MASK = i64((1n << BigInt(BITS)) - 1n)
+/** `x = value; low = x & M; carry = x >> 29` (arithmetically when `signed`) */
+const split = (value: Code, x: number, low: number, carry: number, signed = false): Code => [
   ...value,
   0x22,
   ...uleb(x), // local.tee x
@@ -102,100 +108,131 @@ const split = (value: Code, x: number, low: number, carry: number): Code => [
   op.i64And,
   ...set(low),
   ...get(x),
-  ...i64(32n),
-  op.i64ShrU,
+  ...i64(BigInt(BITS)),
+  signed ? op.i64ShrS : op.i64ShrU,
   ...set(carry)
 ]
 const add64 = (...terms: Array<Code>): Code => terms.flatMap((t, i) => (i === 0 ? t : [...t, op.i64Add]))
+/** `local += value` */
+const addTo = (local: number, value: Code): Code => [...get(local), ...value, op.i64Add, ...set(local)]
 
-/** p's limbs: 1, 0, 0, 0, 0, 0, 17, 2^27. */
-const P_LIMBS = [1n, 0n, 0n, 0n, 0n, 0n, 17n, 1n << 27n]
+/** p's limbs: 1, then 17·2^18 at limb 6 (2^192) and 2^19 at limb 8 (2^251). */
+const P_LIMBS = [1n, 0n, 0n, 0n, 0n, 0n, 17n << 18n, 0n, 1n << 19n]
 
 /**
- * `t - p` limb by limb into `u` with `borrow`, then to `d` whichever of t and t - p is in [0, p). `t`, `u` are the
- * first local of eight; `x` and `borrow` are scratch locals.
+ * `t - p` limb by limb into `u` with `borrow`, then to `d` whichever of t and t - p is in [0, p) when t < 2p (and
+ * t - p otherwise). `t`, `u` are the first local of nine; `x` and `borrow` are scratch locals.
  */
 const reduceInto = (d: number, t: number, u: number, x: number, borrow: number): Code => {
   const code: Code = []
-  for (let j = 0; j < 8; j++) {
+  for (let j = 0; j < LIMBS; j++) {
     const value = [...get(t + j)]
     if (P_LIMBS[j] !== 0n) value.push(...i64(P_LIMBS[j]!), op.i64Sub)
     if (j > 0) value.push(...get(borrow), op.i64Sub)
     code.push(...value, 0x22, ...uleb(x), ...MASK, op.i64And, ...set(u + j), ...get(x), ...i64(63n), op.i64ShrU, ...set(borrow))
   }
   // borrow = 1: t < p, keep t.
-  for (let j = 0; j < 8; j++) code.push(...storeLimb(d, 4 * j, [...get(t + j), ...get(u + j), ...get(borrow), op.i32Wrap, op.select]))
+  for (let j = 0; j < LIMBS; j++) code.push(...storeLimb(d, j, [...get(t + j), ...get(u + j), ...get(borrow), op.i32Wrap, op.select]))
   return code
 }
 
 /**
- * mul(d, a, b): d = a·b·R⁻¹ mod p, for a, b below 5p; d is below 1.8p (not always reduced: `mix` and `canon` do
- * that). Montgomery's multiplication row by row, each row's reduction fused into its product: m·p adds to limbs 0,
- * 6 and 7 only, so limbs 1 to 5 carry one product each, as a plain product would. Every 64-bit sum stays below
- * 2^64: a carry is at most 2^32 - 1 where a full product joins it, and the top limbs of inputs below 5p are below 2^30.
- * Locals: a 3-10, t 11-19, C 20, m 21, b_i 22, x 23, y 24.
+ * mul(d, a, b): d = a·b·R⁻¹ mod p, for a, b below 5p with limbs below 2^29; d is below 1.1p. Row by row, b's limb
+ * times all of a is added to the accumulators, then the lowest of them is reduced: m = -acc mod 2^29 makes it a
+ * multiple of 2^29, its carry moves up and m·p's other two limbs are added. Every accumulator stays below 2^62
+ * (nine products below 2^58 each, and the reduction's terms). Locals: a 3-11, acc 12-29, b_i 30, m 31, x 32, C 33.
  */
 const mulBody = (): { locals: number; code: Code } => {
   const [d, a, b] = [0, 1, 2]
-  const A = 3, Tl = 11, C = 20, M = 21, BI = 22, X = 23, Y = 24
-  const product = (j: number): Code => [...get(A + j), ...get(BI), op.i64Mul]
+  const A = 3, ACC = 12, BI = 30, M = 31, X = 32, C = 33
   const code: Code = []
-  for (let j = 0; j < 8; j++) code.push(...loadLimb(a, 4 * j), ...set(A + j))
-  for (let i = 0; i < 8; i++) {
-    code.push(...loadLimb(b, 4 * i), ...set(BI))
-    // x = t0 + a0·bi; m = -x mod 2^32; x + m leaves x >> 32, plus 1 when its low half was not 0.
-    code.push(...add64(get(Tl), product(0)), 0x22, ...uleb(X), ...MASK, op.i64And, ...set(Y))
-    code.push(...i64(0n), ...get(Y), op.i64Sub, ...MASK, op.i64And, ...set(M))
-    code.push(...get(X), ...i64(32n), op.i64ShrU, ...get(Y), ...i64(0n), op.i64Ne, op.i64ExtendI32U, op.i64Add, ...set(C))
-    // Limbs 1 to 5, shifted down one.
-    for (let j = 1; j < 6; j++) code.push(...split(add64(get(Tl + j), product(j), get(C)), X, Tl + j - 1, C))
-    // Limb 6 takes 17m besides, added to its low half so that nothing overflows.
-    code.push(...add64(get(Tl + 6), product(6), get(C)), 0x22, ...uleb(X), ...MASK, op.i64And)
-    code.push(...get(M), ...i64(17n), op.i64Mul, op.i64Add, 0x22, ...uleb(Y), ...MASK, op.i64And, ...set(Tl + 5))
-    code.push(...get(X), ...i64(32n), op.i64ShrU, ...get(Y), ...i64(32n), op.i64ShrU, op.i64Add, ...set(C))
-    // Limb 7 takes m·2^27 (a_7 is below 2^30, so its product leaves room).
-    code.push(...split(add64(get(Tl + 7), product(7), get(C), [...get(M), ...i64(27n), op.i64Shl]), X, Tl + 6, C))
-    code.push(...split(add64(get(Tl + 8), get(C)), X, Tl + 7, Tl + 8))
+  for (let j = 0; j < LIMBS; j++) code.push(...loadLimb(a, j), ...set(A + j))
+  for (let i = 0; i < LIMBS; i++) {
+    code.push(...loadLimb(b, i), ...set(BI))
+    for (let j = 0; j < LIMBS; j++) code.push(...addTo(ACC + i + j, [...get(A + j), ...get(BI), op.i64Mul]))
+    code.push(...reduceStep(ACC + i, M))
   }
-  for (let j = 0; j < 8; j++) code.push(...storeLimb(d, 4 * j, get(Tl + j)))
-  return { locals: 22, code }
+  code.push(...quotient(d, ACC, X, C))
+  return { locals: 31, code }
 }
 
 /**
- * add(d, a, b): a + b, less p when that is at least p (a sum below 5.8p gives below 4.8p). Locals: t 3-10, u 11-18,
- * x 19, C 20, borrow 21.
+ * One step of Montgomery's reduction at the accumulator `at`: m = -acc mod 2^29 makes it a multiple of 2^29, its
+ * carry moves up one limb, and m·p's other two limbs are added (17·2^18·m six limbs up, 2^19·m eight limbs up).
+ */
+const reduceStep = (at: number, m: number): Code => [
+  ...i64(0n), ...get(at), op.i64Sub, ...MASK, op.i64And, ...set(m),
+  ...addTo(at + 1, [...get(at), ...get(m), op.i64Add, ...i64(BigInt(BITS)), op.i64ShrU]),
+  ...addTo(at + 6, [...get(m), ...i64(P_LIMBS[6]!), op.i64Mul]),
+  ...addTo(at + 8, [...get(m), ...i64(19n), op.i64Shl])
+]
+
+/** After nine steps, the quotient in accumulators 9 to 17 (17 only receives the last carry), normalised, to d. */
+const quotient = (d: number, acc: number, x: number, carry: number): Code => {
+  const code: Code = []
+  for (let k = 0; k < LIMBS - 1; k++) {
+    const limb = acc + LIMBS + k
+    code.push(...split(k === 0 ? get(limb) : add64(get(limb), get(carry)), x, limb, carry), ...storeLimb(d, k, get(limb)))
+  }
+  code.push(...storeLimb(d, LIMBS - 1, get(carry)))
+  return code
+}
+
+/**
+ * sqr(d, a): d = a²·R⁻¹ mod p, as `mul(d, a, a)` gives it, with each product of two different limbs computed once
+ * and doubled (45 multiplications instead of 81); the reduction follows the whole product. Every accumulator stays
+ * below 2^62 (five products below 2^59 at most). Locals: a 2-10, 2a 11-18, acc 19-36, m 37, x 38, C 39.
+ */
+const sqrBody = (): { locals: number; code: Code } => {
+  const d = 0, a = 1
+  const A = 2, A2 = 11, ACC = 19, M = 37, X = 38, C = 39
+  const code: Code = []
+  for (let j = 0; j < LIMBS; j++) code.push(...loadLimb(a, j), ...set(A + j))
+  for (let j = 0; j < LIMBS - 1; j++) code.push(...get(A + j), ...i64(1n), op.i64Shl, ...set(A2 + j))
+  for (let i = 0; i < LIMBS; i++) {
+    code.push(...addTo(ACC + 2 * i, [...get(A + i), ...get(A + i), op.i64Mul]))
+    for (let j = i + 1; j < LIMBS; j++) code.push(...addTo(ACC + i + j, [...get(A2 + i), ...get(A + j), op.i64Mul]))
+  }
+  for (let i = 0; i < LIMBS; i++) code.push(...reduceStep(ACC + i, M))
+  code.push(...quotient(d, ACC, X, C))
+  return { locals: 38, code }
+}
+
+/**
+ * add(d, a, b): a + b, less p when that is at least p (a sum below 5.1p gives below 4.1p). Locals: t 3-11, u 12-20,
+ * x 21, C 22, borrow 23.
  */
 const addBody = (): { locals: number; code: Code } => {
   const [d, a, b] = [0, 1, 2]
-  const Tl = 3, Ul = 11, X = 19, C = 20, BORROW = 21
+  const Tl = 3, Ul = 12, X = 21, C = 22, BORROW = 23
   const code: Code = []
-  for (let j = 0; j < 8; j++) {
-    const sum = add64(loadLimb(a, 4 * j), loadLimb(b, 4 * j))
+  for (let j = 0; j < LIMBS; j++) {
+    const sum = add64(loadLimb(a, j), loadLimb(b, j))
     code.push(...split(j === 0 ? sum : add64(sum, get(C)), X, Tl + j, C))
   }
   code.push(...reduceInto(d, Tl, Ul, X, BORROW))
-  return { locals: 19, code }
+  return { locals: 21, code }
 }
 
 /**
  * mix(k0, k1, k2): the matrix on S0, S1, S2, then the next round's constants added, in one pass per element:
  * s0' = 3s0 + s1 + s2 + k0, s1' = s0 - s1 + s2 + k1 (+ 4p), s2' = s0 + s1 - 2s2 + k2 (+ 8p), each limb summed
- * without carries (signed, below 2^37 in size). For inputs below 4p each sum w is in [0, 21p); q, read from its top
+ * without carries (signed, below 2^33 in size). For inputs below 4p each sum w is in [0, 21p); q, read from its top
  * limb alone, is ⌊w / 2^251⌋ give or take one, so w - (q - 2)·p (or w itself when q ≤ 2) lies in [0, 4p), and one
- * carry pass, shifting arithmetically, normalises it. Outputs are below 4p again, as `mul` takes them. Locals: s
- * 3-26, w 27-34, x 35, C 36, q 37.
+ * carry pass, shifting arithmetically, normalises it. Outputs are below 4p again. Locals: s 3-29, w 30-38, x 39,
+ * C 40, q 41.
  */
 const mixBody = (): { locals: number; code: Code } => {
   const K = [0, 1, 2]
-  const S = 3, W = 27, X = 35, C = 36, Q = 37
+  const S = 3, W = 30, X = 39, C = 40, Q = 41
   const code: Code = []
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 8; j++) code.push(...i32(S0 + 32 * i), 0x35, 2, ...uleb(4 * j), ...set(S + 8 * i + j))
-  const s = (i: number, j: number) => get(S + 8 * i + j)
+  for (let i = 0; i < 3; i++) for (let j = 0; j < LIMBS; j++) code.push(...i32(S0 + E * i), 0x29, 3, ...uleb(8 * j), ...set(S + LIMBS * i + j))
+  const s = (i: number, j: number) => get(S + LIMBS * i + j)
   // Coefficients of s0, s1, s2, and the multiple of p that keeps each sum non-negative.
   const rows: ReadonlyArray<readonly [readonly [number, number, number], bigint]> = [[[3, 1, 1], 0n], [[1, -1, 1], 4n], [[1, 1, -2], 8n]]
   rows.forEach(([coefficients, multiple], out) => {
-    for (let j = 0; j < 8; j++) {
-      const value: Code = [...loadLimb(K[out]!, 4 * j)]
+    for (let j = 0; j < LIMBS; j++) {
+      const value: Code = [...loadLimb(K[out]!, j)]
       coefficients.forEach((k, i) => {
         const term = Math.abs(k) === 1 ? s(i, j) : [...s(i, j), ...i64(BigInt(Math.abs(k))), op.i64Mul]
         value.push(...term, k > 0 ? op.i64Add : op.i64Sub)
@@ -204,38 +241,73 @@ const mixBody = (): { locals: number; code: Code } => {
       if (extra !== 0n) value.push(...i64(extra), op.i64Add)
       code.push(...value, ...set(W + j))
     }
-    // q = max(⌊top / 2^27⌋ - 2, 0); p's limbs: 1 at 0, 17 at 6, 2^27 at 7.
-    code.push(...get(W + 7), ...i64(27n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(Q))
+    // q = max(⌊top / 2^19⌋ - 2, 0), then w - q·p.
+    code.push(...get(W + 8), ...i64(19n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(Q))
     code.push(...get(Q), ...i64(0n), ...get(Q), ...i64(0n), op.i64GtS, op.select, ...set(Q))
-    for (let j = 0; j < 8; j++) {
+    for (let j = 0; j < LIMBS; j++) {
       const value: Code = [...get(W + j)]
       if (j === 0) value.push(...get(Q), op.i64Sub)
-      if (j === 6) value.push(...get(Q), ...i64(17n), op.i64Mul, op.i64Sub)
-      if (j === 7) value.push(...get(Q), ...i64(27n), op.i64Shl, op.i64Sub)
+      if (j === 6) value.push(...get(Q), ...i64(P_LIMBS[6]!), op.i64Mul, op.i64Sub)
+      if (j === 8) value.push(...get(Q), ...i64(19n), op.i64Shl, op.i64Sub)
       if (j > 0) value.push(...get(C), op.i64Add)
-      code.push(...i32(S0 + 32 * out), ...value, 0x22, ...uleb(X), ...MASK, op.i64And, 0x3e, 2, ...uleb(4 * j))
-      code.push(...get(X), ...i64(32n), op.i64ShrS, ...set(C))
+      code.push(...i32(S0 + E * out), ...value, 0x22, ...uleb(X), ...MASK, op.i64And, 0x37, 3, ...uleb(8 * j))
+      code.push(...get(X), ...i64(BigInt(BITS)), op.i64ShrS, ...set(C))
     }
   })
-  return { locals: 35, code }
+  return { locals: 39, code }
 }
 
-/** canon(d): d mod p in place, for d below 2p. Locals: t 1-8, u 9-16, x 17, borrow 18. */
+/** canon(d): d mod p in place, for d below 2p. Locals: t 1-9, u 10-18, x 19, borrow 20. */
 const canonBody = (): { locals: number; code: Code } => {
-  const d = 0, Tl = 1, Ul = 9, X = 17, BORROW = 18
+  const d = 0, Tl = 1, Ul = 10, X = 19, BORROW = 20
   const code: Code = []
-  for (let j = 0; j < 8; j++) code.push(...loadLimb(d, 4 * j), ...set(Tl + j))
+  for (let j = 0; j < LIMBS; j++) code.push(...loadLimb(d, j), ...set(Tl + j))
   code.push(...reduceInto(d, Tl, Ul, X, BORROW))
-  return { locals: 18, code }
+  return { locals: 20, code }
+}
+
+/**
+ * unpack(d, src): the plain felt at src (four little-endian 64-bit words, below 2^252) as nine limbs at d.
+ * Limb k holds bits 29k to 29k + 28: limbs 2, 4 and 6 straddle two words. Locals: w 2-5.
+ */
+const unpackBody = (): { locals: number; code: Code } => {
+  const d = 0, src = 1, Wd = 2
+  const code: Code = []
+  for (let w = 0; w < 4; w++) code.push(...get(src), 0x29, 3, ...uleb(8 * w), ...set(Wd + w))
+  for (let k = 0; k < LIMBS; k++) {
+    const bit = BITS * k, w = Math.floor(bit / 64), shift = bit % 64
+    const value: Code = [...get(Wd + w), ...i64(BigInt(shift)), op.i64ShrU]
+    if (shift + BITS > 64 && w < 3) value.push(...get(Wd + w + 1), ...i64(BigInt(64 - shift)), op.i64Shl, op.i64Or)
+    if (k < LIMBS - 1) value.push(...MASK, op.i64And)
+    code.push(...storeLimb(d, k, value))
+  }
+  return { locals: 4, code }
+}
+
+/** pack(dst, s): the nine limbs at s (each below 2^29, the felt below 2^256) as four little-endian words at dst. */
+const packBody = (): { locals: number; code: Code } => {
+  const dst = 0, src = 1
+  const code: Code = []
+  for (let w = 0; w < 4; w++) {
+    const terms: Array<Code> = []
+    for (let k = 0; k < LIMBS; k++) {
+      const bit = BITS * k - 64 * w
+      if (bit <= -BITS || bit >= 64) continue
+      terms.push([...loadLimb(src, k), ...(bit < 0 ? [...i64(BigInt(-bit)), op.i64ShrU] : bit > 0 ? [...i64(BigInt(bit)), op.i64Shl] : [])])
+    }
+    code.push(...get(dst), ...terms.flatMap((t, i) => (i === 0 ? t : [...t, op.i64Or])), 0x37, 3, ...uleb(8 * w))
+  }
+  return { locals: 0, code }
 }
 
 // Function indices.
-const MUL = 0, ADD = 1, PERMUTE = 2, MIX = 6, CANON = 7
+const MUL = 0, ADD = 1, PERMUTE = 2, MIX = 6, CANON = 7, UNPACK = 8, PACK = 9, SQR = 10
 const call3 = (fn: number, d: Code, a: Code, b: Code): Code => [...d, ...a, ...b, op.call, fn]
+const call2 = (fn: number, d: Code, a: Code): Code => [...d, ...a, op.call, fn]
 const c = (n: number) => i32(n)
 
-const cube = (s: Code): Code => [...call3(MUL, c(T), s, s), ...call3(MUL, s, c(T), s)]
-const fullAt = (r: number) => [FULL_AT + 96 * r, FULL_AT + 96 * r + 32, FULL_AT + 96 * r + 64] as const
+const cube = (s: Code): Code => [...call2(SQR, c(T), s), ...call3(MUL, s, c(T), s)]
+const fullAt = (r: number) => [FULL_AT + 3 * E * r, FULL_AT + 3 * E * r + E, FULL_AT + 3 * E * r + 2 * E] as const
 const mix = (k: readonly [number, number, number]): Code => [...c(k[0]), ...c(k[1]), ...c(k[2]), op.call, MIX]
 /** A full round whose constants are already added; `next` are those of the round after it. */
 const fullRound = (next: readonly [number, number, number]): Code => [...cube(c(S0)), ...cube(c(S1)), ...cube(c(S2)), ...mix(next)]
@@ -250,15 +322,18 @@ const permuteBody = (): { locals: number; code: Code; params: 0 } => {
   code.push(...fullRound([ZERO_AT, ZERO_AT, PARTIAL_AT]))
   // Partial rounds: the S-box of the last element, then the matrix with the next round's constant (the first full
   // round's after the last).
-  code.push(...i32(PARTIAL_AT + 32), ...set(K))
+  code.push(...i32(PARTIAL_AT + E), ...set(K))
   code.push(op.loop, op.void)
   code.push(...cube(c(S2)), ...c(ZERO_AT), ...c(ZERO_AT), ...get(K), op.call, MIX)
-  code.push(...get(K), ...i32(32), op.i32Add, 0x22, ...uleb(K), ...i32(PARTIAL_END), 0x49 /* i32.lt_u */, op.brIf, 0, op.end)
+  code.push(...get(K), ...i32(E), op.i32Add, 0x22, ...uleb(K), ...i32(PARTIAL_END), 0x49 /* i32.lt_u */, op.brIf, 0, op.end)
   code.push(...cube(c(S2)), ...mix(fullAt(4)))
   for (let r = 4; r < 7; r++) code.push(...fullRound(fullAt(r + 1)))
   code.push(...fullRound([ZERO_AT, ZERO_AT, ZERO_AT]))
   return { locals: 1, code, params: 0 }
 }
+
+/** The plain felt at the pointer `from` into Montgomery form at T. */
+const intoT = (from: Code): Code => [...call2(UNPACK, c(T), from), ...call3(MUL, c(T), c(T), c(R2_AT))]
 
 /** absorb(n): n (even) plain felts from the input area, two at a time: into S0 and S1, then the permutation. */
 const absorbBody = (): Code => {
@@ -268,9 +343,9 @@ const absorbBody = (): Code => {
     ...get(N), ...i32(32), 0x6c /* i32.mul */, ...i32(IN_AT), op.i32Add, ...set(END),
     op.block, op.void, op.loop, op.void,
     ...get(I), ...get(END), op.i32GeU, op.brIf, 1,
-    ...call3(MUL, c(T), get(I), c(R2_AT)),
+    ...intoT(get(I)),
     ...call3(ADD, c(S0), c(S0), c(T)),
-    ...call3(MUL, c(T), [...get(I), ...i32(32), op.i32Add], c(R2_AT)),
+    ...intoT([...get(I), ...i32(32), op.i32Add]),
     ...call3(ADD, c(S1), c(S1), c(T)),
     op.call, PERMUTE,
     ...get(I), ...i32(64), op.i32Add, ...set(I),
@@ -278,9 +353,10 @@ const absorbBody = (): Code => {
   ]
 }
 /** load(): the state from the first three felts of the input area. store(): the state to the output area. */
-const loadBody = (): Code => [0, 1, 2].flatMap((k) => call3(MUL, c(S0 + 32 * k), c(IN_AT + 32 * k), c(R2_AT)))
+const loadBody = (): Code =>
+  [0, 1, 2].flatMap((k) => [...call2(UNPACK, c(T), c(IN_AT + 32 * k)), ...call3(MUL, c(S0 + E * k), c(T), c(R2_AT))])
 const storeBody = (): Code =>
-  [0, 1, 2].flatMap((k) => [...call3(MUL, c(OUT_AT + 32 * k), c(S0 + 32 * k), c(ONE_AT)), ...c(OUT_AT + 32 * k), op.call, CANON])
+  [0, 1, 2].flatMap((k) => [...call3(MUL, c(T), c(S0 + E * k), c(ONE_AT)), ...c(T), op.call, CANON, ...call2(PACK, c(OUT_AT + 32 * k), c(T))])
 
 const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body]
 const vec = (items: Array<Code>): Code => [...uleb(items.length), ...items.flat()]
@@ -292,14 +368,16 @@ const fnCode = (locals: Array<[number, number]>, body: Code): Code => {
 
 /** The module's bytes. */
 export const moduleBytes = (): Uint8Array => {
-  const mul = mulBody(), add = addBody(), perm = permuteBody(), mixer = mixBody(), canon = canonBody()
+  const mul = mulBody(), add = addBody(), perm = permuteBody(), mixer = mixBody(), canon = canonBody(), unpack = unpackBody(),
+    pack = packBody(), sqr = sqrBody()
   const types = section(1, vec([
     [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // (d, a, b) -> ()
     [0x60, ...vec([]), ...vec([])], // () -> ()
-    [0x60, ...vec([[I32]]), ...vec([])] // (n) -> ()
+    [0x60, ...vec([[I32]]), ...vec([])], // (n) -> ()
+    [0x60, ...vec([[I32], [I32]]), ...vec([])] // (d, a) -> ()
   ]))
-  // mul, add, permute, absorb, load, store, mix, canon
-  const functions = section(3, vec([[0], [0], [1], [2], [1], [1], [0], [2]]))
+  // mul, add, permute, absorb, load, store, mix, canon, unpack, pack, sqr
+  const functions = section(3, vec([[0], [0], [1], [2], [1], [1], [0], [2], [3], [3], [3]]))
   const memory = section(5, vec([[0x00, 1]]))
   const exports = section(7, vec([
     [...name("memory"), 0x02, 0],
@@ -316,7 +394,10 @@ export const moduleBytes = (): Uint8Array => {
     fnCode([], loadBody()),
     fnCode([], storeBody()),
     fnCode([[mixer.locals, I64]], mixer.code),
-    fnCode([[canon.locals, I64]], canon.code)
+    fnCode([[canon.locals, I64]], canon.code),
+    fnCode([[unpack.locals, I64]], unpack.code),
+    fnCode([], pack.code),
+    fnCode([[sqr.locals, I64]], sqr.code)
   ]))
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...functions, ...memory, ...exports, ...code])
 }
@@ -367,11 +448,16 @@ export const instantiate = (
   const read = (at: number): bigint =>
     view.getBigUint64(at, true) | (view.getBigUint64(at + 8, true) << 64n) | (view.getBigUint64(at + 16, true) << 128n) |
     (view.getBigUint64(at + 24, true) << 192n)
+  /** An element in the module's own form: nine 29-bit limbs, 64 bits each. */
+  const writeLimbs = (at: number, x: bigint) => {
+    for (let k = 0; k < LIMBS; k++) view.setBigUint64(at + 8 * k, (x >> BigInt(BITS * k)) & ((1n << BigInt(BITS)) - 1n), true)
+  }
   const montgomery = (x: bigint) => mod(x * R)
-  write(R2_AT, mod(R * R))
-  write(ONE_AT, 1n)
-  full.forEach((row, r) => row.forEach((k, i) => write(FULL_AT + 96 * r + 32 * i, montgomery(k))))
-  partial.forEach((k, r) => write(PARTIAL_AT + 32 * r, montgomery(k)))
+  writeLimbs(R2_AT, mod(R * R))
+  writeLimbs(ONE_AT, 1n)
+  writeLimbs(ZERO_AT, 0n)
+  full.forEach((row, r) => row.forEach((k, i) => writeLimbs(fullAt(r)[i]!, montgomery(k))))
+  partial.forEach((k, r) => writeLimbs(PARTIAL_AT + E * r, montgomery(k)))
 
   const loadState = (a: bigint, b: bigint, c: bigint) => {
     write(IN_AT, a)
