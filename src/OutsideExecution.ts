@@ -342,6 +342,8 @@ export const executeFromOutsideCalldata = (oe: OutsideExecution, signature: Read
   return out
 }
 
+const asFelt = (v: string | bigint): Felt => toHex(BigInt(v)) as Felt
+
 /**
  * Reads a serialized `Array<Call>` (`[n, (to, selector, calldata_len, calldata...)*]`) starting at `from`; answers
  * the calls and the position after them, or `undefined` when malformed.
@@ -353,7 +355,6 @@ export const parseCallArray = (
   calldata: ReadonlyArray<string | bigint>,
   from = 0
 ): { readonly calls: ReadonlyArray<OutsideCall>; readonly end: number } | undefined => {
-  const felt = (v: string | bigint) => toHex(BigInt(v)) as Felt
   const n = calldata[from]
   if (n === undefined) return undefined
   const calls: Array<OutsideCall> = []
@@ -364,7 +365,7 @@ export const parseCallArray = (
       return undefined
     }
     i += 3
-    calls.push({ to: felt(to), selector: felt(selector), calldata: calldata.slice(i, i + Number(BigInt(len))).map(felt) })
+    calls.push({ to: asFelt(to), selector: asFelt(selector), calldata: calldata.slice(i, i + Number(BigInt(len))).map(asFelt) })
     i += Number(BigInt(len))
   }
   return { calls, end: i }

@@ -32,56 +32,75 @@ type ParamValue<P extends Param> = P extends "felts" ? Array<bigint>
  */
 export const params = <const P extends ReadonlyArray<Param>>(cd: ReadonlyArray<bigint>, kinds: P): { -readonly [K in keyof P]: ParamValue<P[K]> } => {
   const out: Array<unknown> = []
-  let at = 0
-  kinds.forEach((kind, i) => {
-    const fail = () => new Revert(`Failed to deserialize param #${i + 1}`)
-    const next = () => {
-      const v = cd[at++]
-      if (v === undefined) throw fail()
-      return v
-    }
+  // A plain loop over a cursor: this runs for every call the devnet executes.
+  const cursor = { at: 0 }
+  for (let i = 0; i < kinds.length; i++) {
+    const kind = kinds[i]!
     switch (kind) {
       case "felt":
-        return void out.push(next())
+        out.push(next(cd, cursor, i))
+        break
       case "u32":
       case "u64": {
-        const v = next()
-        if (v > (kind === "u32" ? 0xffffffffn : U64_MAX)) throw fail()
-        return void out.push(v)
+        const v = next(cd, cursor, i)
+        if (v > (kind === "u32" ? 0xffffffffn : U64_MAX)) throw failAt(i)
+        out.push(v)
+        break
       }
       case "u256": {
-        const [low, high] = [next(), next()]
-        if (low > U128_MAX || high > U128_MAX) throw fail()
-        return void out.push((high << 128n) | low)
+        const low = next(cd, cursor, i)
+        const high = next(cd, cursor, i)
+        if (low > U128_MAX || high > U128_MAX) throw failAt(i)
+        out.push((high << 128n) | low)
+        break
       }
       case "felts": {
-        const n = next()
-        if (n > BigInt(cd.length - at)) throw fail()
-        const items = cd.slice(at, at + Number(n))
-        at += Number(n)
-        return void out.push(items)
+        const n = next(cd, cursor, i)
+        if (n > BigInt(cd.length - cursor.at)) throw failAt(i)
+        out.push(cd.slice(cursor.at, cursor.at + Number(n)))
+        cursor.at += Number(n)
+        break
       }
       case "calls": {
-        const parsed = parseCallArray(cd, at)
-        if (parsed === undefined) throw fail()
-        at = parsed.end
-        return void out.push(parsed.calls)
+        const parsed = parseCallArray(cd, cursor.at)
+        if (parsed === undefined) throw failAt(i)
+        cursor.at = parsed.end
+        out.push(parsed.calls)
+        break
       }
       case "outside": {
         // `OutsideExecution { caller, nonce, execute_after: u64, execute_before: u64, calls: Span<Call> }`.
-        const [caller, nonce, executeAfter, executeBefore] = [next(), next(), next(), next()]
-        if (caller >= ADDRESS_BOUND || executeAfter > U64_MAX || executeBefore > U64_MAX) throw fail()
-        const parsed = parseCallArray(cd, at)
-        if (parsed === undefined) throw fail()
-        at = parsed.end
-        return void out.push({ caller, nonce, executeAfter, executeBefore, calls: parsed.calls })
+        const caller = next(cd, cursor, i)
+        const nonce = next(cd, cursor, i)
+        const executeAfter = next(cd, cursor, i)
+        const executeBefore = next(cd, cursor, i)
+        if (caller >= ADDRESS_BOUND || executeAfter > U64_MAX || executeBefore > U64_MAX) throw failAt(i)
+        const parsed = parseCallArray(cd, cursor.at)
+        if (parsed === undefined) throw failAt(i)
+        cursor.at = parsed.end
+        out.push({ caller, nonce, executeAfter, executeBefore, calls: parsed.calls })
+        break
       }
     }
-  })
-  if (at < cd.length) throw new Revert("Input too long for arguments")
+  }
+  if (cursor.at < cd.length) throw new Revert("Input too long for arguments")
   return out as never
 }
 
+const failAt = (i: number) => new Revert(`Failed to deserialize param #${i + 1}`)
+/** The felt at the cursor, which moves past it; the wrapper's panic for param `i` when there is none. */
+const next = (cd: ReadonlyArray<bigint>, cursor: { at: number }, i: number): bigint => {
+  const v = cd[cursor.at++]
+  if (v === undefined) throw failAt(i)
+  return v
+}
+
 /** `Array<Span<felt252>>`, the results of a multicall (an empty span for a call that failed). */
-export const serializeResults = (results: ReadonlyArray<ReadonlyArray<bigint>>): Array<bigint> =>
-  [BigInt(results.length), ...results.flatMap((r) => [BigInt(r.length), ...r])]
+export const serializeResults = (results: ReadonlyArray<ReadonlyArray<bigint>>): Array<bigint> => {
+  const out = [BigInt(results.length)]
+  for (const r of results) {
+    out.push(BigInt(r.length))
+    for (const v of r) out.push(v)
+  }
+  return out
+}

@@ -23,22 +23,23 @@ export interface TokenContext {
   readonly emit: (event: ChainEvent) => void
 }
 
+const balance = (token: Token, a: bigint) => token.balances.get(a) ?? 0n
+const move = (ctx: TokenContext, token: Token, self: bigint, from: bigint, to: bigint, amount: bigint) => {
+  if (to === 0n) throw new Revert("ERC20: transfer to 0")
+  if (balance(token, from) < amount) throw new Revert("ERC20: insufficient balance")
+  ctx.setMap(token.balances, from, balance(token, from) - amount)
+  ctx.setMap(token.balances, to, balance(token, to) + amount)
+  ctx.emit({ fromAddress: self, keys: [EVENT.Transfer, from, to], data: split(amount) })
+}
+
 export const callToken = (ctx: TokenContext, token: Token, self: bigint, caller: bigint, selector: bigint, cd: ReadonlyArray<bigint>): Array<bigint> => {
-  const balance = (a: bigint) => token.balances.get(a) ?? 0n
-  const move = (from: bigint, to: bigint, amount: bigint) => {
-    if (to === 0n) throw new Revert("ERC20: transfer to 0")
-    if (balance(from) < amount) throw new Revert("ERC20: insufficient balance")
-    ctx.setMap(token.balances, from, balance(from) - amount)
-    ctx.setMap(token.balances, to, balance(to) + amount)
-    ctx.emit({ fromAddress: self, keys: [EVENT.Transfer, from, to], data: split(amount) })
-  }
   switch (selector) {
     case S.balance_of:
     case S.balanceOf:
-      return split(balance(params(cd, ["felt"])[0]))
+      return split(balance(token, params(cd, ["felt"])[0]))
     case S.transfer: {
       const [to, amount] = params(cd, ["felt", "u256"])
-      move(caller, to, amount)
+      move(ctx, token, self, caller, to, amount)
       return [1n]
     }
     case S.transfer_from:
@@ -48,7 +49,7 @@ export const callToken = (ctx: TokenContext, token: Token, self: bigint, caller:
       const allowed = token.allowances.get(key) ?? 0n
       if (allowed < amount) throw new Revert("ERC20: insufficient allowance")
       ctx.setMap(token.allowances, key, allowed - amount)
-      move(from, to, amount)
+      move(ctx, token, self, from, to, amount)
       return [1n]
     }
     case S.approve: {
