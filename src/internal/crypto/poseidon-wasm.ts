@@ -10,7 +10,8 @@
  * limb 6 and 2^19·m to limb 8, not a row of multiplications. Values are kept reduced only as far as the next step
  * needs: a product is below 1.1p, the matrix's output below 4p (`mixBody`), a sum below 4.1p (one conditional
  * subtraction), and each of these is a valid input to the multiplication (below 5p); results are reduced to
- * [0, p) as they are read (`canonBody`).
+ * [0, p) as they are read (`canonBody`). In the partial rounds, which cube s2 alone, s0 and s1 stay in locals with
+ * their limbs normalised only every fourth round (`partialsBody`).
  *
  * Memory (one 64 KiB page, the module's own): the constants and the sponge's three elements (Montgomery form, 72
  * bytes each), and an input area that JavaScript fills with plain felts (little-endian, 32 bytes each) for
@@ -35,8 +36,7 @@ const S1 = 4 * E
 const S2 = 5 * E
 const T = 6 * E
 const FULL_AT = 8 * E // 8 rounds × 3 constants
-const PARTIAL_AT = FULL_AT + 8 * 3 * E // 83 constants
-const PARTIAL_END = PARTIAL_AT + 83 * E
+const PARTIAL_AT = FULL_AT + 8 * 3 * E // 83 constants, to 8280
 const OUT_AT = 8320 // 3 plain felts
 const IN_AT = 8448
 /** Felts `absorb` takes in one call (the input area, to the end of the page). */
@@ -300,8 +300,74 @@ const packBody = (): { locals: number; code: Code } => {
   return { locals: 0, code }
 }
 
+/**
+ * partials(): the partial rounds but the last (82 of 83), with s0 and s1 held in locals. Each round cubes s2 (in
+ * memory, where the multiplication reads it), then applies the matrix with the round's constant. Only s2 is
+ * normalised every round (the multiplication needs its limbs below 2^29): s0 and s1 are reduced below 4p as values
+ * (q read from the top limb, as in `mixBody`) but their limbs are left unnormalised, signed, and grow about five
+ * times a round; every fourth round they are normalised, which keeps each limb below 2^40, the part below the top
+ * limb below 2^243 in size, and so q within one of ⌊w / 2^251⌋. Locals: K (i32) 0, N (i32) 1; s0, s1 2-19, their
+ * next values 20-37, the cube 38-46, w 47-55, x 56, C 57, q 58.
+ */
+const partialsBody = (): { locals: readonly [number, number]; code: Code } => {
+  const K = 0, N = 1, A = 2, B = 20, CUBE = 38, W = 47, X = 56, C = 57, Q = 58
+  const code: Code = []
+  const limb = (at: number, j: number) => [...i32(at), 0x29, 3, ...uleb(8 * j)]
+  /** q = max(⌊top / 2^19⌋ - 2, 0); then `first` - q·p, in place, limbs left as they are. */
+  const reduceValue = (first: number): Code => [
+    ...get(first + 8), ...i64(19n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(Q),
+    ...get(Q), ...i64(0n), ...get(Q), ...i64(0n), op.i64GtS, op.select, ...set(Q),
+    ...get(first), ...get(Q), op.i64Sub, ...set(first),
+    ...get(first + 6), ...get(Q), ...i64(P_LIMBS[6]!), op.i64Mul, op.i64Sub, ...set(first + 6),
+    ...get(first + 8), ...get(Q), ...i64(19n), op.i64Shl, op.i64Sub, ...set(first + 8)
+  ]
+  /** The carry pass over nine signed limbs from `first`, each result limb to `out(j, value)`. */
+  const normalise = (first: number, out: (j: number, value: Code) => Code): Code => {
+    const chain: Code = []
+    for (let j = 0; j < LIMBS; j++) {
+      chain.push(...out(j, [...get(first + j), ...(j > 0 ? [...get(C), op.i64Add] : []), 0x22, ...uleb(X), ...MASK, op.i64And]))
+      chain.push(...get(X), ...i64(BigInt(BITS)), op.i64ShrS, ...set(C))
+    }
+    return chain
+  }
+  const inPlace = (first: number) => normalise(first, (j, value) => [...value, ...set(first + j)])
+  /** One round from s0, s1 in locals `from` to `to`, the constant at K, which moves to the next one. */
+  const round = (from: number, to: number): Code => {
+    const [f0, f1, t0, t1] = [from, from + LIMBS, to, to + LIMBS]
+    const r: Code = [...call2(SQR, c(T), c(S2)), ...call3(MUL, c(S2), c(T), c(S2))]
+    for (let j = 0; j < LIMBS; j++) r.push(...limb(S2, j), ...set(CUBE + j))
+    // s2' = s0 + s1 - 2·s2³ + k (+ 8p), normalised into memory.
+    for (let j = 0; j < LIMBS; j++) {
+      r.push(...get(K), 0x29, 3, ...uleb(8 * j), ...get(f0 + j), op.i64Add, ...get(f1 + j), op.i64Add, ...get(CUBE + j), ...i64(2n), op.i64Mul, op.i64Sub)
+      if (P_LIMBS[j] !== 0n) r.push(...i64(8n * P_LIMBS[j]!), op.i64Add)
+      r.push(...set(W + j))
+    }
+    r.push(...reduceValue(W), ...normalise(W, (j, value) => [...i32(S2), ...value, 0x37, 3, ...uleb(8 * j)]))
+    // s0' = 3s0 + s1 + s2³, s1' = s0 - s1 + s2³ (+ 4p): reduced as values, limbs left unnormalised.
+    for (let j = 0; j < LIMBS; j++) {
+      r.push(...get(f0 + j), ...i64(3n), op.i64Mul, ...get(f1 + j), op.i64Add, ...get(CUBE + j), op.i64Add, ...set(t0 + j))
+      r.push(...get(f0 + j), ...get(f1 + j), op.i64Sub, ...get(CUBE + j), op.i64Add)
+      if (P_LIMBS[j] !== 0n) r.push(...i64(4n * P_LIMBS[j]!), op.i64Add)
+      r.push(...set(t1 + j))
+    }
+    r.push(...reduceValue(t0), ...reduceValue(t1))
+    r.push(...get(K), ...i32(E), op.i32Add, ...set(K))
+    return r
+  }
+  for (let j = 0; j < LIMBS; j++) code.push(...limb(S0, j), ...set(A + j), ...limb(S1, j), ...set(A + LIMBS + j))
+  code.push(...i32(PARTIAL_AT + E), ...set(K), ...i32(20), ...set(N))
+  // 20 times four rounds, then two: the 82 rounds.
+  code.push(op.loop, op.void)
+  code.push(...round(A, B), ...round(B, A), ...round(A, B), ...round(B, A), ...inPlace(A), ...inPlace(A + LIMBS))
+  code.push(...get(N), ...i32(1), 0x6b /* i32.sub */, 0x22, ...uleb(N), op.brIf, 0, op.end)
+  code.push(...round(A, B), ...round(B, A))
+  code.push(...normalise(A, (j, value) => [...i32(S0), ...value, 0x37, 3, ...uleb(8 * j)]))
+  code.push(...normalise(A + LIMBS, (j, value) => [...i32(S1), ...value, 0x37, 3, ...uleb(8 * j)]))
+  return { locals: [2, 57], code }
+}
+
 // Function indices.
-const MUL = 0, ADD = 1, PERMUTE = 2, MIX = 6, CANON = 7, UNPACK = 8, PACK = 9, SQR = 10
+const MUL = 0, ADD = 1, PERMUTE = 2, MIX = 6, CANON = 7, UNPACK = 8, PACK = 9, SQR = 10, PARTIALS = 11
 const call3 = (fn: number, d: Code, a: Code, b: Code): Code => [...d, ...a, ...b, op.call, fn]
 const call2 = (fn: number, d: Code, a: Code): Code => [...d, ...a, op.call, fn]
 const c = (n: number) => i32(n)
@@ -312,9 +378,8 @@ const mix = (k: readonly [number, number, number]): Code => [...c(k[0]), ...c(k[
 /** A full round whose constants are already added; `next` are those of the round after it. */
 const fullRound = (next: readonly [number, number, number]): Code => [...cube(c(S0)), ...cube(c(S1)), ...cube(c(S2)), ...mix(next)]
 
-/** permute(): the sponge's state, in place. Local 0: the partial round's constant pointer. */
+/** permute(): the sponge's state, in place. */
 const permuteBody = (): { locals: number; code: Code; params: 0 } => {
-  const K = 0
   const code: Code = []
   const first = fullAt(0)
   code.push(...call3(ADD, c(S0), c(S0), c(first[0])), ...call3(ADD, c(S1), c(S1), c(first[1])), ...call3(ADD, c(S2), c(S2), c(first[2])))
@@ -322,14 +387,11 @@ const permuteBody = (): { locals: number; code: Code; params: 0 } => {
   code.push(...fullRound([ZERO_AT, ZERO_AT, PARTIAL_AT]))
   // Partial rounds: the S-box of the last element, then the matrix with the next round's constant (the first full
   // round's after the last).
-  code.push(...i32(PARTIAL_AT + E), ...set(K))
-  code.push(op.loop, op.void)
-  code.push(...cube(c(S2)), ...c(ZERO_AT), ...c(ZERO_AT), ...get(K), op.call, MIX)
-  code.push(...get(K), ...i32(E), op.i32Add, 0x22, ...uleb(K), ...i32(PARTIAL_END), 0x49 /* i32.lt_u */, op.brIf, 0, op.end)
+  code.push(op.call, PARTIALS)
   code.push(...cube(c(S2)), ...mix(fullAt(4)))
   for (let r = 4; r < 7; r++) code.push(...fullRound(fullAt(r + 1)))
   code.push(...fullRound([ZERO_AT, ZERO_AT, ZERO_AT]))
-  return { locals: 1, code, params: 0 }
+  return { locals: 0, code, params: 0 }
 }
 
 /** The plain felt at the pointer `from` into Montgomery form at T. */
@@ -369,15 +431,15 @@ const fnCode = (locals: Array<[number, number]>, body: Code): Code => {
 /** The module's bytes. */
 export const moduleBytes = (): Uint8Array => {
   const mul = mulBody(), add = addBody(), perm = permuteBody(), mixer = mixBody(), canon = canonBody(), unpack = unpackBody(),
-    pack = packBody(), sqr = sqrBody()
+    pack = packBody(), sqr = sqrBody(), partials = partialsBody()
   const types = section(1, vec([
     [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // (d, a, b) -> ()
     [0x60, ...vec([]), ...vec([])], // () -> ()
     [0x60, ...vec([[I32]]), ...vec([])], // (n) -> ()
     [0x60, ...vec([[I32], [I32]]), ...vec([])] // (d, a) -> ()
   ]))
-  // mul, add, permute, absorb, load, store, mix, canon, unpack, pack, sqr
-  const functions = section(3, vec([[0], [0], [1], [2], [1], [1], [0], [2], [3], [3], [3]]))
+  // mul, add, permute, absorb, load, store, mix, canon, unpack, pack, sqr, partials
+  const functions = section(3, vec([[0], [0], [1], [2], [1], [1], [0], [2], [3], [3], [3], [1]]))
   const memory = section(5, vec([[0x00, 1]]))
   const exports = section(7, vec([
     [...name("memory"), 0x02, 0],
@@ -397,7 +459,8 @@ export const moduleBytes = (): Uint8Array => {
     fnCode([[canon.locals, I64]], canon.code),
     fnCode([[unpack.locals, I64]], unpack.code),
     fnCode([], pack.code),
-    fnCode([[sqr.locals, I64]], sqr.code)
+    fnCode([[sqr.locals, I64]], sqr.code),
+    fnCode([[partials.locals[0], I32], [partials.locals[1], I64]], partials.code)
   ]))
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...functions, ...memory, ...exports, ...code])
 }
