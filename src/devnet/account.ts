@@ -311,7 +311,7 @@ const executeFromOutside = (ctx: AccountContext, acc: Account, self: bigint, rel
   if (caller !== 0n && caller !== ANY && caller !== relayer) throw new Revert("SRC9: invalid caller")
   if (!(oe.executeAfter < now)) throw new Revert("SRC9: now <= execute_after")
   if (!(now < oe.executeBefore)) throw new Revert("SRC9: now >= execute_before")
-  const nonce = BigInt(oe.nonce)
+  const nonce = outside.nonce
   if (acc.usedNonces.has(nonce)) throw new Revert("SRC9: duplicated nonce")
   ctx.addNonce(acc.usedNonces, nonce)
   const isSession = sig.length === 4
