@@ -99,8 +99,8 @@ const loadLimb = (ptr: number, j: number): Code => [...get(ptr), 0x29, 3, ...ule
 /** `i64.store` of `value` to limb `j` of the element at the pointer in local `ptr`. */
 const storeLimb = (ptr: number, j: number, value: Code): Code => [...get(ptr), ...value, 0x37, 3, ...uleb(8 * j)]
 const MASK = i64((1n << BigInt(BITS)) - 1n)
-/** `x = value; low = x & M; carry = x >> 29` (arithmetically when `signed`) */
-const split = (value: Code, x: number, low: number, carry: number, signed = false): Code => [
+/** `x = value; low = x & M; carry = x >> 29` */
+const split = (value: Code, x: number, low: number, carry: number): Code => [
   ...value,
   0x22,
   ...uleb(x), // local.tee x
@@ -109,7 +109,7 @@ const split = (value: Code, x: number, low: number, carry: number, signed = fals
   ...set(low),
   ...get(x),
   ...i64(BigInt(BITS)),
-  signed ? op.i64ShrS : op.i64ShrU,
+  op.i64ShrU,
   ...set(carry)
 ]
 const add64 = (...terms: Array<Code>): Code => terms.flatMap((t, i) => (i === 0 ? t : [...t, op.i64Add]))
@@ -167,7 +167,7 @@ const reduceStep = (at: number, m: number): Code => [
   ...addTo(at + 8, [...get(m), ...i64(19n), op.i64Shl])
 ]
 
-/** After nine steps, the quotient in accumulators 9 to 17 (17 only receives the last carry), normalised, to d. */
+/** After nine steps, the quotient in accumulators 9 to 16 and the last carry (its top limb), normalised, to d. */
 const quotient = (d: number, acc: number, x: number, carry: number): Code => {
   const code: Code = []
   for (let k = 0; k < LIMBS - 1; k++) {
