@@ -5,8 +5,9 @@
  * (`mineBlock`), so the instant the chain changed is known: for ACCEPTED_ON_L2, the block closed; for PRE_CONFIRMED,
  * the block before it closed and the devnet built its pre-confirmed block (it builds it when first read: read once,
  * so that its dry run of the 1,000 transactions is done before the clock starts). Measured twice: at the watch (what
- * the transport delivers to a bare reader, each staying until every one has heard its final status), and at `Transactions.wait` itself (the instant the wait's fiber takes
- * the status from its watch, behind the handling of the waits woken before it). The devnet, the proxy and the
+ * the transport delivers to a bare reader, each staying until every one has heard its final status), and at
+ * `Transactions.wait` itself (the instant the wait's fiber takes the status from its watch, behind the handling of
+ * the waits woken before it). The devnet, the proxy and the
  * waiters share this process's one thread: the figures include the server's work for all 1,000 subscriptions (a
  * status each, one frame each) and the client's, in turn; the CPU time the process spent is printed beside the wall
  * clock, which a shared machine inflates.
