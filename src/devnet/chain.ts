@@ -99,6 +99,12 @@ const outsideCalldata = (payload: { readonly calldata: ReadonlyArray<string> }):
 }
 
 export class Chain {
+  /**
+   * Called when a transaction is accepted and when a block closes: the served devnet's subscriptions look at the
+   * chain then, as a node notifies on its own changes, besides their periodic look (blocks that close as the clock
+   * passes, statuses that change with time).
+   */
+  readonly onChange = new Set<() => void>()
   contracts: State = new Map()
   readonly txs = new Map<bigint, Tx>()
   readonly pending: Array<Tx> = []
@@ -650,6 +656,7 @@ export class Chain {
     this.pending.push(tx)
     this.epoch++
     this.appended = { tx, epoch: this.epoch }
+    for (const f of this.onChange) f()
     return tx
   }
 
@@ -705,5 +712,6 @@ export class Chain {
     this.epoch++
     this.commit(number)
     this.blocks.close(number, timestamp, included, gapTimestamp)
+    for (const f of this.onChange) f()
   }
 }

@@ -142,6 +142,26 @@ describe("the subscription methods on the wire", () => {
       c.close()
     })))
 
+  it.live("a change the chain makes (a transaction accepted, a block closed) is sent at once, not at the next periodic look", () =>
+    // Blocks close by hand only, and the periodic look is a minute apart: whatever arrives within seconds was sent
+    // because the chain changed.
+    run("1 hour", Effect.gen(function*() {
+      const { devnet, wsUrl } = yield* served({ subscriptions: { tickMillis: 60_000 } })
+      yield* devnet.setFaults({ holdBlocks: 1 })
+      const { txHash } = yield* submitTransfer(3n)
+      const c = yield* connect(wsUrl)
+      c.send({ jsonrpc: "2.0", id: 1, method: "starknet_subscribeTransactionStatus", params: { transaction_hash: txHash } })
+      const id = (yield* c.next("the subscription id", (m) => m.id === 1)).result
+      const heard = (status: string) =>
+        c.next(`${status} within 3 s`, (m) => m.params?.subscription_id === id && m.params.result.status.finality_status === status, 3_000)
+      yield* heard("RECEIVED")
+      yield* devnet.mineBlock
+      yield* heard("PRE_CONFIRMED")
+      yield* devnet.mineBlock
+      yield* heard("ACCEPTED_ON_L2")
+      c.close()
+    })))
+
   it.live("limits: connections (503), subscriptions per connection (-32005), message size (closed with 1009); keys as over HTTP", () =>
     run("1 second", Effect.gen(function*() {
       const { wsUrl } = yield* served({

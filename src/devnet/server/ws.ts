@@ -69,7 +69,7 @@ export interface SubscriptionLimits {
   readonly maxSubscriptionsPerConnection: number
   /** Largest message a client may send, in bytes (default: the HTTP body limit); larger closes the socket (1009). */
   readonly maxMessageBytes: number
-  /** How often the chain is looked at for changes while anyone subscribes (default 5 ms). */
+  /** How often the chain is looked at while anyone subscribes (default 5 ms), besides at each change it makes. */
   readonly tickMillis: number
 }
 
@@ -166,6 +166,8 @@ interface State<R> {
   tickQueued: boolean
   /** `tick` bound to this state, for the timers. */
   readonly tick: () => void
+  /** A look as soon as this turn's work is done: the chain changed (`Chain.onChange`). */
+  readonly soon: () => void
 }
 
 const refuse = (socket: Duplex, status: number, text: string) => {
@@ -201,17 +203,16 @@ const startTicking = (state: State<any>, c: Connection, s: Subscription) => {
   if (state.timer === undefined) {
     state.timer = setInterval(state.tick, state.options.limits.tickMillis)
     state.timer.unref?.()
+    state.options.node?.chain.onChange.add(state.soon)
   }
   // Brought up to date at once (the current status is the first notification), once for all the subscriptions
   // asked in this turn.
-  if (!state.tickQueued) {
-    state.tickQueued = true
-    setImmediate(state.tick)
-  }
+  state.soon()
 }
 const stopTickingIfIdle = (state: State<any>) => {
   if (state.timer !== undefined && total(state) === 0) {
     clearInterval(state.timer)
+    state.options.node?.chain.onChange.delete(state.soon)
     state.timer = undefined
   }
 }
@@ -484,12 +485,18 @@ export const makeSubscriptions = <R>(options: Options<R>): Subscriptions => {
     lastKey: "",
     fresh: [],
     tickQueued: false,
-    tick: () => tick(state)
+    tick: () => tick(state),
+    soon: () => {
+      if (state.tickQueued) return
+      state.tickQueued = true
+      setImmediate(state.tick)
+    }
   }
   return {
     upgrade: upgrade(state),
     close: () => {
       if (state.timer !== undefined) clearInterval(state.timer)
+      state.options.node?.chain.onChange.delete(state.soon)
       state.timer = undefined
       for (const c of state.connections) c.socket.terminate()
       state.connections.clear()
