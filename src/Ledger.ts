@@ -382,6 +382,8 @@ interface SessionEntry {
 /** What the in-memory ledger holds. */
 interface Memory {
   readonly payments: Map<string, Payment>
+  /** The records not settled, by session (`sessionKey`), then by `paymentKey`: what `openPayments` reads. */
+  readonly open: Map<string, Map<string, Payment>>
   readonly byHash: Map<string, string>
   readonly sessions: Map<string, SessionEntry>
   readonly reservations: Map<string, string>
@@ -439,8 +441,17 @@ const releaseEntries = (m: Memory, wallet: string, idempotencyKey: string, nonce
   }
 }
 const store = (m: Memory, p: Payment) => {
-  m.payments.set(paymentKey(p.wallet, p.idempotencyKey), p)
-  if (p.transactionHash !== undefined) m.byHash.set(norm(p.transactionHash), paymentKey(p.wallet, p.idempotencyKey))
+  const key = paymentKey(p.wallet, p.idempotencyKey)
+  m.payments.set(key, p)
+  if (p.transactionHash !== undefined) m.byHash.set(norm(p.transactionHash), key)
+  const session = sessionKey(p)
+  let open = m.open.get(session)
+  if (isFinal(p)) {
+    if (open?.delete(key) === true && open.size === 0) m.open.delete(session)
+    return
+  }
+  if (open === undefined) m.open.set(session, open = new Map())
+  open.set(key, p)
 }
 
 /** Records a payment unless its key holds one (other than the one it replaces), its budget charges within limits. */
@@ -497,12 +508,7 @@ const paymentsIn = (m: Memory): Pick<Ledger["Type"], PaymentsPart> => ({
       store(m, { ...existing, ...update })
       if (update.status === "not-executed") releaseEntries(m, wallet, idempotencyKey, nonce)
     }),
-  openPayments: (session) =>
-    Effect.sync(() =>
-      [...m.payments.values()].filter((p) =>
-        !isFinal(p) && norm(p.wallet) === norm(session.wallet) && norm(p.sessionPublicKey) === norm(session.sessionPublicKey)
-      )
-    ),
+  openPayments: (session) => Effect.sync(() => [...(m.open.get(sessionKey(session))?.values() ?? [])]),
   budgetSpent: (wallet, token, windowSeconds, now, except) => Effect.sync(() => spentOf(m, wallet, token, windowSeconds, now, except)),
   releaseBudget: (wallet, idempotencyKey, nonce) => Effect.sync(() => releaseEntries(m, wallet, idempotencyKey, nonce))
 })
@@ -600,6 +606,7 @@ const keysAndWalletsIn = (m: Memory): Pick<Ledger["Type"], KeysAndWalletsPart> =
 export const makeMemory: Effect.Effect<Ledger["Type"]> = Effect.sync(() => {
   const m: Memory = {
     payments: new Map(),
+    open: new Map(),
     byHash: new Map(),
     sessions: new Map(),
     reservations: new Map(),

@@ -186,8 +186,19 @@ export interface OpenPayload {
   readonly firstBlock: number
 }
 
+/**
+ * The tokens a payload's calls move, kept per calls array: an open payload is looked at again by every execute of
+ * its session while it stays open.
+ */
+const moves = new WeakMap<ReadonlyArray<Call>, ReadonlyArray<bigint>>()
+const tokensMovedBy = (calls: ReadonlyArray<Call>): ReadonlyArray<bigint> => {
+  let tokens = moves.get(calls)
+  if (tokens === undefined) moves.set(calls, tokens = trackedTokens(calls).map((t) => BigInt(t)))
+  return tokens
+}
+
 /** The tokens of `p` that the calls move too. */
-const sharedTokens = (p: OpenPayload, moving: ReadonlySet<bigint>) => trackedTokens(p.calls).map((t) => BigInt(t)).filter((t) => moving.has(t))
+const sharedTokens = (p: OpenPayload, moving: ReadonlySet<bigint>) => tokensMovedBy(p.calls).filter((t) => moving.has(t))
 
 /**
  * Reads the session data, the block time, the policies of every token the calls move and, when this process
