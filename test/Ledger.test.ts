@@ -1,33 +1,10 @@
 /** The in-memory ledger's open payments: by session, settled ones left out, a replaced record read as it now is. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
-import { Ledger, OutsideExecution, Schemas } from "starknet-session-keys"
+import { Effect } from "effect"
+import { Ledger } from "starknet-session-keys"
+import { paymentRecord } from "./helpers/payment.js"
 
-const payment = (wallet: string, sessionPublicKey: string, idempotencyKey: string, nonce: string): Ledger.Payment => {
-  const call = { contractAddress: "0x53c91253bc9682c04929ca02ed00b3e423f6710d2ee7e0d5ebb06f3ecf368a8", entrypoint: "transfer", calldata: ["0x7e0c1e4", "0x3e8", "0x0"] }
-  const typedData = OutsideExecution.toTypedData("0x534e5f5345504f4c4941", {
-    caller: OutsideExecution.anyCaller,
-    nonce: nonce as Schemas.Felt,
-    executeAfter: 100n,
-    executeBefore: 1000n,
-    calls: OutsideExecution.toOutsideCalls(Schema.decodeUnknownSync(Schema.Array(Schemas.Call))([call]))
-  })
-  return Schema.decodeUnknownSync(Ledger.Payment)({
-    wallet,
-    idempotencyKey,
-    purpose: "execute",
-    sessionPublicKey,
-    nonce,
-    executeAfter: 100,
-    executeBefore: 1000,
-    typedData,
-    signature: ["0x1", "0x2", "0x3", "0x4"],
-    calls: [call],
-    firstBlock: 7,
-    recordedAt: 1_700_000_000_000,
-    status: "pending"
-  })
-}
+const payment = paymentRecord
 const ref = (wallet: string, sessionPublicKey: string) => ({ wallet, sessionPublicKey }) as unknown as Ledger.SessionRef
 const keysOf = (ps: ReadonlyArray<Ledger.Payment>) => ps.map((p) => `${p.idempotencyKey}@${p.nonce}`)
 

@@ -1,39 +1,16 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Schema } from "effect"
-import { Ledger, OutsideExecution, Schemas } from "starknet-session-keys"
+import { Effect, Layer } from "effect"
+import { Ledger } from "starknet-session-keys"
 import * as Automations from "starknet-session-keys/automations"
 import { DATABASE_URL, freshPrefix, pgliteLayer, postgresLayer } from "./helpers/databases.js"
+import { paymentRecord } from "./helpers/payment.js"
 
 const WALLET = "0x1234abcd"
 const SESSION = "0x5e55"
 
-/** A payment record as the exactly-once path writes it (typed data from the library's own builder). */
-const payment = (nonce: string, idempotencyKey = "auto-1:0"): Ledger.Payment => {
-  const call = { contractAddress: "0x53c91253bc9682c04929ca02ed00b3e423f6710d2ee7e0d5ebb06f3ecf368a8", entrypoint: "transfer", calldata: ["0x7e0c1e4", "0x3e8", "0x0"] }
-  const typedData = OutsideExecution.toTypedData("0x534e5f5345504f4c4941", {
-    caller: OutsideExecution.anyCaller,
-    nonce: nonce as Schemas.Felt,
-    executeAfter: 100n,
-    executeBefore: 1000n,
-    calls: OutsideExecution.toOutsideCalls(Schema.decodeUnknownSync(Schema.Array(Schemas.Call))([call]))
-  })
-  return Schema.decodeUnknownSync(Ledger.Payment)({
-    wallet: WALLET,
-    idempotencyKey,
-    purpose: "execute",
-    sessionPublicKey: SESSION,
-    nonce,
-    executeAfter: 100,
-    executeBefore: 1000,
-    typedData,
-    signature: ["0x1", "0x2", "0x3", "0x4"],
-    calls: [call],
-    firstBlock: 7,
-    recordedAt: 1_700_000_000_000,
-    status: "pending"
-  })
-}
+/** A payment record as the exactly-once path writes it. */
+const payment = (nonce: string, idempotencyKey = "auto-1:0"): Ledger.Payment => paymentRecord(WALLET, SESSION, idempotencyKey, nonce)
 
 const session = { wallet: WALLET, sessionPublicKey: SESSION } as unknown as Ledger.SessionRef
 
