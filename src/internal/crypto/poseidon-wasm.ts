@@ -83,8 +83,6 @@ const op = {
   i64ShrS: 0x87,
   i64Or: 0x84,
   i64GtS: 0x55,
-  i64Ne: 0x52,
-  i64ExtendI32U: 0xad,
   select: 0x1b,
   call: 0x10,
   block: 0x02,
@@ -98,6 +96,10 @@ const op = {
 const loadLimb = (ptr: number, j: number): Code => [...get(ptr), 0x29, 3, ...uleb(8 * j)]
 /** `i64.store` of `value` to limb `j` of the element at the pointer in local `ptr`. */
 const storeLimb = (ptr: number, j: number, value: Code): Code => [...get(ptr), ...value, 0x37, 3, ...uleb(8 * j)]
+/** `i64.load` of limb `j` of the element at the fixed address `at`. */
+const loadAt = (at: number, j: number): Code => [...i32(at), 0x29, 3, ...uleb(8 * j)]
+/** `i64.store` of `value` to limb `j` of the element at the fixed address `at`. */
+const storeAt = (at: number) => (j: number, value: Code): Code => [...i32(at), ...value, 0x37, 3, ...uleb(8 * j)]
 const MASK = i64((1n << BigInt(BITS)) - 1n)
 /** `x = value; low = x & M; carry = x >> 29` */
 const split = (value: Code, x: number, low: number, carry: number): Code => [
@@ -215,6 +217,29 @@ const addBody = (): { locals: number; code: Code } => {
 }
 
 /**
+ * For a value in nine signed, unnormalised limbs from local `first` whose part below the top limb is below 2^251 in
+ * size: q = max(⌊top / 2^19⌋ - 2, 0) into local `q`, then the value less q·p, in place (p's limbs: 1 at 0, 17·2^18 at
+ * 6, 2^19 at 8), the limbs left unnormalised. q is ⌊w / 2^251⌋ give or take one, so what is left is below 3p + 2^251.
+ */
+const reduceValue = (first: number, q: number): Code => [
+  ...get(first + 8), ...i64(19n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(q),
+  ...get(q), ...i64(0n), ...get(q), ...i64(0n), op.i64GtS, op.select, ...set(q),
+  ...get(first), ...get(q), op.i64Sub, ...set(first),
+  ...get(first + 6), ...get(q), ...i64(P_LIMBS[6]!), op.i64Mul, op.i64Sub, ...set(first + 6),
+  ...get(first + 8), ...get(q), ...i64(19n), op.i64Shl, op.i64Sub, ...set(first + 8)
+]
+
+/** The carry pass over nine signed limbs from local `first` (shifting arithmetically), each limb to `out(j, value)`. */
+const normalise = (first: number, x: number, carry: number, out: (j: number, value: Code) => Code): Code => {
+  const code: Code = []
+  for (let j = 0; j < LIMBS; j++) {
+    code.push(...out(j, [...get(first + j), ...(j > 0 ? [...get(carry), op.i64Add] : []), 0x22, ...uleb(x), ...MASK, op.i64And]))
+    code.push(...get(x), ...i64(BigInt(BITS)), op.i64ShrS, ...set(carry))
+  }
+  return code
+}
+
+/**
  * mix(k0, k1, k2): the matrix on S0, S1, S2, then the next round's constants added, in one pass per element:
  * s0' = 3s0 + s1 + s2 + k0, s1' = s0 - s1 + s2 + k1 (+ 4p), s2' = s0 + s1 - 2s2 + k2 (+ 8p), each limb summed
  * without carries (signed, below 2^33 in size). For inputs below 4p each sum w is in [0, 21p); q, read from its top
@@ -226,7 +251,7 @@ const mixBody = (): { locals: number; code: Code } => {
   const K = [0, 1, 2]
   const S = 3, W = 30, X = 39, C = 40, Q = 41
   const code: Code = []
-  for (let i = 0; i < 3; i++) for (let j = 0; j < LIMBS; j++) code.push(...i32(S0 + E * i), 0x29, 3, ...uleb(8 * j), ...set(S + LIMBS * i + j))
+  for (let i = 0; i < 3; i++) for (let j = 0; j < LIMBS; j++) code.push(...loadAt(S0 + E * i, j), ...set(S + LIMBS * i + j))
   const s = (i: number, j: number) => get(S + LIMBS * i + j)
   // Coefficients of s0, s1, s2, and the multiple of p that keeps each sum non-negative.
   const rows: ReadonlyArray<readonly [readonly [number, number, number], bigint]> = [[[3, 1, 1], 0n], [[1, -1, 1], 4n], [[1, 1, -2], 8n]]
@@ -241,18 +266,7 @@ const mixBody = (): { locals: number; code: Code } => {
       if (extra !== 0n) value.push(...i64(extra), op.i64Add)
       code.push(...value, ...set(W + j))
     }
-    // q = max(⌊top / 2^19⌋ - 2, 0), then w - q·p.
-    code.push(...get(W + 8), ...i64(19n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(Q))
-    code.push(...get(Q), ...i64(0n), ...get(Q), ...i64(0n), op.i64GtS, op.select, ...set(Q))
-    for (let j = 0; j < LIMBS; j++) {
-      const value: Code = [...get(W + j)]
-      if (j === 0) value.push(...get(Q), op.i64Sub)
-      if (j === 6) value.push(...get(Q), ...i64(P_LIMBS[6]!), op.i64Mul, op.i64Sub)
-      if (j === 8) value.push(...get(Q), ...i64(19n), op.i64Shl, op.i64Sub)
-      if (j > 0) value.push(...get(C), op.i64Add)
-      code.push(...i32(S0 + E * out), ...value, 0x22, ...uleb(X), ...MASK, op.i64And, 0x37, 3, ...uleb(8 * j))
-      code.push(...get(X), ...i64(BigInt(BITS)), op.i64ShrS, ...set(C))
-    }
+    code.push(...reduceValue(W, Q), ...normalise(W, X, C, storeAt(S0 + E * out)))
   })
   return { locals: 39, code }
 }
@@ -273,7 +287,7 @@ const canonBody = (): { locals: number; code: Code } => {
 const unpackBody = (): { locals: number; code: Code } => {
   const d = 0, src = 1, Wd = 2
   const code: Code = []
-  for (let w = 0; w < 4; w++) code.push(...get(src), 0x29, 3, ...uleb(8 * w), ...set(Wd + w))
+  for (let w = 0; w < 4; w++) code.push(...loadLimb(src, w), ...set(Wd + w))
   for (let k = 0; k < LIMBS; k++) {
     const bit = BITS * k, w = Math.floor(bit / 64), shift = bit % 64
     const value: Code = [...get(Wd + w), ...i64(BigInt(shift)), op.i64ShrU]
@@ -295,7 +309,7 @@ const packBody = (): { locals: number; code: Code } => {
       if (bit <= -BITS || bit >= 64) continue
       terms.push([...loadLimb(src, k), ...(bit < 0 ? [...i64(BigInt(-bit)), op.i64ShrU] : bit > 0 ? [...i64(BigInt(bit)), op.i64Shl] : [])])
     }
-    code.push(...get(dst), ...terms.flatMap((t, i) => (i === 0 ? t : [...t, op.i64Or])), 0x37, 3, ...uleb(8 * w))
+    code.push(...storeLimb(dst, w, terms.flatMap((t, i) => (i === 0 ? t : [...t, op.i64Or]))))
   }
   return { locals: 0, code }
 }
@@ -312,37 +326,19 @@ const packBody = (): { locals: number; code: Code } => {
 const partialsBody = (): { locals: readonly [number, number]; code: Code } => {
   const K = 0, N = 1, A = 2, B = 20, CUBE = 38, W = 47, X = 56, C = 57, Q = 58
   const code: Code = []
-  const limb = (at: number, j: number) => [...i32(at), 0x29, 3, ...uleb(8 * j)]
-  /** q = max(⌊top / 2^19⌋ - 2, 0); then `first` - q·p, in place, limbs left as they are. */
-  const reduceValue = (first: number): Code => [
-    ...get(first + 8), ...i64(19n), op.i64ShrS, ...i64(2n), op.i64Sub, ...set(Q),
-    ...get(Q), ...i64(0n), ...get(Q), ...i64(0n), op.i64GtS, op.select, ...set(Q),
-    ...get(first), ...get(Q), op.i64Sub, ...set(first),
-    ...get(first + 6), ...get(Q), ...i64(P_LIMBS[6]!), op.i64Mul, op.i64Sub, ...set(first + 6),
-    ...get(first + 8), ...get(Q), ...i64(19n), op.i64Shl, op.i64Sub, ...set(first + 8)
-  ]
-  /** The carry pass over nine signed limbs from `first`, each result limb to `out(j, value)`. */
-  const normalise = (first: number, out: (j: number, value: Code) => Code): Code => {
-    const chain: Code = []
-    for (let j = 0; j < LIMBS; j++) {
-      chain.push(...out(j, [...get(first + j), ...(j > 0 ? [...get(C), op.i64Add] : []), 0x22, ...uleb(X), ...MASK, op.i64And]))
-      chain.push(...get(X), ...i64(BigInt(BITS)), op.i64ShrS, ...set(C))
-    }
-    return chain
-  }
-  const inPlace = (first: number) => normalise(first, (j, value) => [...value, ...set(first + j)])
+  const inPlace = (first: number) => normalise(first, X, C, (j, value) => [...value, ...set(first + j)])
   /** One round from s0, s1 in locals `from` to `to`, the constant at K, which moves to the next one. */
   const round = (from: number, to: number): Code => {
     const [f0, f1, t0, t1] = [from, from + LIMBS, to, to + LIMBS]
     const r: Code = [...call2(SQR, c(T), c(S2)), ...call3(MUL, c(S2), c(T), c(S2))]
-    for (let j = 0; j < LIMBS; j++) r.push(...limb(S2, j), ...set(CUBE + j))
+    for (let j = 0; j < LIMBS; j++) r.push(...loadAt(S2, j), ...set(CUBE + j))
     // s2' = s0 + s1 - 2·s2³ + k (+ 8p), normalised into memory.
     for (let j = 0; j < LIMBS; j++) {
-      r.push(...get(K), 0x29, 3, ...uleb(8 * j), ...get(f0 + j), op.i64Add, ...get(f1 + j), op.i64Add, ...get(CUBE + j), ...i64(2n), op.i64Mul, op.i64Sub)
+      r.push(...loadLimb(K, j), ...get(f0 + j), op.i64Add, ...get(f1 + j), op.i64Add, ...get(CUBE + j), ...i64(2n), op.i64Mul, op.i64Sub)
       if (P_LIMBS[j] !== 0n) r.push(...i64(8n * P_LIMBS[j]!), op.i64Add)
       r.push(...set(W + j))
     }
-    r.push(...reduceValue(W), ...normalise(W, (j, value) => [...i32(S2), ...value, 0x37, 3, ...uleb(8 * j)]))
+    r.push(...reduceValue(W, Q), ...normalise(W, X, C, storeAt(S2)))
     // s0' = 3s0 + s1 + s2³, s1' = s0 - s1 + s2³ (+ 4p): reduced as values, limbs left unnormalised.
     for (let j = 0; j < LIMBS; j++) {
       r.push(...get(f0 + j), ...i64(3n), op.i64Mul, ...get(f1 + j), op.i64Add, ...get(CUBE + j), op.i64Add, ...set(t0 + j))
@@ -350,19 +346,18 @@ const partialsBody = (): { locals: readonly [number, number]; code: Code } => {
       if (P_LIMBS[j] !== 0n) r.push(...i64(4n * P_LIMBS[j]!), op.i64Add)
       r.push(...set(t1 + j))
     }
-    r.push(...reduceValue(t0), ...reduceValue(t1))
+    r.push(...reduceValue(t0, Q), ...reduceValue(t1, Q))
     r.push(...get(K), ...i32(E), op.i32Add, ...set(K))
     return r
   }
-  for (let j = 0; j < LIMBS; j++) code.push(...limb(S0, j), ...set(A + j), ...limb(S1, j), ...set(A + LIMBS + j))
+  for (let j = 0; j < LIMBS; j++) code.push(...loadAt(S0, j), ...set(A + j), ...loadAt(S1, j), ...set(A + LIMBS + j))
   code.push(...i32(PARTIAL_AT + E), ...set(K), ...i32(20), ...set(N))
   // 20 times four rounds, then two: the 82 rounds.
   code.push(op.loop, op.void)
   code.push(...round(A, B), ...round(B, A), ...round(A, B), ...round(B, A), ...inPlace(A), ...inPlace(A + LIMBS))
   code.push(...get(N), ...i32(1), 0x6b /* i32.sub */, 0x22, ...uleb(N), op.brIf, 0, op.end)
   code.push(...round(A, B), ...round(B, A))
-  code.push(...normalise(A, (j, value) => [...i32(S0), ...value, 0x37, 3, ...uleb(8 * j)]))
-  code.push(...normalise(A + LIMBS, (j, value) => [...i32(S1), ...value, 0x37, 3, ...uleb(8 * j)]))
+  code.push(...normalise(A, X, C, storeAt(S0)), ...normalise(A + LIMBS, X, C, storeAt(S1)))
   return { locals: [2, 57], code }
 }
 
