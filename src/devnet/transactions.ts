@@ -129,12 +129,23 @@ const listHash = (values: ReadonlyArray<bigint>) => (values.length === 0 ? EMPTY
 /** Sponge states kept for prefixes that recur (the relayer's transaction header, a wallet's calldata head). */
 const PREFIXES_KEPT = 4096
 const prefixes = new Map<string, Poseidon.Sponge>()
-const prefixState = (key: string, values: () => ReadonlyArray<bigint>): Poseidon.Sponge => {
-  const kept = prefixes.get(key)
-  if (kept !== undefined) return kept
-  const state = Poseidon.absorb(Poseidon.EMPTY_SPONGE, values())
-  if (prefixes.size >= PREFIXES_KEPT) prefixes.delete(prefixes.keys().next().value!)
-  prefixes.set(key, state)
+/** The prefix each kind found last: a relayer's executes for one wallet all share theirs, and then build no key. */
+const lastPrefix = new Map<string, { readonly parts: ReadonlyArray<bigint>; readonly state: Poseidon.Sponge }>()
+/**
+ * The sponge after absorbing `values()`, a prefix of the `kind` that `parts` identify (the values themselves, or
+ * what they are computed from).
+ */
+const prefixState = (kind: string, parts: ReadonlyArray<bigint>, values: () => ReadonlyArray<bigint>): Poseidon.Sponge => {
+  const last = lastPrefix.get(kind)
+  if (last !== undefined && last.parts.length === parts.length && last.parts.every((part, i) => part === parts[i])) return last.state
+  const key = `${kind}:${parts.join(":")}`
+  let state = prefixes.get(key)
+  if (state === undefined) {
+    state = Poseidon.absorb(Poseidon.EMPTY_SPONGE, values())
+    if (prefixes.size >= PREFIXES_KEPT) prefixes.delete(prefixes.keys().next().value!)
+    prefixes.set(key, state)
+  }
+  lastPrefix.set(kind, { parts, state })
   return state
 }
 
@@ -145,14 +156,9 @@ const prefixState = (key: string, values: () => ReadonlyArray<bigint>): Poseidon
  */
 const calldataHash = (calldata: ReadonlyArray<bigint>): bigint => {
   if (calldata.length < 4) return poseidon(calldata)
-  const [a, b, c, d] = calldata as [bigint, bigint, bigint, bigint]
-  // The last head first: a relayer's executes for one wallet all share it.
-  if (lastHead === undefined || lastHead.a !== a || lastHead.b !== b || lastHead.c !== c || lastHead.d !== d) {
-    lastHead = { a, b, c, d, state: prefixState(`c:${a}:${b}:${c}:${d}`, () => calldata.slice(0, 4)) }
-  }
-  return Poseidon.hashManyFrom(lastHead.state, calldata.slice(4))
+  const head = calldata.slice(0, 4)
+  return Poseidon.hashManyFrom(prefixState("c", head, () => head), calldata.slice(4))
 }
-let lastHead: { readonly a: bigint; readonly b: bigint; readonly c: bigint; readonly d: bigint; readonly state: Poseidon.Sponge } | undefined
 
 let plain = false
 /**
@@ -199,16 +205,12 @@ export const invokeV3Hash = (
 ): bigint => {
   if (plain) return plainInvokeV3Hash(chainId, sender, nonce, calldata, fields, version)
   const modes = (daMode(fields.nonceDataAvailabilityMode) << 32n) | daMode(fields.feeDataAvailabilityMode)
-  // The relayer's header, kept as it was last: most transactions are its executes.
-  if (fields === ZERO_FEE_FIELDS && lastHeader?.chainId === chainId && lastHeader.sender === sender && lastHeader.version === version) {
-    return Poseidon.hashManyFrom(lastHeader.state, [nonce, modes, EMPTY_HASH, calldataHash(calldata)])
-  }
   const { l1Gas, l2Gas, l1DataGas } = fields.resourceBounds
-  const key = fields === ZERO_FEE_FIELDS
-    ? `h:${chainId}:${sender}:${version}`
-    : `h:${chainId}:${sender}:${version}:${fields.tip}:${l1Gas.maxAmount}:${l1Gas.maxPricePerUnit}:${l2Gas.maxAmount}:` +
-      `${l2Gas.maxPricePerUnit}:${l1DataGas.maxAmount}:${l1DataGas.maxPricePerUnit}:${fields.paymasterData.join(",")}`
-  const header = prefixState(key, () => [
+  const parts = fields === ZERO_FEE_FIELDS
+    ? [chainId, sender, version]
+    : [chainId, sender, version, fields.tip, l1Gas.maxAmount, l1Gas.maxPricePerUnit, l2Gas.maxAmount, l2Gas.maxPricePerUnit,
+      l1DataGas.maxAmount, l1DataGas.maxPricePerUnit, ...fields.paymasterData]
+  const header = prefixState("h", parts, () => [
     INVOKE_PREFIX,
     version,
     sender,
@@ -216,7 +218,5 @@ export const invokeV3Hash = (
     listHash(fields.paymasterData),
     chainId
   ])
-  if (fields === ZERO_FEE_FIELDS) lastHeader = { chainId, sender, version, state: header }
   return Poseidon.hashManyFrom(header, [nonce, modes, listHash(fields.accountDeploymentData), calldataHash(calldata)])
 }
-let lastHeader: { readonly chainId: bigint; readonly sender: bigint; readonly version: bigint; readonly state: Poseidon.Sponge } | undefined
