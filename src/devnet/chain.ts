@@ -87,17 +87,6 @@ export interface PreConfirmed {
   readonly outcomes: ReadonlyMap<Tx, Outcome>
 }
 
-/** An outside execution's calldata as felts, read once per payload (it is run at submission, in views and in its block). */
-const parsedCalldata = new WeakMap<object, ReadonlyArray<bigint>>()
-const outsideCalldata = (payload: { readonly calldata: ReadonlyArray<string> }): ReadonlyArray<bigint> => {
-  let felts = parsedCalldata.get(payload)
-  if (felts === undefined) {
-    felts = payload.calldata.map(BigInt)
-    parsedCalldata.set(payload, felts)
-  }
-  return felts
-}
-
 export class Chain {
   /**
    * Called when a transaction is accepted and when a block closes: the served devnet's subscriptions look at the
@@ -424,7 +413,7 @@ export class Chain {
     this.txHash = payload.kind === "invoke" ? this.hashOf(payload) : 0n
     try {
       if (payload.kind === "outside") {
-        this.call(payload.relayer, payload.account, S.execute_from_outside_v2, outsideCalldata(payload))
+        this.call(payload.relayer, payload.account, S.execute_from_outside_v2, payload.calldata)
       } else {
         const outer = this.self
         this.self = payload.account
@@ -635,7 +624,7 @@ export class Chain {
         payload.relayer,
         this.senderNonces.get(payload.relayer) ?? 0n,
         // The serialized `Array<Call>` of one call: [1, to, selector, calldata_len, calldata...].
-        [1n, payload.account, S.execute_from_outside_v2, BigInt(payload.calldata.length), ...outsideCalldata(payload)]
+        [1n, payload.account, S.execute_from_outside_v2, BigInt(payload.calldata.length), ...payload.calldata]
       ] as const
       : [payload.account, payload.nonce, serializeCalls(payload.calls)] as const
     const txHash = payload.kind === "invoke" ? this.hashOf(payload) : invokeV3Hash(this.chainId, sender, nonce, calldata)

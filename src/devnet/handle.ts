@@ -222,7 +222,7 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Dev
     invoke: invokeOn(node),
     invokeHash: (params) => Effect.map(invokePayload({ ...params, signature: [] }), (payload) => felt(chain.hashOf(payload)) as TxHash),
     submitOutside: (account, calldata) =>
-      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata })),
+      control(() => node.enqueue({ kind: "outside", relayer, account: BigInt(account), calldata: calldata.map(BigInt) })),
     setFaults: (next) =>
       Effect.zipRight(
         catchUp,

@@ -114,7 +114,7 @@ export const make = (node: Node, faults: FaultGate, options: DevnetOptions): Pay
           if (chain.account(account) === undefined) return yield* pmError("INVALID_ADDRESS")
           const { outsideExecution } = fromTypedData(req.typedData)
           const calldata = executeFromOutsideCalldata(outsideExecution, req.signature)
-          const payload = { kind: "outside" as const, relayer, account, calldata }
+          const payload = { kind: "outside" as const, relayer, account, calldata: calldata.map(BigInt) }
           const nonce = BigInt(outsideExecution.nonce)
           // AVNU's duplicate filter comes first, and keeps its entry whatever follows (a failed estimate, a lost
           // answer): the same (user, nonce) again within the window is refused without being looked at.

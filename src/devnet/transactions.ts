@@ -41,7 +41,7 @@ export const ZERO_FEE_FIELDS: InvokeV3Fields = {
 }
 
 export type TxPayload =
-  | { readonly kind: "outside"; readonly relayer: bigint; readonly account: bigint; readonly calldata: ReadonlyArray<string> }
+  | { readonly kind: "outside"; readonly relayer: bigint; readonly account: bigint; readonly calldata: ReadonlyArray<bigint> }
   | {
     readonly kind: "invoke"
     readonly account: bigint
